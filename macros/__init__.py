@@ -1,0 +1,1 @@
+"""Ribbon entry points called from Excel through xlwings' RunPython."""

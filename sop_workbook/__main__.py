@@ -1,0 +1,3 @@
+from sop_workbook.cli import main
+
+main()

@@ -1,0 +1,320 @@
+"""The ``sop`` command line: a thin adapter over the core.
+
+User errors (bad input, bad options) print one line ``error: …`` plus detail on stderr
+and exit with code 2; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import SopError
+
+app = typer.Typer(
+    name="sop",
+    help="Spreadsheet-native Sales & Operations Planning: KPIs, demo data and the S&OP workbook.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FillLevel(str, Enum):
+    line = "line"
+    unit = "unit"
+    order = "order"
+
+
+class FillBasis(str, Enum):
+    promised = "promised"
+    requested = "requested"
+
+
+class Sign(str, Enum):
+    positive = "positive"
+    negative = "negative"
+
+
+class Dimension(str, Enum):
+    item = "item"
+    category = "category"
+    location = "location"
+    customer = "customer"
+    vendor = "vendor"
+    salesperson = "salesperson"
+    work_center = "work_center"
+
+
+def _fail(exc: SopError) -> None:
+    err.print(f"error: {exc.summary}", markup=False, highlight=False, soft_wrap=True)
+    if exc.detail:
+        err.print(exc.detail, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                    "{task.total}"), TimeElapsedColumn(), console=err, transient=False)
+
+
+SourceOpt = Annotated[Path, typer.Option("--source", "-s", help="Folder of <table>.csv/.parquet.")]
+
+
+@app.command("demo-data")
+def demo_data(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the CSV tables into.")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed → same files).")] = 7,
+    items: Annotated[int, typer.Option(min=1, help="Number of items.")] = 40,
+    months: Annotated[int, typer.Option(min=1, help="Months of history.")] = 24,
+    end_period: Annotated[str, typer.Option(help="Last closed period of the history.")] = "2026-10",
+) -> None:
+    """Write a realistic, deterministic demo data set in the source data contract."""
+    from . import demo_data as demo
+    from .periods import parse_period
+
+    try:
+        parse_period(end_period)
+        with _progress() as bar:
+            task = bar.add_task("writing demo tables", total=len(_tables()))
+            counts = demo.write(directory, seed=seed, items=items, months=months,
+                                end_period=end_period, progress=lambda _: bar.advance(task))
+    except SopError as exc:
+        _fail(exc)
+    out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {directory}")
+
+
+def _tables() -> list[str]:
+    from .contract import TABLES
+
+    return list(TABLES)
+
+
+@app.command()
+def validate(source: SourceOpt) -> None:
+    """Check a source against the data contract and print the report (computes nothing)."""
+    from .errors import SourceValidationError
+    from .loader import validate_source
+
+    try:
+        problems, warnings = validate_source(source)
+    except SopError as exc:
+        _fail(exc)
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False)
+    if problems:
+        _fail(SourceValidationError(problems, str(source)))
+    out.print(f"{source}: valid — no problems found", markup=False)
+
+
+@app.command()
+def kpis(
+    source: SourceOpt,
+    period: Annotated[str, typer.Option("--period", "-p", help="Period YYYY-MM.")],
+    by: Annotated[Dimension | None, typer.Option(help="Cut every KPI by this dimension.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    tolerance_days: Annotated[int, typer.Option(min=0, help="On-time tolerance in days (sales "
+                                                "OTD, fill rate).")] = 0,
+    fill_level: Annotated[FillLevel, typer.Option(help="Fill rate level.")] = FillLevel.line,
+    fill_basis: Annotated[FillBasis, typer.Option(help="Fill rate due-date basis.")] =
+        FillBasis.promised,
+    days_early: Annotated[int | None, typer.Option(min=0, help="Vendor OTD: days a receipt may "
+                                                   "be early (default unlimited).")] = None,
+    days_late: Annotated[int, typer.Option(min=0, help="Vendor OTD: days a receipt may be "
+                                           "late.")] = 0,
+    turns_months: Annotated[int, typer.Option(min=1, help="Inventory turns window (months "
+                                              "ending at the period).")] = 1,
+    ts_periods: Annotated[int, typer.Option(min=1, help="Tracking signal window (periods).")] = 6,
+    lag: Annotated[int, typer.Option(min=0, help="Lag for accuracy at lag / FVA.")] = 1,
+    snapshots: Annotated[Path | None, typer.Option(help="Plan snapshots CSV (plan history) for "
+                                                    "accuracy at lag and FVA.")] = None,
+    gl_income_sign: Annotated[Sign, typer.Option(help="How gl_budget stores income amounts "
+                                                 "(negative = Business Central).")] =
+        Sign.positive,
+) -> None:
+    """Print every KPI of a period (optionally cut by a dimension)."""
+    from .kpi import build_facts
+    from .loader import load_plan_snapshots, load_source
+    from .scorecard import KpiOptions, compute_kpis, compute_kpis_by, rows_to_records
+
+    try:
+        from .periods import parse_period
+
+        parse_period(period)
+        options = KpiOptions(tolerance_days, fill_level.value, fill_basis.value, days_early,
+                             days_late, turns_months, ts_periods, lag)
+        data = load_source(source, gl_income_sign=gl_income_sign.value)
+        plan = load_plan_snapshots(snapshots) if snapshots else None
+        for w in data.warnings:
+            err.print(f"warning: {w}", markup=False, highlight=False)
+        facts = build_facts(data)
+        result = compute_kpis(data, period, options, facts=facts, snapshots=plan)
+        rows = None
+        if by is not None:
+            rows = compute_kpis_by(data, period, by.value, options, facts=facts)
+            result["by"] = by.value
+            result["rows"] = rows_to_records(rows)
+    except SopError as exc:
+        _fail(exc)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(_csv(result, rows))
+    else:
+        _print_table(result, rows)
+
+
+def _csv(result: dict, rows) -> str:
+    from .scorecard import LABELS
+
+    buf = io.StringIO()
+    if rows is not None:
+        rows.to_csv(buf, index=False, lineterminator="\n")
+        return buf.getvalue()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["kpi", "label", "period", "value"])
+    for key, label in LABELS.items():
+        value = result.get(key)
+        writer.writerow([key, label, result["period"], "" if value is None else repr(value)])
+    return buf.getvalue()
+
+
+def _fmt(key: str, value) -> str:
+    from .scorecard import PERCENT_KPIS
+
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if key in PERCENT_KPIS:
+        return f"{value:.1%}"
+    if isinstance(value, float) and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def _print_table(result: dict, rows) -> None:
+    from .scorecard import LABELS
+
+    p = result["parameters"]
+    early = "unlimited" if p["days_early"] is None else f"{p['days_early']} d"
+    notes = {
+        "sales_otd": f"tolerance {p['tolerance_days']} d",
+        "fill_rate": f"{p['fill_level']} level, {p['fill_basis']} date, "
+                     f"tolerance {p['tolerance_days']} d",
+        "vendor_otd": f"early {early}, late {p['days_late']} d",
+        "inventory_turns": f"{p['turns_months']}-month window, annualised",
+        "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
+        "tracking_signal": f"last {p['ts_periods']} periods, flag beyond ±4",
+        "accuracy_at_lag": f"lag {p['lag']}, needs plan snapshots",
+    }
+    table = Table(title=f"S&OP KPIs — {result['period']}")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    table.add_column("basis", style="dim")
+    for key, label in LABELS.items():
+        table.add_row(label, _fmt(key, result.get(key)), notes.get(key, ""))
+    out.print(table)
+    variance = result["budget_variance"]
+    if variance:
+        vt = Table(title=f"Sales budget vs financial budget — {result['period']}")
+        for col in ("GL account", "name", "sales budget", "financial budget", "variance",
+                    "variance %", "assessment"):
+            vt.add_column(col, justify="right" if "budget" in col or "var" in col else "left")
+        for r in variance:
+            vt.add_row(r["gl_account"], r["name"] or "", _fmt("", r["sales_budget"]),
+                       _fmt("", r["financial_budget"]), _fmt("", r["variance"]),
+                       "n/a" if r["variance_pct"] is None else f"{r['variance_pct']:.1%}",
+                       r["assessment"])
+        out.print(vt)
+    if result["unmapped_budget_lines"]:
+        n = len(result["unmapped_budget_lines"])
+        pairs = sorted({(r["gen_bus_posting_group"], r["gen_prod_posting_group"])
+                        for r in result["unmapped_budget_lines"]})
+        shown = ", ".join(f"{b} × {p_}" for b, p_ in pairs)
+        out.print(f"[yellow]{n} sales-budget lines have no sales GL account[/] "
+                  f"(posting setup lacks: {shown})")
+    if rows is not None:
+        bt = Table(title=f"by {result['by']}")
+        for col in rows.columns:
+            bt.add_column(col, justify="left" if col == result["by"] else "right")
+        for rec in rows.to_dict(orient="records"):
+            bt.add_row(*[str(v) if k == result["by"] else _fmt(k, v) for k, v in rec.items()])
+        out.print(bt)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] =
+        Path("sop-demo"),
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 7,
+) -> None:
+    """Run the main job on the embedded demo data: data set → KPIs → scorecard files."""
+    from . import demo_data as demo_mod
+    from .kpi import build_facts
+    from .loader import load_source
+    from .scorecard import compute_kpis, compute_kpis_by, rows_to_records
+
+    end_period = "2026-10"
+    data_dir = out_dir / "data"
+    try:
+        with _progress() as bar:
+            task = bar.add_task("demo data", total=len(_tables()) + 3)
+            demo_mod.write(data_dir, seed=seed, end_period=end_period,
+                           progress=lambda _: bar.advance(task))
+            bar.update(task, description="load + validate")
+            data = load_source(data_dir)
+            bar.advance(task)
+            bar.update(task, description="KPIs")
+            facts = build_facts(data)
+            result = compute_kpis(data, end_period, facts=facts)
+            by_category = compute_kpis_by(data, end_period, "category", facts=facts)
+            result["by"] = "category"
+            result["rows"] = rows_to_records(by_category)
+            bar.advance(task)
+            bar.update(task, description="scorecard")
+            (out_dir / "scorecard.json").write_text(
+                json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            (out_dir / "scorecard.csv").write_text(_csv(result, None), encoding="utf-8")
+            bar.advance(task)
+    except SopError as exc:
+        _fail(exc)
+    _print_table(result, None)
+    out.print(f"demo data: {data_dir}/\nscorecard: {out_dir / 'scorecard.json'}, "
+              f"{out_dir / 'scorecard.csv'}", markup=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except SopError as exc:  # pragma: no cover - commands handle their own
+        err.print(f"error: {exc.summary}", markup=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

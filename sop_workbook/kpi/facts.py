@@ -1,0 +1,180 @@
+"""Fact tables: the validated source joined once into KPI-ready columns.
+
+Joins (shipment → sales line → customer/item) and date parsing are done here, once per
+load, so that every KPI is a vectorised pass over these columns. Dates become day numbers
+(:func:`sop_workbook.periods.day_numbers`), periods month indexes, and every dimension a
+pandas ``Categorical`` (blank values become ``(none)``) so cuts are ``bincount``s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..loader import SourceData
+from ..periods import NO_DAY, day_numbers, month_of_days, month_of_periods
+
+NONE_LABEL = "(none)"
+
+#: Dimensions a KPI can be cut by (domain.md), plus the work centre for production.
+DIMENSIONS = ("item", "category", "location", "customer", "vendor", "salesperson", "work_center")
+
+
+def categorical(values: pd.Series | np.ndarray) -> pd.Categorical:
+    series = pd.Series(values, dtype=object)
+    series = series.where(series.notna() & (series.astype(str) != ""), NONE_LABEL)
+    return pd.Categorical(series.astype(str))
+
+
+@dataclass
+class FactTable:
+    """Numeric columns as numpy arrays plus dimension columns as Categoricals."""
+
+    columns: dict[str, np.ndarray]
+    dims: dict[str, pd.Categorical]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+
+@dataclass
+class Facts:
+    """Every fact table the KPIs read. Build with :func:`build_facts`."""
+
+    sales_lines: FactTable
+    shipments: FactTable
+    invoices: FactTable
+    sales_budget: FactTable
+    receipts: FactTable
+    production: FactTable
+    inventory: FactTable
+    opportunities: FactTable
+    inventory_months: np.ndarray  # month indexes that have any inventory row (known ends)
+
+
+def build_facts(data: SourceData) -> Facts:
+    """Join and encode the source tables for the KPI functions (pure)."""
+    items = data["items"].set_index("item_no")
+    customers = data["customers"].set_index("customer_no")
+    category_of = items["category"]
+    salesperson_of = customers["salesperson"] if "salesperson" in customers else pd.Series()
+
+    def item_dims(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
+        return {"item": categorical(frame["item_no"]),
+                "category": categorical(frame["item_no"].map(category_of))}
+
+    def sales_dims(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
+        return {**item_dims(frame),
+                "location": categorical(frame["location_code"]),
+                "customer": categorical(frame["customer_no"]),
+                "salesperson": categorical(frame["customer_no"].map(salesperson_of))}
+
+    lines = data["sales_lines"]
+    promised = day_numbers(lines["promised_date"])
+    requested = day_numbers(lines["requested_date"])
+    sales_lines = FactTable(
+        {
+            "quantity": lines["quantity"].to_numpy(dtype=float),
+            # due date on the promised basis (falls back to requested) and vice versa
+            "due_promised": np.where(promised != NO_DAY, promised, requested),
+            "due_requested": np.where(requested != NO_DAY, requested, promised),
+            "order_code": pd.factorize(lines["order_no"])[0],
+        },
+        sales_dims(lines),
+    )
+
+    ships = data["sales_shipments"]
+    line_index = pd.MultiIndex.from_frame(lines[["order_no", "line_no"]].astype(object))
+    ship_keys = pd.MultiIndex.from_frame(ships[["order_no", "order_line_no"]].astype(object))
+    line_idx = line_index.get_indexer(ship_keys) if len(ships) else np.zeros(0, dtype=np.int64)
+    shipped_lines = lines.iloc[line_idx] if len(ships) else lines.iloc[:0]
+    shipments = FactTable(
+        {
+            "line": line_idx.astype(np.int64),
+            "day": day_numbers(ships["shipment_date"]),
+            "quantity": ships["quantity"].to_numpy(dtype=float),
+        },
+        sales_dims(shipped_lines.reset_index(drop=True)),
+    )
+
+    inv = data["sales_invoices"]
+    invoices = FactTable(
+        {
+            "month": month_of_days(day_numbers(inv["posting_date"])),
+            "quantity": inv["quantity"].to_numpy(dtype=float),
+            "amount": inv["amount"].to_numpy(dtype=float),
+            "cost_amount": inv["cost_amount"].to_numpy(dtype=float),
+        },
+        sales_dims(inv),
+    )
+
+    sb = data["sales_budget"]
+    sales_budget = FactTable(
+        {
+            "month": month_of_periods(sb["period"]),
+            "quantity": sb["quantity"].to_numpy(dtype=float),
+            "amount": sb["amount"].to_numpy(dtype=float),
+        },
+        sales_dims(sb),
+    )
+
+    rc = data["purchase_receipts"]
+    receipts = FactTable(
+        {
+            "day": day_numbers(rc["receipt_date"]),
+            "expected_day": day_numbers(rc["expected_receipt_date"]),
+        },
+        {**item_dims(rc), "vendor": categorical(rc["vendor_no"])},
+    )
+
+    po = data["production_orders"]
+    production = FactTable(
+        {
+            "due_day": day_numbers(po["due_date"]),
+            "finished_day": day_numbers(po["finished_date"]),
+            "planned": po["planned_quantity"].to_numpy(dtype=float),
+            "finished": po["finished_quantity"].fillna(0).to_numpy(dtype=float),
+        },
+        {**item_dims(po), "location": categorical(po["location_code"]),
+         "work_center": categorical(po["work_center"])},
+    )
+
+    stock = data["inventory"]
+    inventory = FactTable(
+        {
+            "month": month_of_periods(stock["period"]),
+            "quantity": stock["quantity"].to_numpy(dtype=float),
+            "value": stock["value"].to_numpy(dtype=float),
+        },
+        {**item_dims(stock), "location": categorical(stock["location_code"])},
+    )
+
+    op = data["opportunities"]
+    close = day_numbers(op["close_date"])
+    expected = day_numbers(op["expected_close_date"])
+    opportunities = FactTable(
+        {
+            "close_month": month_of_days(np.where(close != NO_DAY, close, expected)),
+            "expected_month": month_of_days(expected),
+            "amount": op["amount"].to_numpy(dtype=float),
+            "won": op["status"].eq("won").to_numpy(),
+            "lost": op["status"].eq("lost").to_numpy(),
+            "commit": op["commit"].fillna(False).to_numpy(dtype=bool),
+        },
+        {
+            "salesperson": categorical(op["salesperson"]),
+            "customer": categorical(op["customer_no"]),
+            "item": categorical(op["item_no"]),
+            "category": categorical(op["item_no"].map(category_of)),
+        },
+    )
+
+    return Facts(
+        sales_lines, shipments, invoices, sales_budget, receipts, production, inventory,
+        opportunities, np.unique(inventory["month"]),
+    )

@@ -1,0 +1,52 @@
+"""Supply KPIs: vendor on-time delivery and schedule attainment."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..periods import NO_DAY, period_day_bounds
+from .cuts import ratio
+from .facts import Facts
+
+
+def vendor_otd(
+    facts: Facts,
+    period: str,
+    *,
+    days_early: int | None = None,
+    days_late: int = 0,
+    by: str | None = None,
+):
+    """Vendor on-time delivery.
+
+    ``vendor_otd = #receipt lines with expected − days_early ≤ receipt_date ≤ expected +
+    days_late ÷ #receipt lines with receipt_date in the period`` (expected = the line's
+    expected receipt date). Defaults: ``days_late = 0``; ``days_early = None`` = unlimited
+    (an early receipt is on time). Cuts: vendor, item, category.
+    """
+    rc = facts.receipts
+    first, last = period_day_bounds(period)
+    day, expected = rc["day"], rc["expected_day"]
+    in_period = (day >= first) & (day <= last)
+    on_time = day <= expected + days_late
+    if days_early is not None:
+        on_time &= day >= expected - days_early
+    return ratio(rc, in_period, by, on_time, np.ones(len(rc)))
+
+
+def schedule_attainment(facts: Facts, period: str, *, by: str | None = None):
+    """Schedule attainment of the production orders due in the period.
+
+    ``Σ min(quantity finished by the due date, planned quantity) ÷ Σ planned quantity``.
+    Each order is capped at its plan, so over-production of one order cannot hide a miss
+    on another. An order finished after its due date, or still open (no finished date),
+    counts 0. Cuts: item, category, location, work_center.
+    """
+    po = facts.production
+    first, last = period_day_bounds(period)
+    due = po["due_day"]
+    in_period = (due >= first) & (due <= last)
+    done = po["finished_day"]
+    by_due = (done != NO_DAY) & (done <= due)
+    credited = np.where(by_due, np.clip(np.minimum(po["finished"], po["planned"]), 0, None), 0.0)
+    return ratio(po, in_period, by, credited, po["planned"])

@@ -1,0 +1,204 @@
+"""Every KPI of a period in one place: the figures ``sop kpis`` prints and the scorecard
+shows. Pure: source data in, plain dicts/DataFrames out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import kpi
+from .kpi.cuts import DimensionNotApplicable
+from .loader import SourceData
+from .periods import parse_period
+
+
+@dataclass(frozen=True)
+class KpiOptions:
+    """The variants a planner can choose; they are printed next to the figures."""
+
+    tolerance_days: int = 0  # sales OTD and fill rate
+    fill_level: str = "line"  # line | unit | order
+    fill_basis: str = "promised"  # promised | requested
+    days_early: int | None = None  # vendor OTD; None = unlimited
+    days_late: int = 0
+    turns_months: int = 1  # inventory turns window ending at the period
+    ts_periods: int = 6  # tracking signal window
+    lag: int = 1  # accuracy at lag / forecast value added (needs plan snapshots)
+
+    def __post_init__(self) -> None:
+        if self.fill_level not in kpi.FILL_LEVELS:
+            raise ValueError(f"fill level must be one of {', '.join(kpi.FILL_LEVELS)}")
+        if self.fill_basis not in kpi.FILL_BASES:
+            raise ValueError(f"fill basis must be one of {', '.join(kpi.FILL_BASES)}")
+        for name in ("tolerance_days", "days_late", "lag"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be ≥ 0")
+        if self.days_early is not None and self.days_early < 0:
+            raise ValueError("days_early must be ≥ 0")
+        if self.turns_months < 1 or self.ts_periods < 1:
+            raise ValueError("turns_months and ts_periods must be ≥ 1")
+
+
+#: Ratio KPIs in scorecard order: key → (label, function(facts, period, options, by)).
+RatioKpi = Callable[[kpi.Facts, str, KpiOptions, str | None], object]
+RATIO_KPIS: dict[str, tuple[str, RatioKpi]] = {
+    "sales_otd": ("Sales on-time delivery", lambda f, p, o, by: kpi.sales_otd(
+        f, p, tolerance_days=o.tolerance_days, by=by)),
+    "fill_rate": ("Fill rate (OTIF)", lambda f, p, o, by: kpi.fill_rate(
+        f, p, level=o.fill_level, basis=o.fill_basis, tolerance_days=o.tolerance_days, by=by)),
+    "vendor_otd": ("Vendor on-time delivery", lambda f, p, o, by: kpi.vendor_otd(
+        f, p, days_early=o.days_early, days_late=o.days_late, by=by)),
+    "schedule_attainment": ("Schedule attainment", lambda f, p, o, by: kpi.schedule_attainment(
+        f, p, by=by)),
+    "inventory_turns": ("Inventory turns", lambda f, p, o, by: kpi.inventory_turns(
+        f, p, months=o.turns_months, by=by)),
+    "days_of_supply": ("Days of supply", lambda f, p, o, by: kpi.days_of_supply(f, p, by=by)),
+    "close_ratio": ("Close ratio", lambda f, p, o, by: kpi.close_ratio(f, p, by=by)),
+}
+
+LABELS: dict[str, str] = {
+    **{key: label for key, (label, _) in RATIO_KPIS.items()},
+    "forecast_accuracy": "Forecast accuracy (1 − WMAPE)",
+    "forecast_bias": "Forecast bias",
+    "tracking_signal": "Tracking signal",
+    "accuracy_at_lag": "Forecast accuracy at lag",
+    "forecast_value_added": "Forecast value added",
+    "committed_amount": "Committed amount",
+    "won_amount": "Won amount",
+    "commit_vs_closed": "Won ÷ committed",
+}
+
+PERCENT_KPIS = frozenset({"sales_otd", "fill_rate", "vendor_otd", "schedule_attainment",
+                          "forecast_accuracy", "forecast_bias", "accuracy_at_lag",
+                          "forecast_value_added", "close_ratio", "commit_vs_closed"})
+
+
+def _clean(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def compute_kpis(
+    data: SourceData,
+    period: str,
+    options: KpiOptions | None = None,
+    *,
+    facts: kpi.Facts | None = None,
+    snapshots: pd.DataFrame | None = None,
+) -> dict:
+    """Every KPI of ``period`` in total: a flat dict of snake_case keys (None = no value),
+    plus ``detail`` (numerator/denominator of each ratio), ``budget_variance`` (rows of the
+    period) and ``unmapped_budget_lines`` (all periods)."""
+    parse_period(period)
+    options = options or KpiOptions()
+    facts = facts or kpi.build_facts(data)
+    out: dict = {"period": period, "parameters": asdict(options)}
+    detail: dict = {}
+    for key, (_, fn) in RATIO_KPIS.items():
+        r = fn(facts, period, options, None)
+        out[key] = _clean(r.value)
+        detail[key] = {"numerator": r.numerator, "denominator": _clean(r.denominator)}
+    err = kpi.forecast_error(facts, period)
+    out["forecast_accuracy"] = _clean(err.accuracy)
+    out["forecast_bias"] = _clean(err.bias)
+    detail["forecast_accuracy"] = {"abs_error": err.abs_error, "actual": err.actual,
+                                   "forecast": err.forecast, "basis": "revenue vs sales budget"}
+    ts = kpi.tracking_signal(facts, period, periods=options.ts_periods)
+    out["tracking_signal"] = _clean(ts)
+    out["tracking_signal_flag"] = None if ts is None else abs(ts) > kpi.TRACKING_SIGNAL_LIMIT
+    out["accuracy_at_lag"] = None
+    out["forecast_value_added"] = None
+    if snapshots is not None:
+        category_of = data["items"].set_index("item_no")["category"]
+        lagged = kpi.accuracy_at_lag(facts, snapshots, period, lag=options.lag,
+                                     category_of=category_of)
+        out["accuracy_at_lag"] = None if lagged is None else _clean(lagged.accuracy)
+        out["forecast_value_added"] = _clean(kpi.forecast_value_added(
+            facts, snapshots, period, lag=options.lag, category_of=category_of))
+    cvc = kpi.commit_vs_closed(facts, period)
+    out["committed_amount"] = cvc.committed
+    out["won_amount"] = cvc.won
+    out["commit_vs_closed"] = _clean(cvc.ratio)
+    mapping = kpi.map_sales_budget_to_gl(data)
+    variance = kpi.budget_variance(data, mapping, period)
+    out["budget_variance"] = _records(variance)
+    unmapped_cols = ["period", "customer_no", "item_no", "location_code",
+                     "gen_bus_posting_group", "gen_prod_posting_group", "quantity", "amount"]
+    out["unmapped_budget_lines"] = _records(mapping.unmapped[unmapped_cols])
+    out["detail"] = detail
+    out["warnings"] = list(data.warnings)
+    return out
+
+
+def compute_kpis_by(
+    data: SourceData,
+    period: str,
+    by: str,
+    options: KpiOptions | None = None,
+    *,
+    facts: kpi.Facts | None = None,
+) -> pd.DataFrame:
+    """Every KPI of ``period`` cut by dimension ``by``: one row per value of ``by``.
+
+    A KPI whose facts do not carry that dimension (e.g. vendor OTD by customer) is left
+    empty (NaN) in every row.
+    """
+    if by not in kpi.DIMENSIONS:
+        raise ValueError(f"unknown dimension {by!r}; choose one of {', '.join(kpi.DIMENSIONS)}")
+    options = options or KpiOptions()
+    facts = facts or kpi.build_facts(data)
+    columns: dict[str, pd.Series] = {}
+
+    def add(key: str, compute: Callable[[], pd.Series]) -> None:
+        try:
+            columns[key] = compute()
+        except DimensionNotApplicable:
+            columns[key] = pd.Series(dtype=float)
+
+    for key, (_, fn) in RATIO_KPIS.items():
+        add(key, lambda fn=fn: fn(facts, period, options, by)["value"])
+    add("forecast_accuracy", lambda: kpi.forecast_error(facts, period, by=by)["accuracy"])
+    add("forecast_bias", lambda: kpi.forecast_error(facts, period, by=by)["bias"])
+    add("tracking_signal", lambda: kpi.tracking_signal(facts, period,
+                                                       periods=options.ts_periods, by=by))
+    cvc = None
+    try:
+        cvc = kpi.commit_vs_closed(facts, period, by=by)
+    except DimensionNotApplicable:
+        pass
+    for key, col in (("committed_amount", "committed"), ("won_amount", "won"),
+                     ("commit_vs_closed", "ratio")):
+        columns[key] = cvc[col] if cvc is not None else pd.Series(dtype=float)
+    frame = pd.concat({k: v.astype(float) for k, v in columns.items()}, axis=1)
+    frame.index.name = by
+    return frame.sort_index().reset_index()
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    rows = []
+    for rec in frame.to_dict(orient="records"):
+        rows.append({k: _json_value(v) for k, v in rec.items()})
+    return rows
+
+
+def _json_value(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.floating, float)):
+        return _clean(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def rows_to_records(frame: pd.DataFrame) -> list[dict]:
+    """A by-dimension KPI frame as JSON-ready records (NaN → None)."""
+    return _records(frame)

@@ -250,6 +250,7 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
         return frame, problems
 
     out: dict[str, pd.Series] = {}
+    given: dict[str, np.ndarray] = {}  # per contract column: cell is non-empty in the file
     for col in frame.columns:
         if col not in spec.columns:
             out[col] = frame[col]  # extra column: kept, ignored
@@ -258,6 +259,7 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
         text = _clean_text(frame[col])
         values, bad = _parse_values(text, kind)
         present = text.notna().to_numpy()
+        given[col] = present
         if bad.any():
             problems += _problems_at(spec.name, row_no, col, bad,
                                      lambda i, t=text, k=kind: _bad_message(k, t.iloc[i]))
@@ -281,7 +283,7 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
                                         spec.type_of(col))[0]
     parsed = parsed.reset_index(drop=True)
     problems += _check_keys(spec, parsed, row_no)
-    problems += _check_rules(spec, parsed, row_no)
+    problems += _check_rules(spec, given, row_no)
     return parsed, problems
 
 
@@ -310,7 +312,7 @@ def _parse_values(text: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     if kind == c.DATE:
         return _parse_dates(text, present)
     if kind == c.PERIOD:
-        ok = text.map(lambda v: bool(v is not None and _PERIOD.match(v))).to_numpy(dtype=bool)
+        ok = np.array([v is not None and bool(_PERIOD.match(v)) for v in text], dtype=bool)
         years = pd.to_numeric(text.str.slice(0, 4), errors="coerce").to_numpy()
         ok &= (years >= 1900) & (years <= 2199)
         return text.where(ok, None).astype(object), present & ~ok
@@ -323,7 +325,7 @@ def _parse_values(text: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
 
 
 def _parse_dates(text: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-    iso = text.map(lambda v: bool(v is not None and _ISO_DATE.match(v))).to_numpy(dtype=bool)
+    iso = np.array([v is not None and bool(_ISO_DATE.match(v)) for v in text], dtype=bool)
     dates = pd.to_datetime(text.where(iso).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     serial = pd.to_numeric(text.where(~iso & present), errors="coerce")
     serial_ok = serial.notna() & (serial >= 1) & (serial <= 109574)  # 1900-01-01..2199-12-31
@@ -373,11 +375,13 @@ def _check_keys(spec: c.TableSpec, frame: pd.DataFrame, row_no: np.ndarray) -> l
     return _problems_at(spec.name, row_no, "+".join(key), dup, message)
 
 
-def _check_rules(spec: c.TableSpec, frame: pd.DataFrame, row_no: np.ndarray) -> list[Problem]:
-    """Table-specific rules of the contract beyond types and keys."""
+def _check_rules(spec: c.TableSpec, given: dict[str, np.ndarray],
+                 row_no: np.ndarray) -> list[Problem]:
+    """Table-specific rules of the contract beyond types and keys (on the cells as given)."""
     problems: list[Problem] = []
-    if spec.name == "sales_lines" and "requested_date" in frame:
-        no_date = (frame["promised_date"].isna() & frame["requested_date"].isna()).to_numpy()
+    if spec.name == "sales_lines":
+        no_request = ~given.get("requested_date", np.zeros(len(row_no), dtype=bool))
+        no_date = ~given["promised_date"] & no_request
         problems += _problems_at(spec.name, row_no, "promised_date", no_date,
                                  lambda i: "empty, and requested_date is empty too: the line "
                                  "has no due date")

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -34,29 +34,29 @@ out = Console()
 err = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class FillLevel(str, Enum):
+class FillLevel(StrEnum):
     line = "line"
     unit = "unit"
     order = "order"
 
 
-class FillBasis(str, Enum):
+class FillBasis(StrEnum):
     promised = "promised"
     requested = "requested"
 
 
-class Sign(str, Enum):
+class Sign(StrEnum):
     positive = "positive"
     negative = "negative"
 
 
-class Dimension(str, Enum):
+class Dimension(StrEnum):
     item = "item"
     category = "category"
     location = "location"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 NO_DAY = np.iinfo(np.int64).min // 2  # sentinel day number for an empty date
 
 
+@lru_cache(maxsize=4096)
 def parse_period(text: str) -> int:
     """``'2026-10'`` → month index; a clear error for anything else."""
     m = _PERIOD.match(str(text).strip())
@@ -44,6 +46,7 @@ def days_in_period(text: str) -> int:
     return calendar.monthrange(month // 12, month % 12 + 1)[1]
 
 
+@lru_cache(maxsize=4096)
 def period_day_bounds(text: str) -> tuple[int, int]:
     """First and last day number of the period (both inclusive)."""
     month = parse_period(text)

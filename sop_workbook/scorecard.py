@@ -3,6 +3,7 @@ shows. Pure: source data in, plain dicts/DataFrames out."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -168,10 +169,8 @@ def compute_kpis_by(
     add("tracking_signal", lambda: kpi.tracking_signal(facts, period,
                                                        periods=options.ts_periods, by=by))
     cvc = None
-    try:
+    with contextlib.suppress(DimensionNotApplicable):
         cvc = kpi.commit_vs_closed(facts, period, by=by)
-    except DimensionNotApplicable:
-        pass
     for key, col in (("committed_amount", "committed"), ("won_amount", "won"),
                      ("commit_vs_closed", "ratio")):
         columns[key] = cvc[col] if cvc is not None else pd.Series(dtype=float)

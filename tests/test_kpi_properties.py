@@ -18,13 +18,13 @@ DAYS = [f"2026-03-{d:02d}" for d in range(1, 32)] + ["2026-02-27", "2026-04-02"]
 LOCATIONS = ["MAIN", "EAST"]
 
 line_st = st.fixed_dictionaries({
-    "qty": st.integers(1, 20), "promised": st.sampled_from(DAYS + [""]),
+    "qty": st.integers(1, 20), "promised": st.sampled_from([*DAYS, ""]),
     "requested": st.sampled_from(DAYS), "location": st.sampled_from(LOCATIONS),
     "item": st.sampled_from(["A", "B"]), "customer": st.sampled_from(["C1", "C2"]),
     "shipments": st.lists(st.tuples(st.sampled_from(DAYS), st.integers(0, 25)), max_size=3),
 })
 receipt_st = st.tuples(st.sampled_from(DAYS), st.sampled_from(DAYS), st.sampled_from(["V1", "V2"]))
-prod_st = st.tuples(st.sampled_from(DAYS), st.integers(1, 50), st.sampled_from(DAYS + [""]),
+prod_st = st.tuples(st.sampled_from(DAYS), st.integers(1, 50), st.sampled_from([*DAYS, ""]),
                     st.integers(0, 80))
 
 

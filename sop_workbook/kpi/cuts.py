@@ -44,10 +44,7 @@ def sums(table: FactTable, mask: np.ndarray, by: str | None, **weights: np.ndarr
     """
     if by is None:
         return {name: float(np.sum(w[mask], dtype=float)) for name, w in weights.items()}
-    if by not in table.dims:
-        raise DimensionNotApplicable(f"this KPI cannot be cut by {by!r}",
-                                     f"dimensions available: {', '.join(table.dims)}")
-    cat = table.dims[by]
+    cat = _dimension(table, by)
     codes = np.asarray(cat.codes)[mask]
     k = len(cat.categories)
     present = np.bincount(codes, minlength=k) > 0
@@ -57,13 +54,35 @@ def sums(table: FactTable, mask: np.ndarray, by: str | None, **weights: np.ndarr
     return frame[present]
 
 
+def _dimension(table: FactTable, by: str) -> pd.Categorical:
+    if by not in table.dims:
+        raise DimensionNotApplicable(f"this KPI cannot be cut by {by!r}",
+                                     f"dimensions available: {', '.join(table.dims)}")
+    return table.dims[by]
+
+
 def ratio(table: FactTable, mask: np.ndarray, by: str | None,
-          numerator: np.ndarray, denominator: np.ndarray):
-    """:class:`Ratio` in total, or a DataFrame (numerator, denominator, value) per ``by``."""
-    s = sums(table, mask, by, numerator=numerator, denominator=denominator)
+          numerator: np.ndarray, denominator: np.ndarray | None = None):
+    """:class:`Ratio` in total, or a DataFrame (numerator, denominator, value) per ``by``.
+
+    ``denominator=None`` counts the rows in ``mask``; a boolean ``numerator`` counts the
+    rows in ``mask`` where it is true (both without building weight arrays).
+    """
+    if denominator is not None or numerator.dtype != bool:
+        weights = np.ones(len(mask)) if denominator is None else denominator
+        s = sums(table, mask, by, numerator=numerator, denominator=weights)
+        return Ratio(s["numerator"], s["denominator"]) if by is None else with_value(s)
+    hit = mask & numerator
     if by is None:
-        return Ratio(s["numerator"], s["denominator"])
-    return with_value(s)
+        return Ratio(float(np.count_nonzero(hit)), float(np.count_nonzero(mask)))
+    cat = _dimension(table, by)
+    codes = np.asarray(cat.codes)
+    k = len(cat.categories)
+    den = np.bincount(codes[mask], minlength=k).astype(float)
+    num = np.bincount(codes[hit], minlength=k).astype(float)
+    frame = pd.DataFrame({"numerator": num, "denominator": den},
+                         index=pd.Index(cat.categories, name=by))
+    return with_value(frame[den > 0])
 
 
 def with_value(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..periods import NO_DAY, period_day_bounds
+from ..periods import period_day_bounds
 from .cuts import DimensionNotApplicable, Ratio, ratio, with_value
 from .facts import Facts
 
@@ -31,8 +31,8 @@ def sales_otd(facts: Facts, period: str, *, tolerance_days: int = 0, by: str | N
     day = ship["day"]
     in_period = (day >= first) & (day <= last)
     due = facts.sales_lines["due_promised"][ship["line"]]
-    on_time = (day <= due + tolerance_days) & (due != NO_DAY)
-    return ratio(ship, in_period, by, on_time, np.ones(len(ship)))
+    on_time = day <= due + tolerance_days  # every line has a due date (loader rule)
+    return ratio(ship, in_period, by, on_time)
 
 
 def on_time_quantity(facts: Facts, due: np.ndarray, tolerance_days: int) -> np.ndarray:
@@ -81,7 +81,7 @@ def fill_rate(
     shipped = on_time_quantity(facts, due, tolerance_days)
     filled = shipped >= qty - _EPS
     if level == "line":
-        return ratio(lines, due_in_period, by, filled, np.ones(len(qty)))
+        return ratio(lines, due_in_period, by, filled)
     if level == "unit":
         return ratio(lines, due_in_period, by, np.minimum(shipped, qty), qty)
     return _order_fill_rate(lines, due_in_period, filled, by)
@@ -90,7 +90,10 @@ def fill_rate(
 def _order_fill_rate(lines, mask, filled, by):
     orders = lines["order_code"][mask]
     if by is None:
-        group = orders
+        due_lines = np.bincount(orders)
+        unfilled = np.bincount(orders, weights=~filled[mask])
+        n_orders = np.count_nonzero(due_lines)
+        return Ratio(float(n_orders - np.count_nonzero(unfilled)), float(n_orders))
     else:
         if by not in lines.dims:
             raise DimensionNotApplicable(f"fill rate cannot be cut by {by!r}")
@@ -98,8 +101,6 @@ def _order_fill_rate(lines, mask, filled, by):
         group = orders.astype(np.int64) * (len(lines.dims[by].categories) + 1) + group_dim
     frame = pd.DataFrame({"group": group, "filled": filled[mask]})
     per_order = frame.groupby("group", sort=False)["filled"].all()
-    if by is None:
-        return Ratio(float(per_order.sum()), float(len(per_order)))
     cats = lines.dims[by].categories
     dim_code = (per_order.index.to_numpy() % (len(cats) + 1)).astype(np.int64)
     k = len(cats)

@@ -22,10 +22,22 @@ NONE_LABEL = "(none)"
 DIMENSIONS = ("item", "category", "location", "customer", "vendor", "salesperson", "work_center")
 
 
-def categorical(values: pd.Series | np.ndarray) -> pd.Categorical:
+def categorical(values: pd.Series | np.ndarray, categories=None) -> pd.Categorical:
+    """Values as a Categorical; blanks (and values outside ``categories``) → ``(none)``.
+
+    Passing the master table's keys as ``categories`` gives every fact table the same codes
+    for the same item/location/customer, so cells can be matched across tables by code.
+    """
     series = pd.Series(values, dtype=object)
-    series = series.where(series.notna() & (series.astype(str) != ""), NONE_LABEL)
-    return pd.Categorical(series.astype(str))
+    if categories is None:
+        series = series.where(series.notna() & (series.astype(str) != ""), NONE_LABEL)
+        return pd.Categorical(series.astype(str))
+    cats = [*dict.fromkeys(str(c) for c in categories if c is not None and c != NONE_LABEL),
+            NONE_LABEL]
+    cat = pd.Categorical(series, categories=cats)
+    codes = np.asarray(cat.codes).copy()
+    codes[codes < 0] = len(cats) - 1
+    return pd.Categorical.from_codes(codes, categories=cats)
 
 
 @dataclass
@@ -55,6 +67,7 @@ class Facts:
     inventory: FactTable
     opportunities: FactTable
     inventory_months: np.ndarray  # month indexes that have any inventory row (known ends)
+    item_category: np.ndarray  # category code of each item code (shared categories)
 
 
 def build_facts(data: SourceData) -> Facts:
@@ -63,16 +76,22 @@ def build_facts(data: SourceData) -> Facts:
     customers = data["customers"].set_index("customer_no")
     category_of = items["category"]
     salesperson_of = customers["salesperson"] if "salesperson" in customers else pd.Series()
+    item_keys = items.index.tolist()
+    category_keys = sorted(category_of.dropna().unique().tolist())
+    location_keys = data["locations"]["location_code"].tolist()
+    customer_keys = customers.index.tolist()
+    salesperson_keys = sorted(salesperson_of.dropna().unique().tolist())
 
     def item_dims(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
-        return {"item": categorical(frame["item_no"]),
-                "category": categorical(frame["item_no"].map(category_of))}
+        return {"item": categorical(frame["item_no"], item_keys),
+                "category": categorical(frame["item_no"].map(category_of), category_keys)}
 
     def sales_dims(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
         return {**item_dims(frame),
-                "location": categorical(frame["location_code"]),
-                "customer": categorical(frame["customer_no"]),
-                "salesperson": categorical(frame["customer_no"].map(salesperson_of))}
+                "location": categorical(frame["location_code"], location_keys),
+                "customer": categorical(frame["customer_no"], customer_keys),
+                "salesperson": categorical(frame["customer_no"].map(salesperson_of),
+                                           salesperson_keys)}
 
     lines = data["sales_lines"]
     promised = day_numbers(lines["promised_date"])
@@ -140,7 +159,7 @@ def build_facts(data: SourceData) -> Facts:
             "planned": po["planned_quantity"].to_numpy(dtype=float),
             "finished": po["finished_quantity"].fillna(0).to_numpy(dtype=float),
         },
-        {**item_dims(po), "location": categorical(po["location_code"]),
+        {**item_dims(po), "location": categorical(po["location_code"], location_keys),
          "work_center": categorical(po["work_center"])},
     )
 
@@ -151,7 +170,7 @@ def build_facts(data: SourceData) -> Facts:
             "quantity": stock["quantity"].to_numpy(dtype=float),
             "value": stock["value"].to_numpy(dtype=float),
         },
-        {**item_dims(stock), "location": categorical(stock["location_code"])},
+        {**item_dims(stock), "location": categorical(stock["location_code"], location_keys)},
     )
 
     op = data["opportunities"]
@@ -177,4 +196,5 @@ def build_facts(data: SourceData) -> Facts:
     return Facts(
         sales_lines, shipments, invoices, sales_budget, receipts, production, inventory,
         opportunities, np.unique(inventory["month"]),
+        np.asarray(categorical(pd.Series(item_keys).map(category_of), category_keys).codes),
     )

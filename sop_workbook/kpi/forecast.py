@@ -105,6 +105,47 @@ def _with_accuracy(grouped: pd.DataFrame) -> pd.DataFrame:
     return grouped.assign(accuracy=acc, bias=bias)
 
 
+def _grid(facts: Facts, first_month: int, n_months: int, by: str | None):
+    """Seed-case sums on the item × location × month grid of a window, by bincount.
+
+    Returns (actual, forecast, rows, group) where the first three are arrays over the
+    cells and ``group`` maps each cell to the code of ``by`` (None → all zeros), and the
+    number of groups. Used for the dimensions that are a function of item × location.
+    """
+    inv, bud = facts.invoices, facts.sales_budget
+    items, locs = inv.dims["item"].categories, inv.dims["location"].categories
+    n_loc = len(locs)
+    size = len(items) * n_loc * n_months
+
+    def cells(table):
+        month = table["month"]
+        mask = (month >= first_month) & (month < first_month + n_months)
+        code = (np.asarray(table.dims["item"].codes)[mask].astype(np.int64) * n_loc
+                + np.asarray(table.dims["location"].codes)[mask]) * n_months \
+            + (month[mask] - first_month)
+        return (np.bincount(code, weights=table["amount"][mask], minlength=size),
+                np.bincount(code, minlength=size))
+
+    actual, rows_a = cells(inv)
+    forecast, rows_f = cells(bud)
+    item_loc = np.arange(size) // n_months
+    if by is None:
+        group, n_groups, labels = np.zeros(size, dtype=np.int64), 1, None
+    elif by == "item":
+        group, labels = item_loc // n_loc, items
+    elif by == "location":
+        group, labels = item_loc % n_loc, locs
+    else:  # category
+        item_category = np.append(facts.item_category, len(inv.dims["category"].categories) - 1)
+        group, labels = item_category[item_loc // n_loc], inv.dims["category"].categories
+    if labels is not None:
+        n_groups = len(labels)
+    return actual, forecast, rows_a + rows_f, group, n_groups, labels
+
+
+_GRID_DIMS = (None, "item", "category", "location")
+
+
 def forecast_error(facts: Facts, period: str, *, by: str | None = None):
     """Forecast accuracy and bias of the period, seed's case (revenue vs sales budget).
 
@@ -113,8 +154,20 @@ def forecast_error(facts: Facts, period: str, *, by: str | None = None):
     Returns a :class:`ForecastError` (``.accuracy``, ``.bias``), or per ``by`` a DataFrame
     with columns abs_error, actual, forecast, accuracy, bias.
     """
-    cells = seed_cells(facts, np.array([parse_period(period)]), by)
-    return _errors(cells, by)
+    month = parse_period(period)
+    if by not in _GRID_DIMS:
+        return _errors(seed_cells(facts, np.array([month]), by), by)
+    actual, forecast, rows, group, n_groups, labels = _grid(facts, month, 1, by)
+    abs_error = np.abs(actual - forecast)
+    if by is None:
+        return ForecastError(float(abs_error.sum()), float(actual.sum()), float(forecast.sum()))
+    present = np.bincount(group, weights=rows, minlength=n_groups) > 0
+    frame = pd.DataFrame({
+        "abs_error": np.bincount(group, weights=abs_error, minlength=n_groups),
+        "actual": np.bincount(group, weights=actual, minlength=n_groups),
+        "forecast": np.bincount(group, weights=forecast, minlength=n_groups),
+    }, index=pd.Index(labels, name=by))
+    return _with_accuracy(frame[present])
 
 
 def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | None = None):
@@ -124,19 +177,31 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
     are the cut's totals of period t and n counts the periods of the window that have any
     actual or forecast. Beyond ±4 the forecast is biased (:data:`TRACKING_SIGNAL_LIMIT`);
     positive = actuals above forecast (under-forecast). MAD = 0 gives no value.
-    Returns a float or None, or per ``by`` a Series.
+    Returns a float or None, or per ``by`` a Series (NaN = no value).
     """
     if periods < 1:
         raise ValueError("the tracking signal needs a window of at least 1 period")
     end = parse_period(period)
-    months = np.arange(end - periods + 1, end + 1)
-    cells = seed_cells(facts, months, by)
-    group = ["month"] if by is None else [by, "month"]
-    per_period = cells.groupby(group, sort=True)[["actual", "forecast"]].sum()
-    err = per_period["actual"] - per_period["forecast"]
+    first = end - periods + 1
+    if by not in _GRID_DIMS:
+        cells = seed_cells(facts, np.arange(first, end + 1), by)
+        per_period = cells.groupby([by, "month"], sort=True)[["actual", "forecast"]].sum()
+        err = per_period["actual"] - per_period["forecast"]
+        return err.groupby(level=0).apply(_ts).astype(float).rename("tracking_signal")
+    actual, forecast, rows, group, n_groups, labels = _grid(facts, first, periods, by)
+    month_of_cell = np.arange(len(actual)) % periods
+    key = group * periods + month_of_cell
+    err = np.bincount(key, weights=actual - forecast, minlength=n_groups * periods)
+    had = np.bincount(key, weights=rows, minlength=n_groups * periods) > 0
+    err = err.reshape(n_groups, periods)
+    had = had.reshape(n_groups, periods)
+    n = had.sum(axis=1)
+    mad = np.where(n > 0, np.abs(err).sum(axis=1) / np.maximum(n, 1), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ts = np.where(mad > 0, err.sum(axis=1) / mad, np.nan)
     if by is None:
-        return _ts(err)
-    return err.groupby(level=0).apply(_ts).astype(float).rename("tracking_signal")
+        return None if np.isnan(ts[0]) else float(ts[0])
+    return pd.Series(ts, index=pd.Index(labels, name=by), name="tracking_signal")[n > 0]
 
 
 def _ts(err: pd.Series) -> float | None:

@@ -21,7 +21,7 @@ def close_ratio(facts, period: str, *, by: str | None = None):
     """
     op = facts.opportunities
     closed = (op["close_month"] == parse_period(period)) & (op["won"] | op["lost"])
-    return ratio(op, closed, by, op["won"], np.ones(len(op)))
+    return ratio(op, closed, by, op["won"])
 
 
 @dataclass(frozen=True)

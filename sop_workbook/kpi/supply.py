@@ -31,7 +31,7 @@ def vendor_otd(
     on_time = day <= expected + days_late
     if days_early is not None:
         on_time &= day >= expected - days_early
-    return ratio(rc, in_period, by, on_time, np.ones(len(rc)))
+    return ratio(rc, in_period, by, on_time)
 
 
 def schedule_attainment(facts: Facts, period: str, *, by: str | None = None):

@@ -244,7 +244,7 @@ def _print_table(result: dict, rows) -> None:
                        _fmt("", r["financial_budget"]), _fmt("", r["variance"]),
                        "n/a" if r["variance_pct"] is None else f"{r['variance_pct']:.1%}",
                        r["assessment"])
-        out.print(vt)
+        out.print(vt, width=max(out.width, 120))
     if result["unmapped_budget_lines"]:
         n = len(result["unmapped_budget_lines"])
         pairs = sorted({(r["gen_bus_posting_group"], r["gen_prod_posting_group"])
@@ -253,12 +253,29 @@ def _print_table(result: dict, rows) -> None:
         out.print(f"[yellow]{n} sales-budget lines have no sales GL account[/] "
                   f"(posting setup lacks: {shown})")
     if rows is not None:
-        bt = Table(title=f"by {result['by']}")
-        for col in rows.columns:
-            bt.add_column(col, justify="left" if col == result["by"] else "right")
+        _print_by_table(result["by"], rows)
+
+
+def _print_by_table(by: str, rows) -> None:
+    """KPIs down, dimension values across (few values); one row per value otherwise."""
+    from .scorecard import LABELS
+
+    kpi_cols = [c for c in rows.columns if c != by]
+    if len(rows) <= 8:
+        bt = Table(title=f"KPIs by {by}")
+        bt.add_column("KPI")
+        for value in rows[by]:
+            bt.add_column(str(value), justify="right")
+        for key in kpi_cols:
+            bt.add_row(LABELS.get(key, key), *[_fmt(key, v) for v in rows[key]])
+    else:
+        bt = Table(title=f"KPIs by {by}")
+        bt.add_column(by)
+        for key in kpi_cols:
+            bt.add_column(key, justify="right")
         for rec in rows.to_dict(orient="records"):
-            bt.add_row(*[str(v) if k == result["by"] else _fmt(k, v) for k, v in rec.items()])
-        out.print(bt)
+            bt.add_row(str(rec[by]), *[_fmt(k, rec[k]) for k in kpi_cols])
+    out.print(bt, width=max(out.width, 60 + 12 * min(len(rows), 8)))
 
 
 @app.command()

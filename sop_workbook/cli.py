@@ -177,11 +177,15 @@ def kpis(
     except SopError as exc:
         _fail(exc)
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json(result))
     elif fmt is Format.csv:
         sys.stdout.write(_csv(result, rows))
     else:
         _print_table(result, rows)
+
+
+def _json(result: dict) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _csv(result: dict, rows) -> str:
@@ -308,8 +312,7 @@ def demo(
             result["rows"] = rows_to_records(by_category)
             bar.advance(task)
             bar.update(task, description="scorecard")
-            (out_dir / "scorecard.json").write_text(
-                json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            (out_dir / "scorecard.json").write_text(_json(result), encoding="utf-8")
             (out_dir / "scorecard.csv").write_text(_csv(result, None), encoding="utf-8")
             bar.advance(task)
     except SopError as exc:

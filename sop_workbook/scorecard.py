@@ -134,7 +134,7 @@ def compute_kpis(
     out["unmapped_budget_lines"] = _records(mapping.unmapped[unmapped_cols])
     out["detail"] = detail
     out["warnings"] = list(data.warnings)
-    return out
+    return json_safe(out)
 
 
 def compute_kpis_by(
@@ -196,6 +196,15 @@ def _json_value(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def json_safe(value):
+    """Recursively: NaN/inf → None and numpy scalars → Python, so JSON is strict."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return _json_value(value)
 
 
 def rows_to_records(frame: pd.DataFrame) -> list[dict]:

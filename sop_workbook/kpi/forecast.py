@@ -173,11 +173,12 @@ def forecast_error(facts: Facts, period: str, *, by: str | None = None):
 def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | None = None):
     """Tracking signal over the last ``periods`` periods ending with ``period``.
 
-    ``TS = Σ_t (A_t − F_t) ÷ MAD`` with ``MAD = (1/n) Σ_t |A_t − F_t|``, where A_t and F_t
-    are the cut's totals of period t and n counts the periods of the window that have any
-    actual or forecast. Beyond ±4 the forecast is biased (:data:`TRACKING_SIGNAL_LIMIT`);
-    positive = actuals above forecast (under-forecast). MAD = 0 gives no value.
-    Returns a float or None, or per ``by`` a Series (NaN = no value).
+    ``TS = Σ_t (A_t − F_t) ÷ MAD`` with ``MAD = (1/n) Σ_t |A_t − F_t|``, t over the n
+    periods of the window, A_t and F_t the cut's totals of period t. A period with no
+    actual and no forecast has an error of 0 and still counts in n (the window is always
+    n periods, as "over the last n periods" reads). Beyond ±4 the forecast is biased
+    (:data:`TRACKING_SIGNAL_LIMIT`); positive = actuals above forecast (under-forecast).
+    MAD = 0 gives no value. Returns a float or None, or per ``by`` a Series (NaN = none).
     """
     if periods < 1:
         raise ValueError("the tracking signal needs a window of at least 1 period")
@@ -187,16 +188,16 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
         cells = seed_cells(facts, np.arange(first, end + 1), by)
         per_period = cells.groupby([by, "month"], sort=True)[["actual", "forecast"]].sum()
         err = per_period["actual"] - per_period["forecast"]
-        return err.groupby(level=0).apply(_ts).astype(float).rename("tracking_signal")
+        return err.groupby(level=0).apply(_ts, periods=periods).astype(float).rename(
+            "tracking_signal")
     actual, forecast, rows, group, n_groups, labels = _grid(facts, first, periods, by)
     month_of_cell = np.arange(len(actual)) % periods
     key = group * periods + month_of_cell
     err = np.bincount(key, weights=actual - forecast, minlength=n_groups * periods)
     had = np.bincount(key, weights=rows, minlength=n_groups * periods) > 0
     err = err.reshape(n_groups, periods)
-    had = had.reshape(n_groups, periods)
-    n = had.sum(axis=1)
-    mad = np.where(n > 0, np.abs(err).sum(axis=1) / np.maximum(n, 1), 0.0)
+    n = had.reshape(n_groups, periods).sum(axis=1)  # periods with data, per group
+    mad = np.abs(err).sum(axis=1) / periods
     with np.errstate(divide="ignore", invalid="ignore"):
         ts = np.where(mad > 0, err.sum(axis=1) / mad, np.nan)
     if by is None:
@@ -204,9 +205,8 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
     return pd.Series(ts, index=pd.Index(labels, name=by), name="tracking_signal")[n > 0]
 
 
-def _ts(err: pd.Series) -> float | None:
-    n = len(err)
-    mad = float(err.abs().sum()) / n if n else 0.0
+def _ts(err: pd.Series, periods: int) -> float | None:
+    mad = float(err.abs().sum()) / periods
     if mad == 0:
         return None
     return float(err.sum()) / mad

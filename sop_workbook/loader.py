@@ -30,7 +30,6 @@ MAX_PROBLEMS_PER_CHECK = 50
 MAX_ABS_NUMBER = 1e15
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_PERIOD = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -148,26 +147,30 @@ class _ReadError(Exception):
 
 
 def _read_one(con, name: str, path: Path) -> RawTable:
+    """Read one file as text cells: trimmed, with empty cells as None (done in DuckDB)."""
     import duckdb
 
-    if path.suffix == ".csv":
-        _check_csv_bytes(path)
-        try:
+    try:
+        if path.suffix == ".csv":
+            _check_csv_bytes(path)
             rel = con.read_csv(str(path), header=True, all_varchar=True)
-            frame = rel.df()
-        except duckdb.Error as exc:
-            raise _ReadError(f"cannot read CSV: {_first_line(exc)}") from None
-        first_row = 2
-    else:
-        try:
+            first_row = 2
+        else:
             rel = con.read_parquet(str(path))
-            cols = ", ".join(f'CAST("{col}" AS VARCHAR) AS "{col}"' for col in rel.columns)
-            frame = con.sql(f"SELECT {cols} FROM rel").df()
-        except duckdb.Error as exc:
-            raise _ReadError(f"cannot read Parquet: {_first_line(exc)}") from None
-        first_row = 1
+            first_row = 1
+        cells = ", ".join(
+            f"NULLIF(TRIM(CAST({_quote(col)} AS VARCHAR)), '') AS {_quote(col)}"
+            for col in rel.columns)
+        frame = con.sql(f"SELECT {cells} FROM rel").df()
+    except duckdb.Error as exc:
+        kind = "CSV" if path.suffix == ".csv" else "Parquet"
+        raise _ReadError(f"cannot read {kind}: {_first_line(exc)}") from None
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(name, frame, first_row, str(path))
+
+
+def _quote(identifier: str) -> str:
+    return '"' + str(identifier).replace('"', '""') + '"'
 
 
 def _check_csv_bytes(path: Path) -> None:
@@ -288,11 +291,9 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
 
 
 def _clean_text(series: pd.Series) -> pd.Series:
+    """Cells as Python strings or None (the reader has trimmed them and nulled blanks)."""
     s = series.astype(object)
-    s = s.where(s.notna(), None)
-    stripped = pd.Series([v.strip() if isinstance(v, str) else v for v in s], index=s.index,
-                         dtype=object)
-    return stripped.where(stripped.map(lambda v: v not in (None, "")), None)
+    return s.where(s.notna(), None)
 
 
 def _parse_values(text: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
@@ -312,9 +313,10 @@ def _parse_values(text: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     if kind == c.DATE:
         return _parse_dates(text, present)
     if kind == c.PERIOD:
-        ok = np.array([v is not None and bool(_PERIOD.match(v)) for v in text], dtype=bool)
-        years = pd.to_numeric(text.str.slice(0, 4), errors="coerce").to_numpy()
-        ok &= (years >= 1900) & (years <= 2199)
+        parsed = pd.to_datetime(text, format="%Y-%m", errors="coerce")
+        years = parsed.dt.year
+        ok = (parsed.notna() & (text.str.len() == 7) & (years >= 1900) & (years <= 2199))
+        ok = ok.to_numpy(dtype=bool)
         return text.where(ok, None).astype(object), present & ~ok
     if kind == c.BOOL:
         lowered = text.str.lower()
@@ -325,12 +327,21 @@ def _parse_values(text: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
 
 
 def _parse_dates(text: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-    iso = np.array([v is not None and bool(_ISO_DATE.match(v)) for v in text], dtype=bool)
-    dates = pd.to_datetime(text.where(iso).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    serial = pd.to_numeric(text.where(~iso & present), errors="coerce")
-    serial_ok = serial.notna() & (serial >= 1) & (serial <= 109574)  # 1900-01-01..2199-12-31
-    from_serial = _EXCEL_EPOCH + pd.to_timedelta(np.floor(serial.where(serial_ok)), unit="D")
-    dates = dates.where(dates.notna(), from_serial)
+    """ISO dates (fast path), then ISO datetimes, then Excel date serials."""
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    dates = dates.where(text.str.len() == 10)
+    rest = present & dates.isna().to_numpy()
+    if rest.any():
+        sub = text[rest]
+        iso = np.array([bool(_ISO_DATE.match(v)) for v in sub], dtype=bool)
+        from_iso = pd.to_datetime(sub.where(iso).str.slice(0, 10), format="%Y-%m-%d",
+                                  errors="coerce")
+        serial = pd.to_numeric(sub.where(~iso), errors="coerce")
+        serial_ok = serial.notna() & (serial >= 1) & (serial <= 109574)  # ..2199-12-31
+        from_serial = _EXCEL_EPOCH + pd.to_timedelta(np.floor(serial.where(serial_ok)),
+                                                     unit="D")
+        dates = dates.copy()
+        dates[rest] = from_iso.where(from_iso.notna(), from_serial)
     dates = dates.where((dates >= _MIN_DATE) & (dates <= _MAX_DATE))
     dates = dates.astype("datetime64[ns]")
     bad = present & dates.isna().to_numpy()

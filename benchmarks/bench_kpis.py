@@ -19,9 +19,20 @@ import numpy as np
 import pandas as pd
 
 from sop_workbook.contract import TABLES
-from sop_workbook.kpi import build_facts, fill_rate, sales_otd, schedule_attainment, vendor_otd
+from sop_workbook.kpi import (
+    build_facts,
+    close_ratio,
+    days_of_supply,
+    fill_rate,
+    forecast_error,
+    inventory_turns,
+    sales_otd,
+    schedule_attainment,
+    tracking_signal,
+    vendor_otd,
+)
 from sop_workbook.loader import load_source
-from sop_workbook.periods import period_day_bounds
+from sop_workbook.periods import parse_period, period_day_bounds
 
 PERIOD = "2026-06"
 
@@ -84,9 +95,46 @@ def write_source(folder: Path, n_lines: int, seed: int = 1) -> None:
                          "finished_date": due + rng.integers(-3, 3, n_po).astype(
                              "timedelta64[D]"),
                          "finished_quantity": (planned * rng.uniform(0.8, 1.1, n_po)).round()})
+    # one invoice per sales line (posted at the promised date), a sales budget per
+    # item × location × month for 300 customers, month-end inventory, opportunities
+    price = rng.uniform(15, 40, n_lines).round(2)
+    invoices = pd.DataFrame({"invoice_no": [f"IN{i:08d}" for i in range(n_lines)],
+                             "line_no": 1, "posting_date": promised,
+                             "customer_no": lines["customer_no"], "item_no": lines["item_no"],
+                             "location_code": lines["location_code"], "quantity": qty,
+                             "amount": (qty * price).round(2), "cost_amount": qty * 10.0})
+    months = pd.period_range("2025-01", "2026-08", freq="M").strftime("%Y-%m")
+    n_b = 200_000
+    budget = pd.DataFrame({"period": months.to_numpy()[rng.integers(0, len(months), n_b)],
+                           "customer_no": customers["customer_no"].to_numpy()[
+                               rng.integers(0, 300, n_b)],
+                           "item_no": items["item_no"].to_numpy()[rng.integers(0, n_items,
+                                                                               n_b)],
+                           "location_code": locations["location_code"].to_numpy()[
+                               rng.integers(0, 3, n_b)]})
+    budget = budget.drop_duplicates(["period", "customer_no", "item_no", "location_code"])
+    budget["quantity"] = rng.integers(1, 60, len(budget))
+    budget["amount"] = (budget["quantity"] * 25.0).round(2)
+    grid = pd.MultiIndex.from_product([months, items["item_no"], locations["location_code"]],
+                                      names=["period", "item_no", "location_code"])
+    inventory = grid.to_frame(index=False)
+    inventory["quantity"] = rng.integers(0, 400, len(inventory))
+    inventory["value"] = inventory["quantity"] * 10.0
+    n_op = 50_000
+    close = base + rng.integers(0, 540, n_op).astype("timedelta64[D]")
+    status = np.array(["open", "won", "lost"])[rng.integers(0, 3, n_op)]
+    opportunities = pd.DataFrame({
+        "opportunity_no": [f"OP{i:06d}" for i in range(n_op)],
+        "salesperson": [f"SP{i % 7}" for i in range(n_op)],
+        "customer_no": customers["customer_no"].to_numpy()[rng.integers(0, n_customers, n_op)],
+        "expected_close_date": close, "amount": rng.uniform(1e3, 5e4, n_op).round(2),
+        "status": status, "commit": rng.random(n_op) < 0.3,
+        "close_date": np.where(status == "open", np.datetime64("NaT"), close)})
     frames = {"items": items, "customers": customers, "locations": locations,
               "vendors": vendors, "sales_lines": lines, "sales_shipments": ships,
-              "purchase_receipts": receipts, "production_orders": prod}
+              "purchase_receipts": receipts, "production_orders": prod,
+              "sales_invoices": invoices, "sales_budget": budget, "inventory": inventory,
+              "opportunities": opportunities}
     for name, spec in TABLES.items():
         frame = frames.get(name, pd.DataFrame(columns=list(spec.required)))
         frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
@@ -129,7 +177,37 @@ def numpy_passes(facts):
         m = (d >= first) & (d <= last)
         return np.minimum(po["finished"], po["planned"])[m].sum(), po["planned"][m].sum()
 
-    return {"otd": otd, "fill": fill, "vendor": vendor, "schedule": schedule}
+    inv, bud, stock, op = facts.invoices, facts.sales_budget, facts.inventory, \
+        facts.opportunities
+    month = parse_period(PERIOD)
+
+    def turns():
+        m = inv["month"] == month
+        s = stock["month"]
+        return inv["cost_amount"][m].sum(), stock["value"][(s >= month - 1) & (s <= month)].sum()
+
+    def supply_days():
+        d = ship["day"]
+        m = (d >= first) & (d <= last)
+        return ship["quantity"][m].sum(), stock["quantity"][stock["month"] == month].sum()
+
+    def forecast():
+        a = inv["month"] == month
+        f = bud["month"] == month
+        return np.abs(inv["amount"][a]).sum(), np.abs(bud["amount"][f]).sum()
+
+    def forecast6():
+        a = (inv["month"] > month - 6) & (inv["month"] <= month)
+        f = (bud["month"] > month - 6) & (bud["month"] <= month)
+        return np.abs(inv["amount"][a]).sum(), np.abs(bud["amount"][f]).sum()
+
+    def funnel():
+        m = op["close_month"] == month
+        return np.count_nonzero(m & op["won"]), np.count_nonzero(m & (op["won"] | op["lost"]))
+
+    return {"otd": otd, "fill": fill, "vendor": vendor, "schedule": schedule,
+            "turns": turns, "supply_days": supply_days, "forecast": forecast,
+            "forecast6": forecast6, "funnel": funnel}
 
 
 def main() -> None:
@@ -162,6 +240,13 @@ def main() -> None:
         ("fill_rate by category", "fill", lambda: fill_rate(facts, PERIOD, by="category")),
         ("vendor_otd", "vendor", lambda: vendor_otd(facts, PERIOD, days_early=3)),
         ("schedule_attainment", "schedule", lambda: schedule_attainment(facts, PERIOD)),
+        ("inventory_turns", "turns", lambda: inventory_turns(facts, PERIOD)),
+        ("days_of_supply", "supply_days", lambda: days_of_supply(facts, PERIOD)),
+        ("forecast_accuracy/bias", "forecast", lambda: forecast_error(facts, PERIOD)),
+        ("forecast by category", "forecast", lambda: forecast_error(facts, PERIOD,
+                                                                     by="category")),
+        ("tracking_signal (6)", "forecast6", lambda: tracking_signal(facts, PERIOD)),
+        ("close_ratio", "funnel", lambda: close_ratio(facts, PERIOD)),
     ]
     print(f"{'KPI':<24}{'time ms':>10}{'numpy ms':>10}{'ratio':>8}")
     worst = 0.0

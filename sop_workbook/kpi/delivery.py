@@ -90,10 +90,9 @@ def fill_rate(
 def _order_fill_rate(lines, mask, filled, by):
     orders = lines["order_code"][mask]
     if by is None:
-        due_lines = np.bincount(orders)
-        unfilled = np.bincount(orders, weights=~filled[mask])
-        n_orders = np.count_nonzero(due_lines)
-        return Ratio(float(n_orders - np.count_nonzero(unfilled)), float(n_orders))
+        n_orders = np.count_nonzero(np.bincount(orders))
+        n_unfilled = np.count_nonzero(np.bincount(orders[~filled[mask]]))
+        return Ratio(float(n_orders - n_unfilled), float(n_orders))
     else:
         if by not in lines.dims:
             raise DimensionNotApplicable(f"fill rate cannot be cut by {by!r}")

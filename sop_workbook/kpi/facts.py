@@ -121,25 +121,35 @@ def build_facts(data: SourceData) -> Facts:
         sales_dims(shipped_lines.reset_index(drop=True)),
     )
 
+    def cell(dims: dict[str, pd.Categorical]) -> np.ndarray:
+        """The item × location cell of each row (shared codes across fact tables)."""
+        n_loc = len(dims["location"].categories)
+        return (np.asarray(dims["item"].codes).astype(np.int64) * n_loc
+                + np.asarray(dims["location"].codes))
+
     inv = data["sales_invoices"]
+    inv_dims = sales_dims(inv)
     invoices = FactTable(
         {
+            "cell": cell(inv_dims),
             "month": month_of_days(day_numbers(inv["posting_date"])),
             "quantity": inv["quantity"].to_numpy(dtype=float),
             "amount": inv["amount"].to_numpy(dtype=float),
             "cost_amount": inv["cost_amount"].to_numpy(dtype=float),
         },
-        sales_dims(inv),
+        inv_dims,
     )
 
     sb = data["sales_budget"]
+    sb_dims = sales_dims(sb)
     sales_budget = FactTable(
         {
+            "cell": cell(sb_dims),
             "month": month_of_periods(sb["period"]),
             "quantity": sb["quantity"].to_numpy(dtype=float),
             "amount": sb["amount"].to_numpy(dtype=float),
         },
-        sales_dims(sb),
+        sb_dims,
     )
 
     rc = data["purchase_receipts"]

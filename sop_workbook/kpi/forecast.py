@@ -119,10 +119,12 @@ def _grid(facts: Facts, first_month: int, n_months: int, by: str | None):
 
     def cells(table):
         month = table["month"]
-        mask = (month >= first_month) & (month < first_month + n_months)
-        code = (np.asarray(table.dims["item"].codes)[mask].astype(np.int64) * n_loc
-                + np.asarray(table.dims["location"].codes)[mask]) * n_months \
-            + (month[mask] - first_month)
+        if n_months == 1:
+            mask = month == first_month
+            code = table["cell"][mask]
+        else:
+            mask = (month >= first_month) & (month < first_month + n_months)
+            code = table["cell"][mask] * n_months + (month[mask] - first_month)
         return (np.bincount(code, weights=table["amount"][mask], minlength=size),
                 np.bincount(code, minlength=size))
 

@@ -25,25 +25,22 @@ def inventory_turns(facts: Facts, period: str, *, months: int = 1, by: str | Non
     if months < 1:
         raise ValueError("inventory turns need a window of at least 1 month")
     end = parse_period(period)
-    window = np.arange(end - months + 1, end + 1)
-    inv = facts.invoices
-    cogs = sums(inv, np.isin(inv["month"], window), by, cogs=inv["cost_amount"])
-    stock = facts.inventory
-    known = [m for m in range(end - months, end + 1) if m in set(facts.inventory_months.tolist())]
-    if by is not None and by not in stock.dims:
+    inv, stock = facts.invoices, facts.inventory
+    if by is not None and (by not in stock.dims or by not in inv.dims):
         raise DimensionNotApplicable(f"inventory turns cannot be cut by {by!r}")
-    ends = [sums(stock, stock["month"] == m, by, value=stock["value"]) for m in known]
+    month = inv["month"]
+    cogs = sums(inv, (month > end - months) & (month <= end), by, cogs=inv["cost_amount"])
+    known = np.intersect1d(facts.inventory_months, np.arange(end - months, end + 1))
+    stock_month = stock["month"]
+    in_window = (stock_month >= end - months) & (stock_month <= end)
+    # Σ over the known month-ends ÷ their count = the mean of the month-end values
+    ends = sums(stock, in_window, by, value=stock["value"])
     if by is None:
-        num = cogs["cogs"] * 12 / months
-        if not known:
-            return Ratio(num, 0.0)
-        return Ratio(num, sum(e["value"] for e in ends) / len(known))
-    if not known:
-        index = cogs.index
-        avg = pd.Series(0.0, index=index)
-    else:
-        avg = pd.concat([e["value"] for e in ends], axis=1).fillna(0).sum(axis=1) / len(known)
-    frame = pd.DataFrame({"numerator": cogs["cogs"] * 12 / months, "denominator": avg}).fillna(0)
+        return Ratio(cogs["cogs"] * 12 / months,
+                     ends["value"] / len(known) if len(known) else 0.0)
+    avg = ends["value"] / len(known) if len(known) else ends["value"] * 0.0
+    frame = pd.concat([cogs["cogs"] * 12 / months, avg], axis=1).fillna(0.0)
+    frame.columns = ["numerator", "denominator"]
     frame.index.name = by
     return with_value(frame)
 

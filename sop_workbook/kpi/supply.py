@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..periods import NO_DAY, period_day_bounds
-from .cuts import ratio
+from .cuts import Ratio, ratio
 from .facts import Facts
 
 
@@ -47,6 +47,12 @@ def schedule_attainment(facts: Facts, period: str, *, by: str | None = None):
     due = po["due_day"]
     in_period = (due >= first) & (due <= last)
     done = po["finished_day"]
+    if by is None:  # the same sums, over the period's orders only
+        idx = np.flatnonzero(in_period)
+        planned = po["planned"][idx]
+        on_time = (done[idx] != NO_DAY) & (done[idx] <= due[idx])
+        credited = np.minimum(po["finished"][idx], planned).clip(0) * on_time
+        return Ratio(float(credited.sum()), float(planned.sum()))
     by_due = (done != NO_DAY) & (done <= due)
     credited = np.where(by_due, np.clip(np.minimum(po["finished"], po["planned"]), 0, None), 0.0)
     return ratio(po, in_period, by, credited, po["planned"])

@@ -47,20 +47,26 @@ from ms_ovba.Models.Entities.std_module import StdModule
 from ms_ovba.Models.Fields.libid_reference import LibidReference
 from ms_ovba.vbaProject import VbaProject
 from ms_ovba.Views.project_ole_file import ProjectOleFile
+from ms_ovba_compression.ms_ovba import MsOvba as MsOvbaCompression
 from ms_ovba_crypto import MsOvbaCrypto
 from xlwings.utils import VBAWriter
 
 __all__ = [
+    "CORE_TIMESTAMP",
     "CUSTOM_UI_NS",
     "CUSTOM_UI_PART",
+    "DEFAULT_PROJECT_ID",
+    "DEFAULT_REFERENCES",
     "MACRO_WORKBOOK_CONTENT_TYPE",
     "OFFICE_REFERENCE",
     "STDOLE_REFERENCE",
     "UI_EXTENSIBILITY_REL",
+    "VBA_CODEPAGE",
     "VBA_PROJECT_CONTENT_TYPE",
     "VBA_PROJECT_REL",
     "WORKBOOK_CODE_NAME",
     "XLWINGS_REFERENCE",
+    "ZIP_TIMESTAMP",
     "UdfSpec",
     "VbaModule",
     "VbaProjectReference",
@@ -360,6 +366,32 @@ def _seeded_crypto(seed: int):
         module.random = saved
 
 
+def _copytoken_help(difference: int) -> dict:
+    """CopyToken Help, MS-OVBA 2.4.1.3.19.1: ``MaximumLength = (0xFFFF >> BitCount) + 3``.
+
+    ms-ovba-compression 1.0.1 computes ``0xFFFF << BitCount + 3`` instead, so any match longer
+    than a copy token can hold overflows into the offset bits and the compressed module source
+    decompresses to garbage (seen on a 2.7 kB module). This is the corrected function."""
+    bit_count = max((difference - 1).bit_length(), 4)
+    length_mask = 0xFFFF >> bit_count
+    return {
+        "lengthMask": length_mask,
+        "offsetMask": ~length_mask & 0xFFFF,
+        "bitCount": bit_count,
+        "maxLength": length_mask + 3,
+    }
+
+
+@contextlib.contextmanager
+def _fixed_compression():
+    saved = MsOvbaCompression.__dict__["copytoken_help"]
+    MsOvbaCompression.copytoken_help = staticmethod(_copytoken_help)
+    try:
+        yield
+    finally:
+        MsOvbaCompression.copytoken_help = saved
+
+
 def build_vba_project(
     bas_dir: Path,
     *,
@@ -393,6 +425,7 @@ def build_vba_project(
         tempfile.TemporaryDirectory(prefix="sop-vba-") as tmp,
         contextlib.chdir(tmp),
         _seeded_crypto(0),
+        _fixed_compression(),
     ):
         module_dir = Path(tmp, "modules")
         module_dir.mkdir()
@@ -404,18 +437,34 @@ def build_vba_project(
             project.add_module(entity)
         ProjectOleFile.write_file(project)
         data = Path(tmp, "vbaProject.bin").read_bytes()
-    _check_ole(data)
+        expected = {
+            "PROJECT": Path(tmp, "project.bin").read_bytes(),
+            "PROJECTwm": Path(tmp, "projectwm.bin").read_bytes(),
+            "VBA/_VBA_PROJECT": Path(tmp, "vba_project.bin").read_bytes(),
+            "VBA/dir": Path(tmp, "dir.bin").read_bytes(),
+            **{f"VBA/{m.name}": Path(module_dir, f"{m.name}.bin").read_bytes() for m in modules},
+        }
+    _check_container(data, expected)
     return data
 
 
-def _check_ole(data: bytes) -> None:
-    """ms-cfb 0.0.6 is young; refuse to hand out a container a standard reader rejects."""
+def _check_container(data: bytes, expected: Mapping[str, bytes]) -> None:
+    """Read the container back with olefile and compare every stream with what was put in.
+
+    ms-cfb 0.0.6 writes a single FAT sector, so a container over 128 sectors (~64 KiB; some
+    hundreds of UDF wrappers) comes out corrupt; this turns that into a clear error."""
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
-            for entry in ole.listdir():
-                ole.openstream(entry).read()
-    except Exception as exc:  # pragma: no cover - a library defect, not an input error
-        raise RuntimeError(f"ms-ovba produced an unreadable vbaProject.bin: {exc}") from exc
+            found = {"/".join(e): ole.openstream(e).read() for e in ole.listdir()}
+    except Exception as exc:
+        found = {"<unreadable>": str(exc).encode()}
+    if found != dict(expected):
+        bad = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+        raise RuntimeError(
+            f"ms-cfb wrote a vbaProject.bin ({len(data)} bytes) whose streams do not read back "
+            f"({', '.join(bad)}); ms-cfb 0.0.6 handles at most 128 sectors (~64 KiB): split "
+            "or shrink the VBA modules"
+        )
 
 
 def vba_project_modules(vba_bin: bytes) -> dict[str, str]:
@@ -440,17 +489,24 @@ def vba_project_modules(vba_bin: bytes) -> dict[str, str]:
 #: argument (xlwings passes the calling range) — the conventions of ``xlwings.udfs``.
 UdfSpec = tuple[str, str, list[str]]
 
-_VBA_KEYWORDS = frozenset(w.lower() for w in """
-    Alias And Any As Attribute Boolean ByRef Byte ByVal Call Case CDecl Circle Close Const
-    Currency Date Decimal Declare DefBool DefByte DefCur DefDate DefDbl DefDec DefInt DefLng
-    DefLngLng DefLngPtr DefObj DefSng DefStr DefVar Dim Do DoEvents Double Each Else ElseIf
-    Empty End EndIf Enum Eqv Erase Error Event Exit False For Friend Function Get Global GoSub
-    GoTo If Imp Implements In Input Integer Is LBound Let Lib Like Line Long LongLong LongPtr
-    Loop LSet Me Mod New Next Not Nothing Null Object On Open Option Optional Or ParamArray
-    Preserve Print Private Property PSet Public Put RaiseEvent ReDim Rem Resume Return RSet
-    Scale Seek Select Set Single Spc Static Step Stop String Sub Tab Then To True Type TypeOf
-    UBound Until Variant Wend While With WithEvents Write Xor
-""".split())
+#: VBA's reserved identifiers (MS-VBAL 3.3.5.2): not usable as a function or argument name.
+_VBA_KEYWORDS = frozenset(w.lower() for w in (
+    "Call", "Case", "Close", "Const", "Declare", "DefBool", "DefByte", "DefCur", "DefDate",
+    "DefDbl", "DefInt", "DefLng", "DefLngLng", "DefLngPtr", "DefObj", "DefSng", "DefStr",
+    "DefVar", "Dim", "Do", "Else", "ElseIf", "End", "EndIf", "Enum", "Erase", "Event", "Exit",
+    "For", "Friend", "Function", "Get", "Global", "GoSub", "GoTo", "If", "Implements", "Input",
+    "Let", "Lock", "Loop", "LSet", "Next", "On", "Open", "Option", "Print", "Private", "Public",
+    "Put", "RaiseEvent", "ReDim", "Resume", "Return", "RSet", "Seek", "Select", "Set", "Static",
+    "Stop", "Sub", "Type", "Unlock", "Wend", "While", "With", "Write", "Any", "As", "ByRef",
+    "ByVal", "Each", "In", "New", "Shared", "Until", "WithEvents", "Optional", "ParamArray",
+    "Preserve", "Spc", "Tab", "Then", "To", "AddressOf", "And", "Eqv", "Imp", "Is", "Like", "Mod",
+    "Not", "Or", "TypeOf", "Xor", "Abs", "CBool", "CByte", "CCur", "CDate", "CDbl", "CDec",
+    "CInt", "CLng", "CLngLng", "CLngPtr", "CSng", "CStr", "CVar", "CVErr", "Date", "Debug",
+    "DoEvents", "Fix", "Int", "Len", "LenB", "Me", "PSet", "Scale", "Sgn", "String", "Array",
+    "Circle", "InputB", "LBound", "UBound", "Boolean", "Byte", "Currency", "Double", "Integer",
+    "Long", "LongLong", "LongPtr", "Single", "Variant", "True", "False", "Nothing", "Empty",
+    "Null", "Rem", "Attribute", "LINEINPUT", "CDecl", "Decimal", "DefDec",
+))
 
 
 def _check_vba_identifier(name: str, what: str) -> None:
@@ -795,9 +851,11 @@ def make_macro_workbook(
     wb_rels = _parse_rels(parts[wb_rels_part])
     by_id = {r["Id"]: r for r in wb_rels}
     sheets: list[tuple[str, str, str]] = []  # (title, part, kind)
-    for el in ET.fromstring(parts[wb_part]).iter():
-        if _local(el.tag) != "sheet":
-            continue
+    sheet_elements = [
+        el for sheets_el in ET.fromstring(parts[wb_part]) if _local(sheets_el.tag) == "sheets"
+        for el in sheets_el if _local(el.tag) == "sheet"
+    ]
+    for el in sheet_elements:
         rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
         rel = by_id.get(rid or "")
         if rel is None:

@@ -1,0 +1,152 @@
+"""KPIs from the workbook's aggregate tables (:mod:`sop_workbook.aggregates`).
+
+What the UDFs in cells call: each function takes an aggregate table (a DataFrame as read
+from the Excel table), a period and optionally a dimension and member, and returns the
+same figure as the engine in :mod:`sop_workbook.kpi` for that cut (tests check both paths
+agree). Each ratio is Σ numerator ÷ Σ denominator over the selected rows; no rows or a
+zero denominator gives ``None``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SopError
+from ..periods import days_in_period, format_period, parse_period
+
+#: dimension name → aggregate column
+DIMENSION_COLUMNS = {
+    "item": "item_no",
+    "category": "category",
+    "location": "location_code",
+    "customer": "customer_no",
+    "salesperson": "salesperson",
+    "vendor": "vendor_no",
+    "work_center": "work_center",
+}
+
+
+def select(table: pd.DataFrame, periods: str | list[str] | None, dimension: str | None = None,
+           member: str | None = None) -> pd.DataFrame:
+    """Rows of ``table`` in ``periods`` whose ``dimension`` equals ``member``."""
+    mask = np.ones(len(table), dtype=bool)
+    if periods is not None:
+        wanted = [periods] if isinstance(periods, str) else list(periods)
+        mask &= table["period"].astype(str).isin(wanted).to_numpy()
+    if dimension:
+        column = DIMENSION_COLUMNS.get(dimension.strip().lower())
+        if column is None:
+            raise SopError(f"unknown dimension {dimension!r}",
+                           f"use one of {', '.join(DIMENSION_COLUMNS)}")
+        if column not in table:
+            raise SopError(f"this KPI cannot be cut by {dimension!r}")
+        if member is None or str(member) == "":
+            raise SopError(f"dimension {dimension!r} needs a member (e.g. an item number)")
+        mask &= table[column].astype(str).eq(str(member)).to_numpy()
+    return table[mask]
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 or not np.isfinite(den) else float(num) / float(den)
+
+
+def _sum(rows: pd.DataFrame, column: str) -> float:
+    return float(pd.to_numeric(rows[column], errors="coerce").fillna(0).sum())
+
+
+def sales_otd(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ otd_on_time ÷ Σ otd_lines (shipment lines of the period)."""
+    rows = select(agg, period, dimension, member)
+    return _ratio(_sum(rows, "otd_on_time"), _sum(rows, "otd_lines"))
+
+
+def fill_rate(agg: pd.DataFrame, period: str, dimension=None, member=None, level="line"):
+    """line: Σ fill_lines_filled ÷ Σ fill_lines_due; unit: Σ fill_qty_on_time ÷ Σ fill_qty_due.
+    (The order level is not additive over items and is not held in the aggregates.)"""
+    rows = select(agg, period, dimension, member)
+    if level == "line":
+        return _ratio(_sum(rows, "fill_lines_filled"), _sum(rows, "fill_lines_due"))
+    if level == "unit":
+        return _ratio(_sum(rows, "fill_qty_on_time"), _sum(rows, "fill_qty_due"))
+    raise SopError(f"fill-rate level {level!r} is not available in the workbook",
+                   "use 'line' or 'unit'")
+
+
+def vendor_otd(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ receipts_on_time ÷ Σ receipt_lines (receipt lines of the period)."""
+    rows = select(agg, period, dimension, member)
+    return _ratio(_sum(rows, "receipts_on_time"), _sum(rows, "receipt_lines"))
+
+
+def schedule_attainment(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ attained_qty ÷ Σ planned_qty (production orders due in the period)."""
+    rows = select(agg, period, dimension, member)
+    return _ratio(_sum(rows, "attained_qty"), _sum(rows, "planned_qty"))
+
+
+def inventory_turns(agg: pd.DataFrame, period: str, dimension=None, member=None, months=1):
+    """COGS of the ``months`` periods ending at ``period`` × 12 / months ÷ mean of the
+    period-end inventory values end(m0)…end(mn). A month-end counts when the table holds
+    inventory for that period (any row with an on-hand quantity or value)."""
+    end = parse_period(period)
+    window = [format_period(m) for m in range(end - months + 1, end + 1)]
+    ends = [format_period(m) for m in range(end - months, end + 1)]
+    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
+    known = sorted(set(stocked["period"].astype(str)) & set(ends))
+    cogs = _sum(select(agg, window, dimension, member), "cogs") * 12 / months
+    if not known:
+        return None
+    avg = _sum(select(agg, known, dimension, member), "inventory_value") / len(known)
+    return _ratio(cogs, avg)
+
+
+def days_of_supply(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ on_hand_qty at period end ÷ (Σ shipped_qty ÷ days in the period)."""
+    rows = select(agg, period, dimension, member)
+    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
+    if not (stocked["period"].astype(str) == period).any():
+        return None
+    return _ratio(_sum(rows, "on_hand_qty"), _sum(rows, "shipped_qty") / days_in_period(period))
+
+
+def forecast_accuracy(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """max(0, 1 − Σ forecast_abs_error ÷ Σ invoiced_amount)."""
+    rows = select(agg, period, dimension, member)
+    actual = _sum(rows, "invoiced_amount")
+    if not actual > 0:
+        return None
+    return max(0.0, 1.0 - _sum(rows, "forecast_abs_error") / actual)
+
+
+def forecast_bias(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """(Σ budget_amount − Σ invoiced_amount) ÷ Σ invoiced_amount."""
+    rows = select(agg, period, dimension, member)
+    actual = _sum(rows, "invoiced_amount")
+    if not actual > 0:
+        return None
+    return (_sum(rows, "budget_amount") - actual) / actual
+
+
+def tracking_signal(agg: pd.DataFrame, period: str, dimension=None, member=None, periods=6):
+    """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the n periods ending at ``period``."""
+    end = parse_period(period)
+    window = [format_period(m) for m in range(end - periods + 1, end + 1)]
+    rows = select(agg, window, dimension, member)
+    per = rows.groupby(rows["period"].astype(str))[["invoiced_amount", "budget_amount"]].sum()
+    err = per["invoiced_amount"] - per["budget_amount"]
+    mad = float(err.abs().sum()) / periods
+    return None if mad == 0 else float(err.sum()) / mad
+
+
+def close_ratio(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ won ÷ Σ (won + lost), opportunities closed in the period."""
+    rows = select(agg, period, dimension, member)
+    won = _sum(rows, "won")
+    return _ratio(won, won + _sum(rows, "lost"))
+
+
+def commit_vs_closed(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ won_amount ÷ Σ committed_amount of the period."""
+    rows = select(agg, period, dimension, member)
+    return _ratio(_sum(rows, "won_amount"), _sum(rows, "committed_amount"))

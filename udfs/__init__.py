@@ -1,1 +1,212 @@
-"""xlwings UDFs: the KPI functions Excel cells call (thin wrappers over ``sop_workbook.kpi``)."""
+"""xlwings UDFs: the KPI functions that Excel cells call.
+
+Each UDF takes an aggregate table of the workbook (pass the whole table with its header,
+e.g. ``agg_sales[#All]``), a period ``YYYY-MM`` and optionally a dimension and member,
+and calls :mod:`sop_workbook.kpi.aggregated` — nothing else. In Excel::
+
+    =SOP_FILL_RATE(agg_sales[#All], kpi_period)
+    =SOP_FILL_RATE(agg_sales[#All], kpi_period, "category", "CHAIRS", "unit")
+
+A figure with no value returns :data:`NO_VALUE`, which the VBA wrapper turns into
+``#N/A``; a wrong argument returns a short text naming the argument and the reason.
+Parsed tables are cached by content, so unchanged tables are not re-parsed per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
+
+import pandas as pd
+import xlwings as xw
+
+from sop_workbook.errors import SopError
+from sop_workbook.kpi import aggregated as agg
+from sop_workbook.periods import parse_period
+
+NO_VALUE = "#N/A"  # the VBA wrapper returns CVErr(xlErrNA) for this exact text
+_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def as_table(data) -> pd.DataFrame:
+    """A table passed as a 2-D range with its header row → DataFrame (cached by content)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if not isinstance(data, (list, tuple)) or not data or not isinstance(data[0], (list, tuple)):
+        raise SopError("data: pass a whole table with its header, e.g. agg_sales[#All]")
+    key = hashlib.blake2b(repr(data).encode(), digest_size=16).hexdigest()
+    cached = _CACHE.get(key)
+    if cached is not None:
+        _CACHE.move_to_end(key)
+        return cached
+    header = [str(h).strip() for h in data[0]]
+    frame = pd.DataFrame([list(r) for r in data[1:]], columns=header)
+    frame = frame.dropna(how="all")
+    for col in frame.columns:
+        if col not in ("period", "item_no", "category", "location_code", "customer_no",
+                       "salesperson", "vendor_no", "work_center"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
+        else:
+            frame[col] = frame[col].map(_text)
+    _CACHE[key] = frame
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return frame
+
+
+def _text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _period(value) -> str:
+    text = _text(value).strip()
+    try:
+        parse_period(text)
+    except SopError:
+        raise SopError(f"period: {text!r} is not YYYY-MM") from None
+    return text
+
+
+def _udf(fn: Callable) -> Callable:
+    """Common behaviour: argument checks, no value → #N/A, errors → short text."""
+
+    @wraps(fn)
+    def wrapper(*args):
+        try:
+            result = fn(*args)
+        except SopError as exc:
+            return f"#SOP! {exc.summary}"
+        if result is None or (isinstance(result, float) and not math.isfinite(result)):
+            return NO_VALUE
+        return result
+
+    return wrapper
+
+
+def _cut(dimension, member) -> tuple[str | None, str | None]:
+    dim = _text(dimension).strip() or None
+    return dim, (_text(member).strip() if dim else None)
+
+
+DATA_DOC = "The aggregate table with its header, e.g. agg_sales[#All]"
+PERIOD_DOC = "Period YYYY-MM, e.g. kpi_period (the last closed period)"
+DIM_DOC = "Optional: item, category, location, customer, salesperson, vendor or work_center"
+MEMBER_DOC = "Optional: the value of the dimension, e.g. an item number"
+
+
+def _kpi_udf(name: str, fn: Callable, doc: str) -> Callable:
+    @_udf
+    def udf(data, period, dimension=None, member=None):
+        dim, mem = _cut(dimension, member)
+        return fn(as_table(data), _period(period), dim, mem)
+
+    udf.__name__ = udf.__qualname__ = name
+    udf.__doc__ = doc
+    udf = xw.arg("data", doc=DATA_DOC)(udf)
+    udf = xw.arg("period", doc=PERIOD_DOC)(udf)
+    udf = xw.arg("dimension", doc=DIM_DOC)(udf)
+    udf = xw.arg("member", doc=MEMBER_DOC)(udf)
+    return xw.func(category="S&OP")(udf)
+
+
+SOP_SALES_OTD = _kpi_udf(
+    "SOP_SALES_OTD", agg.sales_otd,
+    "Sales on-time delivery: shipment lines shipped by the promised date (+ tolerance) ÷ "
+    "shipment lines of the period. Table: agg_sales or agg_customer.")
+SOP_VENDOR_OTD = _kpi_udf(
+    "SOP_VENDOR_OTD", agg.vendor_otd,
+    "Vendor on-time delivery: receipt lines inside the early/late window ÷ receipt lines "
+    "of the period. Table: agg_vendor.")
+SOP_SCHEDULE_ATTAINMENT = _kpi_udf(
+    "SOP_SCHEDULE_ATTAINMENT", agg.schedule_attainment,
+    "Schedule attainment: Σ min(finished by due date, planned) ÷ Σ planned, orders due in "
+    "the period. Table: agg_production.")
+SOP_DAYS_OF_SUPPLY = _kpi_udf(
+    "SOP_DAYS_OF_SUPPLY", agg.days_of_supply,
+    "Days of supply: on hand at period end ÷ (quantity shipped ÷ days in the period). "
+    "Table: agg_sales.")
+SOP_FORECAST_ACCURACY = _kpi_udf(
+    "SOP_FORECAST_ACCURACY", agg.forecast_accuracy,
+    "Forecast accuracy: max(0, 1 − Σ|A − F| ÷ Σ A) at item × location (A = invoiced, F = "
+    "sales budget). Table: agg_sales, or agg_customer for customer cuts.")
+SOP_FORECAST_BIAS = _kpi_udf(
+    "SOP_FORECAST_BIAS", agg.forecast_bias,
+    "Forecast bias: Σ(F − A) ÷ Σ A; positive = over-forecast. Table: agg_sales.")
+SOP_CLOSE_RATIO = _kpi_udf(
+    "SOP_CLOSE_RATIO", agg.close_ratio,
+    "Close ratio: opportunities won ÷ (won + lost) closed in the period. Table: agg_funnel.")
+SOP_COMMIT_VS_CLOSED = _kpi_udf(
+    "SOP_COMMIT_VS_CLOSED", agg.commit_vs_closed,
+    "Won ÷ committed amount of the period. Table: agg_funnel.")
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc=DATA_DOC)
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("dimension", doc=DIM_DOC)
+@xw.arg("member", doc=MEMBER_DOC)
+@xw.arg("level", doc="Optional: line (default) or unit")
+@_udf
+def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
+    """Fill rate (on time, in full) of the sales lines due in the period: line level =
+    lines filled ÷ lines due; unit level = quantity shipped on time ÷ quantity due."""
+    dim, mem = _cut(dimension, member)
+    level = (_text(level).strip().lower() or "line")
+    if level not in ("line", "unit"):
+        raise SopError(f"level: {level!r} must be line or unit")
+    return agg.fill_rate(as_table(data), _period(period), dim, mem, level=level)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc=DATA_DOC)
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("dimension", doc=DIM_DOC)
+@xw.arg("member", doc=MEMBER_DOC)
+@xw.arg("months", doc="Optional: months in the window ending at the period (default 1)")
+@_udf
+def SOP_INVENTORY_TURNS(data, period, dimension=None, member=None, months=None):
+    """Inventory turns: COGS of the window × 12 / months ÷ mean of the period-end inventory
+    values including the opening one. Table: agg_sales."""
+    dim, mem = _cut(dimension, member)
+    n = _whole(months, "months", default=1)
+    return agg.inventory_turns(as_table(data), _period(period), dim, mem, months=n)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc=DATA_DOC)
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("dimension", doc=DIM_DOC)
+@xw.arg("member", doc=MEMBER_DOC)
+@xw.arg("periods", doc="Optional: periods in the window ending at the period (default 6)")
+@_udf
+def SOP_TRACKING_SIGNAL(data, period, dimension=None, member=None, periods=None):
+    """Tracking signal: Σ(A − F) ÷ MAD over the last n periods; beyond ±4 the forecast is
+    biased. Table: agg_sales."""
+    dim, mem = _cut(dimension, member)
+    n = _whole(periods, "periods", default=6)
+    return agg.tracking_signal(as_table(data), _period(period), dim, mem, periods=n)
+
+
+def _whole(value, name: str, default: int) -> int:
+    if value is None or _text(value).strip() == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SopError(f"{name}: {value!r} is not a number") from None
+    if number < 1 or not number.is_integer():
+        raise SopError(f"{name}: must be a whole number ≥ 1")
+    return int(number)
+
+
+#: Every UDF the workbook may call, by name (the template generates VBA wrappers for these).
+UDFS: dict[str, Callable] = {
+    name: obj for name, obj in sorted(globals().items())
+    if name.startswith("SOP_") and callable(obj)
+}

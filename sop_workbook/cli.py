@@ -322,6 +322,33 @@ def demo(
               f"{out_dir / 'scorecard.csv'}", markup=False)
 
 
+@app.command("build-template")
+def build_template_cmd(
+    target: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .xlsm.")] =
+        Path("SOP_Template.xlsm"),
+    check: Annotated[bool, typer.Option("--check", help="Only compare the sources' build with "
+                                        "the file at --out; exit 1 if they differ.")] = False,
+) -> None:
+    """Build SOP_Template.xlsm from the text sources in xl/ (same sources → same bytes)."""
+    from .template.build import build_template, build_template_bytes
+
+    try:
+        if check:
+            same = target.is_file() and target.read_bytes() == build_template_bytes()
+            if not same:
+                err.print(f"{target} differs from its sources in xl/: run sop build-template",
+                          markup=False)
+                raise typer.Exit(1)
+            out.print(f"{target}: up to date with xl/", markup=False)
+            return
+        build_template(target)
+    except (ValueError, OSError) as exc:
+        _fail(SopError(f"cannot build the template: {exc}"))
+    except SopError as exc:
+        _fail(exc)
+    out.print(f"wrote {target} ({target.stat().st_size:,} bytes)", markup=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

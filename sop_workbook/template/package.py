@@ -5,8 +5,8 @@ Three steps, each deterministic (same inputs → same bytes):
 - :func:`build_vba_project` compiles ``xl/vba/*.bas`` / ``*.cls`` into ``vbaProject.bin``
   (MS-OVBA) with PyPI ``ms-ovba``: source only, no compiled cache (``_VBA_PROJECT`` version
   ``0xFFFF``), so the VBA host compiles the modules from source when it opens the file. The
-  project references the xlwings add-in (``REFERENCEPROJECT``, MS-OVBA 2.3.4.2.2.6) exactly
-  as Excel wrote it in xlwings' own ``quickstart.xlsm``, so ``RunPython`` and ``XLPy`` come from
+  project references the xlwings add-in (``REFERENCEPROJECT``, MS-OVBA 2.3.4.2.2.6) in the
+  shape Excel wrote in xlwings' own ``quickstart.xlsm``, so ``RunPython`` and ``XLPy`` come from
   the installed add-in and xlwings' VBA source is never copied into the workbook.
 - :func:`generate_udf_wrappers` writes the VBA module xlwings' *Import Functions* would write
   for a list of Python UDFs (``XLPy.CallUDF`` wrappers), so the template needs no import step.
@@ -445,7 +445,46 @@ def build_vba_project(
             **{f"VBA/{m.name}": Path(module_dir, f"{m.name}.bin").read_bytes() for m in modules},
         }
     _check_container(data, expected)
+    for m in modules:  # the compressor is patched: check that every module decompresses back
+        if _decompress(expected[f"VBA/{m.name}"]).rstrip(b"\0") != m.stream_text():
+            raise RuntimeError(f"VBA module {m.name} does not decompress to its source")
     return data
+
+
+def _decompress(container: bytes) -> bytes:
+    """MS-OVBA 2.4.1.3.1 decompression (ms-ovba-compression 1.0.1's own mis-reads containers
+    of more than one chunk)."""
+    if not container or container[0] != 0x01:
+        raise ValueError("not an MS-OVBA compressed container")
+    out = bytearray()
+    pos = 1
+    while pos < len(container):
+        header = int.from_bytes(container[pos:pos + 2], "little")
+        end = min(pos + (header & 0x0FFF) + 3, len(container))
+        pos += 2
+        chunk_start = len(out)
+        if not header & 0x8000:  # raw chunk
+            out += container[pos:pos + 4096]
+            pos += 4096
+            continue
+        while pos < end:
+            flags = container[pos]
+            pos += 1
+            for bit in range(8):
+                if pos >= end:
+                    break
+                if not flags >> bit & 1:
+                    out.append(container[pos])
+                    pos += 1
+                    continue
+                token = int.from_bytes(container[pos:pos + 2], "little")
+                pos += 2
+                bit_count = max((len(out) - chunk_start - 1).bit_length(), 4)
+                length = (token & (0xFFFF >> bit_count)) + 3
+                offset = (token >> (16 - bit_count)) + 1
+                for _ in range(length):
+                    out.append(out[-offset])
+    return bytes(out)
 
 
 def _check_container(data: bytes, expected: Mapping[str, bytes]) -> None:

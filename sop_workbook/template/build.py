@@ -1,0 +1,437 @@
+"""Build ``SOP_Template.xlsm`` from the text sources in ``xl/``.
+
+``xl/styles.toml`` (cell styles), ``xl/sheets.toml`` (layouts of the guide, configuration,
+stage, scorecard, calendar, actions and history sheets), ``xl/scorecard.toml`` (the KPIs,
+their UDF formulas and default targets), ``xl/tables.toml`` (data tables),
+``xl/xlwings.toml`` (the ``xlwings.conf`` sheet), ``xl/vba/`` (VBA modules) and
+``xl/customUI.xml`` (the ribbon). The UDF wrappers are generated from the ``udfs`` package.
+Same sources → same bytes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.data_source import StrRef
+from openpyxl.chart.series import SeriesLabel
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.table import Table, TableStyleInfo
+
+from .package import build_vba_project, generate_udf_wrappers, make_macro_workbook
+
+XL_DIR = Path(__file__).resolve().parents[2] / "xl"
+UDF_MODULE = "udfs"
+RAG_FILLS = {"GREEN": "C6EFCE", "AMBER": "FFEB9C", "RED": "FFC7CE"}
+RAG_FONTS = {"GREEN": "006100", "AMBER": "9C5700", "RED": "9C0006"}
+TABLE_STYLE = "TableStyleMedium2"
+DATA_TAB_COLOR = "BFBFBF"
+
+
+@dataclass(frozen=True)
+class Sources:
+    styles: dict
+    sheets: list[dict]
+    kpis: dict[str, dict]
+    tables: list[dict]
+    xlwings: dict
+    vba_dir: Path
+    custom_ui: bytes
+
+
+def read_sources(xl_dir: Path = XL_DIR) -> Sources:
+    def toml(name: str) -> dict:
+        return tomllib.loads((xl_dir / name).read_text(encoding="utf-8"))
+
+    kpis = {k["key"]: k for k in toml("scorecard.toml")["kpi"]}
+    return Sources(toml("styles.toml"), toml("sheets.toml")["sheet"], kpis,
+                   toml("tables.toml")["table"], toml("xlwings.toml")["settings"],
+                   xl_dir / "vba", (xl_dir / "customUI.xml").read_bytes())
+
+
+# --------------------------------------------------------------------------- styles
+
+
+def _apply_style(cell, spec: dict | None) -> None:
+    if not spec:
+        return
+    font = spec.get("font")
+    if font:
+        cell.font = Font(bold=font.get("bold", False), italic=font.get("italic", False),
+                         size=font.get("size", 11), color=font.get("color"))
+    if "fill" in spec:
+        cell.fill = PatternFill("solid", start_color=spec["fill"], end_color=spec["fill"])
+    if any(k in spec for k in ("align", "valign", "wrap")):
+        cell.alignment = Alignment(horizontal=spec.get("align"), vertical=spec.get("valign"),
+                                   wrap_text=spec.get("wrap", False))
+    border = spec.get("border")
+    if border == "thin":
+        side = Side(style="thin", color="BFBFBF")
+        cell.border = Border(left=side, right=side, top=side, bottom=side)
+    elif border == "bottom":
+        cell.border = Border(bottom=Side(style="medium", color="1F3864"))
+    if "format" in spec:
+        cell.number_format = spec["format"]
+    if spec.get("unlocked"):
+        cell.protection = Protection(locked=False)
+
+
+class Builder:
+    def __init__(self, src: Sources) -> None:
+        self.src = src
+        self.wb = Workbook()
+        self.wb.remove(self.wb.active)
+        self.names: dict[str, str] = {}
+        self.code_names: dict[str, str] = {}
+
+    # ----------------------------------------------------------------- helpers
+    def style(self, cell, name: str | None) -> None:
+        if name:
+            if name not in self.src.styles:
+                raise ValueError(f"unknown style {name!r} (xl/styles.toml)")
+            _apply_style(cell, self.src.styles[name])
+
+    def put(self, ws, at: str, value, style: str | None = None):
+        cell = ws[at]
+        if value is not None and value != "":
+            cell.value = value
+        self.style(cell, style)
+        return cell
+
+    def name(self, name: str, sheet: str, ref: str) -> None:
+        if name in self.names:
+            raise ValueError(f"defined name {name} twice")
+        target = f"'{sheet}'!{ref}"
+        self.names[name] = target
+        self.wb.defined_names[name] = DefinedName(name, attr_text=target)
+
+    # ----------------------------------------------------------------- sheets
+    def sheet(self, spec: dict) -> None:
+        ws = self.wb.create_sheet(spec["name"])
+        self.code_names[ws.title] = spec["code_name"]
+        ws.sheet_properties.codeName = spec["code_name"]
+        ws.sheet_properties.tabColor = spec.get("tab_color")
+        ws.sheet_view.showGridLines = False
+        for col, width in spec.get("widths", {}).items():
+            ws.column_dimensions[col].width = width
+        if spec.get("owner"):
+            self.put(ws, "A2", spec["owner"], "owner")
+            ws.merge_cells("A2:C2")
+        for c in spec.get("cells", []):
+            self.put(ws, c["at"], c.get("value"), c.get("style"))
+            if c.get("merge"):
+                ws.merge_cells(c["merge"])
+        for block in spec.get("rows", []):
+            self.rows(ws, block)
+        for table in spec.get("tables", []):
+            self.table(ws, table)
+        for block in spec.get("kpi_block", []):
+            self.kpi_block(ws, block)
+        for v in spec.get("validations", []):
+            self.validation(ws, v)
+        for rag in spec.get("rag", []):
+            self.assessment_colours(ws, rag)
+        for chart in spec.get("charts", []):
+            self.chart(ws, chart)
+        for n in spec.get("names", []):
+            self.name(n["name"], ws.title, n["ref"])
+        if spec.get("freeze"):
+            ws.freeze_panes = spec["freeze"]
+        self.print_setup(ws, spec.get("print"))
+        if spec.get("protect"):
+            self.protect(ws)
+
+    def rows(self, ws, block: dict) -> None:
+        col0, row0 = coordinate_from_string(block["at"])
+        c0 = column_index_from_string(col0)
+        styles = block.get("style", [])
+        for r, values in enumerate(block["values"]):
+            for c, value in enumerate(values):
+                style = styles[c] if c < len(styles) else None
+                self.put(ws, f"{get_column_letter(c0 + c)}{row0 + r}", value, style or None)
+
+    def table(self, ws, spec: dict) -> None:
+        col0, row0 = coordinate_from_string(spec["at"])
+        c0 = column_index_from_string(col0)
+        columns = spec["columns"]
+        rows = spec.get("rows", [])
+        if spec.get("from_scorecard"):
+            rows = [[k["key"], k["label"], k["target"], k["amber"], k["direction"], k["owner"]]
+                    for k in self.src.kpis.values()]
+        n_rows = max(len(rows), spec.get("empty_rows", 1))
+        for i, col in enumerate(columns):
+            # styled explicitly too: LibreOffice does not render Excel's table styles
+            self.style(ws.cell(row0, c0 + i, col), "header")
+        styles = spec.get("column_styles", {})
+        for r in range(n_rows):
+            values = rows[r] if r < len(rows) else [None] * len(columns)
+            for i, col in enumerate(columns):
+                cell = ws.cell(row0 + 1 + r, c0 + i)
+                if values[i] not in (None, ""):
+                    cell.value = values[i]
+                self.style(cell, styles.get(col))
+        ref = f"{spec['at']}:{get_column_letter(c0 + len(columns) - 1)}{row0 + n_rows}"
+        table = Table(displayName=spec["name"], ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name=spec.get("style", TABLE_STYLE),
+                                              showRowStripes=True)
+        ws.add_table(table)
+
+    def validation(self, ws, spec: dict) -> None:
+        source = spec["source"]
+        formula = source if isinstance(source, str) else '"' + ",".join(source) + '"'
+        dv = DataValidation(type="list", formula1=formula, allow_blank=True,
+                            showErrorMessage=True, errorTitle="Not in the list",
+                            error="Choose a value from the list.")
+        dv.add(spec["range"])
+        ws.add_data_validation(dv)
+
+    def rag(self, ws, cells: str) -> None:
+        first = cells.split(":")[0].replace("$", "")
+        for status, fill in RAG_FILLS.items():
+            ws.conditional_formatting.add(cells, FormulaRule(
+                formula=[f'{first}="{status}"'], stopIfTrue=True,
+                fill=PatternFill("solid", start_color=fill, end_color=fill),
+                font=Font(bold=True, color=RAG_FONTS[status])))
+
+    def assessment_colours(self, ws, spec: dict) -> None:
+        first = spec["range"].split(":")[0]
+        for key, text in spec["texts"].items():
+            status = key.upper()
+            ws.conditional_formatting.add(spec["range"], FormulaRule(
+                formula=[f'{first}="{text}"'], stopIfTrue=True,
+                fill=PatternFill("solid", start_color=RAG_FILLS[status],
+                                 end_color=RAG_FILLS[status]),
+                font=Font(color=RAG_FONTS[status])))
+
+    def chart(self, ws, spec: dict) -> None:
+        chart = LineChart()
+        chart.title = spec["title"]
+        chart.height, chart.width = 7.5, 13
+        c1 = column_index_from_string(spec["first_col"])
+        c2 = column_index_from_string(spec["last_col"])
+        label_col = column_index_from_string(spec["label_col"])
+        for row in spec["series_rows"]:
+            data = Reference(ws, min_col=c1, max_col=c2, min_row=row, max_row=row)
+            chart.add_data(data, from_rows=True, titles_from_data=False)
+            chart.series[-1].tx = SeriesLabel(strRef=StrRef(
+                f"'{ws.title}'!${get_column_letter(label_col)}${row}"))
+        cats = Reference(ws, min_col=c1, max_col=c2, min_row=spec["categories_row"],
+                         max_row=spec["categories_row"])
+        chart.set_categories(cats)
+        if spec.get("percent"):
+            chart.y_axis.numFmt = "0%"
+        chart.y_axis.delete = False
+        chart.x_axis.delete = False
+        ws.add_chart(chart, spec["anchor"])
+
+    def print_setup(self, ws, spec: dict | None) -> None:
+        """A4 landscape, one page wide (as tall as needed) unless the sheet says otherwise."""
+        spec = spec or {}
+        ws.print_options.gridLines = False
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.orientation = spec.get("orientation", "landscape")
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = spec.get("fit_width", 1)
+        ws.page_setup.fitToHeight = spec.get("fit_height", 0)
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_margins.top = ws.page_margins.bottom = 0.5
+        if spec.get("area"):
+            ws.print_area = spec["area"]
+
+    def protect(self, ws) -> None:
+        ws.protection.sheet = True
+        ws.protection.formatColumns = False
+        ws.protection.formatRows = False
+        ws.protection.sort = False
+        ws.protection.autoFilter = False
+
+    # ----------------------------------------------------------------- KPI blocks
+    def kpi_block(self, ws, block: dict) -> None:
+        getattr(self, f"_kpis_{block['layout']}")(ws, block)
+
+    def _kpi_format(self, key: str) -> str:
+        return "kpi_pct" if self.src.kpis[key]["format"] == "pct" else "kpi_num"
+
+    def _target(self, key: str, column: str) -> str:
+        return f'=INDEX(cfg_targets[{column}],MATCH("{key}",cfg_targets[kpi],0))'
+
+    @staticmethod
+    def _status(value: str, target: str, amber: str, direction: str) -> str:
+        v, t, a, d = value, target, amber, direction
+        return (f'=IF(NOT(ISNUMBER({v})),"n/a",IF({d}="higher",IF({v}>={t},"GREEN",'
+                f'IF({v}>={a},"AMBER","RED")),IF({d}="lower",IF({v}<={t},"GREEN",'
+                f'IF({v}<={a},"AMBER","RED")),IF(ABS({v})<={t},"GREEN",'
+                f'IF(ABS({v})<={a},"AMBER","RED")))))')
+
+    def _header(self, ws, col0: int, row: int, labels: list[str]) -> None:
+        for i, label in enumerate(labels):
+            self.put(ws, f"{get_column_letter(col0 + i)}{row}", label, "header")
+
+    def _kpis_scorecard(self, ws, block: dict) -> None:
+        col0, row0 = coordinate_from_string(block["at"])
+        c0 = column_index_from_string(col0)
+        L = [get_column_letter(c0 + i) for i in range(8)]
+        self._header(ws, c0, row0, ["KPI", "Value", "Target", "Amber at", "Direction",
+                                    "Status", "Owner", "Definition"])
+        for i, key in enumerate(block["keys"]):
+            k, r = self.src.kpis[key], row0 + 1 + i
+            self.put(ws, f"{L[0]}{r}", k["label"], "label")
+            self.put(ws, f"{L[1]}{r}", k["formula"].replace("{period}", "kpi_period"),
+                     self._kpi_format(key))
+            fmt = "pct" if k["format"] == "pct" else "num"
+            self.put(ws, f"{L[2]}{r}", self._target(key, "target"), fmt)
+            self.put(ws, f"{L[3]}{r}", self._target(key, "amber"), fmt)
+            self.put(ws, f"{L[4]}{r}", self._target(key, "direction"), "calc")
+            self.put(ws, f"{L[5]}{r}", self._status(f"{L[1]}{r}", f"{L[2]}{r}", f"{L[3]}{r}",
+                                                    f"{L[4]}{r}"), "status")
+            self.put(ws, f"{L[6]}{r}", k["owner"], "text")
+            self.put(ws, f"{L[7]}{r}", k["basis"], "note")
+            self.name(f"kpi_{key}", ws.title, f"${L[1]}${r}")
+            self.name(f"tgt_{key}", ws.title, f"${L[2]}${r}")
+            self.name(f"rag_{key}", ws.title, f"${L[5]}${r}")
+        last = row0 + len(block["keys"])
+        self.rag(ws, f"{L[5]}{row0 + 1}:{L[5]}{last}")
+
+    def _kpis_trend(self, ws, block: dict) -> None:
+        col0, row0 = coordinate_from_string(block["at"])
+        c0 = column_index_from_string(col0)
+        L = [get_column_letter(c0 + i) for i in range(11)]
+        self._header(ws, c0, row0, ["KPI", "Target", "Actual", "Variance", "Status"])
+        for j in range(6):  # trend: the 6 periods ending with the last closed one
+            cell = self.put(ws, f"{L[5 + j]}{row0}",
+                            f'=TEXT(EDATE(DATEVALUE(kpi_period&"-01"),{j - 5}),"YYYY-MM")',
+                            "header")
+            cell.number_format = "@"
+        for i, key in enumerate(block["keys"]):
+            k, r = self.src.kpis[key], row0 + 1 + i
+            fmt = "pct" if k["format"] == "pct" else "num"
+            self.put(ws, f"{L[0]}{r}", k["label"], "label")
+            self.put(ws, f"{L[1]}{r}", f"=tgt_{key}", fmt)
+            self.put(ws, f"{L[2]}{r}", f"=kpi_{key}", self._kpi_format(key))
+            self.put(ws, f"{L[3]}{r}", f'=IF(ISNUMBER({L[2]}{r}),{L[2]}{r}-{L[1]}{r},"n/a")', fmt)
+            self.put(ws, f"{L[4]}{r}", f"=rag_{key}", "status")
+            for j in range(6):
+                col = L[5 + j]
+                self.put(ws, f"{col}{r}", k["formula"].replace("{period}", f"{col}${row0}"),
+                         fmt)
+        self.rag(ws, f"{L[4]}{row0 + 1}:{L[4]}{row0 + len(block['keys'])}")
+
+    def _kpis_compact(self, ws, block: dict) -> None:
+        col0, row0 = coordinate_from_string(block["at"])
+        c0 = column_index_from_string(col0)
+        L = [get_column_letter(c0 + i) for i in range(3)]
+        ws.column_dimensions[L[0]].width = 30
+        ws.column_dimensions[L[1]].width = 12
+        ws.column_dimensions[L[2]].width = 10
+        self._header(ws, c0, row0, ["KPI (last closed period)", "Value", "Status"])
+        for i, key in enumerate(block["keys"]):
+            r = row0 + 1 + i
+            self.put(ws, f"{L[0]}{r}", self.src.kpis[key]["label"], "label")
+            self.put(ws, f"{L[1]}{r}", f"=kpi_{key}", self._kpi_format(key))
+            self.put(ws, f"{L[2]}{r}", f"=rag_{key}", "status")
+        self.rag(ws, f"{L[2]}{row0 + 1}:{L[2]}{row0 + len(block['keys'])}")
+
+    def _kpis_summary(self, ws, block: dict) -> None:
+        col0, row0 = coordinate_from_string(block["at"])
+        c0 = column_index_from_string(col0)
+        L = [get_column_letter(c0 + i) for i in range(4)]
+        self._header(ws, c0, row0, ["KPI", "Actual", "Target", "Status"])
+        for i, key in enumerate(block["keys"]):
+            r = row0 + 1 + i
+            fmt = "pct" if self.src.kpis[key]["format"] == "pct" else "num"
+            self.put(ws, f"{L[0]}{r}", self.src.kpis[key]["label"], "label")
+            self.put(ws, f"{L[1]}{r}", f"=kpi_{key}", self._kpi_format(key))
+            self.put(ws, f"{L[2]}{r}", f"=tgt_{key}", fmt)
+            self.put(ws, f"{L[3]}{r}", f"=rag_{key}", "status")
+        self.rag(ws, f"{L[3]}{row0 + 1}:{L[3]}{row0 + len(block['keys'])}")
+
+    # ----------------------------------------------------------------- data + conf
+    def data_sheet(self, spec: dict) -> None:
+        ws = self.wb.create_sheet(spec["name"])
+        code = "shData_" + spec["name"]
+        self.code_names[ws.title] = code[:31]
+        ws.sheet_properties.codeName = code[:31]
+        ws.sheet_properties.tabColor = DATA_TAB_COLOR
+        self.table(ws, {"name": spec["name"], "at": "A1", "columns": spec["columns"]})
+        for i, col in enumerate(spec["columns"], start=1):
+            ws.column_dimensions[get_column_letter(i)].width = max(12, len(col) + 4)
+        ws.freeze_panes = "A2"
+        self.print_setup(ws, None)
+
+    def xlwings_conf(self) -> None:
+        ws = self.wb.create_sheet("xlwings.conf")
+        self.code_names[ws.title] = "shXlwingsConf"
+        ws.sheet_properties.codeName = "shXlwingsConf"
+        ws.sheet_properties.tabColor = DATA_TAB_COLOR
+        ws.column_dimensions["A"].width = 22
+        ws.column_dimensions["B"].width = 60
+        for r, (key, value) in enumerate(self.src.xlwings.items(), start=1):
+            ws.cell(r, 1, key)
+            if value != "":
+                ws.cell(r, 2, value)
+
+
+def udf_specs() -> list[tuple[str, str, list[str]]]:
+    """(module, function, argument names) of every UDF in the ``udfs`` package."""
+    import udfs
+
+    def arg(p: inspect.Parameter) -> str:
+        return p.name if p.default is inspect.Parameter.empty else f"{p.name}="
+
+    return [(UDF_MODULE, name, [arg(p) for p in inspect.signature(fn).parameters.values()])
+            for name, fn in udfs.UDFS.items()]
+
+
+def udf_wrapper_module() -> str:
+    """xlwings' UDF wrappers, plus: a result of exactly ``#N/A`` becomes the error value
+    ``#N/A`` (xlwings returns Python results as values; a KPI with no value must show as
+    Excel's #N/A so that dependent formulas and ISNUMBER see an error, not text)."""
+    source = generate_udf_wrappers(udf_specs())
+    lines = []
+    for line in source.splitlines():
+        lines.append(line)
+        m = re.match(r"^(\s*)(\w+) = XLPy\.CallUDF\(.*\)$", line)
+        if m:
+            indent, name = m.groups()
+            lines += [f"{indent}If VarType({name}) = vbString Then",
+                      f'{indent}    If {name} = "#N/A" Then {name} = CVErr(xlErrNA)',
+                      f"{indent}End If"]
+    return "\n".join(lines) + "\n"
+
+
+def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
+    """The template as bytes (deterministic)."""
+    src = read_sources(xl_dir)
+    b = Builder(src)
+    for spec in src.sheets:
+        b.sheet(spec)
+    for spec in src.tables:
+        b.data_sheet(spec)
+    b.xlwings_conf()
+    b.wb.active = 0
+    buf = io.BytesIO()
+    b.wb.save(buf)
+    vba = build_vba_project(src.vba_dir, sheet_code_names=list(b.code_names.values()),
+                            extra_modules={"xlwings_udfs": udf_wrapper_module()})
+    return make_macro_workbook(buf.getvalue(), vba, src.custom_ui, code_names=b.code_names)
+
+
+def build_template(out: Path, xl_dir: Path = XL_DIR) -> Path:
+    """Write the template to ``out`` atomically (temporary file, then replace)."""
+    data = build_template_bytes(xl_dir)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out

@@ -107,7 +107,18 @@ class Builder:
         if value is not None and value != "":
             cell.value = value
         self.style(cell, style)
+        if style and self.src.styles[style].get("wrap") and isinstance(value, str):
+            self.fit_row(ws, cell, value)
         return cell
+
+    @staticmethod
+    def fit_row(ws, cell, text: str) -> None:
+        """Row height for wrapped text (neither Excel nor LibreOffice re-fits on open)."""
+        width = ws.column_dimensions[cell.column_letter].width or 8.43
+        lines = max(1, -(-len(text) * 10 // int(width * 12)))  # ~1.2 characters per unit
+        height = 15 * lines
+        current = ws.row_dimensions[cell.row].height or 15
+        ws.row_dimensions[cell.row].height = max(current, height)
 
     def name(self, name: str, sheet: str, ref: str) -> None:
         if name in self.names:

@@ -349,6 +349,57 @@ def build_template_cmd(
     out.print(f"wrote {target} ({target.stat().st_size:,} bytes)", markup=False)
 
 
+WorkbookArg = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).")]
+
+
+@app.command()
+def recalc(
+    workbook: WorkbookArg,
+    target: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of "
+                                                "in place.")] = None,
+) -> None:
+    """Recompute every UDF (KPI) cell headless and store the values in the file."""
+    from .workbook.headless import HeadlessWorkbook
+
+    try:
+        book = HeadlessWorkbook(workbook)
+        n = book.recalculate()
+        saved = book.save(target)
+    except SopError as exc:
+        _fail(exc)
+    out.print(f"recalculated {n} KPI cells in {saved}", markup=False)
+
+
+@app.command()
+def refresh(
+    workbook: WorkbookArg,
+    source: SourceOpt,
+) -> None:
+    """Load and validate SOURCE, rewrite the data tables, recompute every KPI (headless).
+
+    Planner inputs are kept; invalid data leaves the workbook unchanged.
+    """
+    from .actions import refresh as refresh_action
+    from .workbook.headless import HeadlessWorkbook
+
+    try:
+        with _progress() as bar:
+            task = bar.add_task("refresh", total=3)
+            book = HeadlessWorkbook(workbook)
+            bar.advance(task)
+            report = refresh_action(book, str(source))
+            bar.advance(task)
+            book.save()
+            bar.advance(task)
+    except SopError as exc:
+        _fail(exc)
+    for w in report.warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False)
+    rows = sum(report.rows.values())
+    out.print(f"refreshed {workbook} from {source}: {rows:,} rows in {len(report.rows)} "
+              f"tables, {report.udf_cells} KPI cells recomputed", markup=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

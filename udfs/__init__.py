@@ -28,8 +28,9 @@ from sop_workbook.kpi import aggregated as agg
 from sop_workbook.periods import parse_period
 
 NO_VALUE = "#N/A"  # the VBA wrapper returns CVErr(xlErrNA) for this exact text
-_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_CACHE: OrderedDict[object, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 16
+_BY_IDENTITY: OrderedDict[int, tuple[object, pd.DataFrame]] = OrderedDict()
 
 
 def as_table(data) -> pd.DataFrame:
@@ -38,10 +39,15 @@ def as_table(data) -> pd.DataFrame:
         return data
     if not isinstance(data, (list, tuple)) or not data or not isinstance(data[0], (list, tuple)):
         raise SopError("data: pass a whole table with its header, e.g. agg_sales[#All]")
+    # The same range object (headless recalc passes one object per range) → no rehash.
+    hit = _BY_IDENTITY.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
     key = hashlib.blake2b(repr(data).encode(), digest_size=16).hexdigest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
+        _remember(data, cached)
         return cached
     header = [str(h).strip() for h in data[0]]
     frame = pd.DataFrame([list(r) for r in data[1:]], columns=header)
@@ -55,7 +61,14 @@ def as_table(data) -> pd.DataFrame:
     _CACHE[key] = frame
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
+    _remember(data, frame)
     return frame
+
+
+def _remember(data, frame: pd.DataFrame) -> None:
+    _BY_IDENTITY[id(data)] = (data, frame)  # holding data keeps its id from being reused
+    if len(_BY_IDENTITY) > _CACHE_SIZE:
+        _BY_IDENTITY.popitem(last=False)
 
 
 def _text(value) -> str:

@@ -107,7 +107,8 @@ class Builder:
         if value is not None and value != "":
             cell.value = value
         self.style(cell, style)
-        if style and self.src.styles[style].get("wrap") and isinstance(value, str):
+        if (style and self.src.styles[style].get("wrap") and isinstance(value, str)
+                and not value.startswith("=")):
             self.fit_row(ws, cell, value)
         return cell
 
@@ -237,6 +238,8 @@ class Builder:
             chart.add_data(data, from_rows=True, titles_from_data=False)
             chart.series[-1].tx = SeriesLabel(strRef=StrRef(
                 f"'{ws.title}'!${get_column_letter(label_col)}${row}"))
+        for series in chart.series:
+            series.smooth = False
         cats = Reference(ws, min_col=c1, max_col=c2, min_row=spec["categories_row"],
                          max_row=spec["categories_row"])
         chart.set_categories(cats)

@@ -1,0 +1,1 @@
+"""Workbook adapters: headless (openpyxl) access, recalculation and safe saving."""

@@ -1,0 +1,141 @@
+"""The headless workbook adapter: the workbook interface on openpyxl (no Excel).
+
+The same interface has an xlwings adapter (:mod:`sop_workbook.workbook.live`) used when a
+ribbon button runs inside Excel; the actions in :mod:`sop_workbook.actions` only see this
+interface.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import range_boundaries
+
+from ..errors import SopError
+from .io import DEFAULT_BACKUPS, atomic_write
+from .recalc import Resolver, is_udf_formula, write_cached_values
+
+
+def _cell_value(value):
+    """A DataFrame value as a cell value (NaN/NaT → empty; numpy → Python)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+class HeadlessWorkbook:
+    """A workbook file opened with openpyxl (formulas kept, VBA project kept)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SopError(f"workbook not found: {self.path}")
+        try:
+            self.wb = openpyxl.load_workbook(self.path, keep_vba=True)
+        except Exception as exc:  # openpyxl raises many kinds for a bad file
+            raise SopError(f"cannot open {self.path} as a workbook: {exc}") from None
+        self.tables = {t.displayName: (ws, t) for ws in self.wb.worksheets
+                       for t in ws.tables.values()}
+        self._cached: dict[tuple[str, str], object] = {}
+
+    # ------------------------------------------------------------- names and cells
+    def _name_cell(self, name: str):
+        defined = self.wb.defined_names.get(name)
+        if defined is None:
+            raise SopError(f"the workbook has no name {name!r}")
+        sheet, _, ref = defined.attr_text.rpartition("!")
+        return self.wb[sheet.strip("'").replace("''", "'")][ref.replace("$", "")]
+
+    def get_value(self, name: str):
+        return self._name_cell(name).value
+
+    def set_value(self, name: str, value) -> None:
+        cell = self._name_cell(name)
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"  # text stays text, even if it starts with "="
+
+    # ------------------------------------------------------------- tables
+    def table_columns(self, name: str) -> list[str]:
+        ws, table = self._table(name)
+        min_col, min_row, max_col, _ = range_boundaries(table.ref)
+        return [ws.cell(min_row, c).value for c in range(min_col, max_col + 1)]
+
+    def _table(self, name: str):
+        if name not in self.tables:
+            raise SopError(f"the workbook has no table {name!r}")
+        return self.tables[name]
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        ws, table = self._table(name)
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        rows = [[ws.cell(r, c).value for c in range(min_col, max_col + 1)]
+                for r in range(min_row, max_row + 1)]
+        frame = pd.DataFrame(rows[1:], columns=rows[0])
+        return frame.dropna(how="all").reset_index(drop=True)
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Replace the table's rows with ``frame`` (columns matched by name; the table
+        grows or shrinks, keeping at least one row). Text is written as text."""
+        ws, table = self._table(name)
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        columns = self.table_columns(name)
+        unknown = [c for c in frame.columns if c not in columns]
+        if unknown:
+            raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
+        n = len(frame)
+        new_max = min_row + max(n, 1)
+        for r in range(min_row + 1, max(max_row, new_max) + 1):
+            for c in range(min_col, max_col + 1):
+                ws.cell(r, c).value = None
+        for j, col in enumerate(columns):
+            if col not in frame.columns:
+                continue
+            c = min_col + j
+            for i, value in enumerate(frame[col].tolist()):
+                cell = ws.cell(min_row + 1 + i, c)
+                cell.value = _cell_value(value)
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
+        table.ref = ref
+        if table.autoFilter is not None:
+            table.autoFilter.ref = ref
+
+    # ------------------------------------------------------------- recalculation + save
+    def recalculate(self) -> int:
+        """Evaluate every UDF cell (and the native formulas they depend on) in Python."""
+        import udfs
+
+        resolver = Resolver(self.wb, udfs.UDFS)
+        for ws in self.wb.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if is_udf_formula(cell.value):
+                        resolver.cell(ws.title, cell.coordinate)
+        self._cached = {**resolver.native_values, **resolver.udf_values}
+        return len(resolver.udf_values)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        self.wb.save(buf)
+        data = buf.getvalue()
+        return write_cached_values(data, self._cached) if self._cached else data
+
+    def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
+        target = Path(path) if path else self.path
+        atomic_write(target, self.to_bytes(), backups=backups)
+        return target

@@ -1,0 +1,285 @@
+"""Headless recalculation of the workbook's UDF cells (``sop recalc``).
+
+Finds every cell whose formula is a call of a ``udfs`` function (``=SOP_X(...)`` — the
+template keeps a UDF call as the whole cell formula), resolves its arguments — A1 and
+sheet-qualified cells and ranges, defined names, structured references (``T[#All]``,
+``T[#Data]``, ``T[Column]``), literals, and native formulas in referenced cells or in the
+arguments (:mod:`sop_workbook.workbook.formula`) — calls the same Python function Excel
+would call, and stores the result as the cell's cached value so that any spreadsheet
+application shows it. The cell keeps its formula. Anything that cannot be resolved is a
+:class:`~sop_workbook.workbook.formula.FormulaError` naming the cell.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import openpyxl
+from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.utils.cell import range_boundaries
+
+from ..template.package import _read_zip, _write_zip
+from .formula import FormulaError, evaluate
+
+_STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
+
+
+@dataclass
+class RecalcResult:
+    values: dict[tuple[str, str], object] = field(default_factory=dict)  # UDF cells
+    native: dict[tuple[str, str], object] = field(default_factory=dict)  # evaluated natives
+
+    @property
+    def udf_cells(self) -> int:
+        return len(self.values)
+
+
+def is_udf_formula(formula: object) -> bool:
+    return isinstance(formula, str) and formula.upper().startswith("=SOP_")
+
+
+class Resolver:
+    """Values of references in a loaded (formulas, not cached values) workbook."""
+
+    def __init__(self, wb, udf_functions: dict) -> None:
+        self.wb = wb
+        self.udfs = udf_functions
+        self.tables = {t.displayName.lower(): (ws.title, t.ref) for ws in wb.worksheets
+                       for t in ws.tables.values()}
+        self.names = {n.lower(): d.attr_text for n, d in wb.defined_names.items()}
+        self.memo: dict[tuple[str, str], object] = {}
+        self.areas: dict[tuple[str, str], list[list]] = {}
+        self.udf_values: dict[tuple[str, str], object] = {}
+        self.native_values: dict[tuple[str, str], object] = {}
+        self.busy: set[tuple[str, str]] = set()
+
+    # --------------------------------------------------------------- cells
+    def cell(self, sheet: str, coord: str) -> object:
+        key = (sheet, coord.replace("$", "").upper())
+        if key in self.memo:
+            return self.memo[key]
+        if key in self.busy:
+            raise FormulaError(f"{sheet}!{key[1]}: circular reference")
+        self.busy.add(key)
+        try:
+            value = self.wb[sheet][key[1]].value
+            if is_udf_formula(value):
+                value = self.call_udf(sheet, key[1], value)
+                self.udf_values[key] = value
+            elif isinstance(value, str) and value.startswith("="):
+                value = evaluate(value, lambda ref: self.ref(ref, sheet), f"{sheet}!{key[1]}")
+                self.native_values[key] = value
+        finally:
+            self.busy.discard(key)
+        self.memo[key] = value
+        return value
+
+    def area(self, sheet: str, ref: str) -> list[list]:
+        """Values of a range (the same list object for the same range: UDFs cache by it)."""
+        key = (sheet, ref.replace("$", "").upper())
+        if key not in self.areas:
+            min_col, min_row, max_col, max_row = range_boundaries(key[1])
+            ws = self.wb[sheet]
+            rows = []
+            for r, row in enumerate(ws.iter_rows(min_row=min_row, max_row=max_row,
+                                                 min_col=min_col, max_col=max_col),
+                                    start=min_row):
+                values = []
+                for c, cell in enumerate(row, start=min_col):
+                    v = cell.value
+                    if isinstance(v, str) and v.startswith("="):
+                        v = self.cell(sheet, f"{_col(c)}{r}")
+                    values.append(v)
+                rows.append(values)
+            self.areas[key] = rows
+        return self.areas[key]
+
+    # --------------------------------------------------------------- references
+    def ref(self, text: str, sheet: str) -> object:
+        """A reference token → a single value or a 2-D list."""
+        m = _STRUCTURED.match(text)
+        if m:
+            return self.structured(m.group(1), m.group(2), sheet)
+        if "!" in text:
+            sheet_part, _, addr = text.rpartition("!")
+            sheet = sheet_part.strip("'").replace("''", "'")
+            return self.address(sheet, addr, text)
+        name = self.names.get(text.lower())
+        if name is not None:
+            target_sheet, _, addr = name.rpartition("!")
+            return self.address(target_sheet.strip("'").replace("''", "'"), addr, text)
+        if re.fullmatch(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?", text):
+            return self.address(sheet, text, text)
+        raise FormulaError(f"unknown reference {text!r}")
+
+    def address(self, sheet: str, addr: str, shown: str) -> object:
+        if sheet not in self.wb.sheetnames:
+            raise FormulaError(f"{shown}: no sheet named {sheet!r}")
+        if ":" in addr:
+            return self.area(sheet, addr)
+        return self.cell(sheet, addr)
+
+    def structured(self, table: str, spec: str, sheet: str) -> list:
+        if table.lower() not in self.tables:
+            raise FormulaError(f"unknown table {table!r}")
+        t_sheet, ref = self.tables[table.lower()]
+        rows = self.area(t_sheet, ref)
+        header, data = rows[0], rows[1:]
+        spec = spec.strip()
+        if spec.lower() == "#all":
+            return rows
+        if spec.lower() in ("#data", ""):
+            return data
+        if spec.lower() == "#headers":
+            return [header]
+        column = spec.strip("[]")
+        if column not in header:
+            raise FormulaError(f"table {table} has no column {column!r}")
+        i = header.index(column)
+        return [[r[i]] for r in data]
+
+    # --------------------------------------------------------------- UDF calls
+    def call_udf(self, sheet: str, coord: str, formula: str) -> object:
+        where = f"{sheet}!{coord}"
+        tokens = [t for t in Tokenizer(formula).items if t.type != Token.WSPACE]
+        first = tokens[0]
+        if not (first.type == Token.FUNC and first.subtype == Token.OPEN):
+            raise FormulaError(f"{where}: a UDF call must be the whole formula")
+        name = first.value[:-1].upper()
+        if name not in self.udfs:
+            raise FormulaError(f"{where}: no Python function {name} in udfs")
+        last = tokens[-1]
+        if not (last.type == Token.FUNC and last.subtype == Token.CLOSE):
+            raise FormulaError(f"{where}: a UDF call must be the whole formula")
+        args, current, depth = [], [], 0
+        for tok in tokens[1:-1]:
+            if tok.type == Token.FUNC or tok.type == Token.PAREN:
+                depth += 1 if tok.subtype == Token.OPEN else -1
+            if depth == 0 and tok.type == Token.SEP and tok.subtype == Token.ARG:
+                args.append(current)
+                current = []
+                continue
+            current.append(tok)
+        if tokens[1:-1] or args:
+            args.append(current)
+        values = [self.argument(arg, sheet, where) for arg in args]
+        result = self.udfs[name](*values)
+        return result
+
+    def argument(self, tokens: list[Token], sheet: str, where: str) -> object:
+        if not tokens:
+            return None  # an omitted optional argument
+        if len(tokens) == 1 and tokens[0].type == Token.OPERAND:
+            tok = tokens[0]
+            if tok.subtype == Token.RANGE:
+                return self.ref(tok.value, sheet)
+            if tok.subtype == Token.TEXT:
+                return tok.value[1:-1].replace('""', '"')
+            if tok.subtype == Token.NUMBER:
+                return float(tok.value)
+            if tok.subtype == Token.LOGICAL:
+                return tok.value.upper() == "TRUE"
+        text = "=" + "".join(t.value for t in tokens)
+        return evaluate(text, lambda ref: self.ref(ref, sheet), where)
+
+
+def _col(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
+    """Evaluate every UDF cell of the workbook at ``path`` (nothing is written)."""
+    if udf_functions is None:
+        import udfs
+
+        udf_functions = udfs.UDFS
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    resolver = Resolver(wb, udf_functions)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if is_udf_formula(cell.value):
+                    resolver.cell(ws.title, cell.coordinate)
+    return RecalcResult(dict(resolver.udf_values), dict(resolver.native_values))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _cached(value) -> tuple[str | None, str]:
+    """(cell type attribute, <v> text) for a value."""
+    if isinstance(value, bool):
+        return "b", "1" if value else "0"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "e", "#NUM!"
+        return None, repr(float(value)) if isinstance(value, float) else str(value)
+    text = "" if value is None else str(value)
+    if text in ("#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#DIV/0!", "#NULL!"):
+        return "e", text
+    return "str", escape(text)
+
+
+def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
+    """Sheet title → worksheet part name."""
+    wb_xml = parts["xl/workbook.xml"].decode("utf-8")
+    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8")
+    targets = {m.group(1): m.group(2) for m in re.finditer(
+        r'<Relationship[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
+    targets.update({m.group(2): m.group(1) for m in re.finditer(
+        r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
+    out = {}
+    for m in re.finditer(r'<sheet [^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb_xml):
+        from html import unescape
+
+        target = targets[m.group(2)]
+        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join("xl", target))
+        out[unescape(m.group(1))] = part
+    return out
+
+
+def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> bytes:
+    """Return the workbook bytes with ``values`` stored as the cached results of those
+    formula cells (their formulas unchanged)."""
+    parts = _read_zip(data)
+    by_sheet: dict[str, dict[str, object]] = {}
+    for (sheet, coord), value in values.items():
+        by_sheet.setdefault(sheet, {})[coord] = value
+    sheet_parts = _sheet_parts(parts)
+    for sheet, cells in by_sheet.items():
+        part = sheet_parts[sheet]
+        xml = parts[part].decode("utf-8")
+
+        def replace(m: re.Match, cells=cells) -> str:
+            coord = m.group(1)
+            if coord not in cells:
+                return m.group(0)
+            attrs = re.sub(r'\s+t="[^"]*"', "", m.group(2) or "")
+            kind, text = _cached(cells[coord])
+            t_attr = f' t="{kind}"' if kind else ""
+            return f'<c r="{coord}"{attrs}{t_attr}>{m.group(3)}<v>{text}</v></c>'
+
+        xml = re.sub(r'<c r="([A-Z]+\d+)"((?:\s+[a-zA-Z:]+="[^"]*")*)\s*>(<f>.*?</f>|<f\s[^>]*>'
+                     r'.*?</f>|<f\s[^>]*/>)(?:<v\s*/>|<v>.*?</v>)?</c>', replace, xml)
+        parts[part] = xml.encode("utf-8")
+    return _write_zip(parts)
+
+
+def recalc_file(path: Path, out: Path | None = None) -> RecalcResult:
+    """Recalculate the UDF cells of ``path`` and write the result to ``out`` (default: in
+    place, atomically)."""
+    from .io import atomic_write
+
+    path = Path(path)
+    result = compute(path)
+    data = write_cached_values(path.read_bytes(), {**result.native, **result.values})
+    atomic_write(out or path, data)
+    return result

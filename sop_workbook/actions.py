@@ -10,10 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pandas as pd
+
+from . import plan as planning
 from .aggregates import build_aggregates
 from .contract import TABLES
+from .errors import SopError
 from .kpi import budget_variance, build_facts, map_sales_budget_to_gl
 from .loader import load_source
+from .periods import parse_period
 from .scorecard import KpiOptions
 
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
@@ -63,6 +68,10 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
+    current = current_period(book)
+    overrides = read_overrides(book)
+    tables["plan_demand"] = demand_plan_grid(tables["agg_sales"], overrides, current,
+                                             data["items"])
     rows = {}
     for name, frame in tables.items():
         book.write_table(name, frame)
@@ -72,3 +81,135 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     book.set_value("cfg_last_refresh", f"{stamp} from {source}")
     udf_cells = book.recalculate()
     return RefreshReport(str(source), rows, udf_cells, list(data.warnings))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def current_period(book) -> str:
+    value = str(book.get_value("cfg_current_period") or "").strip()
+    try:
+        parse_period(value)
+    except SopError:
+        raise SopError(f"Config!B5 (current period): {value!r} is not YYYY-MM") from None
+    return value
+
+
+def history_from_aggregates(agg_sales: pd.DataFrame) -> pd.DataFrame:
+    """Invoiced quantity per item × location × period, from the workbook's agg_sales."""
+    frame = agg_sales[["item_no", "location_code", "period", "invoiced_qty"]].copy()
+    frame["invoiced_qty"] = pd.to_numeric(frame["invoiced_qty"], errors="coerce").fillna(0)
+    out = frame.groupby(["item_no", "location_code", "period"], as_index=False).sum()
+    return out.rename(columns={"invoiced_qty": "quantity"})
+
+
+def read_overrides(book) -> pd.DataFrame:
+    """The planners' overrides (Demand sheet, table plan_overrides), checked: a quantity
+    that is not a number or a period that is not YYYY-MM is reported with its cell."""
+    frame = book.read_table("plan_overrides")
+    if frame.empty:
+        return pd.DataFrame(columns=["item_no", "location_code", "period", "quantity",
+                                     "reason_code", "comment", "entered_by"])
+    problems = []
+    sheet, header_row = book.table_position("plan_overrides")
+    for i, rec in frame.iterrows():  # the index is the row's offset below the header
+        row = header_row + 1 + int(i)
+        qty = rec.get("quantity")
+        if qty in (None, "") or isinstance(qty, bool) or not _is_number(qty):
+            col = book.column_letter("plan_overrides", "quantity")
+            problems.append(f"{sheet}!{col}{row}: quantity {qty!r} is not a number")
+        period = str(rec.get("period") or "").strip()
+        try:
+            parse_period(period)
+        except SopError:
+            col = book.column_letter("plan_overrides", "period")
+            problems.append(f"{sheet}!{col}{row}: period {period!r} is not YYYY-MM")
+    if problems:
+        raise SopError(f"{len(problems)} invalid override(s) on {sheet}", "\n".join(problems))
+    frame = frame.reset_index(drop=True)
+    frame["period"] = frame["period"].astype(str).str.strip()
+    frame["quantity"] = frame["quantity"].astype(float)
+    return frame
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def demand_plan_grid(agg_sales: pd.DataFrame, overrides: pd.DataFrame, current: str,
+                     items: pd.DataFrame, horizon: int = 12) -> pd.DataFrame:
+    history = history_from_aggregates(agg_sales)
+    history = history[history["period"].astype(str) < current]
+    baseline = planning.statistical_baseline(history, current, horizon)
+    plan = planning.consensus(baseline, overrides)
+    return planning.plan_grid(plan, planning.plan_periods(current, horizon), items)
+
+
+def plan_from_grid(grid: pd.DataFrame, current: str) -> pd.DataFrame:
+    """The plan table of the Demand sheet back in long form (baseline, consensus)."""
+    if grid.empty:
+        return pd.DataFrame(columns=["item_no", "location_code", "period", "baseline",
+                                     "consensus"])
+    periods = planning.plan_periods(current, 12)
+    cols = [f"p{i + 1:02d}" for i in range(12)]
+    long = grid.melt(id_vars=["item_no", "location_code", "layer"], value_vars=cols,
+                     var_name="slot", value_name="quantity")
+    long["period"] = long["slot"].map(dict(zip(cols, periods, strict=True)))
+    long["quantity"] = pd.to_numeric(long["quantity"], errors="coerce").fillna(0.0)
+    wide = long.pivot_table(index=["item_no", "location_code", "period"], columns="layer",
+                            values="quantity", aggfunc="sum").reset_index()
+    for layer in ("baseline", "consensus"):
+        if layer not in wide:
+            wide[layer] = 0.0
+    return wide[["item_no", "location_code", "period", "baseline", "consensus"]]
+
+
+@dataclass
+class RollReport:
+    from_period: str
+    to_period: str
+    snapshot_rows: int
+    udf_cells: int
+
+    @property
+    def changed(self) -> bool:
+        return self.from_period != self.to_period
+
+
+def roll_forward(book, to_period: str | None = None) -> RollReport:
+    """Roll the plan forward (domain.md): archive a snapshot of the plan in plan_history,
+    advance the current period, keep overrides on periods that stay, reseed the horizon
+    from the baseline, recompute. Rolling to the current period changes nothing."""
+    current = current_period(book)
+    grid = book.read_table("plan_demand")
+    plan = plan_from_grid(grid, current)
+    overrides = read_overrides(book)
+    try:
+        result = planning.roll_forward(plan, overrides, current, to_period)
+    except ValueError as exc:
+        raise SopError(str(exc)) from None
+    if result.rolled == 0:
+        return RollReport(current, current, 0, 0)
+    history = book.read_table("plan_history")
+    snapshot = pd.concat([history, result.snapshot], ignore_index=True) if len(history) \
+        else result.snapshot
+    book.write_table("plan_history", snapshot)
+    book.write_table("plan_overrides", result.overrides)
+    book.set_value("cfg_current_period", result.current_period)
+    items = book.read_table("items")
+    book.write_table("plan_demand", demand_plan_grid(book.read_table("agg_sales"),
+                                                     result.overrides,
+                                                     result.current_period, items))
+    udf_cells = book.recalculate()
+    return RollReport(current, result.current_period, len(result.snapshot), udf_cells)
+
+
+def export_scorecard(book, out_dir) -> dict:
+    """Write the executive scorecard (one-page PDF, chart PNGs, values-only XLSX)."""
+    from .export import collect_scorecard, write_scorecard
+
+    return write_scorecard(collect_scorecard(book), out_dir)

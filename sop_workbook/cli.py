@@ -288,38 +288,45 @@ def demo(
         Path("sop-demo"),
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 7,
 ) -> None:
-    """Run the main job on the embedded demo data: data set → KPIs → scorecard files."""
-    from . import demo_data as demo_mod
-    from .kpi import build_facts
-    from .loader import load_source
-    from .scorecard import compute_kpis, compute_kpis_by, rows_to_records
+    """The main job on the embedded demo data: data set → workbook → refresh → scorecard."""
+    import shutil
 
-    end_period = "2026-10"
+    from . import demo_data as demo_mod
+    from .actions import export_scorecard, refresh
+    from .template.build import build_template
+    from .workbook.headless import HeadlessWorkbook
+
     data_dir = out_dir / "data"
+    workbook = out_dir / "SOP_Demo.xlsm"
+    template = Path(__file__).resolve().parents[1] / "SOP_Template.xlsm"
     try:
         with _progress() as bar:
-            task = bar.add_task("demo data", total=len(_tables()) + 3)
-            demo_mod.write(data_dir, seed=seed, end_period=end_period,
+            task = bar.add_task("demo data", total=len(_tables()) + 4)
+            demo_mod.write(data_dir, seed=seed, end_period="2026-10",
                            progress=lambda _: bar.advance(task))
-            bar.update(task, description="load + validate")
-            data = load_source(data_dir)
+            bar.update(task, description="workbook")
+            if template.is_file():
+                shutil.copyfile(template, workbook)
+            else:  # installed without the repository file: build it from xl/
+                build_template(workbook)
             bar.advance(task)
-            bar.update(task, description="KPIs")
-            facts = build_facts(data)
-            result = compute_kpis(data, end_period, facts=facts)
-            by_category = compute_kpis_by(data, end_period, "category", facts=facts)
-            result["by"] = "category"
-            result["rows"] = rows_to_records(by_category)
+            bar.update(task, description="refresh")
+            book = HeadlessWorkbook(workbook)
+            report = refresh(book, str(data_dir))
+            bar.advance(task)
+            book.save(backups=0)
             bar.advance(task)
             bar.update(task, description="scorecard")
-            (out_dir / "scorecard.json").write_text(_json(result), encoding="utf-8")
-            (out_dir / "scorecard.csv").write_text(_csv(result, None), encoding="utf-8")
+            files = export_scorecard(HeadlessWorkbook(workbook), out_dir / "scorecard")
             bar.advance(task)
     except SopError as exc:
         _fail(exc)
-    _print_table(result, None)
-    out.print(f"demo data: {data_dir}/\nscorecard: {out_dir / 'scorecard.json'}, "
-              f"{out_dir / 'scorecard.csv'}", markup=False)
+    out.print(f"demo data:  {data_dir}/ ({sum(1 for _ in data_dir.glob('*.csv'))} tables)\n"
+              f"workbook:   {workbook} (refreshed: {report.udf_cells} KPI cells)\n"
+              f"scorecard:  {files['pdf']}\n"
+              f"            {files['xlsx']}\n"
+              f"charts:     {', '.join(str(p) for k, p in files.items() if k.startswith('sc'))}",
+              markup=False)
 
 
 @app.command("build-template")
@@ -398,6 +405,52 @@ def refresh(
     rows = sum(report.rows.values())
     out.print(f"refreshed {workbook} from {source}: {rows:,} rows in {len(report.rows)} "
               f"tables, {report.udf_cells} KPI cells recomputed", markup=False)
+
+
+@app.command("roll-forward")
+def roll_forward_cmd(
+    workbook: WorkbookArg,
+    to: Annotated[str | None, typer.Option("--to", help="Roll until this period (YYYY-MM); "
+                                           "default: one period.")] = None,
+) -> None:
+    """Archive the plan, advance the current period, reseed the horizon, recompute.
+
+    Rolling to the period the workbook is already at changes nothing. A backup of the
+    previous file is kept (WORKBOOK.bak1).
+    """
+    from .actions import roll_forward
+    from .workbook.headless import HeadlessWorkbook
+
+    try:
+        book = HeadlessWorkbook(workbook)
+        report = roll_forward(book, to)
+        if report.changed:
+            book.save()
+    except SopError as exc:
+        _fail(exc)
+    if report.changed:
+        out.print(f"rolled {workbook} from {report.from_period} to {report.to_period}: "
+                  f"{report.snapshot_rows:,} plan rows archived, {report.udf_cells} KPI cells "
+                  "recomputed", markup=False)
+    else:
+        out.print(f"{workbook} is already at {report.to_period}: nothing changed", markup=False)
+
+
+@app.command("export-scorecard")
+def export_scorecard_cmd(
+    workbook: WorkbookArg,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the files.")],
+) -> None:
+    """Write the executive scorecard: one-page PDF, chart PNGs, values-only XLSX."""
+    from .actions import export_scorecard
+    from .workbook.headless import HeadlessWorkbook
+
+    try:
+        files = export_scorecard(HeadlessWorkbook(workbook), out_dir)
+    except SopError as exc:
+        _fail(exc)
+    for path in files.values():
+        out.print(f"wrote {path}", markup=False)
 
 
 @app.command()

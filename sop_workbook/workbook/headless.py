@@ -50,6 +50,7 @@ class HeadlessWorkbook:
         self.tables = {t.displayName: (ws, t) for ws in self.wb.worksheets
                        for t in ws.tables.values()}
         self._cached: dict[tuple[str, str], object] = {}
+        self._values = None  # the file's cached results, loaded when first needed
 
     # ------------------------------------------------------------- names and cells
     def _name_cell(self, name: str):
@@ -68,6 +69,24 @@ class HeadlessWorkbook:
         if isinstance(value, str):
             cell.data_type = "s"  # text stays text, even if it starts with "="
 
+    # ------------------------------------------------------------- shown values
+    def result_at(self, sheet: str, coord: str):
+        """What the cell shows: its value, or for a formula the last computed result."""
+        coord = coord.replace("$", "").upper()
+        if (sheet, coord) in self._cached:
+            return self._cached[(sheet, coord)]
+        value = self.wb[sheet][coord].value
+        if isinstance(value, str) and value.startswith("="):
+            if self._values is None:
+                self._values = openpyxl.load_workbook(self.path, data_only=True,
+                                                      keep_vba=True)
+            return self._values[sheet][coord].value
+        return value
+
+    def result_of_name(self, name: str):
+        cell = self._name_cell(name)
+        return self.result_at(cell.parent.title, cell.coordinate)
+
     # ------------------------------------------------------------- tables
     def table_columns(self, name: str) -> list[str]:
         ws, table = self._table(name)
@@ -80,12 +99,34 @@ class HeadlessWorkbook:
         return self.tables[name]
 
     def read_table(self, name: str) -> pd.DataFrame:
+        """The table's rows (empty rows dropped; the index is each row's offset below the
+        header, so ``header row + 1 + index`` is its row on the sheet)."""
         ws, table = self._table(name)
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
-        rows = [[ws.cell(r, c).value for c in range(min_col, max_col + 1)]
-                for r in range(min_row, max_row + 1)]
+        rows = [[c.value for c in row] for row in ws.iter_rows(
+            min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
         frame = pd.DataFrame(rows[1:], columns=rows[0])
-        return frame.dropna(how="all").reset_index(drop=True)
+        return frame.dropna(how="all")
+
+    def _check_no_overlap(self, ws, name: str, ref: str) -> None:
+        a = range_boundaries(ref)
+        for other in ws.tables.values():
+            if other.displayName == name:
+                continue
+            b = range_boundaries(other.ref)
+            if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                raise SopError(f"table {name} would grow over table {other.displayName} on "
+                               f"sheet {ws.title}", "The workbook was not changed.")
+
+    def table_position(self, name: str) -> tuple[str, int]:
+        """(sheet title, header row) of a table."""
+        ws, table = self._table(name)
+        return ws.title, range_boundaries(table.ref)[1]
+
+    def column_letter(self, table: str, column: str) -> str:
+        _, t = self._table(table)
+        min_col = range_boundaries(t.ref)[0]
+        return get_column_letter(min_col + self.table_columns(table).index(column))
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replace the table's rows with ``frame`` (columns matched by name; the table
@@ -98,6 +139,9 @@ class HeadlessWorkbook:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         n = len(frame)
         new_max = min_row + max(n, 1)
+        self._check_no_overlap(
+            ws, name, f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}"
+            f"{new_max}")
         for r in range(min_row + 1, max(max_row, new_max) + 1):
             for c in range(min_col, max_col + 1):
                 ws.cell(r, c).value = None
@@ -111,6 +155,7 @@ class HeadlessWorkbook:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
         ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
+        self._check_no_overlap(ws, name, ref)
         table.ref = ref
         if table.autoFilter is not None:
             table.autoFilter.ref = ref

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from copy import copy
 from pathlib import Path
 
 import openpyxl
@@ -139,12 +140,17 @@ class HeadlessWorkbook:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         n = len(frame)
         new_max = min_row + max(n, 1)
+        # each column keeps the look of its first row (number format, input colour, lock)
+        styles = {c: ws.cell(min_row + 1, c)._style for c in range(min_col, max_col + 1)}
         self._check_no_overlap(
             ws, name, f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}"
             f"{new_max}")
         for r in range(min_row + 1, max(max_row, new_max) + 1):
             for c in range(min_col, max_col + 1):
                 ws.cell(r, c).value = None
+        for r in range(min_row + 1, new_max + 1):
+            for c in range(min_col, max_col + 1):
+                ws.cell(r, c)._style = copy(styles[c])
         for j, col in enumerate(columns):
             if col not in frame.columns:
                 continue

@@ -193,3 +193,37 @@ def test_sop_demo_writes_workbook_and_scorecard(tmp_path):
     for name in ("SOP_Demo.xlsm", "scorecard/scorecard.pdf", "scorecard/scorecard_values.xlsx",
                  "data/sales_lines.csv"):
         assert (tmp_path / "demo" / name).is_file(), name
+
+
+def test_refresh_keeps_what_planners_typed(refreshed, tmp_path):
+    path = fresh_copy(refreshed, tmp_path)
+    book = HeadlessWorkbook(path)
+    targets = book.read_table("cfg_targets")
+    targets.loc[targets["kpi"] == "fill_rate", "target"] = 0.97
+    book.write_table("cfg_targets", targets)
+    book.write_table("act_log", pd.DataFrame({
+        "id": ["A1"], "action": ["=HYPERLINK(\"http://x\",\"expedite\") vendor V0003"],
+        "owner": ["Supply planning"], "status": ["open"], "stage": ["3 Supply"],
+        "cycle": ["2026-11"]}))
+    book.write_table("plan_overrides", pd.DataFrame({
+        "item_no": ["CH-1001"], "location_code": ["MAIN"], "period": ["2026-12"],
+        "quantity": [12], "reason_code": ["Promotion"], "comment": ["spring campaign"]}))
+    book.write_table("exec_decisions", pd.DataFrame({"decision": ["Add a shift in March"],
+                                                     "owner": ["Operations leader"]}))
+    book.save()
+    source = Path(str(HeadlessWorkbook(path).get_value("cfg_data_source")))
+    book = HeadlessWorkbook(path)
+    refresh(book, str(source))
+    book.save()
+    after = HeadlessWorkbook(path)
+    assert after.read_table("cfg_targets").set_index("kpi").loc["fill_rate", "target"] == 0.97
+    log = after.read_table("act_log")
+    assert log["action"].tolist() == ["=HYPERLINK(\"http://x\",\"expedite\") vendor V0003"]
+    assert after.wb["Actions"]["B5"].data_type == "s"  # text, not a formula
+    assert after.read_table("plan_overrides")["comment"].tolist() == ["spring campaign"]
+    assert after.read_table("exec_decisions")["decision"].tolist() == ["Add a shift in March"]
+    grid = after.read_table("plan_demand")
+    row = grid[(grid["item_no"] == "CH-1001") & (grid["location_code"] == "MAIN")]
+    assert row.set_index("layer").loc["override", "p02"] == 12  # 2026-12 is p02
+    # the fill-rate status now compares with the typed target
+    assert after.wb["Scorecard"]["C7"].value.startswith("=INDEX(cfg_targets[target]")

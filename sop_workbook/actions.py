@@ -65,6 +65,9 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     tables.update(build_aggregates(facts, options))
     mapping = map_sales_budget_to_gl(data)
     tables["fin_budget_variance"] = budget_variance(data, mapping)
+    tables["fin_budget_detail"] = (
+        mapping.mapped.groupby(["gl_account", "period", "customer_no", "item_no",
+                                "location_code"], as_index=False)["amount"].sum())
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]

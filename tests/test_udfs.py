@@ -55,5 +55,5 @@ def test_every_udf_has_named_arguments_and_help():
     assert len(udfs.UDFS) >= 11
     for name, fn in udfs.UDFS.items():
         params = list(inspect.signature(fn).parameters)
-        assert params[:2] == ["data", "period"], name
+        assert params[0] == "data" and "period" in params, name
         assert fn.__doc__ and len(fn.__doc__) > 30, name

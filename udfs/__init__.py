@@ -53,8 +53,7 @@ def as_table(data) -> pd.DataFrame:
     frame = pd.DataFrame([list(r) for r in data[1:]], columns=header)
     frame = frame.dropna(how="all")
     for col in frame.columns:
-        if col not in ("period", "item_no", "category", "location_code", "customer_no",
-                       "salesperson", "vendor_no", "work_center"):
+        if col not in _TEXT_COLUMNS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
         else:
             frame[col] = frame[col].map(_text)
@@ -69,6 +68,12 @@ def _remember(data, frame: pd.DataFrame) -> None:
     _BY_IDENTITY[id(data)] = (data, frame)  # holding data keeps its id from being reused
     if len(_BY_IDENTITY) > _CACHE_SIZE:
         _BY_IDENTITY.popitem(last=False)
+
+
+_TEXT_COLUMNS = frozenset({"period", "item_no", "category", "location_code", "customer_no",
+                           "salesperson", "vendor_no", "work_center", "gl_account", "name",
+                           "account_type", "assessment", "gen_bus_posting_group",
+                           "gen_prod_posting_group"})
 
 
 def _text(value) -> str:
@@ -216,6 +221,61 @@ def _whole(value, name: str, default: int) -> int:
     if number < 1 or not number.is_integer():
         raise SopError(f"{name}: must be a whole number ≥ 1")
     return int(number)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc="The variance table with its header: fin_budget_variance[#All]")
+@xw.arg("gl_account", doc="GL account number, e.g. 6110")
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("measure", doc="Optional: variance (default), variance_pct, sales_budget or "
+        "financial_budget")
+@_udf
+def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
+    """Sales budget (mapped to GL) vs financial budget for one GL account and period:
+    variance = sales budget − financial budget; variance_pct = variance ÷ |financial|."""
+    account = _text(gl_account).strip()
+    if not account:
+        return None
+    measure = _text(measure).strip().lower() or "variance"
+    return agg.budget_variance(as_table(data), account, _period(period), measure)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc="The mapped budget lines with their header: fin_budget_detail[#All]")
+@xw.arg("gl_account", doc="GL account number, e.g. 6110")
+@xw.arg("period", doc=PERIOD_DOC)
+@_udf
+def SOP_VARIANCE_DETAIL(data, gl_account, period):
+    """Drill-down (spills): the customers, items and locations whose sales budget is mapped
+    to the GL account in the period, largest amount first, with a header row."""
+    account = _text(gl_account).strip()
+    detail = agg.variance_detail(as_table(data), account, _period(period)) if account else \
+        pd.DataFrame(columns=["customer_no", "item_no", "location_code", "amount"])
+    return _spill(detail)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc=DATA_DOC)
+@xw.arg("kpi", doc="KPI name, e.g. fill_rate, sales_otd, forecast_accuracy")
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("dimension", doc="item, category, location, customer, salesperson, vendor or "
+        "work_center")
+@_udf
+def SOP_KPI_BY(data, kpi, period, dimension):
+    """A KPI for every member of a dimension (spills two columns: member, value; #N/A where
+    a member has no value), with a header row."""
+    frame = agg.kpi_by(as_table(data), _text(kpi).strip().lower(), _period(period),
+                       _text(dimension).strip().lower())
+    return _spill(frame)
+
+
+def _spill(frame: pd.DataFrame) -> list[list]:
+    """A DataFrame as the 2-D array Excel spills: header row, then rows; no value → #N/A."""
+    rows = [list(frame.columns)]
+    for rec in frame.itertuples(index=False):
+        rows.append([NO_VALUE if v is None or (isinstance(v, float) and not math.isfinite(v))
+                     else v for v in rec])
+    return rows
 
 
 #: Every UDF the workbook may call, by name (the template generates VBA wrappers for these).

@@ -150,3 +150,64 @@ def commit_vs_closed(agg: pd.DataFrame, period: str, dimension=None, member=None
     """Σ won_amount ÷ Σ committed_amount of the period."""
     rows = select(agg, period, dimension, member)
     return _ratio(_sum(rows, "won_amount"), _sum(rows, "committed_amount"))
+
+
+# --------------------------------------------------------------------------- finance
+
+VARIANCE_MEASURES = ("variance", "variance_pct", "sales_budget", "financial_budget")
+
+
+def budget_variance(table: pd.DataFrame, gl_account: str, period: str,
+                    measure: str = "variance"):
+    """One GL account × period of the variance table (fin_budget_variance): ``variance`` =
+    sales budget − financial budget, ``variance_pct`` = variance ÷ |financial budget|, or
+    either budget. No row (or a zero financial budget for the %) gives None."""
+    if measure not in VARIANCE_MEASURES:
+        raise SopError(f"measure: {measure!r} must be one of {', '.join(VARIANCE_MEASURES)}")
+    rows = table[(table["gl_account"].astype(str) == str(gl_account))
+                 & (table["period"].astype(str) == period)]
+    if rows.empty:
+        return None
+    sales, fin = _sum(rows, "sales_budget"), _sum(rows, "financial_budget")
+    if measure == "sales_budget":
+        return sales
+    if measure == "financial_budget":
+        return fin
+    if measure == "variance":
+        return sales - fin
+    return None if fin == 0 else (sales - fin) / abs(fin)
+
+
+def variance_detail(table: pd.DataFrame, gl_account: str, period: str) -> pd.DataFrame:
+    """Drill-down: the sales-budget lines (customer, item, location, amount) mapped to one
+    GL account in one period (table fin_budget_detail), largest amount first."""
+    rows = table[(table["gl_account"].astype(str) == str(gl_account))
+                 & (table["period"].astype(str) == period)]
+    cols = ["customer_no", "item_no", "location_code", "amount"]
+    out = rows[cols].copy()
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0)
+    return out.sort_values(["amount", "customer_no", "item_no"],
+                           ascending=[False, True, True]).reset_index(drop=True)
+
+
+KPI_FUNCTIONS = {
+    "sales_otd": sales_otd, "fill_rate": fill_rate, "vendor_otd": vendor_otd,
+    "schedule_attainment": schedule_attainment, "inventory_turns": inventory_turns,
+    "days_of_supply": days_of_supply, "forecast_accuracy": forecast_accuracy,
+    "forecast_bias": forecast_bias, "tracking_signal": tracking_signal,
+    "close_ratio": close_ratio, "commit_vs_closed": commit_vs_closed,
+}
+
+
+def kpi_by(table: pd.DataFrame, kpi: str, period: str, dimension: str) -> pd.DataFrame:
+    """A KPI of the period for every member of ``dimension`` present in the table's rows of
+    that period: columns (dimension, value); no value → None."""
+    fn = KPI_FUNCTIONS.get(kpi)
+    if fn is None:
+        raise SopError(f"kpi: {kpi!r} is not one of {', '.join(KPI_FUNCTIONS)}")
+    column = DIMENSION_COLUMNS.get(dimension.strip().lower())
+    if column is None or column not in table:
+        raise SopError(f"dimension: this table cannot be cut by {dimension!r}")
+    members = sorted(set(select(table, period)[column].astype(str)))
+    return pd.DataFrame({dimension: members,
+                         "value": [fn(table, period, dimension, m) for m in members]})

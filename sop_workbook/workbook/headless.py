@@ -16,10 +16,11 @@ import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
 from .io import DEFAULT_BACKUPS, atomic_write
-from .recalc import Resolver, is_udf_formula, write_cached_values
+from .recalc import Resolver, formula_text, is_udf_formula, write_cached_values
 
 
 def _cell_value(value):
@@ -177,8 +178,44 @@ class HeadlessWorkbook:
                 for cell in row:
                     if is_udf_formula(cell.value):
                         resolver.cell(ws.title, cell.coordinate)
-        self._cached = {**resolver.native_values, **resolver.udf_values}
+        cached = {**resolver.native_values}
+        for (sheet, coord), value in resolver.udf_values.items():
+            if isinstance(value, list):
+                cached[(sheet, coord)] = self._spill(sheet, coord, value)
+            else:
+                cached[(sheet, coord)] = value
+        self._cached = cached
         return len(resolver.udf_values)
+
+    def _spill(self, sheet: str, coord: str, rows: list[list]):
+        """Lay a UDF's array result out over the cells below and right of the formula cell
+        (an array formula over that range, as Excel shows a spilled result); the cells it
+        covered before are cleared first. Returns the top-left value."""
+        ws = self.wb[sheet]
+        cell = ws[coord]
+        text = formula_text(cell.value)
+        old = cell.value.ref if isinstance(cell.value, ArrayFormula) else coord
+        o_min_col, o_min_row, o_max_col, o_max_row = range_boundaries(old)
+        for r in range(o_min_row, o_max_row + 1):
+            for c in range(o_min_col, o_max_col + 1):
+                if (r, c) != (cell.row, cell.column):
+                    ws.cell(r, c).value = None
+        height, width = len(rows), max((len(r) for r in rows), default=1)
+        for i in range(height):
+            for j in range(width):
+                if i == j == 0:
+                    continue
+                target = ws.cell(cell.row + i, cell.column + j)
+                if target.value is not None or target.coordinate in ws.merged_cells:
+                    raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
+                                   f"cells but {target.coordinate} is not empty (#SPILL!)")
+                value = rows[i][j] if j < len(rows[i]) else None
+                target.value = _cell_value(value)
+                if isinstance(target.value, str):
+                    target.data_type = "e" if target.value == "#N/A" else "s"
+        end = f"{get_column_letter(cell.column + width - 1)}{cell.row + height - 1}"
+        cell.value = ArrayFormula(f"{coord}:{end}", text)
+        return rows[0][0] if rows and rows[0] else None
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 import openpyxl
 from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet.formula import ArrayFormula
 
 from ..template.package import _read_zip, _write_zip
 from .formula import FormulaError, evaluate
@@ -39,8 +40,18 @@ class RecalcResult:
         return len(self.values)
 
 
-def is_udf_formula(formula: object) -> bool:
-    return isinstance(formula, str) and formula.upper().startswith("=SOP_")
+def formula_text(value: object) -> str | None:
+    """The formula of a cell value (plain or array formula), or None."""
+    if isinstance(value, ArrayFormula):
+        return value.text
+    if isinstance(value, str) and value.startswith("="):
+        return value
+    return None
+
+
+def is_udf_formula(value: object) -> bool:
+    text = formula_text(value)
+    return text is not None and text.upper().startswith("=SOP_")
 
 
 class Resolver:
@@ -69,8 +80,13 @@ class Resolver:
         try:
             value = self.wb[sheet][key[1]].value
             if is_udf_formula(value):
-                value = self.call_udf(sheet, key[1], value)
+                value = self.call_udf(sheet, key[1], formula_text(value))
                 self.udf_values[key] = value
+                if isinstance(value, list):  # a spilled array: the cell shows its top-left
+                    value = value[0][0] if value and value[0] else None
+            elif isinstance(value, ArrayFormula):
+                raise FormulaError(f"{sheet}!{key[1]}: array formulas are not evaluated "
+                                   "headless")
             elif isinstance(value, str) and value.startswith("="):
                 value = evaluate(value, lambda ref: self.ref(ref, sheet), f"{sheet}!{key[1]}")
                 self.native_values[key] = value
@@ -92,7 +108,7 @@ class Resolver:
                 values = []
                 for c, cell in enumerate(row, start=min_col):
                     v = cell.value
-                    if isinstance(v, str) and v.startswith("="):
+                    if formula_text(v) is not None:
                         v = self.cell(sheet, f"{_col(c)}{r}")
                     values.append(v)
                 rows.append(values)
@@ -271,15 +287,3 @@ def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> b
                      r'.*?</f>|<f\s[^>]*/>)(?:<v\s*/>|<v>.*?</v>)?</c>', replace, xml)
         parts[part] = xml.encode("utf-8")
     return _write_zip(parts)
-
-
-def recalc_file(path: Path, out: Path | None = None) -> RecalcResult:
-    """Recalculate the UDF cells of ``path`` and write the result to ``out`` (default: in
-    place, atomically)."""
-    from .io import atomic_write
-
-    path = Path(path)
-    result = compute(path)
-    data = write_cached_values(path.read_bytes(), {**result.native, **result.values})
-    atomic_write(out or path, data)
-    return result

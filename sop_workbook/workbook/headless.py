@@ -19,7 +19,7 @@ from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
-from .io import DEFAULT_BACKUPS, atomic_write
+from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .recalc import Resolver, formula_text, is_udf_formula, write_cached_values
 
 
@@ -45,6 +45,7 @@ class HeadlessWorkbook:
         self.path = Path(path)
         if not self.path.is_file():
             raise SopError(f"workbook not found: {self.path}")
+        check_zip_limits(self.path)
         try:
             self.wb = openpyxl.load_workbook(self.path, keep_vba=True)
         except Exception as exc:  # openpyxl raises many kinds for a bad file

@@ -17,6 +17,30 @@ from pathlib import Path
 from ..errors import SopError
 
 DEFAULT_BACKUPS = 3
+#: Limits for reading a workbook someone else made (zip bombs): parts, total size, ratio.
+MAX_PARTS = 5_000
+MAX_UNCOMPRESSED = 1 << 30  # 1 GiB
+MAX_RATIO = 200
+
+
+def check_zip_limits(path: Path) -> None:
+    """Refuse a workbook whose zip would expand beyond sane limits, before parsing it."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SopError(f"{path} is not a workbook (.xlsx/.xlsm is a zip file): {exc}") \
+            from None
+    if len(infos) > MAX_PARTS:
+        raise SopError(f"{path}: {len(infos):,} parts in the file; refusing to open it")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED:
+        raise SopError(f"{path}: would expand to {total / 2**30:.1f} GiB; refusing to open it")
+    for info in infos:
+        ratio = info.file_size / max(1, info.compress_size)
+        if ratio > MAX_RATIO and info.file_size > 10 * 2**20:
+            raise SopError(f"{path}: part {info.filename} expands {ratio:.0f}× (a zip bomb?); "
+                           "refusing to open it")
 
 
 def check_workbook_bytes(data: bytes, required: set[str] = frozenset()) -> None:

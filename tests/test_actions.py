@@ -134,6 +134,10 @@ def test_export_scorecard_one_page_with_the_figures(refreshed, tmp_path):
     info = subprocess.run(["pdfinfo", str(files["pdf"])], capture_output=True, text=True,
                           check=True).stdout
     assert "Pages:           1" in info
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(files["pdf"]), str(tmp_path / "page")],
+                   check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) == 1 and pages[0].stat().st_size > 20_000
     text = subprocess.run(["pdftotext", "-layout", str(files["pdf"]), "-"],
                           capture_output=True, text=True, check=True).stdout
     values = openpyxl.load_workbook(refreshed, data_only=True, keep_vba=True)

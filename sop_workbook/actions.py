@@ -72,7 +72,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
     current = current_period(book)
-    overrides = read_overrides(book)
+    overrides = read_overrides(book, current)
     tables["plan_demand"] = demand_plan_grid(tables["agg_sales"], overrides, current,
                                              data["items"])
     rows = {}
@@ -106,9 +106,10 @@ def history_from_aggregates(agg_sales: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"invoiced_qty": "quantity"})
 
 
-def read_overrides(book) -> pd.DataFrame:
+def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.DataFrame:
     """The planners' overrides (Demand sheet, table plan_overrides), checked: a quantity
-    that is not a number or a period that is not YYYY-MM is reported with its cell."""
+    that is not a number, a period that is not YYYY-MM, or (given ``current``) a period
+    outside the plan horizon is reported with its sheet and cell — never ignored or zeroed."""
     frame = book.read_table("plan_overrides")
     if frame.empty:
         return pd.DataFrame(columns=["item_no", "location_code", "period", "quantity",
@@ -122,11 +123,17 @@ def read_overrides(book) -> pd.DataFrame:
             col = book.column_letter("plan_overrides", "quantity")
             problems.append(f"{sheet}!{col}{row}: quantity {qty!r} is not a number")
         period = str(rec.get("period") or "").strip()
+        col = book.column_letter("plan_overrides", "period")
         try:
-            parse_period(period)
+            month = parse_period(period)
         except SopError:
-            col = book.column_letter("plan_overrides", "period")
             problems.append(f"{sheet}!{col}{row}: period {period!r} is not YYYY-MM")
+            continue
+        if current is not None:
+            first = parse_period(current)
+            if not first <= month < first + horizon:
+                problems.append(f"{sheet}!{col}{row}: period {period} is outside the plan "
+                                f"horizon ({current} to {planning.plan_periods(current)[-1]})")
     if problems:
         raise SopError(f"{len(problems)} invalid override(s) on {sheet}", "\n".join(problems))
     frame = frame.reset_index(drop=True)
@@ -190,7 +197,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     current = current_period(book)
     grid = book.read_table("plan_demand")
     plan = plan_from_grid(grid, current)
-    overrides = read_overrides(book)
+    overrides = read_overrides(book, current)
     try:
         result = planning.roll_forward(plan, overrides, current, to_period)
     except ValueError as exc:

@@ -357,6 +357,8 @@ def build_template_cmd(
 
 
 WorkbookArg = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).")]
+BackupsOpt = Annotated[int, typer.Option(min=0, help="Previous versions to keep as "
+                                         "WORKBOOK.bak1 (newest) … .bakN.")]
 
 
 @app.command()
@@ -364,14 +366,17 @@ def recalc(
     workbook: WorkbookArg,
     target: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of "
                                                 "in place.")] = None,
+    backups: BackupsOpt = 3,
 ) -> None:
     """Recompute every UDF (KPI) cell headless and store the values in the file."""
     from .workbook.headless import HeadlessWorkbook
+    from .workbook.io import ensure_writable
 
     try:
+        ensure_writable(target or workbook)
         book = HeadlessWorkbook(workbook)
         n = book.recalculate()
-        saved = book.save(target)
+        saved = book.save(target, backups=backups)
     except SopError as exc:
         _fail(exc)
     out.print(f"recalculated {n} KPI cells in {saved}", markup=False)
@@ -381,22 +386,30 @@ def recalc(
 def refresh(
     workbook: WorkbookArg,
     source: SourceOpt,
+    backups: BackupsOpt = 3,
 ) -> None:
     """Load and validate SOURCE, rewrite the data tables, recompute every KPI (headless).
 
     Planner inputs are kept; invalid data leaves the workbook unchanged.
     """
     from .actions import refresh as refresh_action
+    from .errors import SourceValidationError
+    from .loader import validate_source
     from .workbook.headless import HeadlessWorkbook
+    from .workbook.io import ensure_writable
 
     try:
+        ensure_writable(workbook)
+        problems, _ = validate_source(source)  # before the workbook is even opened
+        if problems:
+            raise SourceValidationError(problems, str(source))
         with _progress() as bar:
             task = bar.add_task("refresh", total=3)
             book = HeadlessWorkbook(workbook)
             bar.advance(task)
             report = refresh_action(book, str(source))
             bar.advance(task)
-            book.save()
+            book.save(backups=backups)
             bar.advance(task)
     except SopError as exc:
         _fail(exc)
@@ -412,6 +425,7 @@ def roll_forward_cmd(
     workbook: WorkbookArg,
     to: Annotated[str | None, typer.Option("--to", help="Roll until this period (YYYY-MM); "
                                            "default: one period.")] = None,
+    backups: BackupsOpt = 3,
 ) -> None:
     """Archive the plan, advance the current period, reseed the horizon, recompute.
 
@@ -420,12 +434,14 @@ def roll_forward_cmd(
     """
     from .actions import roll_forward
     from .workbook.headless import HeadlessWorkbook
+    from .workbook.io import ensure_writable
 
     try:
+        ensure_writable(workbook)
         book = HeadlessWorkbook(workbook)
         report = roll_forward(book, to)
         if report.changed:
-            book.save()
+            book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
     if report.changed:
@@ -434,6 +450,19 @@ def roll_forward_cmd(
                   "recomputed", markup=False)
     else:
         out.print(f"{workbook} is already at {report.to_period}: nothing changed", markup=False)
+
+
+@app.command()
+def undo(workbook: WorkbookArg) -> None:
+    """Restore the workbook from its newest backup (WORKBOOK.bak1), undoing the last
+    refresh, roll forward or recalc; the current file is kept as WORKBOOK.undone."""
+    from .workbook.io import restore_backup
+
+    try:
+        restore_backup(workbook)
+    except SopError as exc:
+        _fail(exc)
+    out.print(f"restored {workbook} from its last backup", markup=False)
 
 
 @app.command("export-scorecard")

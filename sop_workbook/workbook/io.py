@@ -69,10 +69,51 @@ def key_parts(path: Path) -> set[str]:
     return {n for n in names if n in keep or n.startswith("xl/worksheets/sheet")}
 
 
+def lock_files(path: Path) -> list[Path]:
+    """Lock files that Excel (``~$name``) or LibreOffice (``.~lock.name#``) keep next to a
+    workbook while it is open."""
+    candidates = [path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#")]
+    return [p for p in candidates if p.exists()]
+
+
+def ensure_writable(path: Path) -> None:
+    """Refuse, before any work, to write a workbook that is open elsewhere or read-only."""
+    path = Path(path)
+    locks = lock_files(path)
+    if locks:
+        raise SopError(f"{path} is open in another program ({locks[0].name} exists)",
+                       "Close it there first; nothing was written.")
+    if path.exists() and (not os.access(path, os.W_OK)
+                          or not path.stat().st_mode & 0o222):  # no write bit: read-only,
+        raise SopError(f"{path} is read-only", "Nothing was written.")  # even for root
+    if not os.access(path.parent if str(path.parent) else Path("."), os.W_OK):
+        raise SopError(f"cannot write in the folder {path.parent}", "Nothing was written.")
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files left by a process that was killed mid-save (never the original)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:-4]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS) -> None:
     """Replace ``path`` with ``data`` atomically, keeping ``backups`` previous versions
     (``name.bak1`` newest)."""
     path = Path(path)
+    ensure_writable(path)
+    _remove_stale_temporaries(path)
     check_workbook_bytes(data, key_parts(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -84,12 +125,47 @@ def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS) -> 
         if path.exists() and backups > 0:
             _rotate_backups(path, backups)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except PermissionError as exc:
         raise SopError(f"cannot write {path}: {exc.strerror}",
                        "Is the workbook open in another program, or read-only?") from None
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def restore_backup(path: Path) -> Path:
+    """Undo the last change: the newest backup becomes the workbook again; the current
+    file is kept as ``name.undone``; older backups move up one."""
+    path = Path(path)
+    newest = backup_path(path, 1)
+    if not newest.exists():
+        raise SopError(f"no backup of {path} to restore ({newest.name} does not exist)")
+    ensure_writable(path)
+    check_workbook_bytes(newest.read_bytes(), {"xl/workbook.xml"})
+    if path.exists():
+        os.replace(path, path.with_name(path.name + ".undone"))
+    os.replace(newest, path)
+    n = 2
+    while backup_path(path, n).exists():
+        os.replace(backup_path(path, n), backup_path(path, n - 1))
+        n += 1
+    _fsync_dir(path.parent)
+    return path
 
 
 def backup_path(path: Path, n: int = 1) -> Path:

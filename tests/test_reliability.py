@@ -263,3 +263,18 @@ def test_override_outside_the_horizon_is_reported_with_its_cell(setup, tmp_path)
     with pytest.raises(SopError) as exc:
         roll_forward(book)
     assert "2 Demand!V14: period 2028-01 is outside the plan horizon" in exc.value.detail
+
+
+def test_roll_forward_twice_to_the_same_period_changes_nothing_the_second_time(setup,
+                                                                                  tmp_path):
+    _, old = setup
+    target = tmp_path / "wb.xlsm"
+    shutil.copy(old, target)
+    first = CliRunner().invoke(app, ["roll-forward", str(target), "--to", "2026-12"])
+    assert first.exit_code == 0, first.output
+    after_first = target.read_bytes()
+    second = CliRunner().invoke(app, ["roll-forward", str(target), "--to", "2026-12"])
+    assert second.exit_code == 0 and "nothing changed" in second.output
+    assert target.read_bytes() == after_first
+    history = HeadlessWorkbook(target).read_table("plan_history")
+    assert set(history["snapshot_period"]) == {"2026-11"}  # archived once

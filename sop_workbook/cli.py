@@ -293,12 +293,12 @@ def demo(
 
     from . import demo_data as demo_mod
     from .actions import export_scorecard, refresh
-    from .template.build import build_template
+    from .template.build import build_template, packaged_template
     from .workbook.headless import HeadlessWorkbook
 
     data_dir = out_dir / "data"
     workbook = out_dir / "SOP_Demo.xlsm"
-    template = Path(__file__).resolve().parents[1] / "SOP_Template.xlsm"
+    template = packaged_template()
     try:
         with _progress() as bar:
             task = bar.add_task("demo data", total=len(_tables()) + 4)

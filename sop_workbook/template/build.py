@@ -31,7 +31,16 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from .package import build_vba_project, generate_udf_wrappers, make_macro_workbook
 
-XL_DIR = Path(__file__).resolve().parents[2] / "xl"
+_REPO_XL = Path(__file__).resolve().parents[2] / "xl"
+#: The sources: the repository's xl/ folder, or the copy inside an installed package.
+XL_DIR = _REPO_XL if _REPO_XL.is_dir() else Path(__file__).resolve().parents[1] / "xl"
+
+
+def packaged_template() -> Path:
+    """SOP_Template.xlsm of the repository, or the copy inside an installed package."""
+    repo = Path(__file__).resolve().parents[2] / "SOP_Template.xlsm"
+    return repo if repo.is_file() else Path(__file__).resolve().parents[1] / \
+        "SOP_Template.xlsm"
 UDF_MODULE = "udfs"
 RAG_FILLS = {"GREEN": "C6EFCE", "AMBER": "FFEB9C", "RED": "FFC7CE"}
 RAG_FONTS = {"GREEN": "006100", "AMBER": "9C5700", "RED": "9C0006"}

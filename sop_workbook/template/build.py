@@ -218,22 +218,25 @@ class Builder:
         ws.add_data_validation(dv)
 
     def rag(self, ws, cells: str) -> None:
-        first = cells.split(":")[0].replace("$", "")
-        for status, fill in RAG_FILLS.items():
-            ws.conditional_formatting.add(cells, FormulaRule(
-                formula=[f'{first}="{status}"'], stopIfTrue=True,
-                fill=PatternFill("solid", start_color=fill, end_color=fill),
-                font=Font(bold=True, color=RAG_FONTS[status])))
+        """Status colours on cells showing GREEN / AMBER / RED."""
+        self._text_colours(ws, cells, {s: s for s in RAG_FILLS}, bold=True)
 
     def assessment_colours(self, ws, spec: dict) -> None:
-        first = spec["range"].split(":")[0]
-        for key, text in spec["texts"].items():
-            status = key.upper()
-            ws.conditional_formatting.add(spec["range"], FormulaRule(
+        """Colours on cells showing other texts, e.g. favourable (green) / unfavourable."""
+        self._text_colours(ws, spec["range"],
+                           {text: key.upper() for key, text in spec["texts"].items()},
+                           bold=False)
+
+    @staticmethod
+    def _text_colours(ws, cells: str, status_of_text: dict[str, str], bold: bool) -> None:
+        first = cells.split(":")[0].replace("$", "")
+        for text, status in status_of_text.items():
+            fill = RAG_FILLS[status]
+            ws.conditional_formatting.add(cells, FormulaRule(
                 formula=[f'{first}="{text}"'], stopIfTrue=True,
-                fill=PatternFill("solid", start_color=RAG_FILLS[status],
-                                 end_color=RAG_FILLS[status]),
-                font=Font(color=RAG_FONTS[status])))
+                fill=PatternFill("solid", start_color=fill, end_color=fill),
+                font=Font(bold=True, color=RAG_FONTS[status]) if bold
+                else Font(color=RAG_FONTS[status])))
 
     def chart(self, ws, spec: dict) -> None:
         chart = LineChart()

@@ -20,7 +20,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
-from .recalc import Resolver, formula_text, is_udf_formula, write_cached_values
+from .recalc import evaluate_all, formula_text, write_cached_values
 
 
 def _cell_value(value):
@@ -171,14 +171,7 @@ class HeadlessWorkbook:
     # ------------------------------------------------------------- recalculation + save
     def recalculate(self) -> int:
         """Evaluate every UDF cell (and the native formulas they depend on) in Python."""
-        import udfs
-
-        resolver = Resolver(self.wb, udfs.UDFS)
-        for ws in self.wb.worksheets:
-            for row in ws.iter_rows():
-                for cell in row:
-                    if is_udf_formula(cell.value):
-                        resolver.cell(ws.title, cell.coordinate)
+        resolver = evaluate_all(self.wb)
         cached = {**resolver.native_values}
         for (sheet, coord), value in resolver.udf_values.items():
             if isinstance(value, list):

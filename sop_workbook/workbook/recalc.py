@@ -16,11 +16,13 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import openpyxl
 from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -204,25 +206,28 @@ class Resolver:
         return evaluate(text, lambda ref: self.ref(ref, sheet), where)
 
 
-def _col(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index)
+_col = get_column_letter
 
 
-def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
-    """Evaluate every UDF cell of the workbook at ``path`` (nothing is written)."""
+def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
+    """Evaluate every UDF cell of a loaded workbook; the resolver holds the results
+    (``udf_values``) and the native formulas evaluated on the way (``native_values``)."""
     if udf_functions is None:
         import udfs
 
         udf_functions = udfs.UDFS
-    wb = openpyxl.load_workbook(path, keep_vba=True)
     resolver = Resolver(wb, udf_functions)
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for cell in row:
                 if is_udf_formula(cell.value):
                     resolver.cell(ws.title, cell.coordinate)
+    return resolver
+
+
+def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
+    """Evaluate every UDF cell of the workbook at ``path`` (nothing is written)."""
+    resolver = evaluate_all(openpyxl.load_workbook(path, keep_vba=True), udf_functions)
     return RecalcResult(dict(resolver.udf_values), dict(resolver.native_values))
 
 
@@ -253,8 +258,6 @@ def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
         r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
     out = {}
     for m in re.finditer(r'<sheet [^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb_xml):
-        from html import unescape
-
         target = targets[m.group(2)]
         part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
             posixpath.join("xl", target))

@@ -14,6 +14,10 @@ Tables (names as the workbook's Excel tables):
 - ``agg_production`` — period × item × location × work centre: planned and attained qty.
 - ``agg_funnel`` — period × salesperson × customer: won/lost counts, committed and won.
 
+The planning inputs refresh also writes — ``agg_pipeline``, ``agg_supply_open``,
+``agg_item_mix``, ``routings``, ``capacity`` — are built from the loaded source by
+:func:`sop_workbook.plan_inputs.build_plan_inputs` (definitions there).
+
 The options that change a numerator (tolerance, fill basis, vendor window) are fixed when
 the aggregates are built; *Refresh* rebuilds them from the configuration.
 """

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import plan as planning
+from . import stages
 from .aggregates import build_aggregates
 from .contract import TABLES
 from .errors import SopError
 from .kpi import budget_variance, build_facts, map_sales_budget_to_gl
 from .loader import load_source
 from .periods import parse_period
+from .plan_inputs import build_plan_inputs
 from .scorecard import KpiOptions
 
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
@@ -51,18 +53,14 @@ def options_from_config(book) -> KpiOptions:
     )
 
 
-def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshReport:
-    """Load and validate ``source``, write the data and aggregate tables, recompute every
-    KPI cell, stamp time and source. Planner inputs (overrides, comments, actions,
-    targets) live in other tables and are not touched. If the source is invalid the
-    loader raises before anything in the workbook changes."""
-    sign = str(book.get_value("cfg_gl_income_sign") or "positive").strip().lower()
-    data = load_source(source, gl_income_sign=sign if sign in ("positive", "negative")
-                       else "positive")
-    options = options_from_config(book)
+def source_tables(source: str, options: KpiOptions, sign: str) -> tuple[dict, list[str]]:
+    """Every table *Refresh* lands from ``source``: master tables, KPI aggregates, planning
+    inputs and the sales-budget → GL reconciliation (in memory, from the loaded source)."""
+    data = load_source(source, gl_income_sign=sign)
     facts = build_facts(data)
     tables = {name: data[name][list(TABLES[name].columns)] for name in MASTER_TABLES}
     tables.update(build_aggregates(facts, options))
+    tables.update(build_plan_inputs(data))
     mapping = map_sales_budget_to_gl(data)
     tables["fin_budget_variance"] = budget_variance(data, mapping)
     tables["fin_budget_detail"] = (
@@ -71,19 +69,116 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
-    current = current_period(book)
-    overrides = read_overrides(book, current)
-    tables["plan_demand"] = demand_plan_grid(tables["agg_sales"], overrides, current,
-                                             data["items"])
+    return tables, list(data.warnings)
+
+
+def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshReport:
+    """Load and validate ``source``, write the data and aggregate tables, rebuild every
+    review-stage table (demand plan, supply, finance, pre-S&OP, executive lists), recompute
+    every KPI cell, stamp time and source. Planner inputs (overrides, events, comments,
+    decisions, actions, targets) live in their own tables and are not touched. If the source
+    or an input is invalid, nothing in the workbook changes."""
+    sign = str(book.get_value("cfg_gl_income_sign") or "positive").strip().lower()
+    sign = sign if sign in ("positive", "negative") else "positive"
+    options = options_from_config(book)
+    settings = settings_from_config(book)
+    inputs = read_inputs(book, settings.current)
+    tables, warnings = source_tables(source, options, sign)
+    tables.update(stages.build_stage_tables(tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
         book.write_table(name, frame)
         rows[name] = len(frame)
+    draw_category_charts(book, tables["demand_rollup"])
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     book.set_value("cfg_data_source", str(source))
     book.set_value("cfg_last_refresh", f"{stamp} from {source}")
     udf_cells = book.recalculate()
-    return RefreshReport(str(source), rows, udf_cells, list(data.warnings))
+    return RefreshReport(str(source), rows, udf_cells, warnings)
+
+
+def settings_from_config(book) -> stages.Settings:
+    """The planning settings on the Config sheet (names cfg_*), with their defaults."""
+    def number(name: str, default: float) -> float:
+        try:
+            value = book.get_value(name)
+        except SopError:
+            return default
+        try:
+            return float(value) if value not in (None, "") else default
+        except (TypeError, ValueError):
+            raise SopError(f"Config {name}: {value!r} is not a number") from None
+
+    return stages.Settings(current=current_period(book),
+                           horizon=int(number("cfg_horizon", 12)) or 12,
+                           safety_days=number("cfg_safety_days", 14.0),
+                           lookahead=max(1, int(number("cfg_dos_lookahead", 3))),
+                           labour_rate=number("cfg_labour_rate", 0.0))
+
+
+def _optional_table(book, name: str) -> pd.DataFrame:
+    try:
+        return book.read_table(name)
+    except SopError:
+        return pd.DataFrame()
+
+
+def read_inputs(book, current: str) -> stages.Inputs:
+    """The planners' inputs, each checked (errors name sheet and cell)."""
+    return stages.Inputs(
+        overrides=read_overrides(book, current),
+        events=read_events(book),
+        snapshots=_optional_table(book, "plan_history"),
+        decisions=_optional_table(book, "presop_decisions"),
+        actions=_optional_table(book, "act_log"),
+    )
+
+
+def read_events(book) -> pd.DataFrame:
+    """The marketing events (Demand sheet, table plan_events); a bad period or number is
+    reported with its sheet and cell."""
+    frame = _optional_table(book, "plan_events")
+    if frame.empty:
+        return frame
+    frame = frame[frame.get("event").notna() | frame.get("item_no").notna()
+                  | frame.get("category").notna()] if "event" in frame else frame
+    problems = []
+    sheet, header_row = book.table_position("plan_events")
+    for i, rec in frame.iterrows():
+        row = header_row + 1 + int(i)
+        for column in ("period_from", "period_to"):
+            value = str(rec.get(column) or "").strip()
+            if column == "period_to" and not value:
+                continue
+            try:
+                parse_period(value)
+            except SopError:
+                col = book.column_letter("plan_events", column)
+                problems.append(f"{sheet}!{col}{row}: {column} {value!r} is not YYYY-MM")
+        for column in ("uplift_pct", "uplift_units"):
+            value = rec.get(column)
+            if value not in (None, "") and (isinstance(value, bool) or not _is_number(value)):
+                col = book.column_letter("plan_events", column)
+                problems.append(f"{sheet}!{col}{row}: {column} {value!r} is not a number")
+    if problems:
+        raise SopError(f"{len(problems)} invalid marketing event(s) on {sheet}",
+                       "\n".join(problems))
+    return frame.reset_index(drop=True)
+
+
+def draw_category_charts(book, rollup: pd.DataFrame) -> None:
+    """One line chart per category on the Demand sheet: shipped history, baseline and
+    consensus (rows of demand_rollup with location (all)). Headless only for now: the live
+    adapter keeps the charts of the last headless refresh."""
+    if not hasattr(book, "replace_charts"):
+        return
+    from .charts import category_charts
+
+    sheet, header_row = book.table_position("demand_rollup")
+    first_col = book.column_letter("demand_rollup", "h24")
+    book.replace_charts("2 Demand", "category", category_charts(
+        rollup, sheet, header_row, first_col, label_sheet="2 Demand",
+        label_row=header_row - 1, label_first_col="F"))
 
 
 # --------------------------------------------------------------------------- the plan
@@ -210,12 +305,39 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     book.write_table("plan_history", snapshot)
     book.write_table("plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
-    items = book.read_table("items")
-    book.write_table("plan_demand", demand_plan_grid(book.read_table("agg_sales"),
-                                                     result.overrides,
-                                                     result.current_period, items))
+    rebuild_stages(book)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells)
+
+
+#: The workbook tables the review stages are computed from (written by Refresh).
+STAGE_SOURCES = ("items", "locations", "gl_accounts", "posting_setup", "agg_sales",
+                 "agg_pipeline", "agg_supply_open", "agg_item_mix", "routings", "capacity")
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells read back from a sheet as typed columns: a column whose values are all
+    numbers becomes float, the others stay as they are."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col].dropna()
+        if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               for v in values):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out.reset_index(drop=True)
+
+
+def rebuild_stages(book) -> dict[str, pd.DataFrame]:
+    """Recompute every review-stage table from the aggregates already in the workbook
+    (used by Roll forward, which must not need the source) and write them."""
+    settings = settings_from_config(book)
+    inputs = read_inputs(book, settings.current)
+    agg = {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
+    tables = stages.build_stage_tables(agg, inputs, settings)
+    for name, frame in tables.items():
+        book.write_table(name, frame)
+    draw_category_charts(book, tables["demand_rollup"])
+    return tables
 
 
 def export_scorecard(book, out_dir) -> dict:

@@ -269,6 +269,17 @@ def SOP_KPI_BY(data, kpi, period, dimension):
     return _spill(frame)
 
 
+@xw.func(category="S&OP")
+@xw.arg("data", doc="The vendor aggregate with its header: agg_vendor[#All]")
+@xw.arg("period", doc=PERIOD_DOC)
+@_udf
+def SOP_VENDOR_WATCH(data, period):
+    """Supplier watch list (spills): per vendor, receipt lines and vendor OTD over the last
+    3 and 6 months ending at the period (Σ on-time receipt lines ÷ Σ receipt lines), worst
+    3-month OTD first, with a header row."""
+    return _spill(agg.vendor_watch(as_table(data), _period(period)))
+
+
 def _spill(frame: pd.DataFrame) -> list[list]:
     """A DataFrame as the 2-D array Excel spills: header row, then rows; no value → #N/A."""
     rows = [list(frame.columns)]

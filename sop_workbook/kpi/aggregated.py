@@ -211,3 +211,27 @@ def kpi_by(table: pd.DataFrame, kpi: str, period: str, dimension: str) -> pd.Dat
     members = sorted(set(select(table, period)[column].astype(str)))
     return pd.DataFrame({dimension: members,
                          "value": [fn(table, period, dimension, m) for m in members]})
+
+
+def vendor_watch(agg: pd.DataFrame, period: str, windows: tuple[int, ...] = (3, 6)
+                 ) -> pd.DataFrame:
+    """The supplier watch list: per vendor, receipt lines and vendor OTD (Σ receipts_on_time
+    ÷ Σ receipt_lines) over the last 3 and 6 months ending at ``period``; worst 3-month
+    OTD first (vendors without receipts in the short window last)."""
+    end = parse_period(period)
+    longest = [format_period(m) for m in range(end - max(windows) + 1, end + 1)]
+    vendors = sorted(set(select(agg, longest)["vendor_no"].astype(str)))
+    out = pd.DataFrame({"vendor_no": vendors})
+    for months in windows:
+        window = [format_period(m) for m in range(end - months + 1, end + 1)]
+        rows = select(agg, window)
+        grouped = rows.groupby(rows["vendor_no"].astype(str))[
+            ["receipt_lines", "receipts_on_time"]].sum()
+        lines = grouped["receipt_lines"].reindex(vendors).fillna(0.0)
+        on_time = grouped["receipts_on_time"].reindex(vendors).fillna(0.0)
+        out[f"receipts_{months}m"] = lines.to_numpy()
+        out[f"otd_{months}m"] = [_ratio(o, n) for o, n in zip(on_time, lines, strict=True)]
+    first = f"otd_{windows[0]}m"
+    key = out[first].map(lambda v: 2.0 if v is None else v)
+    return out.assign(_k=key.to_numpy()).sort_values(["_k", "vendor_no"]).drop(
+        columns="_k").reset_index(drop=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.chart import LineChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.data_source import StrRef
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.formatting.rule import FormulaRule
@@ -163,6 +163,11 @@ class Builder:
             self.validation(ws, v)
         for rag in spec.get("rag", []):
             self.assessment_colours(ws, rag)
+        for rule in spec.get("conditional", []):
+            self.conditional(ws, rule)
+        for group in spec.get("groups", []):
+            ws.column_dimensions.group(group["from"], group["to"], hidden=group.get(
+                "hidden", True), outline_level=1)
         for chart in spec.get("charts", []):
             self.chart(ws, chart)
         for n in spec.get("names", []):
@@ -228,6 +233,16 @@ class Builder:
                            bold=False)
 
     @staticmethod
+    def conditional(ws, spec: dict) -> None:
+        """A formula rule colouring ``range`` red / amber / green (e.g. an overload)."""
+        status = spec["status"].upper()
+        fill = RAG_FILLS[status]
+        ws.conditional_formatting.add(spec["range"], FormulaRule(
+            formula=[spec["formula"]], stopIfTrue=True,
+            fill=PatternFill("solid", start_color=fill, end_color=fill),
+            font=Font(bold=True, color=RAG_FONTS[status])))
+
+    @staticmethod
     def _text_colours(ws, cells: str, status_of_text: dict[str, str], bold: bool) -> None:
         first = cells.split(":")[0].replace("$", "")
         for text, status in status_of_text.items():
@@ -239,9 +254,25 @@ class Builder:
                 else Font(color=RAG_FONTS[status])))
 
     def chart(self, ws, spec: dict) -> None:
-        chart = LineChart()
+        chart = BarChart() if spec.get("kind") == "bar" else LineChart()
         chart.title = spec["title"]
-        chart.height, chart.width = 7.5, 13
+        chart.height, chart.width = spec.get("height", 7.5), spec.get("width", 13)
+        anchor_ws = ws
+        if spec.get("sheet"):  # data on another sheet (e.g. the executive page's charts)
+            ws = self.wb[spec["sheet"]]
+        if "series_cols" in spec:  # one series per column, titled by its header cell
+            r1, r2 = spec["first_row"], spec["last_row"]
+            for col in spec["series_cols"]:
+                c = column_index_from_string(col)
+                chart.add_data(Reference(ws, min_col=c, max_col=c, min_row=spec["header_row"],
+                                         max_row=r2), titles_from_data=True)
+            cat = column_index_from_string(spec["categories_col"])
+            chart.set_categories(Reference(ws, min_col=cat, max_col=cat, min_row=r1,
+                                           max_row=r2))
+            chart.y_axis.delete = False
+            chart.x_axis.delete = False
+            anchor_ws.add_chart(chart, spec["anchor"])
+            return
         c1 = column_index_from_string(spec["first_col"])
         c2 = column_index_from_string(spec["last_col"])
         label_col = column_index_from_string(spec["label_col"])
@@ -250,8 +281,9 @@ class Builder:
             chart.add_data(data, from_rows=True, titles_from_data=False)
             chart.series[-1].tx = SeriesLabel(strRef=StrRef(
                 f"'{ws.title}'!${get_column_letter(label_col)}${row}"))
-        for series in chart.series:
-            series.smooth = False
+        if isinstance(chart, LineChart):
+            for series in chart.series:
+                series.smooth = False
         cats = Reference(ws, min_col=c1, max_col=c2, min_row=spec["categories_row"],
                          max_row=spec["categories_row"])
         chart.set_categories(cats)
@@ -259,7 +291,7 @@ class Builder:
             chart.y_axis.numFmt = "0%"
         chart.y_axis.delete = False
         chart.x_axis.delete = False
-        ws.add_chart(chart, spec["anchor"])
+        anchor_ws.add_chart(chart, spec["anchor"])
 
     def print_setup(self, ws, spec: dict | None) -> None:
         """A4 landscape, one page wide (as tall as needed) unless the sheet says otherwise."""

@@ -1,0 +1,357 @@
+"""The review-stage tables of the workbook, computed from its aggregate tables.
+
+One pure function per stage turns the aggregates *Refresh* wrote (or the ones already in
+the workbook, for *Roll forward*) plus the planners' inputs (overrides, events, decisions,
+actions, settings) into the tables the stage sheets show. No workbook access here: the
+actions (:mod:`sop_workbook.actions`) read inputs and write results through an adapter.
+
+Stage → tables:
+
+- 2 Demand: ``plan_demand`` (per item × location: shipped and invoiced history h24…h01,
+  then baseline, override, events, commits and consensus p01…p12), ``demand_rollup``
+  (the same by category × location, and category total ``(all)``), ``demand_accuracy``
+  (accuracy and bias at lag 1 and 3, FVA per closed period), ``demand_fva`` (FVA per item).
+- 3 Supply: ``supply_capacity``, ``supply_projection``, ``supply_exceptions``.
+- 4 Finance: ``fin_plan_value``, ``fin_cash_need``, ``fin_value_summary``,
+  ``fin_actual_vs_budget``, ``fin_value_issues``.
+- 5 Pre-S&OP: ``presop_scenarios``, ``presop_scenario_periods``, ``presop_gaps``.
+- 6 Executive / 1 Performance: ``exec_needed``, ``exec_actions``, ``perf_actions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import demand_review, finance_plan, scenarios, supply_plan
+from . import plan as planning
+from .periods import format_period, parse_period
+
+KEYS = ["item_no", "location_code"]
+HISTORY_MONTHS = 24
+PLAN_LAYERS = ["baseline", "override", "events", "commits", "consensus"]
+HISTORY_LAYERS = ["shipped", "invoiced"]
+CLOSED_STATUSES = {"done", "cancelled", "closed", "approved", "rejected"}
+
+
+@dataclass
+class Settings:
+    """The Config sheet's planning settings."""
+
+    current: str
+    horizon: int = 12
+    safety_days: float = 14.0
+    lookahead: int = 3
+    labour_rate: float = 0.0
+
+
+@dataclass
+class Inputs:
+    """The planners' inputs, read from the workbook (empty frames when none)."""
+
+    overrides: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    snapshots: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    actions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _num(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series(0.0, index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0.0)
+
+
+def history_columns(current: str, months: int = HISTORY_MONTHS) -> dict[str, str]:
+    """Period → history column name: h01 is the last closed period, h24 the oldest."""
+    first = parse_period(current)
+    return {format_period(first - k): f"h{k:02d}" for k in range(months, 0, -1)}
+
+
+def plan_columns(current: str, horizon: int = 12) -> dict[str, str]:
+    return {p: f"p{i + 1:02d}" for i, p in enumerate(planning.plan_periods(current, horizon))}
+
+
+def sales_history(agg_sales: pd.DataFrame) -> pd.DataFrame:
+    """Shipped and invoiced quantity per item × location × period (from agg_sales)."""
+    if agg_sales.empty:
+        return pd.DataFrame(columns=[*KEYS, "period", "shipped_qty", "invoiced_qty"])
+    frame = pd.DataFrame({
+        "item_no": agg_sales["item_no"].astype(str), "location_code":
+        agg_sales["location_code"].astype(str), "period": agg_sales["period"].astype(str),
+        "shipped_qty": _num(agg_sales, "shipped_qty"),
+        "invoiced_qty": _num(agg_sales, "invoiced_qty")})
+    return frame.groupby([*KEYS, "period"], as_index=False, sort=True).sum()
+
+
+def main_locations(history: pd.DataFrame, items: pd.DataFrame,
+                   locations: pd.DataFrame) -> pd.Series:
+    """item_no → the location with the largest invoiced quantity (ties: alphabetical);
+    items without sales: the first location of the locations table."""
+    default = str(locations["location_code"].iloc[0]) if len(locations) else "(none)"
+    out = pd.Series(default, index=items["item_no"].astype(str).tolist(), dtype=object)
+    if len(history):
+        totals = history.groupby(KEYS)["invoiced_qty"].sum().reset_index()
+        totals = totals.sort_values(["item_no", "invoiced_qty", "location_code"],
+                                    ascending=[True, False, True])
+        best = totals.drop_duplicates("item_no").set_index("item_no")["location_code"]
+        out.loc[best.index.intersection(out.index)] = best
+    return out
+
+
+# --------------------------------------------------------------------------- demand
+
+
+@dataclass
+class DemandResult:
+    plan: pd.DataFrame  # long: item_no, location_code, period, baseline … consensus
+    tables: dict[str, pd.DataFrame]
+
+
+def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Settings
+                 ) -> DemandResult:
+    """The Demand sheet's tables (module docstring)."""
+    current, horizon = settings.current, settings.horizon
+    items = agg["items"]
+    history = sales_history(agg["agg_sales"])
+    past = history[history["period"] < current]
+    invoiced = past.rename(columns={"invoiced_qty": "quantity"})[
+        [*KEYS, "period", "quantity"]]
+    baseline = planning.statistical_baseline(invoiced, current, horizon)
+    periods = planning.plan_periods(current, horizon)
+    events = planning.event_uplift(baseline, inputs.events, items)
+    commits = planning.opportunity_commits(
+        agg.get("agg_pipeline", pd.DataFrame(columns=["period", "item_no", "commit_qty",
+                                                      "weighted_qty"])),
+        main_locations(past, items, agg["locations"]), periods)
+    plan = planning.consensus(baseline, inputs.overrides, events, commits)
+    models = baseline.drop_duplicates(KEYS).set_index(KEYS)["model"]
+    grid = demand_grid(plan, past, items, current, horizon, models)
+    actuals = past.rename(columns={"invoiced_qty": "quantity"})[[*KEYS, "period", "quantity"]]
+    closed = [format_period(parse_period(current) - k) for k in range(6, 0, -1)]
+    snapshots = inputs.snapshots
+    tables = {
+        "plan_demand": grid,
+        "demand_rollup": demand_rollup(plan, past, items, current, horizon),
+        "demand_accuracy": demand_review.accuracy_trend(actuals, snapshots, closed),
+        "demand_fva": demand_review.accuracy_by_item(actuals, snapshots, closed[-3:], lag=1,
+                                                     items=items),
+    }
+    return DemandResult(plan, tables)
+
+
+def _wide(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
+          value: str) -> pd.DataFrame:
+    frame = long[long["period"].isin(column_of)]
+    if frame.empty:
+        return pd.DataFrame(columns=[*index, *column_of.values()])
+    wide = frame.pivot_table(index=index, columns="period", values=value, aggfunc="sum",
+                             fill_value=0.0)
+    wide = wide.reindex(columns=list(column_of), fill_value=0.0)
+    wide.columns = [column_of[p] for p in wide.columns]
+    return wide.reset_index()
+
+
+def _layered(history: pd.DataFrame, plan: pd.DataFrame, keys: list[str], current: str,
+             horizon: int, plan_layers: list[str]) -> pd.DataFrame:
+    """Rows keys × layer: history layers fill h24…h01, plan layers p01…p12."""
+    hcols, pcols = history_columns(current), plan_columns(current, horizon)
+    parts = []
+    for layer, column in (("shipped", "shipped_qty"), ("invoiced", "invoiced_qty")):
+        part = _wide(history, keys, hcols, column)
+        part["layer"] = layer
+        parts.append(part)
+    for layer in plan_layers:
+        part = _wide(plan, keys, pcols, layer)
+        part["layer"] = layer
+        parts.append(part)
+    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else pd.DataFrame(columns=[*keys, "layer"])
+    for col in [*hcols.values(), *pcols.values()]:
+        if col not in frame:
+            frame[col] = np.nan
+    order = {layer: i for i, layer in enumerate([*HISTORY_LAYERS, *plan_layers])}
+    frame["_order"] = frame["layer"].map(order)
+    # history layers show no plan values and plan layers no history (blank, not 0)
+    is_plan = frame["layer"].isin(plan_layers).to_numpy()
+    frame.loc[is_plan, list(hcols.values())] = np.nan
+    frame.loc[~is_plan, list(pcols.values())] = np.nan
+    return frame, list(hcols.values()), list(pcols.values())
+
+
+def demand_grid(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame,
+                current: str, horizon: int, models: pd.Series | None = None) -> pd.DataFrame:
+    """``plan_demand``: per item × location, layers shipped, invoiced (history), baseline,
+    override, events, commits, consensus (plan); the baseline row's note names its model."""
+    keep = plan.set_index(KEYS).index.unique()
+    hist = history[history.set_index(KEYS).index.isin(keep)]
+    frame, hcols, pcols = _layered(hist, plan, KEYS, current, horizon, PLAN_LAYERS)
+    info = items.assign(item_no=items["item_no"].astype(str)).set_index("item_no")[
+        ["description", "category"]]
+    frame = frame.join(info, on="item_no")
+    frame["note"] = None
+    if models is not None and len(frame):
+        base = frame["layer"].eq("baseline")
+        keys = list(zip(frame.loc[base, "item_no"], frame.loc[base, "location_code"],
+                        strict=True))
+        frame.loc[base, "note"] = [f"model: {models.get(k, '')}" for k in keys]
+    frame = frame.sort_values(["category", "item_no", "location_code", "_order"])
+    return frame[["item_no", "description", "category", "location_code", "layer", *hcols,
+                  *pcols, "note"]].reset_index(drop=True)
+
+
+def demand_rollup(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame,
+                  current: str, horizon: int) -> pd.DataFrame:
+    """``demand_rollup``: category × location (and the category total, location
+    ``(all)``) × layer shipped, invoiced, baseline, consensus."""
+    category = items.assign(item_no=items["item_no"].astype(str)).set_index("item_no")[
+        "category"]
+    hist = history.assign(category=history["item_no"].map(category).fillna("(none)"))
+    pl = plan.assign(category=plan["item_no"].map(category).fillna("(none)"))
+    frames = []
+    for h, p in ((hist, pl), (hist.assign(location_code="(all)"),
+                              pl.assign(location_code="(all)"))):
+        frame, hcols, pcols = _layered(h, p, ["category", "location_code"], current,
+                                       horizon, ["baseline", "consensus"])
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["_all"] = frame["location_code"].ne("(all)")
+    frame = frame.sort_values(["category", "_all", "location_code", "_order"])
+    return frame[["category", "location_code", "layer", *hcols, *pcols]].reset_index(
+        drop=True)
+
+
+# --------------------------------------------------------------------------- supply
+
+
+def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
+                 ) -> tuple[dict[str, pd.DataFrame], dict]:
+    periods = planning.plan_periods(settings.current, settings.horizon)
+    load = supply_plan.capacity_load(plan, agg.get("routings"), agg.get("capacity"), periods)
+    projection = supply_plan.projected_inventory(
+        plan, agg["agg_sales"], agg.get("agg_supply_open"), settings.current,
+        safety_days=settings.safety_days, lookahead=settings.lookahead)
+    grid = supply_plan.projection_grid(projection, periods)
+    if len(grid) and "description" not in grid:
+        desc = agg["items"].assign(item_no=agg["items"]["item_no"].astype(str)).set_index(
+            "item_no")["description"]
+        grid.insert(1, "description", grid["item_no"].map(desc))
+    tables = {
+        "supply_capacity": supply_plan.capacity_grid(load, periods),
+        "supply_projection": grid,
+        "supply_exceptions": supply_plan.projection_exceptions(projection),
+    }
+    return tables, {"load": load, "projection": projection}
+
+
+# --------------------------------------------------------------------------- finance
+
+
+def actual_vs_budget(agg_sales: pd.DataFrame, current: str, months: int = 3) -> pd.DataFrame:
+    """``fin_actual_vs_budget``: per closed period × item × location (last ``months``):
+    actual revenue (invoiced amount), sales budget amount, variance = actual − budget,
+    accuracy = max(0, 1 − |actual − budget| ÷ actual) (None when actual is 0)."""
+    first = parse_period(current)
+    periods = [format_period(first - k) for k in range(months, 0, -1)]
+    rows = agg_sales[agg_sales["period"].astype(str).isin(periods)]
+    frame = pd.DataFrame({"period": rows["period"].astype(str),
+                          "item_no": rows["item_no"].astype(str),
+                          "location_code": rows["location_code"].astype(str),
+                          "actual_revenue": _num(rows, "invoiced_amount"),
+                          "sales_budget": _num(rows, "budget_amount")})
+    frame = frame.groupby(["period", "item_no", "location_code"], as_index=False).sum()
+    frame = frame[(frame["actual_revenue"] != 0) | (frame["sales_budget"] != 0)]
+    frame["variance"] = frame["actual_revenue"] - frame["sales_budget"]
+    actual = frame["actual_revenue"].to_numpy()
+    err = np.abs(frame["variance"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.where(actual != 0, np.maximum(0.0, 1 - err / np.where(actual != 0, actual,
+                                                                         1)), np.nan)
+    frame["accuracy"] = acc
+    return frame.sort_values(["period", "item_no", "location_code"]).reset_index(drop=True)
+
+
+def finance_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, load: pd.DataFrame,
+                  settings: Settings) -> dict[str, pd.DataFrame]:
+    periods = planning.plan_periods(settings.current, settings.horizon)
+    values = finance_plan.volume_to_value(plan, agg["items"], agg.get("agg_item_mix"),
+                                          agg.get("posting_setup"), agg.get("gl_accounts"))
+    return {
+        "fin_plan_value": finance_plan.value_grid(values, periods),
+        "fin_cash_need": finance_plan.cash_need(plan, agg["items"], agg.get("routings"), load,
+                                                settings.labour_rate),
+        "fin_value_summary": finance_plan.value_summary(values),
+        "fin_actual_vs_budget": actual_vs_budget(agg["agg_sales"], settings.current),
+        "fin_value_issues": finance_plan.value_issues(values),
+    }
+
+
+# --------------------------------------------------------------------------- pre-S&OP
+
+
+def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, supply: dict,
+                 settings: Settings) -> dict[str, pd.DataFrame]:
+    result = scenarios.compare_scenarios(
+        plan, agg["items"], agg.get("routings"), agg.get("capacity"), agg["agg_sales"],
+        agg.get("agg_supply_open"), settings.current,
+        finance_plan.item_prices(agg["items"], agg.get("agg_item_mix")))
+    return {
+        "presop_scenarios": scenarios.side_by_side(result),
+        "presop_scenario_periods": scenarios.by_period(result),
+        "presop_gaps": scenarios.gaps(plan, supply["load"], supply["projection"], result),
+    }
+
+
+# --------------------------------------------------------------------------- exec + perf
+
+
+def _open(frame: pd.DataFrame) -> pd.Series:
+    status = frame.get("status", pd.Series("", index=frame.index)).fillna("").astype(str)
+    return ~status.str.strip().str.lower().isin(CLOSED_STATUSES)
+
+
+def meeting_stage(inputs: Inputs, settings: Settings) -> dict[str, pd.DataFrame]:
+    """Executive page lists (open decisions needed ≤ 6, open actions ≤ 10, by date) and
+    the performance review's actions: those of the last cycle (the last closed period) and
+    older ones still open."""
+    dec = inputs.decisions
+    if len(dec) and "gap" in dec:
+        dec = dec[dec["gap"].notna() & (dec["gap"].astype(str).str.strip() != "")]
+        dec = dec[_open(dec)]
+        dec = dec.assign(_d=pd.to_datetime(dec.get("decide_by"), errors="coerce"))
+        needed = dec.sort_values("_d", na_position="last").head(6)[
+            ["gap", "owner", "decide_by", "recommendation"]]
+    else:
+        needed = pd.DataFrame(columns=["gap", "owner", "decide_by", "recommendation"])
+    act = inputs.actions
+    if len(act) and "action" in act:
+        act = act[act["action"].notna() & (act["action"].astype(str).str.strip() != "")]
+        due = pd.to_datetime(act.get("due"), errors="coerce")
+        open_actions = act[_open(act)].assign(_d=due).sort_values("_d", na_position="last")
+        exec_actions = open_actions.head(10)[["action", "owner", "due", "status"]]
+        last_cycle = format_period(parse_period(settings.current) - 1)
+        cycle = act.get("cycle", pd.Series("", index=act.index)).fillna("").astype(str)
+        perf = act[(cycle == last_cycle) | (_open(act) & (cycle < last_cycle))]
+        perf = perf.assign(_d=due).sort_values("_d", na_position="last")
+        perf_actions = perf[["id", "action", "owner", "due", "status", "cycle"]]
+    else:
+        exec_actions = pd.DataFrame(columns=["action", "owner", "due", "status"])
+        perf_actions = pd.DataFrame(columns=["id", "action", "owner", "due", "status", "cycle"])
+    return {"exec_needed": needed.reset_index(drop=True),
+            "exec_actions": exec_actions.reset_index(drop=True),
+            "perf_actions": perf_actions.reset_index(drop=True)}
+
+
+def build_stage_tables(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Settings
+                       ) -> dict[str, pd.DataFrame]:
+    """Every review-stage table, by Excel table name."""
+    demand = demand_stage(agg, inputs, settings)
+    plan = demand.plan
+    supply_tables, supply = supply_stage(agg, plan, settings)
+    tables = {**demand.tables, **supply_tables}
+    tables.update(finance_stage(agg, plan, supply["load"], settings))
+    tables.update(presop_stage(agg, plan, supply, settings))
+    tables.update(meeting_stage(inputs, settings))
+    return tables

@@ -1,0 +1,376 @@
+"""Supply review cores: capacity load vs available hours, projected inventory, exceptions.
+
+Pure functions on the workbook's tables (pandas/numpy only). Inputs are aggregates, never
+raw transactions:
+
+- ``plan`` — the long consensus plan: ``item_no``, ``location_code``, ``period``
+  (``YYYY-MM``), ``consensus`` (units) for the plan periods starting at the current period.
+  An empty consensus counts 0.
+- ``routings`` — ``item_no``, ``work_center``, ``hours_per_unit``; ``capacity`` —
+  ``work_center``, ``period``, ``available_hours``. Either may be empty (no capacity
+  check).
+- ``agg_sales`` — period × item × category × location with ``on_hand_qty`` (period-end).
+- ``agg_supply_open`` — period × item × location with ``po_qty`` and ``production_qty``
+  (open supply by month of expected receipt / due date; periods may lie before the
+  current period: past due).
+
+Readings (stated once, used throughout):
+
+- **Capacity load** (:func:`capacity_load`): for work centre *w* and period *p*,
+  ``load_hours = Σ_items (Σ_locations consensus[item, p]) × hours_per_unit[item, w]``.
+  ``available_hours`` is the capacity row for *w* × *p*, ``None`` when there is none (the
+  capacity is unknown, not 0). ``utilisation = load_hours ÷ available_hours`` (``None``
+  when available is missing or 0). ``overload = load_hours > available_hours``; with no
+  capacity row it is ``False`` (no capacity check is possible), with 0 available hours any
+  load is an overload. Work centres listed are those of the routings and of the capacity
+  rows in the horizon (a centre with capacity but no load shows 0 load). Empty routings →
+  an empty frame (no capacity check).
+- **Projected inventory** (:func:`projected_inventory`), per item × location, over the
+  horizon periods ``p1 … pH`` (``H = horizon``, 12 by default, starting at ``current``):
+
+  - ``opening[p1]`` = ``on_hand_qty`` of the period before ``current`` (the last closed
+    period), Σ over the agg_sales rows of that item × location; no row → 0.
+    ``opening[pk] = projected[pk-1]`` for later periods.
+  - ``supply[p] = po_qty + production_qty`` due in *p*; open supply due **before**
+    ``current`` (past due) lands in ``p1``; supply due after ``pH`` is outside the horizon
+    and ignored.
+  - ``demand[p] = consensus[p]``.
+  - ``projected[p] = opening[p] + supply[p] − demand[p]`` (may go negative: demand not
+    covered by stock or open supply is carried as a backlog, not lost).
+  - ``avg_daily_demand[p]`` (domain.md, "looking ahead") = Σ demand of the next
+    ``lookahead`` periods **after** *p* that lie inside the horizon ÷ Σ of their calendar
+    days. Near the end of the horizon fewer periods remain and only those count; for the
+    last period none remain and it is ``None``.
+  - ``days_of_supply[p] = projected[p] ÷ avg_daily_demand[p]``; ``None`` when that
+    demand is 0 or no later period remains. A negative projection gives a negative value
+    (days of forward demand already in backlog).
+  - ``safety_qty[p] = safety_days × avg_daily_demand[p]`` (0 when the forward demand is
+    0; ``None`` when no later period remains).
+  - ``below_safety = projected < safety_qty`` (``False`` when ``safety_qty`` is ``None``);
+    ``negative = projected < 0``.
+
+  Item × location pairs listed: those in the plan, those with open supply in or before
+  the horizon, and those with a non-zero on hand at the last closed period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .periods import days_in_period, parse_period, period_range, shift_period
+
+KEYS = ["item_no", "location_code"]
+LOAD_COLUMNS = ["work_center", "period", "load_hours", "available_hours", "utilisation",
+                "overload"]
+PROJECTION_COLUMNS = ["item_no", "location_code", "period", "opening", "supply", "demand",
+                      "projected", "avg_daily_demand", "days_of_supply", "safety_qty",
+                      "below_safety", "negative"]
+EXCEPTION_COLUMNS = ["item_no", "location_code", "exception", "period", "projected",
+                     "safety_qty", "shortfall"]
+CAPACITY_MEASURES = ("load", "available", "utilisation")
+PROJECTION_MEASURES = ("demand", "supply", "projected", "days_of_supply")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataFrame:
+    """``frame`` with every listed column present (missing ones filled with the default);
+    ``None`` or a frame without columns is read as an empty table."""
+    frame = pd.DataFrame() if frame is None else frame.copy()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    for column, default in columns.items():
+        if column not in frame:
+            frame[column] = pd.Series(default, index=frame.index, dtype=object
+                                      if isinstance(default, str) or default is None
+                                      else float)
+    return frame
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.strip()
+
+
+def _number(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def _none(values) -> list:
+    """Floats → list with NaN as ``None`` (what a sheet shows as an empty cell)."""
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+            for v in values]
+
+
+def horizon_periods(current: str, horizon: int = 12) -> list[str]:
+    """The ``horizon`` plan periods starting at ``current``."""
+    return period_range(current, horizon)
+
+
+def plan_long(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """The plan restricted to ``periods``, keys as text, consensus as float (empty → 0),
+    Σ per item × location × period."""
+    p = _columns(plan, {"item_no": "", "location_code": "", "period": "", "consensus": 0.0})
+    p = pd.DataFrame({"item_no": _text(p["item_no"]), "location_code": _text(p["location_code"]),
+                      "period": _text(p["period"]),
+                      "consensus": _number(p["consensus"]).fillna(0.0)})
+    p = p[p["period"].isin(periods)]
+    return p.groupby([*KEYS, "period"], as_index=False, sort=True)["consensus"].sum()
+
+
+def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """Consensus Σ over locations: ``item_no``, ``period``, ``consensus``."""
+    p = plan_long(plan, periods)
+    return p.groupby(["item_no", "period"], as_index=False, sort=True)["consensus"].sum()
+
+
+def clean_routings(routings: pd.DataFrame | None) -> pd.DataFrame:
+    r = _columns(routings, {"item_no": "", "work_center": "", "hours_per_unit": 0.0})
+    out = pd.DataFrame({"item_no": _text(r["item_no"]), "work_center": _text(r["work_center"]),
+                        "hours_per_unit": _number(r["hours_per_unit"]).fillna(0.0)})
+    return out.groupby(["item_no", "work_center"], as_index=False, sort=True).sum()
+
+
+def clean_capacity(capacity: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
+    c = _columns(capacity, {"work_center": "", "period": "", "available_hours": np.nan})
+    out = pd.DataFrame({"work_center": _text(c["work_center"]), "period": _text(c["period"]),
+                        "available_hours": _number(c["available_hours"])})
+    out = out[out["period"].isin(periods) & out["available_hours"].notna()]
+    return out.groupby(["work_center", "period"], as_index=False, sort=True).sum()
+
+
+def _object_cells(grid: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Grid value columns as objects with ``None`` for a missing value (an empty cell)."""
+    for name in names:
+        grid[name] = pd.Series(_none(grid[name].astype(float)), index=grid.index,
+                               dtype=object)
+    return grid
+
+
+def period_columns(periods: list[str]) -> dict[str, str]:
+    """``{'p01': '2026-04', …}`` — the grid column names and the period each stands for."""
+    return {f"p{i + 1:02d}": p for i, p in enumerate(periods)}
+
+
+# ----------------------------------------------------------------------------- capacity
+
+def capacity_load(plan: pd.DataFrame, routings: pd.DataFrame | None,
+                  capacity: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
+    """Work centre × period load vs available hours (module docstring, *Capacity load*).
+
+    Columns: ``work_center``, ``period``, ``load_hours``, ``available_hours`` (``None``
+    when missing), ``utilisation`` (``None`` when available is missing or 0),
+    ``overload`` (bool). Sorted by work centre, then period in ``periods`` order.
+    """
+    periods = list(periods)
+    r = clean_routings(routings)
+    if r.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in LOAD_COLUMNS})
+    cap = clean_capacity(capacity, periods)
+    demand = item_period_consensus(plan, periods)
+    load = demand.merge(r, on="item_no", how="inner")
+    load["load_hours"] = load["consensus"] * load["hours_per_unit"]
+    load = load.groupby(["work_center", "period"])["load_hours"].sum()
+    centres = sorted(set(r["work_center"]) | set(cap["work_center"]))
+    grid = pd.MultiIndex.from_product([centres, periods], names=["work_center", "period"])
+    out = pd.DataFrame(index=grid)
+    out["load_hours"] = load.reindex(grid).fillna(0.0).to_numpy()
+    available = cap.set_index(["work_center", "period"])["available_hours"].reindex(grid)
+    avail = available.to_numpy(dtype=float)
+    lh = out["load_hours"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(np.isnan(avail) | (avail == 0), np.nan, lh / avail)
+    out = out.reset_index()
+    out["available_hours"] = pd.Series(_none(avail), dtype=object)
+    out["utilisation"] = pd.Series(_none(util), dtype=object)
+    out["overload"] = np.where(np.isnan(avail), False, lh > np.nan_to_num(avail)).astype(bool)
+    return out[LOAD_COLUMNS]
+
+
+def capacity_grid(load: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """Wide capacity table for the Supply sheet from :func:`capacity_load`.
+
+    Rows: work centre × measure (``load``, ``available``, ``utilisation``, in that order);
+    columns ``work_center``, ``measure``, ``p01`` … ``pNN`` (``period_columns(periods)``
+    names the period of each; also in ``grid.attrs['periods']``). Missing → ``None``.
+    """
+    names = list(period_columns(periods))
+    source = {"load": "load_hours", "available": "available_hours",
+              "utilisation": "utilisation"}
+    rows = []
+    for centre, grp in load.groupby("work_center", sort=True):
+        by_period = grp.set_index("period")
+        for measure in CAPACITY_MEASURES:
+            values = by_period[source[measure]].reindex(periods)
+            rows.append({"work_center": centre, "measure": measure,
+                         **dict(zip(names, _none(values.astype(float)), strict=True))})
+    grid = _object_cells(pd.DataFrame(rows, columns=["work_center", "measure", *names]), names)
+    grid.attrs["periods"] = list(periods)
+    return grid
+
+
+# ----------------------------------------------------------------------------- inventory
+
+def opening_on_hand(agg_sales: pd.DataFrame | None, current: str) -> pd.Series:
+    """On hand at the end of the last closed period (the one before ``current``),
+    Σ per item × location (index ``item_no``, ``location_code``)."""
+    s = _columns(agg_sales, {"period": "", "item_no": "", "location_code": "",
+                             "on_hand_qty": 0.0})
+    last_closed = shift_period(current, -1)
+    s = s[_text(s["period"]) == last_closed]
+    frame = pd.DataFrame({"item_no": _text(s["item_no"]),
+                          "location_code": _text(s["location_code"]),
+                          "on_hand_qty": _number(s["on_hand_qty"]).fillna(0.0)})
+    return frame.groupby(KEYS, sort=True)["on_hand_qty"].sum()
+
+
+def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
+    """Open supply per item × location × horizon period: ``po_qty + production_qty``;
+    past-due supply (before the first period) lands in the first period; supply after the
+    last period is dropped. Columns ``item_no``, ``location_code``, ``period``, ``supply``."""
+    o = _columns(agg_supply_open, {"period": "", "item_no": "", "location_code": "",
+                                   "po_qty": 0.0, "production_qty": 0.0})
+    frame = pd.DataFrame({"item_no": _text(o["item_no"]),
+                          "location_code": _text(o["location_code"]),
+                          "period": _text(o["period"]),
+                          "supply": _number(o["po_qty"]).fillna(0.0)
+                          + _number(o["production_qty"]).fillna(0.0)})
+    if frame.empty:
+        return frame
+    first, last = parse_period(periods[0]), parse_period(periods[-1])
+    month = frame["period"].map(parse_period)
+    frame.loc[month < first, "period"] = periods[0]
+    frame = frame[month <= last]
+    return frame.groupby([*KEYS, "period"], as_index=False, sort=True)["supply"].sum()
+
+
+def forward_daily_demand(demand: np.ndarray, periods: list[str], lookahead: int) -> np.ndarray:
+    """Per period k: Σ demand[k+1 … k+lookahead] ÷ Σ their days (only periods inside the
+    horizon); NaN for the last period (none remain). ``demand`` is (pairs × periods)."""
+    days = np.array([days_in_period(p) for p in periods], dtype=float)
+    n = len(periods)
+    out = np.full(demand.shape, np.nan)
+    for k in range(n - 1):
+        window = slice(k + 1, min(n, k + 1 + lookahead))
+        out[:, k] = demand[:, window].sum(axis=1) / days[window].sum()
+    return out
+
+
+def pair_arrays(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
+                agg_supply_open: pd.DataFrame | None, current: str, periods: list[str]
+                ) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """The item × location pairs of the projection (plan ∪ open supply in or before the
+    horizon ∪ non-zero on hand at the last closed period), sorted, with their demand and
+    supply as (pairs × periods) arrays and their opening on hand (pairs)."""
+    demand_long = plan_long(plan, periods)
+    supply_long = open_supply(agg_supply_open, periods)
+    on_hand = opening_on_hand(agg_sales, current)
+    pairs = set(map(tuple, demand_long[KEYS].to_numpy().tolist()))
+    pairs |= set(map(tuple, supply_long[KEYS].to_numpy().tolist()))
+    pairs |= {k for k, v in on_hand.items() if v != 0}
+    index = pd.MultiIndex.from_tuples(sorted(pairs), names=KEYS) if pairs else \
+        pd.MultiIndex.from_arrays([[], []], names=KEYS)
+
+    def wide(frame: pd.DataFrame, value: str) -> np.ndarray:
+        if frame.empty or not len(index):
+            return np.zeros((len(index), len(periods)))
+        w = frame.pivot_table(index=KEYS, columns="period", values=value, aggfunc="sum")
+        return w.reindex(index=index, columns=periods).fillna(0.0).to_numpy(dtype=float)
+
+    opening = on_hand.reindex(index).fillna(0.0).to_numpy(dtype=float) if len(index) \
+        else np.zeros(0)
+    return index, wide(demand_long, "consensus"), wide(supply_long, "supply"), opening
+
+
+def projected_inventory(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
+                        agg_supply_open: pd.DataFrame | None, current: str, *,
+                        safety_days: float = 14, lookahead: int = 3,
+                        horizon: int = 12) -> pd.DataFrame:
+    """Projected on hand per item × location × horizon period (module docstring,
+    *Projected inventory*, for every formula and reading).
+
+    Columns: ``item_no``, ``location_code``, ``period``, ``opening``, ``supply``,
+    ``demand``, ``projected``, ``avg_daily_demand``, ``days_of_supply``, ``safety_qty``
+    (the last three ``None`` where undefined), ``below_safety``, ``negative`` (bool).
+    """
+    periods = horizon_periods(current, horizon)
+    index, demand, supply, opening0 = pair_arrays(plan, agg_sales, agg_supply_open, current,
+                                                  periods)
+    if not len(index):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECTION_COLUMNS})
+    projected = opening0[:, None] + np.cumsum(supply - demand, axis=1)
+    opening = np.column_stack([opening0, projected[:, :-1]])
+    daily = forward_daily_demand(demand, periods, lookahead)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dos = np.where(np.isnan(daily) | (daily == 0), np.nan, projected / daily)
+    safety = safety_days * daily
+    below = np.where(np.isnan(safety), False, projected < np.nan_to_num(safety))
+    n, h = demand.shape
+    out = pd.DataFrame({
+        "item_no": np.repeat(index.get_level_values(0).to_numpy(), h),
+        "location_code": np.repeat(index.get_level_values(1).to_numpy(), h),
+        "period": np.tile(np.array(periods, dtype=object), n),
+        "opening": opening.ravel(), "supply": supply.ravel(), "demand": demand.ravel(),
+        "projected": projected.ravel(),
+    })
+    out["avg_daily_demand"] = pd.Series(_none(daily.ravel()), dtype=object)
+    out["days_of_supply"] = pd.Series(_none(dos.ravel()), dtype=object)
+    out["safety_qty"] = pd.Series(_none(safety.ravel()), dtype=object)
+    out["below_safety"] = below.ravel().astype(bool)
+    out["negative"] = (projected < 0).ravel()
+    return out[PROJECTION_COLUMNS]
+
+
+def projection_grid(projection: pd.DataFrame, periods: list[str] | None = None) -> pd.DataFrame:
+    """Wide projection for the Supply sheet from :func:`projected_inventory`.
+
+    Rows: item × location × measure (``demand``, ``supply``, ``projected``,
+    ``days_of_supply``, in that order); columns ``item_no``, ``location_code``,
+    ``measure``, ``p01`` … ``pNN`` (periods in ``grid.attrs['periods']``).
+    """
+    if periods is None:
+        periods = sorted(projection["period"].unique(), key=parse_period)
+    names = list(period_columns(periods))
+    rows = []
+    for (item, location), grp in projection.groupby(KEYS, sort=True):
+        by_period = grp.set_index("period")
+        for measure in PROJECTION_MEASURES:
+            values = by_period[measure].reindex(periods).astype(float)
+            rows.append({"item_no": item, "location_code": location, "measure": measure,
+                         **dict(zip(names, _none(values), strict=True))})
+    grid = _object_cells(pd.DataFrame(rows, columns=["item_no", "location_code", "measure",
+                                                     *names]), names)
+    grid.attrs["periods"] = list(periods)
+    return grid
+
+
+def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
+    """The planner's action list: for each item × location, the **first** period where the
+    projection falls below safety stock (``exception = 'below_safety'``) and the first
+    where it goes negative (``'negative'``) — up to two rows per pair.
+
+    Columns: ``item_no``, ``location_code``, ``exception``, ``period``, ``projected``,
+    ``safety_qty``, ``shortfall`` (``safety_qty − projected`` for below safety,
+    ``−projected`` for negative). Sorted by period, then item, location, exception.
+    """
+    rows = []
+    for (item, location), grp in projection.groupby(KEYS, sort=True):
+        grp = grp.sort_values("period", key=lambda s: s.map(parse_period))
+        for flag in ("below_safety", "negative"):
+            hit = grp[grp[flag].astype(bool)]
+            if hit.empty:
+                continue
+            first = hit.iloc[0]
+            projected = float(first["projected"])
+            safety = first["safety_qty"]
+            target = 0.0 if flag == "negative" else float(safety)
+            rows.append({"item_no": item, "location_code": location, "exception": flag,
+                         "period": first["period"], "projected": projected,
+                         "safety_qty": None if safety is None or pd.isna(safety)
+                         else float(safety),
+                         "shortfall": target - projected})
+    out = pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
+    if out.empty:
+        return out
+    out["_m"] = out["period"].map(parse_period)
+    out = out.sort_values(["_m", "item_no", "location_code", "exception"]).drop(columns="_m")
+    return out.reset_index(drop=True)

@@ -1,0 +1,360 @@
+"""Finance review cores: volume → value by GL account, value summary, cash need.
+
+Pure functions on the workbook's tables (pandas/numpy only).
+
+**Price** of an item (:func:`item_prices`): ``items.unit_price`` when given (a non-empty,
+non-zero value — an ERP such as Business Central exports 0 for "no unit price"); else the
+item's realised average price ``Σ invoiced_amount ÷ Σ invoiced_qty`` over every
+``agg_item_mix`` row of the item (when that quantity is > 0); else the item has **no
+price**: it is listed in ``missing_price`` and contributes no revenue (never a silent 0
+price). **Cost** = ``items.unit_cost``; an item with no cost (not in ``items``, or an empty
+cost) is listed in ``missing_cost`` and contributes no COGS.
+
+**Volume → value** (:func:`volume_to_value`), per item × period with
+``volume = Σ_locations consensus``: ``revenue = volume × price``,
+``cogs = volume × unit_cost``. GL mapping (domain.md, *Sales budget → GL*):
+
+- The item's plan is split over customers' ``gen_bus_posting_group`` in proportion to the
+  item's invoiced-amount share in ``agg_item_mix``:
+  ``share[g] = max(0, amount[g]) ÷ Σ_g max(0, amount[g])`` (a group whose history nets to
+  a credit gets no share). Revenue **and COGS** use the same shares (each group gets the
+  same slice of the volume, so a group's margin is its share of the item margin).
+- Group *g* × the item's ``gen_prod_posting_group`` → ``posting_setup.sales_account``
+  (revenue) and ``posting_setup.cogs_account`` (COGS).
+- No usable history (no mix row, or Σ positive amount 0): the posting-setup row of the
+  item's product group is used when **exactly one** exists (its business group is
+  reported as ``gen_bus_posting_group``); with none or several, the whole amount is
+  unmapped with an empty business group.
+- An amount without an account (no setup row for the pair, or an empty
+  sales/cogs account) goes to the account ``"(unmapped)"`` and is listed in ``unmapped``
+  with the pair — an error to report, never a line to drop.
+
+**Cash need** (:func:`cash_need`) — see its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .periods import parse_period
+from .supply_plan import (
+    _columns,
+    _number,
+    _text,
+    clean_routings,
+    item_period_consensus,
+)
+
+UNMAPPED = "(unmapped)"
+ALL = "(all)"
+NO_CATEGORY = "(none)"
+LINES = ("revenue", "cogs")
+LINE_COLUMNS = ["period", "category", "gl_account", "gl_name", "line", "amount"]
+DETAIL_COLUMNS = ["period", "item_no", "category", "gen_bus_posting_group",
+                  "gen_prod_posting_group", "line", "gl_account", "amount"]
+ITEM_COLUMNS = ["period", "item_no", "category", "volume", "price", "price_source",
+                "unit_cost", "revenue", "cogs"]
+UNMAPPED_COLUMNS = ["period", "item_no", "category", "gen_bus_posting_group",
+                    "gen_prod_posting_group", "line", "amount", "reason"]
+SUMMARY_COLUMNS = ["period", "category", "volume", "volume_unpriced", "revenue", "cogs",
+                   "margin", "margin_pct"]
+CASH_COLUMNS = ["period", "material", "labour", "total", "volume_without_cost"]
+
+
+@dataclass(frozen=True)
+class ValuePlan:
+    """The plan in value.
+
+    - ``lines`` — period × category × GL account × line (``revenue``/``cogs``): ``amount``
+      (with ``gl_name`` from gl_accounts); unmapped amounts under ``"(unmapped)"``.
+    - ``detail`` — the same at item × business group grain (drill-down).
+    - ``items`` — period × item: volume, price, price_source (``unit_price``/``realised``/
+      ``missing``), unit_cost, revenue, cogs (NaN where the price/cost is missing).
+    - ``missing_price`` — items with plan volume and no price: ``item_no``, ``category``,
+      ``volume`` (Σ over the horizon). ``missing_cost`` likewise for the cost.
+    - ``unmapped`` — every amount without a GL account, with the posting-group pair and
+      the reason.
+    """
+
+    lines: pd.DataFrame
+    detail: pd.DataFrame
+    items: pd.DataFrame
+    missing_price: pd.DataFrame
+    missing_cost: pd.DataFrame
+    unmapped: pd.DataFrame
+
+
+def clean_items(items: pd.DataFrame | None) -> pd.DataFrame:
+    """Item master indexed by ``item_no`` with ``category``, ``gen_prod_posting_group``,
+    ``unit_cost``, ``unit_price`` (NaN when empty)."""
+    i = _columns(items, {"item_no": "", "category": None, "gen_prod_posting_group": None,
+                         "unit_cost": np.nan, "unit_price": np.nan})
+    out = pd.DataFrame({"item_no": _text(i["item_no"]),
+                        "category": i["category"].where(i["category"].notna(), NO_CATEGORY)
+                        .astype(str),
+                        "gen_prod_posting_group": i["gen_prod_posting_group"].fillna("")
+                        .astype(str).str.strip(),
+                        "unit_cost": _number(i["unit_cost"]),
+                        "unit_price": _number(i["unit_price"])})
+    return out.drop_duplicates("item_no", keep="last").set_index("item_no")
+
+
+def clean_mix(agg_item_mix: pd.DataFrame | None) -> pd.DataFrame:
+    m = _columns(agg_item_mix, {"item_no": "", "gen_bus_posting_group": "",
+                                "invoiced_qty": 0.0, "invoiced_amount": 0.0})
+    out = pd.DataFrame({"item_no": _text(m["item_no"]),
+                        "gen_bus_posting_group": m["gen_bus_posting_group"].fillna("")
+                        .astype(str).str.strip(),
+                        "invoiced_qty": _number(m["invoiced_qty"]).fillna(0.0),
+                        "invoiced_amount": _number(m["invoiced_amount"]).fillna(0.0)})
+    return out.groupby(["item_no", "gen_bus_posting_group"], as_index=False, sort=True).sum()
+
+
+def item_prices(items: pd.DataFrame | None, agg_item_mix: pd.DataFrame | None
+                ) -> pd.DataFrame:
+    """Price per item (module docstring, *Price*): index ``item_no``; columns ``price``
+    (NaN when missing) and ``price_source`` (``unit_price``/``realised``). Items with no
+    price are absent. Usable as ``price_of`` in :mod:`sop_workbook.scenarios`
+    (``item_prices(...)['price']``)."""
+    master = clean_items(items)
+    mix = clean_mix(agg_item_mix).groupby("item_no")[["invoiced_qty", "invoiced_amount"]].sum()
+    realised = (mix["invoiced_amount"] / mix["invoiced_qty"]).where(mix["invoiced_qty"] > 0)
+    realised = realised.dropna()
+    given = master["unit_price"].where(master["unit_price"].notna()
+                                       & (master["unit_price"] != 0)).dropna()
+    rows = {item: (float(p), "realised") for item, p in realised.items()}
+    rows |= {item: (float(p), "unit_price") for item, p in given.items()}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["price", "price_source"])
+    out.index.name = "item_no"
+    return out.sort_index()
+
+
+def _setup(posting_setup: pd.DataFrame | None) -> pd.DataFrame:
+    s = _columns(posting_setup, {"gen_bus_posting_group": "", "gen_prod_posting_group": "",
+                                 "sales_account": None, "cogs_account": None})
+
+    def account(col: pd.Series) -> pd.Series:
+        text = col.astype(object).where(col.notna(), None)
+        return text.map(lambda v: None if v is None or str(v).strip() == ""
+                        else _account_text(v))
+
+    return pd.DataFrame({
+        "gen_bus_posting_group": s["gen_bus_posting_group"].fillna("").astype(str).str.strip(),
+        "gen_prod_posting_group": s["gen_prod_posting_group"].fillna("").astype(str).str.strip(),
+        "revenue": account(s["sales_account"]), "cogs": account(s["cogs_account"])})
+
+
+def _account_text(value) -> str:
+    """An account number as text (a float 6110.0 read from a sheet → ``'6110'``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _shares(mix: pd.DataFrame, setup: pd.DataFrame, item: str, prod: str
+            ) -> list[tuple[str | None, float]]:
+    """(business group, share) for the item; group ``None`` = no mapping possible."""
+    rows = mix[mix["item_no"] == item]
+    amount = rows["invoiced_amount"].clip(lower=0)
+    total = float(amount.sum())
+    if total > 0:
+        return [(g, float(a) / total)
+                for g, a in zip(rows["gen_bus_posting_group"], amount, strict=True) if a > 0]
+    candidates = setup[setup["gen_prod_posting_group"] == prod]
+    if len(candidates) == 1:
+        return [(candidates["gen_bus_posting_group"].iloc[0], 1.0)]
+    return [(None, 1.0)]
+
+
+def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
+                    agg_item_mix: pd.DataFrame | None, posting_setup: pd.DataFrame | None,
+                    gl_accounts: pd.DataFrame | None, *,
+                    periods: list[str] | None = None) -> ValuePlan:
+    """The consensus plan in value by GL account (module docstring for every formula).
+
+    ``periods`` restricts the plan (default: every period of the plan). Returns a
+    :class:`ValuePlan`; ``lines`` has columns ``period``, ``category``, ``gl_account``,
+    ``gl_name``, ``line``, ``amount``.
+    """
+    if periods is None:
+        p = _columns(plan, {"period": ""})
+        periods = sorted(set(_text(p["period"])), key=parse_period)
+    master = clean_items(items)
+    prices = item_prices(items, agg_item_mix)
+    mix = clean_mix(agg_item_mix)
+    setup = _setup(posting_setup)
+    setup_index = setup.drop_duplicates(["gen_bus_posting_group", "gen_prod_posting_group"],
+                                        keep="last").set_index(
+        ["gen_bus_posting_group", "gen_prod_posting_group"])
+    volume = item_period_consensus(plan, periods)
+
+    item_rows, detail, unmapped = [], [], []
+    share_cache: dict[str, list[tuple[str | None, float]]] = {}
+    for item, period, vol in volume[["item_no", "period", "consensus"]].itertuples(
+            index=False):
+        known = item in master.index
+        category = master.at[item, "category"] if known else NO_CATEGORY
+        prod = master.at[item, "gen_prod_posting_group"] if known else ""
+        cost = float(master.at[item, "unit_cost"]) if known else np.nan
+        if item in prices.index:
+            price, source = float(prices.at[item, "price"]), prices.at[item, "price_source"]
+        else:
+            price, source = np.nan, "missing"
+        amounts = {"revenue": vol * price, "cogs": vol * cost}
+        item_rows.append({"period": period, "item_no": item, "category": category,
+                          "volume": vol, "price": price, "price_source": source,
+                          "unit_cost": cost, **amounts})
+        if item not in share_cache:
+            share_cache[item] = _shares(mix, setup, item, prod)
+        for group, share in share_cache[item]:
+            for line in LINES:
+                if np.isnan(amounts[line]):
+                    continue
+                amount = amounts[line] * share
+                account = None
+                if group is not None and (group, prod) in setup_index.index:
+                    account = setup_index.at[(group, prod), line]
+                    if pd.isna(account):
+                        account = None
+                if account is None:
+                    if group is None:
+                        reason = ("no sales history and no single posting-setup row for "
+                                  "the product group")
+                    elif (group, prod) not in setup_index.index:
+                        reason = "no posting-setup row for the pair"
+                    else:
+                        column = "sales_account" if line == "revenue" else "cogs_account"
+                        reason = f"posting-setup row has no {column}"
+                    unmapped.append({"period": period, "item_no": item, "category": category,
+                                     "gen_bus_posting_group": group,
+                                     "gen_prod_posting_group": prod, "line": line,
+                                     "amount": amount, "reason": reason})
+                    account = UNMAPPED
+                detail.append({"period": period, "item_no": item, "category": category,
+                               "gen_bus_posting_group": group, "gen_prod_posting_group": prod,
+                               "line": line, "gl_account": account, "amount": amount})
+
+    items_frame = pd.DataFrame(item_rows, columns=ITEM_COLUMNS)
+    detail_frame = pd.DataFrame(detail, columns=DETAIL_COLUMNS)
+    names = _columns(gl_accounts, {"gl_account": "", "name": None})
+    names = pd.Series(names["name"].to_numpy(),
+                      index=[_account_text(a) for a in names["gl_account"]])
+    names = names[~names.index.duplicated(keep="last")]
+    if detail_frame.empty:
+        lines = pd.DataFrame(columns=LINE_COLUMNS)
+    else:
+        lines = detail_frame.groupby(["period", "category", "gl_account", "line"],
+                                     as_index=False, sort=False)["amount"].sum()
+        lines["gl_name"] = lines["gl_account"].map(names)
+        lines["_m"] = lines["period"].map(parse_period)
+        lines["_l"] = lines["line"].map({"revenue": 0, "cogs": 1})
+        lines = lines.sort_values(["_m", "category", "_l", "gl_account"])[LINE_COLUMNS]
+        lines = lines.reset_index(drop=True)
+
+    def missing(column: str) -> pd.DataFrame:
+        rows = items_frame[items_frame[column].isna()]
+        return rows.groupby(["item_no", "category"], as_index=False, sort=True)["volume"].sum()
+
+    return ValuePlan(lines, detail_frame, items_frame, missing("price"), missing("unit_cost"),
+                     pd.DataFrame(unmapped, columns=UNMAPPED_COLUMNS))
+
+
+def value_summary(values: ValuePlan) -> pd.DataFrame:
+    """Per period and category (plus ``category = '(all)'`` for the period total, listed
+    after the categories): ``volume`` (Σ consensus of every item), ``volume_unpriced``
+    (the part of it with no price), ``revenue`` (Σ priced revenue), ``cogs`` (Σ volume ×
+    unit_cost of items with a cost), ``margin = revenue − cogs``,
+    ``margin_pct = margin ÷ revenue`` (``None`` when revenue is 0)."""
+    it = values.items.copy()
+    if it.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    it["volume_unpriced"] = np.where(it["price"].isna(), it["volume"], 0.0)
+    measures = ["volume", "volume_unpriced", "revenue", "cogs"]
+    by_cat = it.groupby(["period", "category"], as_index=False)[measures].sum(min_count=0)
+    total = it.groupby("period", as_index=False)[measures].sum(min_count=0)
+    total["category"] = ALL
+    out = pd.concat([by_cat, total], ignore_index=True)
+    out["margin"] = out["revenue"] - out["cogs"]
+    rev = out["revenue"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(rev != 0, out["margin"].to_numpy(dtype=float) / rev, np.nan)
+    out["margin_pct"] = pd.Series([None if np.isnan(v) else float(v) for v in pct],
+                                  dtype=object)
+    out["_m"] = out["period"].map(parse_period)
+    out["_t"] = out["category"].eq(ALL)
+    out = out.sort_values(["_m", "_t", "category"])
+    return out[SUMMARY_COLUMNS].reset_index(drop=True)
+
+
+def _rate_of(labour_rate: float | Mapping[str, float], centre: str) -> float:
+    if isinstance(labour_rate, Mapping):
+        return float(labour_rate.get(centre, 0.0))
+    return float(labour_rate)
+
+
+def material_cost_per_unit(items: pd.DataFrame | None, routings: pd.DataFrame | None,
+                           labour_rate: float | Mapping[str, float]) -> pd.Series:
+    """Material cost per unit by item: ``max(0, unit_cost − Σ_w hours_per_unit[w] ×
+    rate[w])`` for an item with a routing (standard cost less its labour content), and
+    ``unit_cost`` for a bought-in item (no routing). NaN when the cost is missing."""
+    master = clean_items(items)
+    r = clean_routings(routings)
+    r["labour"] = [h * _rate_of(labour_rate, w)
+                   for h, w in zip(r["hours_per_unit"], r["work_center"], strict=True)]
+    labour = r.groupby("item_no")["labour"].sum()
+    cost = master["unit_cost"]
+    routed = cost.index.isin(labour.index)
+    per_unit = cost.copy()
+    per_unit[routed] = np.maximum(0.0, cost[routed] - labour.reindex(cost.index[routed]))
+    return per_unit
+
+
+def cash_need(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame | None,
+              capacity_load_frame: pd.DataFrame | None,
+              labour_rate: float | Mapping[str, float], *,
+              periods: list[str] | None = None) -> pd.DataFrame:
+    """Cash needed for labour and material per period, reading the supply plan as
+    **chase**: what the consensus demands in a period is produced (or bought) and paid in
+    that same period (no lead-time offset, no payment terms, no use of stock on hand or
+    open orders).
+
+    - ``labour = Σ_work centres load_hours[w, p] × rate[w]`` from
+      :func:`sop_workbook.supply_plan.capacity_load` (``labour_rate`` is one rate per
+      hour, or a mapping work centre → rate; a centre absent from the mapping costs 0).
+    - ``material = Σ_items consensus[item, p] × material cost per unit``
+      (:func:`material_cost_per_unit`: unit_cost less the routing's labour content,
+      floored at 0, for manufactured items; unit_cost for bought-in items).
+    - ``total = material + labour``; ``volume_without_cost`` = the consensus volume of
+      items with no unit_cost (no material cash counted for it — reported, not hidden).
+
+    Columns: ``period``, ``material``, ``labour``, ``total``, ``volume_without_cost``.
+    """
+    if periods is None:
+        p = _columns(plan, {"period": ""})
+        periods = sorted(set(_text(p["period"])), key=parse_period)
+    volume = item_period_consensus(plan, periods)
+    per_unit = material_cost_per_unit(items, routings, labour_rate)
+    volume["unit_material"] = volume["item_no"].map(per_unit)
+    has_cost = volume["unit_material"].notna()
+    volume["material"] = np.where(has_cost, volume["consensus"] * volume["unit_material"], 0.0)
+    volume["without_cost"] = np.where(has_cost, 0.0, volume["consensus"])
+    material = volume.groupby("period")["material"].sum().reindex(periods).fillna(0.0)
+    without = volume.groupby("period")["without_cost"].sum().reindex(periods).fillna(0.0)
+    load = _columns(capacity_load_frame, {"work_center": "", "period": "", "load_hours": 0.0})
+    if load.empty:
+        labour = pd.Series(0.0, index=periods)
+    else:
+        cost = [float(h) * _rate_of(labour_rate, str(w))
+                for h, w in zip(_number(load["load_hours"]).fillna(0.0), load["work_center"],
+                                strict=True)]
+        labour = pd.Series(cost, index=_text(load["period"]).to_numpy()).groupby(
+            level=0).sum().reindex(periods).fillna(0.0)
+    out = pd.DataFrame({"period": periods, "material": material.to_numpy(),
+                        "labour": labour.to_numpy()})
+    out["total"] = out["material"] + out["labour"]
+    out["volume_without_cost"] = without.to_numpy()
+    return out[CASH_COLUMNS]

@@ -3,22 +3,35 @@
 The same interface has an xlwings adapter (:mod:`sop_workbook.workbook.live`) used when a
 ribbon button runs inside Excel; the actions in :mod:`sop_workbook.actions` only see this
 interface.
+
+Data sheets (one Excel table and nothing else — the master, ``agg_*`` and detail tables)
+are not loaded cell by cell: openpyxl sees only their header, their rows are parsed when
+:meth:`HeadlessWorkbook.read_table` asks and streamed into the file on save
+(:mod:`sop_workbook.workbook.datasheet`). ``wb`` (openpyxl) therefore holds every sheet
+except the rows of data sheets.
 """
 
 from __future__ import annotations
 
-import io
 import math
+import re
 from copy import copy
+from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
+from openpyxl.cell.cell import Cell
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
+from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
+from . import datasheet
+from .datasheet import ColumnSpec, DataSheet
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .recalc import evaluate_all, formula_text, write_cached_values
 
@@ -47,11 +60,27 @@ class HeadlessWorkbook:
             raise SopError(f"workbook not found: {self.path}")
         check_zip_limits(self.path)
         try:
-            self.wb = openpyxl.load_workbook(self.path, keep_vba=True)
+            self._package = datasheet.open_package(self.path.read_bytes())
+            self.wb = openpyxl.load_workbook(BytesIO(self._package.stub), keep_vba=True)
+        except SopError:
+            raise
         except Exception as exc:  # openpyxl raises many kinds for a bad file
             raise SopError(f"cannot open {self.path} as a workbook: {exc}") from None
         self.tables = {t.displayName: (ws, t) for ws in self.wb.worksheets
                        for t in ws.tables.values()}
+        self._data: dict[str, DataSheet] = {}
+        self._date_styles = set(self.wb._date_formats)
+        self._shared_strings: list | None = None
+        for title, sheet in self._package.sheets.items():
+            ws = self.wb[title]
+            if len(ws.tables) != 1:
+                continue
+            self._data[title] = sheet
+            header = range_boundaries(sheet.ref)[1]
+            for (r, c), cell in list(ws._cells.items()):
+                if r > header:  # the stub's first data row: the columns' styles
+                    sheet.styles[c] = copy(cell._style)
+                    del ws._cells[(r, c)]
         self._cached: dict[tuple[str, str], object] = {}
         self._values = None  # the file's cached results, loaded when first needed
 
@@ -78,10 +107,13 @@ class HeadlessWorkbook:
         coord = coord.replace("$", "").upper()
         if (sheet, coord) in self._cached:
             return self._cached[(sheet, coord)]
+        if sheet in self._data:
+            return _DataSheetView(self, self.wb[sheet])[coord].value
         value = self.wb[sheet][coord].value
         if isinstance(value, str) and value.startswith("="):
             if self._values is None:
-                self._values = openpyxl.load_workbook(self.path, data_only=True,
+                package = datasheet.open_package(self.path.read_bytes())
+                self._values = openpyxl.load_workbook(BytesIO(package.stub), data_only=True,
                                                       keep_vba=True)
             return self._values[sheet][coord].value
         return value
@@ -101,10 +133,39 @@ class HeadlessWorkbook:
             raise SopError(f"the workbook has no table {name!r}")
         return self.tables[name]
 
+    def _data_sheet(self, ws) -> DataSheet | None:
+        return self._data.get(ws.title)
+
+    def _frame(self, sheet: DataSheet, columns: list[str]) -> pd.DataFrame:
+        """The rows of a data sheet as read_table gives them (parsed once)."""
+        if sheet.frame is None:
+            if sheet.has_shared_strings and self._shared_strings is None:
+                self._shared_strings = _shared_strings(self._package.source)
+            xml = datasheet.sheet_xml(self._package.source, sheet.part)
+            sheet.frame = datasheet.parse_rows(
+                xml, sheet, columns, date_styles=self._date_styles,
+                shared_strings=self._shared_strings, epoch=self.wb.epoch)
+        return sheet.frame
+
+    def _rows(self, sheet: DataSheet, name: str) -> list[list]:
+        """The rows of a data sheet as cell values (what openpyxl cells would hold)."""
+        if sheet.values is None:
+            columns = self.table_columns(name)
+            frame = sheet.written if sheet.dirty else self._frame(sheet, columns)
+            sheet.values = _python_rows(frame, columns)
+        return sheet.values
+
     def read_table(self, name: str) -> pd.DataFrame:
         """The table's rows (empty rows dropped; the index is each row's offset below the
         header, so ``header row + 1 + index`` is its row on the sheet)."""
         ws, table = self._table(name)
+        sheet = self._data_sheet(ws)
+        if sheet is not None:
+            columns = self.table_columns(name)
+            if sheet.dirty:
+                return pd.DataFrame(self._rows(sheet, name), columns=columns).dropna(
+                    how="all")
+            return self._frame(sheet, columns).copy()
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         rows = [[c.value for c in row] for row in ws.iter_rows(
             min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
@@ -142,11 +203,42 @@ class HeadlessWorkbook:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         n = len(frame)
         new_max = min_row + max(n, 1)
+        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
+        self._check_no_overlap(ws, name, ref)
+        sheet = self._data_sheet(ws)
+        if sheet is not None:
+            specs = [self._column_spec(ws, sheet, min_col + j, frame.get(col))
+                     for j, col in enumerate(columns)]
+            sheet.encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1,
+                                             name)  # raises before anything changes
+            sheet.written = frame.copy()
+            sheet.columns = columns
+            sheet.dirty = True
+            sheet.frame = None
+            sheet.values = None
+        else:
+            self._write_cells(ws, frame, columns, min_col, min_row, max_col, max_row, new_max)
+        table.ref = ref
+        if table.autoFilter is not None:
+            table.autoFilter.ref = ref
+
+    def _column_spec(self, ws, sheet: DataSheet, col: int, values) -> ColumnSpec:
+        style = sheet.styles.get(col)
+        style = copy(style) if style is not None else StyleArray()
+        style_id = self.wb._cell_styles.add(style)
+        date_id = style_id
+        if values is not None and _has_dates(values):
+            probe = Cell(ws, row=1, column=col, style_array=copy(style))
+            if not probe.is_date:
+                plain = _only_dates(values)
+                probe.number_format = "yyyy-mm-dd" if plain else "yyyy-mm-dd h:mm:ss"
+                date_id = self.wb._cell_styles.add(probe._style)
+        return ColumnSpec(style_id, date_id)
+
+    def _write_cells(self, ws, frame, columns, min_col, min_row, max_col, max_row,
+                     new_max) -> None:
         # each column keeps the look of its first row (number format, input colour, lock)
         styles = {c: ws.cell(min_row + 1, c)._style for c in range(min_col, max_col + 1)}
-        self._check_no_overlap(
-            ws, name, f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}"
-            f"{new_max}")
         for r in range(min_row + 1, max(max_row, new_max) + 1):
             for c in range(min_col, max_col + 1):
                 ws.cell(r, c).value = None
@@ -162,16 +254,43 @@ class HeadlessWorkbook:
                 cell.value = _cell_value(value)
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
-        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
-        self._check_no_overlap(ws, name, ref)
-        table.ref = ref
-        if table.autoFilter is not None:
-            table.autoFilter.ref = ref
+
+    # ------------------------------------------------------------- charts
+    def replace_charts(self, sheet: str, tag: str, charts: list) -> None:
+        """Remove the charts added earlier under ``tag`` on ``sheet`` and add ``charts``
+        (openpyxl chart objects, each with its ``.anchor`` set: a cell like ``"H2"``).
+
+        Which charts carry the tag is kept in a hidden sheet-level defined name
+        ``_charts_<tag>`` (their anchor cells), so it survives save and reopen; the
+        sheet's other charts are left alone."""
+        if not re.fullmatch(r"[A-Za-z0-9_]+", tag):
+            raise SopError(f"chart tag {tag!r}: use letters, digits and _ only")
+        if sheet not in self.wb.sheetnames:
+            raise SopError(f"the workbook has no sheet {sheet!r}")
+        ws = self.wb[sheet]
+        name = f"_charts_{tag}"
+        old = ws.defined_names.get(name)
+        anchors = set()
+        if old is not None:
+            anchors = {a for a in old.attr_text.strip('"').split(",") if a}
+        ws._charts = [c for c in ws._charts if _anchor_cell(c.anchor) not in anchors]
+        cells = []
+        for chart in charts:
+            anchor = getattr(chart, "anchor", None)
+            cell = _anchor_cell(anchor)
+            if cell is None:
+                raise SopError(f"a chart for {sheet} ({tag}) has no anchor cell")
+            ws.add_chart(chart, anchor if isinstance(anchor, str) else None)
+            cells.append(cell)
+        if name in ws.defined_names:
+            del ws.defined_names[name]
+        ws.defined_names[name] = DefinedName(name, attr_text='"' + ",".join(cells) + '"',
+                                             hidden=True)
 
     # ------------------------------------------------------------- recalculation + save
     def recalculate(self) -> int:
         """Evaluate every UDF cell (and the native formulas they depend on) in Python."""
-        resolver = evaluate_all(self.wb)
+        resolver = evaluate_all(_RecalcBook(self))
         cached = {**resolver.native_values}
         for (sheet, coord), value in resolver.udf_values.items():
             if isinstance(value, list):
@@ -212,12 +331,176 @@ class HeadlessWorkbook:
         return rows[0][0] if rows and rows[0] else None
 
     def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
+        # every data sheet's body is final (encoded) before openpyxl writes the styles
+        bodies_src = {}
+        for title, sheet in self._data.items():
+            ws = self.wb[title]
+            table = next(iter(ws.tables.values()))
+            if not sheet.dirty and sheet.has_shared_strings:
+                columns = [ws.cell(range_boundaries(table.ref)[1], c).value for c in range(
+                    range_boundaries(table.ref)[0], range_boundaries(table.ref)[2] + 1)]
+                frame = self._frame(sheet, columns)
+                self.write_table(table.displayName, frame)
+            bodies_src[title] = (sheet, table)
+        buf = BytesIO()
         self.wb.save(buf)
         data = buf.getvalue()
-        return write_cached_values(data, self._cached) if self._cached else data
+        if self._cached:
+            data = write_cached_values(data, self._cached)
+        parts = datasheet.output_parts(data)
+        bodies = {}
+        for title, (sheet, table) in bodies_src.items():
+            part = parts[title]
+            xml = datasheet.sheet_xml(data, part)
+            head, tail = datasheet.replace_sheet_data(xml, table.ref)
+            if sheet.dirty:
+                chunks = datasheet.render_rows(sheet.encoded)
+            else:
+                chunks = datasheet.original_rows(self._package.source, sheet)
+            bodies[part] = (head, chunks, tail)
+        return datasheet.write_package(data, bodies)
 
     def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
         target = Path(path) if path else self.path
         atomic_write(target, self.to_bytes(), backups=backups)
         return target
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:
+    n = len(frame)
+    arrays = []
+    for col in columns:
+        if col not in frame.columns:
+            arrays.append(np.full(n, None, dtype=object))
+            continue
+        series = frame[col].reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            arr = np.empty(n, dtype=object)
+            arr[:] = [None if v is pd.NaT else v.to_pydatetime() for v in series.tolist()]
+        elif series.dtype == object:
+            arr = np.empty(n, dtype=object)
+            arr[:] = [_cell_value(v) for v in series.tolist()]
+        else:
+            arr = series.to_numpy(dtype=object)
+            mask = series.isna().to_numpy()
+            if mask.any():
+                arr[mask] = None
+        arrays.append(arr)
+    if not arrays or n == 0:
+        return []
+    return np.column_stack(arrays).tolist()
+
+
+def _has_dates(values) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return True
+    if values.dtype != object:
+        return False
+    return any(isinstance(v, (pd.Timestamp, __import__("datetime").date))
+               for v in values.tolist())
+
+
+def _only_dates(values) -> bool:
+    import datetime as dt
+
+    if values.dtype != object:
+        return False
+    found = [v for v in values.tolist() if isinstance(v, (dt.date, pd.Timestamp))]
+    return bool(found) and all(not isinstance(v, (dt.datetime, pd.Timestamp)) for v in found)
+
+
+def _anchor_cell(anchor) -> str | None:
+    """The top-left cell of a chart anchor ("H2", or an openpyxl anchor object)."""
+    if anchor is None:
+        return None
+    if isinstance(anchor, str):
+        return anchor.replace("$", "").upper()
+    start = getattr(anchor, "_from", None)
+    if start is None:
+        return None
+    return f"{get_column_letter(start.col + 1)}{start.row + 1}"
+
+
+def _shared_strings(data: bytes) -> list:
+    import zipfile
+
+    from openpyxl.reader.strings import read_string_table
+
+    with zipfile.ZipFile(BytesIO(data)) as z:
+        names = [n for n in z.namelist() if n.lower().endswith("sharedstrings.xml")]
+        if not names:
+            return []
+        with z.open(names[0]) as fh:
+            return read_string_table(fh)
+
+
+class _Cell:
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+class _DataSheetView:
+    """A data sheet as the recalculation reads it: header from openpyxl, rows from the
+    table's frame (formulas never occur on a data sheet)."""
+
+    def __init__(self, book: HeadlessWorkbook, ws) -> None:
+        self.book, self.ws = book, ws
+        self.title = ws.title
+        self.tables = ws.tables
+        self.sheet = book._data[ws.title]
+        table = next(iter(ws.tables.values()))
+        self.min_col, self.header, self.max_col, _ = range_boundaries(table.ref)
+        self.table = table.displayName
+
+    def _rows(self) -> list[list]:
+        return self.book._rows(self.sheet, self.table)
+
+    def value(self, r: int, c: int):
+        if r <= self.header or not self.min_col <= c <= self.max_col:
+            return self.ws.cell(r, c).value if (r, c) in self.ws._cells else None
+        rows = self._rows()
+        i = r - self.header - 1
+        return rows[i][c - self.min_col] if i < len(rows) else None
+
+    def __getitem__(self, coord: str) -> _Cell:
+        r, c = coordinate_to_tuple(coord.replace("$", "").upper())
+        return _Cell(self.value(r, c))
+
+    def iter_rows(self, min_row=None, max_row=None, min_col=None, max_col=None):
+        if min_row is None and max_row is None:
+            yield from self.ws.iter_rows()  # the header: no formula lives on a data sheet
+            return
+        rows = self._rows()
+        min_col = min_col or self.min_col
+        max_col = max_col or self.max_col
+        for r in range(min_row, max_row + 1):
+            i = r - self.header - 1
+            if r <= self.header or i >= len(rows) or min_col < self.min_col \
+                    or max_col > self.max_col:
+                yield tuple(_Cell(self.value(r, c)) for c in range(min_col, max_col + 1))
+            else:
+                yield tuple(map(_Cell, rows[i][min_col - self.min_col:
+                                               max_col - self.min_col + 1]))
+
+
+class _RecalcBook:
+    """The workbook as :func:`evaluate_all` reads it (data sheets through their views)."""
+
+    def __init__(self, book: HeadlessWorkbook) -> None:
+        self.book = book
+        self.wb = book.wb
+        self.defined_names = book.wb.defined_names
+        self.sheetnames = book.wb.sheetnames
+        self._views = {t: _DataSheetView(book, book.wb[t]) for t in book._data}
+
+    @property
+    def worksheets(self):
+        return [self._views.get(ws.title, ws) for ws in self.wb.worksheets]
+
+    def __getitem__(self, title: str):
+        return self._views.get(title) or self.wb[title]

@@ -133,9 +133,8 @@ def constrained_volume(plan: pd.DataFrame, routings: pd.DataFrame | None,
     })
 
 
-def _scenario_rows(name: str, volume: np.ndarray, index: pd.MultiIndex, supply: np.ndarray,
-                   opening: np.ndarray, price: np.ndarray, cost: np.ndarray,
-                   periods: list[str]) -> list[dict]:
+def _scenario_rows(name: str, volume: np.ndarray, supply: np.ndarray, opening: np.ndarray,
+                   price: np.ndarray, cost: np.ndarray, periods: list[str]) -> list[dict]:
     priced = ~np.isnan(price)
     costed = ~np.isnan(cost)
     revenue = (volume * np.nan_to_num(price)[:, None]).sum(axis=0)
@@ -188,8 +187,8 @@ def compare_scenarios(plan: pd.DataFrame, items: pd.DataFrame | None,
     master = clean_items(items)
     price = np.array([lookup(i) for i in item_ids], dtype=float)
     cost = master["unit_cost"].reindex(item_ids).to_numpy(dtype=float)
-    rows = _scenario_rows(SCENARIOS[0], demand, index, supply, opening, price, cost, periods)
-    rows += _scenario_rows(SCENARIOS[1], demand * factor, index, supply, opening, price, cost,
+    rows = _scenario_rows(SCENARIOS[0], demand, supply, opening, price, cost, periods)
+    rows += _scenario_rows(SCENARIOS[1], demand * factor, supply, opening, price, cost,
                            periods)
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
@@ -220,6 +219,21 @@ def _fmt(x: float) -> str:
     return f"{x:,.1f}"
 
 
+def _reallocate(item: str, location: str, period: str, index: pd.MultiIndex,
+                projected: np.ndarray, k: int) -> str:
+    """Option text: the item's projected stock at its other locations in the period."""
+    others = [(loc, float(projected[j, k])) for j, (it, loc) in enumerate(index)
+              if it == item and loc != location and projected[j, k] > 0]
+    if not others:
+        return (f"Re-allocate: no stock of {item} is projected at another location in "
+                f"{period}; re-promise the orders due from {period}.")
+    where = ", ".join(f"{loc} {_fmt(q)}" for loc, q in others)
+    total = sum(q for _, q in others)
+    return (f"Re-allocate: {_fmt(total)} units of {item} projected at other locations in "
+            f"{period} ({where}), at the cost of their own cover; or re-promise the orders "
+            f"due from {period}.")
+
+
 def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame | None,
          capacity: pd.DataFrame | None, agg_sales: pd.DataFrame | None,
          agg_supply_open: pd.DataFrame | None, current: str, price_of: PriceOf | None, *,
@@ -244,8 +258,8 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     cumulative shortfall of stock + open supply against the consensus in the horizon);
     ``revenue_at_risk = volume_at_risk × price``. Options: add or expedite supply (a
     production order, with its routing hours, for a manufactured item; a purchase order
-    for a bought-in one); re-allocate stock from another location / re-promise; accept
-    the shortfall and its revenue at risk.
+    for a bought-in one); re-allocate the item's stock projected (> 0) at its other
+    locations in that period, or re-promise; accept the shortfall and its revenue at risk.
 
     Columns: ``gap_type`` (``capacity``/``inventory``), ``period``, ``work_center``,
     ``item_no``, ``location_code``, ``hours_short``, ``volume_at_risk``,
@@ -263,6 +277,8 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     item_demand = pd.DataFrame(demand, index=index.get_level_values(0), columns=periods)
     item_demand = item_demand.groupby(level=0).sum()
     pos = {p: k for k, p in enumerate(periods)}
+    projected = opening[:, None] + np.cumsum(supply - demand, axis=1) if len(index) else \
+        np.zeros((0, len(periods)))
     for centre, grp in load.groupby("work_center", sort=True):
         grp = grp.set_index("period").reindex(periods)
         pool = 0.0
@@ -315,7 +331,6 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     hours = r.groupby("item_no")["hours_per_unit"].sum()
     centres = r.groupby("item_no")["work_center"].agg(lambda s: ", ".join(sorted(s)))
     if len(index):
-        projected = opening[:, None] + np.cumsum(supply - demand, axis=1)
         for k, (item, location) in enumerate(index):
             neg = np.flatnonzero(projected[k] < 0)
             if not len(neg):
@@ -340,8 +355,8 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
                              f"({_fmt(float(projected[k, neg[0]]))}); up to {_fmt(qty)} "
                              f"units short in the horizon."),
                 "option_1": add,
-                "option_2": (f"Re-allocate stock of {item} from another location or "
-                             f"re-promise the orders due from {period}."),
+                "option_2": _reallocate(item, location, period, index, projected,
+                                        pos[period]),
                 "option_3": (f"Accept the shortfall: up to {_fmt(qty)} units unfilled, "
                              f"revenue {revenue:,.2f} at risk."),
             })

@@ -156,6 +156,11 @@ def test_gaps_capacity_and_inventory():
     assert "production order" in inv.iloc[1]["option_1"] and "825.0 h" in \
         inv.iloc[1]["option_1"]
     assert "purchase order" in inv.iloc[3]["option_1"]
+    # re-allocation: A@MAIN holds 180 in 2026-04 (test_supply_plan) when A@EAST goes
+    # negative; B has no other location
+    assert "180.0 units of A projected at other locations in 2026-04 (MAIN 180.0)" in \
+        inv.iloc[0]["option_2"]
+    assert "no stock of B" in inv.iloc[1]["option_2"]
     assert inv["hours_short"].isna().all()
     assert g[["option_1", "option_2", "option_3"]].notna().all().all()
 

@@ -248,7 +248,7 @@ def test_minutes():
     assert "As of 25 Nov 2026: 2 new, 2 carried over, 2 closed, 2 overdue." in md
 
     def section(title):
-        return md.split(f"## {title}")[1].split("\n## ")[0]
+        return md.split(f"## {title}")[1].split("\n#")[0]
     assert re.findall(r"^\| (\d) \|", section("New this cycle (2)"), re.M) == ["6", "4"]
     assert re.findall(r"^\| (\d) \|", section("Open, carried over (2)"), re.M) == ["1", "2"]
     assert re.findall(r"^\| (\d) \|", section("Overdue (2)"), re.M) == ["1", "6"]

@@ -191,7 +191,7 @@ _BADGE = {"GREEN": "#2e7d32", "AMBER": "#b26a00", "RED": "#c62828", "OVERDUE": "
 
 @dataclass
 class _Block:
-    kind: str  # h1, h2, p, meta, table, list, note
+    kind: str  # h1, h2, h3, p, meta, table, list, note
     text: str = ""
     headers: list[str] = field(default_factory=list)
     rows: list[list] = field(default_factory=list)
@@ -232,8 +232,8 @@ def to_markdown(blocks: list[_Block]) -> str:
     for b in blocks:
         if b.kind == "h1":
             out += [f"# {_md(b.text)}", ""]
-        elif b.kind == "h2":
-            out += [f"## {_md(b.text)}", ""]
+        elif b.kind in ("h2", "h3"):
+            out += [f"{'#' * int(b.kind[1])} {_md(b.text)}", ""]
         elif b.kind in ("p", "note"):
             out += [_md(b.text) if b.kind == "p" else f"_{_md(b.text)}_", ""]
         elif b.kind == "meta":
@@ -255,6 +255,7 @@ _CSS = {
     "h1": f"{_FONT}font-size:22px;margin:0 0 4px 0;color:#1f3864;",
     "h2": f"{_FONT}font-size:16px;margin:22px 0 8px 0;padding-bottom:4px;color:#1f3864;"
           "border-bottom:2px solid #dbe3f0;",
+    "h3": f"{_FONT}font-size:14px;margin:16px 0 6px 0;color:#374151;",
     "p": f"{_FONT}font-size:14px;line-height:1.5;margin:0 0 10px 0;",
     "note": f"{_FONT}font-size:13px;color:#6b7280;margin:0 0 10px 0;",
     "meta_k": f"{_FONT}font-size:14px;padding:2px 12px 2px 0;color:#6b7280;"
@@ -288,7 +289,7 @@ def to_html(blocks: list[_Block], title: str) -> str:
              f"<title>{_h(title)}</title>", "</head>", f'<body style="{_CSS["body"]}">',
              f'<div style="{_CSS["card"]}">']
     for b in blocks:
-        if b.kind in ("h1", "h2", "p", "note"):
+        if b.kind in ("h1", "h2", "h3", "p", "note"):
             tag = {"note": "p"}.get(b.kind, b.kind)
             parts.append(f'<{tag} style="{_CSS[b.kind]}">{_h(b.text)}</{tag}>')
         elif b.kind == "meta":
@@ -423,7 +424,7 @@ def agenda(pack: MeetingPack, stage: int = 6) -> Document:
         start = dt.datetime.combine(meeting.date, dt.time(h, m))
     slots = _schedule(meeting.duration_min, [w for _, w, _ in items], start)
     blocks += [_Block("h2", "Agenda"),
-               _Block("table", headers=["time", "#", "item"],
+               _Block("table", headers=["time", "no.", "item"],
                       rows=[[slot, str(i), t] for i, (slot, (t, _, _)) in
                             enumerate(zip(slots, items), 1)])]
     restated = _restated(pack, as_of)
@@ -518,7 +519,7 @@ def minutes(pack: MeetingPack, stage: int = 6) -> Document:
                          ("Open, carried over", restated.carried),
                          ("Overdue", restated.overdue),
                          ("Closed this cycle", restated.closed)):
-        blocks.append(_Block("h2", f"{label} ({len(frame)})"))
+        blocks.append(_Block("h3", f"{label} ({len(frame)})"))
         if len(frame):
             blocks.append(_Block("table", headers=_ACTION_HEADERS,
                                  rows=_action_rows(frame, late)))

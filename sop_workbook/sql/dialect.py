@@ -1,0 +1,132 @@
+"""The few things that differ between SQL dialects, in one place.
+
+Every query of :mod:`sop_workbook.sql` is portable SQL (CTEs, CASE, COALESCE, standard
+aggregates, ``EXTRACT``); the only vendor-specific pieces are the helpers below:
+
+- :meth:`Dialect.full_match` — does a text match a regular expression as a whole;
+- :meth:`Dialect.to_double` — text already known to look like a decimal number → double;
+- :meth:`Dialect.to_date` — text already known to look like ``YYYY-MM-DD`` → date, or NULL
+  when it is not a calendar date;
+- :meth:`Dialect.add_days` — date + whole days;
+- type names and identifier quoting.
+
+No ``%`` character appears in generated SQL (DBAPI drivers with the ``pyformat``
+parameter style, such as psycopg, would read it as a placeholder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: A decimal number as pandas.to_numeric reads it (sign, digits, point, exponent). The
+#: exponent has at most 4 digits so that every dialect can convert the text safely.
+NUMBER_RE = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,4})?"
+#: An ISO date, optionally followed by a time (the loader's ``_ISO_DATE``).
+ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+#: A period ``YYYY-MM``.
+PERIOD_RE = r"[0-9]{4}-(0[1-9]|1[0-2])"
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """SQL spelling for one database family (see the module docstring)."""
+
+    name: str
+    text_type: str = "VARCHAR"
+    double_type: str = "DOUBLE PRECISION"
+    bigint_type: str = "BIGINT"
+    #: temporary tables are available (staging and shared intermediate results are
+    #: materialised once); otherwise they are inlined as CTEs into every query.
+    temp_tables: bool = True
+
+    def quote(self, identifier: str) -> str:
+        if self.name == "databricks":
+            return "`" + str(identifier).replace("`", "``") + "`"
+        return '"' + str(identifier).replace('"', '""') + '"'
+
+    def full_match(self, expr: str, pattern: str) -> str:
+        if self.name == "duckdb":
+            return f"regexp_full_match({expr}, {literal(pattern)})"
+        if self.name == "postgresql":
+            return f"({expr} ~ {literal('^(' + pattern + ')$')})"
+        if self.name == "snowflake":
+            return f"REGEXP_LIKE({expr}, {literal(pattern)})"
+        if self.name == "databricks":
+            return f"({expr} RLIKE {literal('^(' + pattern + ')$')})"
+        return f"regexp_like({expr}, {literal('^(' + pattern + ')$')})"  # trino and others
+
+    def to_double(self, text: str) -> str:
+        """``text`` matches :data:`NUMBER_RE`; NULL when beyond ±1e15 (never an error)."""
+        if self.name == "postgresql":
+            # via NUMERIC (exact, any exponent of 4 digits) so the range test cannot overflow
+            num = f"CAST({text} AS NUMERIC)"
+            return (f"CASE WHEN ABS({num}) > 1e15 THEN NULL "
+                    f"WHEN ABS({num}) < 1e-300 THEN CAST(0 AS DOUBLE PRECISION) "
+                    f"ELSE CAST({text} AS DOUBLE PRECISION) END")
+        cast = "TRY_CAST" if self.name in ("duckdb", "trino", "snowflake",
+                                           "databricks") else "CAST"
+        value = f"{cast}({text} AS {self.double_type})"
+        return f"CASE WHEN ABS({value}) <= 1e15 THEN {value} END"
+
+    def to_date(self, text: str) -> str:
+        """``text`` starts with ``YYYY-MM-DD`` (checked); the date, NULL if not a calendar
+        date between 1900-01-01 and 2199-12-31."""
+        ymd = f"SUBSTRING({text}, 1, 10)"
+        if self.name == "duckdb":
+            date = f"TRY_CAST({ymd} AS DATE)"
+            return (f"CASE WHEN {date} BETWEEN DATE '1900-01-01' AND DATE '2199-12-31' "
+                    f"THEN {date} END")
+        # Portable: check the calendar arithmetically, then cast (never an error).
+        y = f"CAST(SUBSTRING({text}, 1, 4) AS INTEGER)"
+        m = f"CAST(SUBSTRING({text}, 6, 2) AS INTEGER)"
+        d = f"CAST(SUBSTRING({text}, 9, 2) AS INTEGER)"
+        leap = f"(MOD({y}, 4) = 0 AND MOD({y}, 100) <> 0 OR MOD({y}, 400) = 0)"
+        last = (f"CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
+                f"WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END")
+        return (f"CASE WHEN {y} BETWEEN 1900 AND 2199 AND {m} BETWEEN 1 AND 12 "
+                f"AND {d} >= 1 THEN CASE WHEN {d} <= {last} THEN CAST({ymd} AS DATE) END END")
+
+    def add_days(self, date: str, days: str) -> str:
+        if self.name in ("duckdb", "postgresql"):
+            return f"({date} + {days})"
+        if self.name == "trino":
+            return f"date_add('day', {days}, {date})"
+        if self.name in ("snowflake", "databricks"):
+            return f"DATEADD(day, {days}, {date})"
+        return f"({date} + {days})"
+
+    def month_index(self, date: str) -> str:
+        """A date's month as ``year × 12 + month − 1`` (an integer)."""
+        return (f"(CAST(EXTRACT(YEAR FROM {date}) AS INTEGER) * 12 "
+                f"+ CAST(EXTRACT(MONTH FROM {date}) AS INTEGER) - 1)")
+
+    def period_index(self, period: str) -> str:
+        """A validated ``YYYY-MM`` text's month index."""
+        return (f"(CAST(SUBSTRING({period}, 1, 4) AS INTEGER) * 12 "
+                f"+ CAST(SUBSTRING({period}, 6, 2) AS INTEGER) - 1)")
+
+
+DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE")
+POSTGRESQL = Dialect("postgresql", text_type="TEXT")
+
+
+def dialect_for(name: str) -> Dialect:
+    """The dialect of a SQLAlchemy dialect name (``postgresql``, ``duckdb``, ``trino``…)."""
+    name = name.lower()
+    if name == "duckdb":
+        return DUCKDB
+    if name in ("postgresql", "postgres"):
+        return POSTGRESQL
+    if name == "trino":
+        return Dialect("trino", text_type="VARCHAR", double_type="DOUBLE", temp_tables=False)
+    if name == "snowflake":
+        return Dialect("snowflake", text_type="VARCHAR", double_type="DOUBLE")
+    if name == "databricks":
+        return Dialect("databricks", text_type="STRING", double_type="DOUBLE",
+                       temp_tables=False)
+    return Dialect(name, temp_tables=False)

@@ -1,0 +1,77 @@
+"""Shared helpers: composing GROUP BY queries and shaping their (small) results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..periods import format_period
+from .dialect import Dialect
+
+MONTH = "sop_month"  # integer month index (year × 12 + month − 1) in query results
+NONE_LABEL = "(none)"  # as kpi.facts: a blank dimension value
+
+
+@dataclass(frozen=True)
+class Part:
+    """One contribution to an aggregate: rows of ``source`` (a FROM clause with joins and
+    an optional WHERE), the grain expressions and the measure expressions it sums."""
+
+    source: str
+    grain: dict[str, str]  # output column → SQL expression
+    measures: dict[str, str]  # output column → SQL expression (summed)
+
+
+def union_sum(parts: list[Part], grain: list[str], measures: list[str], d: Dialect,
+              final: dict[str, str] | None = None) -> str:
+    """SQL: each part grouped by the grain, UNION ALL, grouped again (Σ of each measure; a
+    measure a part does not have contributes 0). ``final`` adds computed columns over the
+    summed measures (SQL over ``SUM(...)``)."""
+    q = d.quote
+    branches = []
+    for part in parts:
+        cols = [f"{part.grain[g]} AS {q(g)}" for g in grain]
+        cols += [f"CAST(SUM({part.measures[m]}) AS {d.double_type}) AS {q(m)}"
+                 if m in part.measures else f"CAST(0 AS {d.double_type}) AS {q(m)}"
+                 for m in measures]
+        keys = ", ".join(part.grain[g] for g in grain)
+        branches.append(f"SELECT {', '.join(cols)} FROM {part.source} GROUP BY {keys}")
+    outer = [q(g) for g in grain]
+    outer += [f"SUM({q(m)}) AS {q(m)}" for m in measures]
+    outer += [f"{expr} AS {q(name)}" for name, expr in (final or {}).items()]
+    return (f"SELECT {', '.join(outer)} FROM ({' UNION ALL '.join(branches)}) AS sop_u "
+            f"GROUP BY {', '.join(q(g) for g in grain)}")
+
+
+def period_text(months: pd.Series) -> np.ndarray:
+    """Month indexes → ``YYYY-MM``."""
+    values = pd.to_numeric(months).to_numpy(dtype=np.int64)
+    unique, inverse = np.unique(values, return_inverse=True)
+    return np.array([format_period(int(m)) for m in unique], dtype=object)[inverse]
+
+
+def text_column(series: pd.Series) -> pd.Series:
+    """Text as Python strings (object dtype), missing as None — as the loader holds text."""
+    values = series.astype(object)
+    return values.where(series.notna(), None)
+
+
+def finish(frame: pd.DataFrame, grain: list[str], columns: list[str],
+           sort: bool = True) -> pd.DataFrame:
+    """Shape a query result like the in-memory tables: ``period`` from the month index,
+    grain columns as text, measures as float (missing → 0), sorted by the grain."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for g in grain:
+        if g == "period" and MONTH in frame:
+            out[g] = period_text(frame[MONTH]) if len(frame) else pd.Series(dtype=object)
+        else:
+            out[g] = text_column(frame[g]) if len(frame) else pd.Series(dtype=object)
+    for col in columns:
+        values = pd.to_numeric(frame[col], errors="coerce") if col in frame else 0.0
+        out[col] = pd.Series(values, index=out.index, dtype=float).fillna(0.0) \
+            if len(frame) else pd.Series(dtype=float)
+    if sort and len(out):
+        out = out.sort_values(grain).reset_index(drop=True)
+    return out

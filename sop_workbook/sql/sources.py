@@ -1,0 +1,403 @@
+"""Open a source for SQL: a folder of files in an embedded DuckDB, or a database by URL.
+
+:func:`open_source` accepts
+
+- a folder of ``<table>.csv`` / ``<table>.parquet`` files: an in-memory DuckDB in which
+  each file is read once, as text (``read_csv(..., all_varchar=true)``, the loader's
+  reading), when its table is staged (:mod:`sop_workbook.sql.validation`); the CSV safety
+  checks of the loader (empty file, bytes that are not UTF-8, both a .csv and a .parquet
+  file) apply;
+- ``duckdb:///path/file.duckdb``: that file, attached read-only to an in-memory DuckDB
+  through the ``duckdb`` module;
+- any other SQLAlchemy URL (``postgresql://…`` is read with psycopg, as
+  ``postgresql+psycopg://…``; a warehouse's URL such as ``trino://…`` or
+  ``snowflake://…`` works once its SQLAlchemy dialect is installed): the tables (or views)
+  of the connection's default schema whose names are the contract's, case-insensitively.
+
+In every case a table's columns are matched to the contract by name, case-insensitively
+and ignoring surrounding spaces; extra columns are ignored. A contract table that is not
+there is empty, with a warning unless the contract lists it as optional
+(``contract.OPTIONAL_TABLES``), exactly as the loader does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import contract as c
+from ..errors import Problem, SopError
+from .dialect import DUCKDB, Dialect, dialect_for, literal
+
+
+@dataclass
+class SourceTable:
+    """One contract table as found in the source."""
+
+    name: str
+    relation: str  # what to select FROM (a quoted table name or a DuckDB table function)
+    columns: dict[str, str]  # normalised column name → quoted source column (first of a name)
+    first_row: int | None  # row number of the first record in the file; None in a database
+    where: str  # file path or qualified table name (for messages)
+    duplicates: list[Problem] = field(default_factory=list)
+
+
+class Source:
+    """An open source: its dialect, the contract tables found, and a connection.
+
+    ``execute(sql)`` runs a statement, ``query(sql)`` returns a DataFrame; temporary
+    objects created through it disappear with :meth:`close`.
+    """
+
+    def __init__(self, name: str, dialect: Dialect) -> None:
+        self.name = name
+        self.dialect = dialect
+        self.tables: dict[str, SourceTable] = {}
+        self.warnings: list[str] = []
+        self.problems: list[Problem] = []  # tables that cannot be read at all
+        self.is_files = False
+        self.ctes: dict[str, str] = {}
+
+    # -- execution
+    def execute(self, sql: str) -> None:
+        self._execute(self._with_ctes(sql))
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run a query; its result as a DataFrame."""
+        return self._query(self._with_ctes(sql))
+
+    def materialize(self, name: str, select: str) -> None:
+        """Make ``name`` the result of ``select`` for later statements: a temporary table
+        where the dialect has them, else a CTE put in front of every query that uses it."""
+        if self.dialect.temp_tables:
+            self._execute(f"DROP TABLE IF EXISTS {name}")
+            self._execute(f"CREATE TEMPORARY TABLE {name} AS {select}")
+        else:
+            self.ctes[name] = select
+
+    def _with_ctes(self, sql: str) -> str:
+        if not self.ctes:
+            return sql
+        needed: set[str] = set()
+        pending = [sql]
+        while pending:
+            text = pending.pop()
+            for name, body in self.ctes.items():
+                if name not in needed and re.search(rf"\b{name}\b", text):
+                    needed.add(name)
+                    pending.append(body)
+        if not needed:
+            return sql
+        defs = ", ".join(f"{name} AS ({body})" for name, body in self.ctes.items()
+                         if name in needed)
+        stripped = sql.lstrip()
+        if stripped[:5].upper() == "WITH ":
+            return f"WITH {defs}, {stripped[5:]}"
+        return f"WITH {defs} {sql}"
+
+    def _execute(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def _query(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def row_number(self, table: str, alias: str) -> str | None:
+        """SQL for a staged row's number as the user sees the file (None in a database)."""
+        return None
+
+
+class DuckDBSource(Source):
+    """A source read through an in-process DuckDB connection."""
+
+    def __init__(self, name: str, con) -> None:
+        super().__init__(name, DUCKDB)
+        self.con = con
+
+    def _execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def _query(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except Exception:  # already closed
+            pass
+
+    def row_number(self, table: str, alias: str) -> str | None:
+        first = self.tables[table].first_row if table in self.tables else None
+        # the staged table was created from the file in file order (insertion order kept)
+        return None if first is None else f"({alias}.rowid + {first})"
+
+
+class DbapiSource(Source):
+    """A database reached through SQLAlchemy; statements run on one DBAPI connection (one
+    session, so temporary tables are visible to every query; rolled back on close)."""
+
+    def __init__(self, name: str, engine, dialect: Dialect) -> None:
+        super().__init__(name, dialect)
+        self.engine = engine
+        self.raw = engine.raw_connection()
+
+    def _execute(self, sql: str) -> None:
+        cur = self.raw.cursor()
+        try:
+            cur.execute(sql)
+        finally:
+            cur.close()
+
+    def _query(self, sql: str) -> pd.DataFrame:
+        cur = self.raw.cursor()
+        try:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def close(self) -> None:
+        try:
+            self.raw.rollback()
+            self.raw.close()
+        finally:
+            self.engine.dispose()
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def open_source(source: str | Path) -> Source:
+    """Open ``source`` (a folder or a database URL; see the module docstring)."""
+    text = str(source)
+    if "://" not in text:
+        return _open_folder(Path(text))
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(text)
+    except Exception as exc:
+        raise SopError(f"not a database URL: {text!r}", str(exc)) from None
+    backend = url.get_backend_name()
+    if backend == "duckdb":
+        return _open_duckdb_file(text, url.database or "")
+    if backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return _open_sqlalchemy(text, url)
+
+
+def _normalise(name: str) -> str:
+    return str(name).strip().lower()
+
+
+def _match_columns(table: str, names: list[str], dialect: Dialect) -> tuple[dict[str, str],
+                                                                           list[Problem]]:
+    """Contract-relevant columns by normalised name; a name that appears twice is a problem
+    (the first is used, as the loader does)."""
+    columns: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    problems = []
+    for name in names:
+        norm = _normalise(name)
+        if norm in seen:
+            problems.append(Problem(table, None, norm,
+                                    f"column appears twice ({seen[norm]!r} and {name!r})"))
+            continue
+        seen[norm] = name
+        columns[norm] = dialect.quote(name)
+    return columns, problems
+
+
+def _open_folder(folder: Path) -> DuckDBSource:
+    if not folder.exists():
+        raise SopError(f"source not found: {folder}", "Give a folder of <table>.csv files.")
+    if not folder.is_dir():
+        raise SopError(f"source is not a folder: {folder}", "Give a folder of <table>.csv files.")
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    src = DuckDBSource(str(folder), con)
+    src.is_files = True
+    for name in c.TABLE_ORDER:
+        candidates = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
+        if len(candidates) > 1:
+            src.problems.append(Problem(name, None, None, "both a .csv and a .parquet file; "
+                                        "keep one"))
+            continue
+        if not candidates:
+            if name not in c.OPTIONAL_TABLES:
+                src.warnings.append(f"{name}: no {name}.csv or {name}.parquet in the source; "
+                                    "treated as an empty table")
+            continue
+        path = candidates[0]
+        kind = "CSV" if path.suffix == ".csv" else "Parquet"
+        try:
+            if path.suffix == ".csv":
+                check_csv_bytes(path)
+                relation = (f"read_csv({literal(str(path))}, header = true, "
+                            "all_varchar = true)")
+                first_row = 2
+            else:
+                relation = f"read_parquet({literal(str(path))})"
+                first_row = 1
+            names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}")
+                     .fetchall()]
+        except FileReadError as exc:
+            src.problems.append(Problem(name, exc.row, None, exc.message))
+            continue
+        except duckdb.Error as exc:
+            src.problems.append(Problem(name, None, None, f"cannot read {kind}: "
+                                        f"{first_line(exc)}"))
+            continue
+        columns, dups = _match_columns(name, names, src.dialect)
+        src.tables[name] = SourceTable(name, relation, columns, first_row, str(path), dups)
+    if not src.tables and not src.problems:
+        src.close()
+        raise SopError(
+            f"no contract tables found in {folder}",
+            "Expected files such as items.csv, sales_lines.csv (see the data contract).",
+        )
+    return src
+
+
+def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
+    import duckdb
+
+    path = Path(database)
+    if not database or not path.is_file():
+        raise SopError(f"DuckDB database file not found: {database!r}",
+                       "Use duckdb:///path/to/file.duckdb")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {literal(str(path))} AS sop_src (READ_ONLY)")
+        rows = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = 'sop_src' ORDER BY table_schema, table_name, "
+            "ordinal_position").fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise SopError(f"cannot open DuckDB database {database!r}", first_line(exc)) from None
+    src = DuckDBSource(text, con)
+    found: dict[str, tuple[str, str, list[str]]] = {}
+    for schema, table, column in rows:
+        if schema == "main" and table.lower() in c.TABLES:
+            entry = found.setdefault(table.lower(), (schema, table, []))
+            if entry[1] == table:  # the first of names differing only in case
+                entry[2].append(column)
+    _register_db_tables(src, found, lambda schema, table: (
+        f"sop_src.{src.dialect.quote(schema)}.{src.dialect.quote(table)}"))
+    return src
+
+
+def _open_sqlalchemy(text: str, url) -> DbapiSource:
+    from sqlalchemy import create_engine, inspect
+
+    try:
+        engine = create_engine(url, poolclass=None)
+    except Exception as exc:  # missing driver, bad URL
+        raise SopError(f"cannot use database URL {url.render_as_string(hide_password=True)}",
+                       first_line(exc)) from None
+    dialect = dialect_for(engine.dialect.name)
+    try:
+        src = DbapiSource(url.render_as_string(hide_password=True), engine, dialect)
+    except Exception as exc:
+        engine.dispose()
+        raise SopError(f"cannot connect to {url.render_as_string(hide_password=True)}",
+                       first_line(exc)) from None
+    try:
+        if dialect.name == "postgresql":
+            src.execute("SET DateStyle = 'ISO, YMD'")  # dates cast to text as YYYY-MM-DD
+        insp = inspect(engine)
+        schema = insp.default_schema_name
+        names = list(insp.get_table_names(schema)) + list(insp.get_view_names(schema))
+        found: dict[str, tuple[str, str, list[str]]] = {}
+        for table in names:
+            if table.lower() in c.TABLES and table.lower() not in found:
+                cols = [col["name"] for col in insp.get_columns(table, schema)]
+                found[table.lower()] = (schema, table, cols)
+    except Exception as exc:
+        src.close()
+        raise SopError(f"cannot read the tables of {src.name}", first_line(exc)) from None
+    _register_db_tables(src, found, lambda s, t: (
+        f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)))
+    return src
+
+
+def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]],
+                        qualify) -> None:
+    for name in c.TABLE_ORDER:
+        if name not in found:
+            if name not in c.OPTIONAL_TABLES:
+                src.warnings.append(f"{name}: no table {name} in the database; treated as an "
+                                    "empty table")
+            continue
+        schema, table, cols = found[name]
+        columns, dups = _match_columns(name, cols, src.dialect)
+        src.tables[name] = SourceTable(name, qualify(schema, table), columns, None,
+                                       f"{schema}.{table}" if schema else table, dups)
+    if not src.tables:
+        src.close()
+        raise SopError(f"no contract tables found in {src.name}",
+                       "Expected tables such as items, sales_lines (see the data contract).")
+
+
+# --------------------------------------------------------------------------- file checks
+
+
+class FileReadError(Exception):
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+
+
+def check_csv_bytes(path: Path, chunk_size: int = 1 << 23) -> None:
+    """The loader's CSV safety checks, streamed (constant memory): reject an empty file and
+    bytes that are not UTF-8, naming the line (``row``) as the loader does."""
+    base = 0  # file offset of data[0]
+    carry = b""  # an incomplete UTF-8 sequence at the end of the previous chunk
+    lines = 0
+    content = False
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            final = not chunk
+            data = carry + chunk
+            good = len(data)
+            carry = b""
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if not final and exc.reason == "unexpected end of data":
+                    good, carry = exc.start, data[exc.start:]
+                else:
+                    line = lines + data.count(b"\n", 0, exc.start) + 1
+                    raise FileReadError(
+                        f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                        f"{base + exc.start}); save the file as UTF-8", row=line) from None
+            if final:
+                break
+            part = data[:good] if good < len(data) else data
+            content = content or bool(part.strip())
+            lines += part.count(b"\n")
+            base += good
+    if not content:
+        raise FileReadError("file is empty (a header row naming the columns is required)")
+
+
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,432 @@
+"""Validate a source against the data contract in SQL, and stage its typed tables.
+
+Each contract table is *staged* once: a temporary table ``sop_stg_<table>`` (or a CTE where
+the dialect has no temporary tables) with one column per contract column, typed as the
+loader types it, plus ``bad__<column>`` holding the cell's text where it could not be
+parsed (NULL otherwise). Parsing follows :mod:`sop_workbook.loader` exactly: cells are
+trimmed text, empty cells are NULL; numbers are decimals within ±1e15; whole numbers for
+``int`` columns; dates ``YYYY-MM-DD`` (optionally with a time) or an Excel date serial,
+1900–2199; periods ``YYYY-MM``; booleans true/false, yes/no, 1/0 (any case); enumerated
+text is lower-cased. Absent tables and optional columns are staged empty / NULL.
+
+Then the same kinds of problems as the loader are collected — missing required columns,
+unparseable values, empty required cells, rows without a due date, duplicate keys,
+unknown references, enumeration violations — each as :class:`~sop_workbook.errors.Problem`
+(table, row, column, message). In a file, ``row`` is the row as numbered in the file (CSV
+header = row 1); a database table has no row numbers, so ``row`` is None and the message
+names the row's key (``order_no=SO1, line_no=2``). At most
+:data:`MAX_PROBLEMS_PER_CHECK` rows are listed per check, then "... and N more".
+Only the listed rows travel from the database to Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import contract as c
+from ..errors import Problem
+from ..loader import MAX_ABS_NUMBER
+from .dialect import ISO_DATE_RE, NUMBER_RE, PERIOD_RE, Dialect, literal
+from .sources import Source, first_line
+
+MAX_PROBLEMS_PER_CHECK = 20
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+_PARSED = (c.NUMBER, c.INT, c.DATE, c.PERIOD, c.BOOL)
+
+
+def staged(table: str) -> str:
+    """Name of the staged (typed) relation of a contract table."""
+    return f"sop_stg_{table}"
+
+
+def sql_type(kind: str, d: Dialect) -> str:
+    return {c.NUMBER: d.double_type, c.INT: d.bigint_type, c.DATE: "DATE",
+            c.BOOL: "BOOLEAN"}.get(kind, d.text_type)
+
+
+def has_bad_column(spec: c.TableSpec, column: str) -> bool:
+    return spec.type_of(column) in _PARSED or column in spec.enums
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: str | None,
+                   d: Dialect) -> str:
+    """SELECT producing the staged table from the source relation (``columns``: contract
+    column → quoted source column). ``relation`` None → an empty table of the right types.
+    """
+    q = d.quote
+    if relation is None:
+        cols = [f"CAST(NULL AS {sql_type(spec.type_of(col), d)}) AS {q(col)}"
+                for col in spec.columns]
+        cols += [f"CAST(NULL AS {d.text_type}) AS {q('bad__' + col)}"
+                 for col in spec.columns if has_bad_column(spec, col)]
+        return _empty_select(cols, d)
+    present = [col for col in spec.columns if col in (columns or {})]
+    # level 1: trimmed text, empty → NULL
+    l1 = [f"NULLIF(TRIM(CAST({columns[col]} AS {d.text_type})), '') AS {q('t__' + col)}"
+          for col in present]
+    # level 2: parse helpers
+    l2: list[str] = []
+    for col in present:
+        t = q("t__" + col)
+        kind = spec.type_of(col)
+        l2.append(t)
+        if kind in (c.NUMBER, c.INT):
+            l2.append(f"CASE WHEN {d.full_match(t, NUMBER_RE)} THEN {d.to_double(t)} END "
+                      f"AS {q('n__' + col)}")
+        elif kind == c.DATE:
+            l2.append(f"CASE WHEN {d.full_match(t, ISO_DATE_RE)} THEN {d.to_date(t)} END "
+                      f"AS {q('i__' + col)}")
+            l2.append(f"CASE WHEN {d.full_match(t, ISO_DATE_RE)} THEN NULL "
+                      f"WHEN {d.full_match(t, NUMBER_RE)} THEN {d.to_double(t)} END "
+                      f"AS {q('n__' + col)}")
+    # level 3: typed values (and the text kept for level 4)
+    l3: list[str] = []
+    for col in present:
+        t, n = q("t__" + col), q("n__" + col)
+        kind = spec.type_of(col)
+        if col in spec.enums:
+            typed = f"LOWER({t})"
+        elif kind == c.NUMBER:
+            typed = n
+        elif kind == c.INT:
+            typed = f"CASE WHEN {n} = FLOOR({n}) THEN CAST({n} AS {d.bigint_type}) END"
+        elif kind == c.DATE:
+            # an Excel serial: day 1 is 1899-12-31, so 2..109574 is 1900-01-01..2199-12-31
+            day = d.add_days("DATE '1899-12-30'", f"CAST(FLOOR({n}) AS INTEGER)")
+            serial = f"CASE WHEN {n} >= 2 AND {n} <= 109574 THEN {day} END"
+            typed = f"COALESCE({q('i__' + col)}, {serial})"
+        elif kind == c.PERIOD:
+            typed = (f"CASE WHEN {d.full_match(t, PERIOD_RE)} THEN CASE WHEN "
+                     f"CAST(SUBSTRING({t}, 1, 4) AS INTEGER) BETWEEN 1900 AND 2199 "
+                     f"THEN {t} END END")
+        elif kind == c.BOOL:
+            typed = (f"CASE WHEN LOWER({t}) IN ({', '.join(map(literal, _TRUE))}) THEN TRUE "
+                     f"WHEN LOWER({t}) IN ({', '.join(map(literal, _FALSE))}) THEN FALSE END")
+        else:
+            typed = t
+        l3.append(f"{typed} AS {q(col)}")
+        if has_bad_column(spec, col):
+            l3.append(t)
+    # level 4: typed values and the text of unparseable cells
+    l4: list[str] = []
+    for col in spec.columns:
+        kind = spec.type_of(col)
+        if col in present:
+            l4.append(q(col))
+        else:
+            l4.append(f"CAST(NULL AS {sql_type(kind, d)}) AS {q(col)}")
+    for col in spec.columns:
+        if not has_bad_column(spec, col):
+            continue
+        if col not in present:
+            l4.append(f"CAST(NULL AS {d.text_type}) AS {q('bad__' + col)}")
+        elif col in spec.enums:
+            allowed = ", ".join(literal(v) for v in spec.enums[col])
+            t = q("t__" + col)
+            l4.append(f"CASE WHEN {q(col)} NOT IN ({allowed}) THEN {t} END "
+                      f"AS {q('bad__' + col)}")
+        else:
+            t = q("t__" + col)
+            l4.append(f"CASE WHEN {t} IS NOT NULL AND {q(col)} IS NULL THEN {t} END "
+                      f"AS {q('bad__' + col)}")
+    return (f"SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM (SELECT "
+            f"{', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM {relation}) AS sop_r1) "
+            f"AS sop_r2) AS sop_r3")
+
+
+def _empty_select(columns: list[str], d: Dialect) -> str:
+    body = f"SELECT {', '.join(columns)}"
+    if d.name == "duckdb" or d.name == "postgresql":
+        return f"{body} WHERE 1 = 0"
+    return f"SELECT * FROM ({body}) AS sop_e WHERE 1 = 0"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@dataclass
+class StageResult:
+    """What staging found: problems, tables that lack required columns (references to and
+    from them cannot be checked), and the row count of each staged table."""
+
+    problems: list[Problem]
+    broken: set[str]
+    rows: dict[str, int]
+
+
+def stage_and_validate(src: Source) -> StageResult:
+    """Stage every contract table of ``src`` and check it (see the module docstring)."""
+    d = src.dialect
+    problems = list(src.problems)
+    broken: set[str] = set()
+    rows: dict[str, int] = {}
+    for name, spec in c.TABLES.items():
+        table = src.tables.get(name)
+        if table is not None:
+            problems += table.duplicates
+            missing = [col for col in spec.required if col not in table.columns]
+            for col in missing:
+                problems.append(Problem(name, 1 if table.first_row == 2 else None, col,
+                                        "required column is missing"))
+            if missing:
+                broken.add(name)
+                src.materialize(staged(name), staging_select(spec, None, None, d))
+                continue
+            try:
+                src.materialize(staged(name), staging_select(spec, table.columns,
+                                                              table.relation, d))
+            except Exception as exc:  # a file that DuckDB cannot parse past its header
+                if not src.is_files:
+                    raise
+                kind = "CSV" if table.first_row == 2 else "Parquet"
+                problems.append(Problem(name, None, None,
+                                        f"cannot read {kind}: {first_line(exc)}"))
+                src.materialize(staged(name), staging_select(spec, None, None, d))
+                rows[name] = 0
+                continue
+            table_problems, n = _check_table(src, spec)
+            problems += table_problems
+            rows[name] = n
+        else:
+            src.materialize(staged(name), staging_select(spec, None, None, d))
+            rows[name] = 0
+    for name, spec in c.TABLES.items():
+        if name in broken or not rows.get(name):
+            continue
+        for ref in spec.references:
+            if ref.table in broken or any(col not in _present(src, name) for col in ref.columns):
+                continue
+            problems += _check_reference(src, spec, ref)
+    return StageResult(problems, broken, rows)
+
+
+def _present(src: Source, name: str) -> set[str]:
+    table = src.tables.get(name)
+    return set(table.columns) if table else set()
+
+
+@dataclass
+class _Check:
+    column: str
+    condition: str
+    value: str | None  # SQL of the text shown in the message
+    message: object  # callable(value) -> str
+
+
+def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check]:
+    q = d.quote
+    checks: list[_Check] = []
+    for col in spec.columns:
+        if col not in present:
+            continue
+        kind = spec.type_of(col)
+        bad = q("bad__" + col)
+        if col in spec.enums:
+            allowed = spec.enums[col]
+            checks.append(_Check(col, f"{bad} IS NOT NULL", bad,
+                                 lambda v, a=allowed: f"{v!r} is not one of {', '.join(a)}"))
+        elif kind in _PARSED:
+            checks.append(_Check(col, f"{bad} IS NOT NULL", bad,
+                                 lambda v, k=kind: _bad_message(k, v)))
+        if col in spec.required and col not in spec.nullable:
+            empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad_column(spec, col)
+                                           else "")
+            checks.append(_Check(col, empty, None, lambda v: "value is empty (required)"))
+    if spec.name == "sales_lines":
+        def given(col):
+            return f"({q(col)} IS NOT NULL OR {q('bad__' + col)} IS NOT NULL)"
+        checks.append(_Check(
+            "promised_date", f"NOT {given('promised_date')} AND NOT {given('requested_date')}",
+            None, lambda v: "empty, and requested_date is empty too: the line has no due date"))
+    return checks
+
+
+def _bad_message(kind: str, value: object) -> str:
+    text = str(value)
+    shown = repr(value) if len(text) <= 40 else repr(text[:40] + "…")
+    return {
+        c.NUMBER: f"{shown} is not a number (or is out of range ±{MAX_ABS_NUMBER:.0e})",
+        c.INT: f"{shown} is not a whole number",
+        c.DATE: f"{shown} is not a date (YYYY-MM-DD, 1900–2199)",
+        c.PERIOD: f"{shown} is not a period (YYYY-MM)",
+        c.BOOL: f"{shown} is not true/false",
+    }.get(kind, f"{shown} is not valid")
+
+
+def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:
+    """Columns naming a row by its key: typed value and, where parsed, the raw text."""
+    out = []
+    for i, col in enumerate(spec.key):
+        out.append(f"{alias}.{d.quote(col)} AS sop_k{i}")
+        if has_bad_column(spec, col):
+            out.append(f"{alias}.{d.quote('bad__' + col)} AS sop_b{i}")
+        else:
+            out.append(f"CAST(NULL AS {d.text_type}) AS sop_b{i}")
+    return out
+
+
+def _key_text(spec: c.TableSpec, record) -> str:
+    parts = []
+    for i, col in enumerate(spec.key):
+        value = record[f"sop_k{i}"]
+        if _missing(value):
+            value = record[f"sop_b{i}"]
+        parts.append(f"{col}={'(empty)' if _missing(value) else _plain(value)}")
+    return ", ".join(parts)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA \
+        or value is pd.NaT
+
+
+def _plain(value):
+    """A fetched value as Python (whole floats of integer columns as int)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _order(src: Source, spec: c.TableSpec, alias: str) -> tuple[str | None, str]:
+    row = src.row_number(spec.name, alias)
+    if row is not None:
+        return row, row
+    return None, ", ".join(f"{alias}.{src.dialect.quote(col)}" for col in spec.key)
+
+
+def _listed(src: Source, spec: c.TableSpec, column: str, frame: pd.DataFrame, total: int,
+            message) -> list[Problem]:
+    """Problems for the listed rows of one check, plus the "... and N more" line."""
+    problems = []
+    first_where = None
+    for _, rec in frame.iterrows():
+        text = message(rec)
+        if "sop_row" in rec and not _missing(rec["sop_row"]):
+            row = int(rec["sop_row"])
+            first_where = first_where or f"row {row}"
+            problems.append(Problem(spec.name, row, column, text))
+        else:
+            key = _key_text(spec, rec)
+            first_where = first_where or f"({key})"
+            problems.append(Problem(spec.name, None, column, f"{text} ({key})"))
+    if total > len(frame):
+        problems.append(Problem(spec.name, None, column,
+                                f"... and {total - len(frame)} more rows like {first_where}"))
+    return problems
+
+
+def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int]:
+    d = src.dialect
+    q = d.quote
+    stg = staged(spec.name)
+    present = _present(src, spec.name)
+    checks = _row_checks(spec, present, d)
+    null_key = " OR ".join(f"{q(col)} IS NULL" for col in spec.key)
+    sums = [f"SUM(CASE WHEN {chk.condition} THEN 1 ELSE 0 END) AS sop_c{i}"
+            for i, chk in enumerate(checks)]
+    sums.append(f"SUM(CASE WHEN {null_key} THEN 1 ELSE 0 END) AS sop_nullkey")
+    counts = src.query(f"SELECT COUNT(*) AS sop_n, {', '.join(sums)} FROM {stg}").iloc[0]
+    n_rows = int(counts["sop_n"])
+    problems: list[Problem] = []
+    row_sql, order = _order(src, spec, "s")
+    row_col = [f"{row_sql} AS sop_row"] if row_sql else []
+    for i, chk in enumerate(checks):
+        total = int(_num(counts[f"sop_c{i}"]))
+        if not total:
+            continue
+        value = [f"s.{chk.value} AS sop_v"] if chk.value else []
+        frame = src.query(
+            f"SELECT {', '.join([*row_col, *_key_select(spec, d, 's'), *value])} "
+            f"FROM {stg} AS s WHERE {chk.condition} "
+            f"ORDER BY {order} LIMIT {MAX_PROBLEMS_PER_CHECK}")
+        problems += _listed(src, spec, chk.column, frame, total,
+                            lambda rec, m=chk.message: m(rec.get("sop_v")))
+    if n_rows and not _num(counts["sop_nullkey"]):
+        problems += _check_keys(src, spec)
+    return problems, n_rows
+
+
+def _num(value) -> float:
+    return 0.0 if _missing(value) else float(value)
+
+
+def _check_keys(src: Source, spec: c.TableSpec) -> list[Problem]:
+    d = src.dialect
+    q = d.quote
+    stg = staged(spec.name)
+    keys = ", ".join(q(col) for col in spec.key)
+    found = src.query(f"SELECT COUNT(*) AS sop_keys, SUM(sop_n - 1) AS sop_extra FROM "
+                      f"(SELECT COUNT(*) AS sop_n FROM {stg} GROUP BY {keys} "
+                      f"HAVING COUNT(*) > 1) AS sop_d").iloc[0]
+    if not _num(found["sop_extra"]):
+        return []
+    label = "+".join(spec.key)
+    join = " AND ".join(f"s.{q(col)} = g.{q(col)}" for col in spec.key)
+    row_sql = src.row_number(spec.name, "s")
+    if row_sql is not None:
+        # every repeat of a key, with the row of its first occurrence
+        frame = src.query(
+            f"WITH g AS (SELECT {keys}, MIN({src.row_number(spec.name, stg)}) AS sop_first "
+            f"FROM {stg} GROUP BY {keys} HAVING COUNT(*) > 1) "
+            f"SELECT {row_sql} AS sop_row, g.sop_first, {', '.join(_key_select(spec, d, 's'))} "
+            f"FROM {stg} AS s JOIN g ON {join} WHERE {row_sql} > g.sop_first "
+            f"ORDER BY sop_row LIMIT {MAX_PROBLEMS_PER_CHECK}")
+
+        def message(rec):
+            values = tuple(_plain(rec[f"sop_k{i}"]) for i in range(len(spec.key)))
+            shown = values[0] if len(values) == 1 else values
+            return f"duplicate key {shown!r} (first at row {int(rec['sop_first'])})"
+
+        return _listed(src, spec, label, frame, int(_num(found["sop_extra"])), message)
+    # a database: each duplicated key once, with its number of rows
+    frame = src.query(
+        f"SELECT {', '.join(f'{q(col)} AS sop_k{i}' for i, col in enumerate(spec.key))}, "
+        f"{', '.join(f'CAST(NULL AS {d.text_type}) AS sop_b{i}' for i in range(len(spec.key)))}, "
+        f"COUNT(*) AS sop_count FROM {stg} GROUP BY {keys} HAVING COUNT(*) > 1 "
+        f"ORDER BY {', '.join(f'sop_k{i}' for i in range(len(spec.key)))} "
+        f"LIMIT {MAX_PROBLEMS_PER_CHECK}")
+    problems = [Problem(spec.name, None, label,
+                        f"duplicate key {_key_text(spec, rec)} ({int(rec['sop_count'])} rows)")
+                for _, rec in frame.iterrows()]
+    total = int(_num(found["sop_keys"]))
+    if total > len(frame):
+        problems.append(Problem(spec.name, None, label,
+                                f"... and {total - len(frame)} more duplicated keys"))
+    return problems
+
+
+def _check_reference(src: Source, spec: c.TableSpec, ref: c.Reference) -> list[Problem]:
+    d = src.dialect
+    q = d.quote
+    stg, target = staged(spec.name), staged(ref.table)
+    present = " AND ".join(f"s.{q(col)} IS NOT NULL" for col in ref.columns)
+    match = " AND ".join(f"t.{q(k)} = s.{q(col)}" for col, k in zip(ref.columns, ref.key,
+                                                                     strict=True))
+    row_sql, order = _order(src, spec, "s")
+    cols = [*([f"{row_sql} AS sop_row"] if row_sql else []), *_key_select(spec, d, "s"),
+            *(f"s.{q(col)} AS sop_r{i}" for i, col in enumerate(ref.columns)),
+            "COUNT(*) OVER () AS sop_total"]
+    frame = src.query(
+        f"SELECT {', '.join(cols)} FROM {stg} AS s WHERE {present} AND NOT EXISTS "
+        f"(SELECT 1 FROM {target} AS t WHERE {match}) ORDER BY {order} "
+        f"LIMIT {MAX_PROBLEMS_PER_CHECK}")
+    if frame.empty:
+        return []
+
+    def message(rec):
+        values = [_plain(rec[f"sop_r{i}"]) for i in range(len(ref.columns))]
+        shown = values[0] if len(values) == 1 else tuple(values)
+        return f"{shown!r} is not a known {'+'.join(ref.key)} in {ref.table}"
+
+    return _listed(src, spec, "+".join(ref.columns), frame,
+                   int(frame["sop_total"].iloc[0]), message)

@@ -145,7 +145,8 @@ def _setup(posting_setup: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame({
         "gen_bus_posting_group": s["gen_bus_posting_group"].fillna("").astype(str).str.strip(),
         "gen_prod_posting_group": s["gen_prod_posting_group"].fillna("").astype(str).str.strip(),
-        "revenue": account(s["sales_account"]), "cogs": account(s["cogs_account"])})
+        "sales_account": account(s["sales_account"]),
+        "cogs_account": account(s["cogs_account"])})
 
 
 def _account_text(value) -> str:
@@ -155,19 +156,27 @@ def _account_text(value) -> str:
     return str(value).strip()
 
 
-def _shares(mix: pd.DataFrame, setup: pd.DataFrame, item: str, prod: str
-            ) -> list[tuple[str | None, float]]:
-    """(business group, share) for the item; group ``None`` = no mapping possible."""
-    rows = mix[mix["item_no"] == item]
-    amount = rows["invoiced_amount"].clip(lower=0)
-    total = float(amount.sum())
-    if total > 0:
-        return [(g, float(a) / total)
-                for g, a in zip(rows["gen_bus_posting_group"], amount, strict=True) if a > 0]
-    candidates = setup[setup["gen_prod_posting_group"] == prod]
-    if len(candidates) == 1:
-        return [(candidates["gen_bus_posting_group"].iloc[0], 1.0)]
-    return [(None, 1.0)]
+def _shares(mix: pd.DataFrame, setup: pd.DataFrame, master: pd.DataFrame,
+            items: list[str]) -> pd.DataFrame:
+    """Per item: the business groups its plan is split over and their shares (module
+    docstring). Columns ``item_no``, ``gen_bus_posting_group`` (``None`` = no mapping
+    possible), ``share``."""
+    m = mix[mix["item_no"].isin(items)].copy()
+    m["positive"] = m["invoiced_amount"].clip(lower=0)
+    m["total"] = m.groupby("item_no")["positive"].transform("sum")
+    hist = m[(m["total"] > 0) & (m["positive"] > 0)]
+    hist = pd.DataFrame({"item_no": hist["item_no"],
+                         "gen_bus_posting_group": hist["gen_bus_posting_group"].astype(object),
+                         "share": hist["positive"] / hist["total"]})
+    rest = sorted(set(items) - set(hist["item_no"]))
+    prod = master["gen_prod_posting_group"].reindex(rest).fillna("")
+    rows_per_group = setup.groupby("gen_prod_posting_group")["gen_bus_posting_group"]
+    single = rows_per_group.first()[rows_per_group.size() == 1]
+    fallback = pd.DataFrame({"item_no": rest,
+                             "gen_bus_posting_group": prod.map(single).astype(object)
+                             .where(prod.map(single).notna(), None).to_numpy(),
+                             "share": 1.0})
+    return pd.concat([hist, fallback], ignore_index=True)
 
 
 def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
@@ -185,61 +194,54 @@ def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
         periods = sorted(set(_text(p["period"])), key=parse_period)
     master = clean_items(items)
     prices = item_prices(items, agg_item_mix)
-    mix = clean_mix(agg_item_mix)
-    setup = _setup(posting_setup)
-    setup_index = setup.drop_duplicates(["gen_bus_posting_group", "gen_prod_posting_group"],
-                                        keep="last").set_index(
-        ["gen_bus_posting_group", "gen_prod_posting_group"])
-    volume = item_period_consensus(plan, periods)
+    setup = _setup(posting_setup).drop_duplicates(
+        ["gen_bus_posting_group", "gen_prod_posting_group"], keep="last")
+    volume = item_period_consensus(plan, periods).rename(columns={"consensus": "volume"})
+    it = volume["item_no"]
+    volume["category"] = it.map(master["category"]).fillna(NO_CATEGORY)
+    volume["gen_prod_posting_group"] = it.map(master["gen_prod_posting_group"]).fillna("")
+    volume["price"] = it.map(prices["price"]).astype(float)
+    volume["price_source"] = it.map(prices["price_source"]).fillna("missing")
+    volume["unit_cost"] = it.map(master["unit_cost"]).astype(float)
+    volume["revenue"] = volume["volume"] * volume["price"]
+    volume["cogs"] = volume["volume"] * volume["unit_cost"]
+    items_frame = volume[ITEM_COLUMNS].reset_index(drop=True)
 
-    item_rows, detail, unmapped = [], [], []
-    share_cache: dict[str, list[tuple[str | None, float]]] = {}
-    for item, period, vol in volume[["item_no", "period", "consensus"]].itertuples(
-            index=False):
-        known = item in master.index
-        category = master.at[item, "category"] if known else NO_CATEGORY
-        prod = master.at[item, "gen_prod_posting_group"] if known else ""
-        cost = float(master.at[item, "unit_cost"]) if known else np.nan
-        if item in prices.index:
-            price, source = float(prices.at[item, "price"]), prices.at[item, "price_source"]
-        else:
-            price, source = np.nan, "missing"
-        amounts = {"revenue": vol * price, "cogs": vol * cost}
-        item_rows.append({"period": period, "item_no": item, "category": category,
-                          "volume": vol, "price": price, "price_source": source,
-                          "unit_cost": cost, **amounts})
-        if item not in share_cache:
-            share_cache[item] = _shares(mix, setup, item, prod)
-        for group, share in share_cache[item]:
-            for line in LINES:
-                if np.isnan(amounts[line]):
-                    continue
-                amount = amounts[line] * share
-                account = None
-                if group is not None and (group, prod) in setup_index.index:
-                    account = setup_index.at[(group, prod), line]
-                    if pd.isna(account):
-                        account = None
-                if account is None:
-                    if group is None:
-                        reason = ("no sales history and no single posting-setup row for "
-                                  "the product group")
-                    elif (group, prod) not in setup_index.index:
-                        reason = "no posting-setup row for the pair"
-                    else:
-                        column = "sales_account" if line == "revenue" else "cogs_account"
-                        reason = f"posting-setup row has no {column}"
-                    unmapped.append({"period": period, "item_no": item, "category": category,
-                                     "gen_bus_posting_group": group,
-                                     "gen_prod_posting_group": prod, "line": line,
-                                     "amount": amount, "reason": reason})
-                    account = UNMAPPED
-                detail.append({"period": period, "item_no": item, "category": category,
-                               "gen_bus_posting_group": group, "gen_prod_posting_group": prod,
-                               "line": line, "gl_account": account, "amount": amount})
+    shares = _shares(clean_mix(agg_item_mix), setup, master, sorted(set(it)))
+    split = volume.merge(shares, on="item_no", how="left")
+    split = split.merge(setup, on=["gen_bus_posting_group", "gen_prod_posting_group"],
+                        how="left", indicator=True)
+    has_row = split.pop("_merge").eq("both").to_numpy()
+    no_group = split["gen_bus_posting_group"].isna().to_numpy()
+    parts, unmapped = [], []
+    for line, account_column in (("revenue", "sales_account"), ("cogs", "cogs_account")):
+        part = split[split[line].notna()]
+        account = part[account_column]
+        missing = account.isna().to_numpy()
+        sel = split[line].notna().to_numpy()
+        reason = np.select(
+            [no_group[sel], ~has_row[sel]],
+            ["no sales history and no single posting-setup row for the product group",
+             "no posting-setup row for the pair"],
+            f"posting-setup row has no {account_column}")
+        frame = pd.DataFrame({
+            "period": part["period"].to_numpy(), "item_no": part["item_no"].to_numpy(),
+            "category": part["category"].to_numpy(),
+            "gen_bus_posting_group": part["gen_bus_posting_group"].to_numpy(),
+            "gen_prod_posting_group": part["gen_prod_posting_group"].to_numpy(),
+            "line": line,
+            "gl_account": np.where(missing, UNMAPPED, account.astype(object).to_numpy()),
+            "amount": (part[line] * part["share"]).to_numpy(),
+            "reason": reason, "_o": part.index.to_numpy()})
+        parts.append(frame)
+        unmapped.append(frame[missing])
+    detail_frame = pd.concat(parts, ignore_index=True).sort_values(["_o", "line"],
+                                                                   kind="stable")
+    unmapped_frame = pd.concat(unmapped, ignore_index=True).sort_values(
+        ["_o", "line"], ascending=[True, False], kind="stable")
+    detail_frame = detail_frame[DETAIL_COLUMNS].reset_index(drop=True)
+    unmapped_frame = unmapped_frame[UNMAPPED_COLUMNS].reset_index(drop=True)
 
-    items_frame = pd.DataFrame(item_rows, columns=ITEM_COLUMNS)
-    detail_frame = pd.DataFrame(detail, columns=DETAIL_COLUMNS)
     names = _columns(gl_accounts, {"gl_account": "", "name": None})
     names = pd.Series(names["name"].to_numpy(),
                       index=[_account_text(a) for a in names["gl_account"]])
@@ -260,7 +262,8 @@ def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
         return rows.groupby(["item_no", "category"], as_index=False, sort=True)["volume"].sum()
 
     return ValuePlan(lines, detail_frame, items_frame, missing("price"), missing("unit_cost"),
-                     pd.DataFrame(unmapped, columns=UNMAPPED_COLUMNS))
+                     unmapped_frame)
+
 
 
 def value_summary(values: ValuePlan) -> pd.DataFrame:

@@ -219,11 +219,12 @@ def _fmt(x: float) -> str:
     return f"{x:,.1f}"
 
 
-def _reallocate(item: str, location: str, period: str, index: pd.MultiIndex,
-                projected: np.ndarray, k: int) -> str:
-    """Option text: the item's projected stock at its other locations in the period."""
-    others = [(loc, float(projected[j, k])) for j, (it, loc) in enumerate(index)
-              if it == item and loc != location and projected[j, k] > 0]
+def _reallocate(item: str, location: str, period: str, rows: list[int],
+                index: pd.MultiIndex, projected: np.ndarray, k: int) -> str:
+    """Option text: the item's projected stock at its other locations in the period
+    (``rows``: the projection rows of the item)."""
+    others = [(index[j][1], float(projected[j, k])) for j in rows
+              if index[j][1] != location and projected[j, k] > 0]
     if not others:
         return (f"Re-allocate: no stock of {item} is projected at another location in "
                 f"{period}; re-promise the orders due from {period}.")
@@ -274,15 +275,23 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     r = clean_routings(routings)
     index, demand, supply, opening = pair_arrays(plan, agg_sales, agg_supply_open, current,
                                                  periods)
-    item_demand = pd.DataFrame(demand, index=index.get_level_values(0), columns=periods)
-    item_demand = item_demand.groupby(level=0).sum()
+    item_ids = index.get_level_values(0)
+    price = np.array([lookup(i) for i in item_ids], dtype=float)
+    item_demand = pd.DataFrame(demand, index=item_ids, columns=periods).groupby(level=0).sum()
+    item_value = pd.DataFrame(demand * np.nan_to_num(price)[:, None], index=item_ids,
+                              columns=periods).groupby(level=0).sum()
+    on_centre = r[["work_center", "item_no"]].drop_duplicates()
+    # Σ consensus (units and value at price) of the items routed through each centre
+    centre_units = item_demand.reindex(on_centre["item_no"]).fillna(0.0).set_axis(
+        on_centre["work_center"].to_numpy()).groupby(level=0).sum()
+    centre_value = item_value.reindex(on_centre["item_no"]).fillna(0.0).set_axis(
+        on_centre["work_center"].to_numpy()).groupby(level=0).sum()
     pos = {p: k for k, p in enumerate(periods)}
     projected = opening[:, None] + np.cumsum(supply - demand, axis=1) if len(index) else \
         np.zeros((0, len(periods)))
     for centre, grp in load.groupby("work_center", sort=True):
         grp = grp.set_index("period").reindex(periods)
         pool = 0.0
-        on_centre = r.loc[r["work_center"] == centre, "item_no"].unique()
         for period in periods:
             lh = float(grp.at[period, "load_hours"])
             av = grp.at[period, "available_hours"]
@@ -294,14 +303,8 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
                 continue
             short = lh - av
             f = av / lh
-            volume, revenue = 0.0, 0.0
-            for item in on_centre:
-                if item not in item_demand.index:
-                    continue
-                lost = float(item_demand.at[item, period]) * (1 - f)
-                volume += lost
-                price = lookup(item)
-                revenue += 0.0 if np.isnan(price) else lost * price
+            volume = float(centre_units.at[centre, period]) * (1 - f)
+            revenue = float(centre_value.at[centre, period]) * (1 - f)
             prebuild = min(pool, short)
             before = periods[pos[period] - 1] if pos[period] else None
             if pool > 0:
@@ -330,6 +333,9 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
             pool -= prebuild
     hours = r.groupby("item_no")["hours_per_unit"].sum()
     centres = r.groupby("item_no")["work_center"].agg(lambda s: ", ".join(sorted(s)))
+    rows_of: dict[str, list[int]] = {}
+    for j, item in enumerate(item_ids):
+        rows_of.setdefault(item, []).append(j)
     if len(index):
         for k, (item, location) in enumerate(index):
             neg = np.flatnonzero(projected[k] < 0)
@@ -337,8 +343,7 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
                 continue
             period = periods[neg[0]]
             qty = max(0.0, -float(projected[k].min()))
-            price = lookup(item)
-            revenue = 0.0 if np.isnan(price) else qty * price
+            revenue = 0.0 if np.isnan(price[k]) else qty * price[k]
             if item in hours.index:
                 add = (f"Add supply: release or expedite a production order for "
                        f"{_fmt(qty)} units of {item} at {location}, the first by {period} "
@@ -355,8 +360,8 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
                              f"({_fmt(float(projected[k, neg[0]]))}); up to {_fmt(qty)} "
                              f"units short in the horizon."),
                 "option_1": add,
-                "option_2": _reallocate(item, location, period, index, projected,
-                                        pos[period]),
+                "option_2": _reallocate(item, location, period, rows_of[item], index,
+                                        projected, pos[period]),
                 "option_3": (f"Accept the shortfall: up to {_fmt(qty)} units unfilled, "
                              f"revenue {revenue:,.2f} at risk."),
             })

@@ -330,15 +330,25 @@ def projection_grid(projection: pd.DataFrame, periods: list[str] | None = None) 
     if periods is None:
         periods = sorted(projection["period"].unique(), key=parse_period)
     names = list(period_columns(periods))
-    rows = []
-    for (item, location), grp in projection.groupby(KEYS, sort=True):
-        by_period = grp.set_index("period")
-        for measure in PROJECTION_MEASURES:
-            values = by_period[measure].reindex(periods).astype(float)
-            rows.append({"item_no": item, "location_code": location, "measure": measure,
-                         **dict(zip(names, _none(values), strict=True))})
-    grid = _object_cells(pd.DataFrame(rows, columns=["item_no", "location_code", "measure",
-                                                     *names]), names)
+    columns = ["item_no", "location_code", "measure", *names]
+    if projection.empty:
+        grid = pd.DataFrame(columns=columns)
+        grid.attrs["periods"] = list(periods)
+        return grid
+    frame = projection[[*KEYS, "period", *PROJECTION_MEASURES]].copy()
+    for measure in PROJECTION_MEASURES:
+        frame[measure] = pd.to_numeric(frame[measure], errors="coerce").astype(float)
+    long = frame.melt(id_vars=[*KEYS, "period"], value_vars=list(PROJECTION_MEASURES),
+                      var_name="measure")
+    wide = long.pivot(index=[*KEYS, "measure"], columns="period", values="value")
+    order = pd.MultiIndex.from_product(
+        [sorted(set(zip(frame["item_no"], frame["location_code"], strict=True))),
+         list(PROJECTION_MEASURES)])
+    tuples = [(i, loc, m) for (i, loc), m in order]
+    wide = wide.reindex(index=pd.MultiIndex.from_tuples(tuples, names=[*KEYS, "measure"]),
+                        columns=periods)
+    wide.columns = names
+    grid = _object_cells(wide.reset_index(), names)[columns]
     grid.attrs["periods"] = list(periods)
     return grid
 
@@ -352,25 +362,21 @@ def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
     ``safety_qty``, ``shortfall`` (``safety_qty − projected`` for below safety,
     ``−projected`` for negative). Sorted by period, then item, location, exception.
     """
-    rows = []
-    for (item, location), grp in projection.groupby(KEYS, sort=True):
-        grp = grp.sort_values("period", key=lambda s: s.map(parse_period))
-        for flag in ("below_safety", "negative"):
-            hit = grp[grp[flag].astype(bool)]
-            if hit.empty:
-                continue
-            first = hit.iloc[0]
-            projected = float(first["projected"])
-            safety = first["safety_qty"]
-            target = 0.0 if flag == "negative" else float(safety)
-            rows.append({"item_no": item, "location_code": location, "exception": flag,
-                         "period": first["period"], "projected": projected,
-                         "safety_qty": None if safety is None or pd.isna(safety)
-                         else float(safety),
-                         "shortfall": target - projected})
-    out = pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
-    if out.empty:
-        return out
-    out["_m"] = out["period"].map(parse_period)
+    if projection.empty:
+        return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    frame = projection.assign(_m=projection["period"].map(parse_period))
+    frame = frame.sort_values([*KEYS, "_m"], kind="stable")
+    parts = []
+    for flag in ("below_safety", "negative"):
+        first = frame[frame[flag].astype(bool)].groupby(KEYS, sort=False).head(1)
+        projected = first["projected"].astype(float)
+        safety = pd.to_numeric(first["safety_qty"], errors="coerce").astype(float)
+        target = 0.0 if flag == "negative" else safety
+        parts.append(pd.DataFrame({
+            "item_no": first["item_no"], "location_code": first["location_code"],
+            "exception": flag, "period": first["period"], "projected": projected,
+            "safety_qty": pd.Series(_none(safety), index=first.index, dtype=object),
+            "shortfall": target - projected, "_m": first["_m"]}))
+    out = pd.concat(parts, ignore_index=True)
     out = out.sort_values(["_m", "item_no", "location_code", "exception"]).drop(columns="_m")
-    return out.reset_index(drop=True)
+    return out[EXCEPTION_COLUMNS].reset_index(drop=True)

@@ -88,7 +88,12 @@ def _columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataF
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.strip()
+    """Key column as text; a whole number read from a sheet as 1001.0 becomes ``'1001'``
+    so it matches the same key typed as text in another table."""
+    if pd.api.types.is_float_dtype(series):
+        return series.map(lambda v: str(int(v)) if float(v).is_integer() else str(v))
+    return series.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
+                      else str(v)).str.strip()
 
 
 def _number(series: pd.Series) -> pd.Series:

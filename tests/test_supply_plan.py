@@ -340,3 +340,19 @@ def test_empty_inputs_give_empty_projection():
     assert proj.empty and "days_of_supply" in proj.columns
     assert projection_exceptions(proj).empty
     assert projection_grid(proj, PERIODS).empty
+
+
+def test_numeric_item_numbers_match_text_ones():
+    # a sheet may hand back item 1001 as the float 1001.0 in one table and text in another
+    plan = pd.DataFrame({"item_no": [1001.0], "location_code": ["L"], "period": ["2026-04"],
+                         "consensus": [4.0]})
+    sales = pd.DataFrame({"period": ["2026-03"], "item_no": ["1001"], "category": ["X"],
+                          "location_code": ["L"], "on_hand_qty": [10.0]})
+    routings = pd.DataFrame({"item_no": [1001], "work_center": ["W"], "hours_per_unit": [2.0]})
+    proj = projected_inventory(plan, sales, None, CURRENT)
+    # one pair "1001"@L: 10 − 4 = 6
+    assert proj["item_no"].unique().tolist() == ["1001"]
+    assert proj["projected"].iloc[0] == 6.0
+    # 4 × 2 h = 8 h on W
+    load = capacity_load(plan, routings, None, PERIODS)
+    assert cell(load, work_center="W", period="2026-04")["load_hours"] == 8.0

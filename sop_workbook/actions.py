@@ -84,7 +84,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     settings = settings_from_config(book)
     inputs = read_inputs(book, settings.current)
     tables, warnings = source_tables(source, options, sign)
-    tables.update(stages.build_stage_tables(tables, inputs, settings))
+    tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
         book.write_table(name, frame)
@@ -135,35 +135,36 @@ def read_inputs(book, current: str) -> stages.Inputs:
 
 
 def read_events(book) -> pd.DataFrame:
-    """The marketing events (Demand sheet, table plan_events); a bad period or number is
-    reported with its sheet and cell."""
+    """The marketing events (Demand sheet, table plan_events), rows renumbered from 0;
+    ``attrs["offsets"]`` keeps each row's offset below the header for error messages
+    (the events are checked against the items when the plan is built)."""
     frame = _optional_table(book, "plan_events")
-    if frame.empty:
-        return frame
-    frame = frame[frame.get("event").notna() | frame.get("item_no").notna()
-                  | frame.get("category").notna()] if "event" in frame else frame
-    problems = []
-    sheet, header_row = book.table_position("plan_events")
-    for i, rec in frame.iterrows():
-        row = header_row + 1 + int(i)
-        for column in ("period_from", "period_to"):
-            value = str(rec.get(column) or "").strip()
-            if column == "period_to" and not value:
-                continue
-            try:
-                parse_period(value)
-            except SopError:
-                col = book.column_letter("plan_events", column)
-                problems.append(f"{sheet}!{col}{row}: {column} {value!r} is not YYYY-MM")
-        for column in ("uplift_pct", "uplift_units"):
-            value = rec.get(column)
-            if value not in (None, "") and (isinstance(value, bool) or not _is_number(value)):
-                col = book.column_letter("plan_events", column)
-                problems.append(f"{sheet}!{col}{row}: {column} {value!r} is not a number")
-    if problems:
-        raise SopError(f"{len(problems)} invalid marketing event(s) on {sheet}",
-                       "\n".join(problems))
-    return frame.reset_index(drop=True)
+    offsets = list(frame.index)
+    frame = frame.reset_index(drop=True)
+    frame.attrs["offsets"] = offsets
+    return frame
+
+
+def build_stages(book, tables: dict, inputs: stages.Inputs, settings: stages.Settings
+                 ) -> dict[str, pd.DataFrame]:
+    """:func:`stages.build_stage_tables`, with a planner-input problem reported as the
+    sheet!cell to fix."""
+    try:
+        return stages.build_stage_tables(tables, inputs, settings)
+    except planning.TableInputError as exc:
+        offsets = inputs.events.attrs.get("offsets", [])
+        sheet, header_row = book.table_position("plan_events")
+        lines = []
+        for problem in exc.problems:
+            where = sheet
+            if problem.row is not None and problem.row - 1 < len(offsets):
+                row = header_row + 1 + int(offsets[problem.row - 1])
+                col = (book.column_letter("plan_events", problem.column)
+                       if problem.column in book.table_columns("plan_events") else "")
+                where = f"{sheet}!{col}{row}" if col else f"{sheet} row {row}"
+            lines.append(f"{where}: {problem.column or ''} {problem.message}")
+        raise SopError(f"{len(lines)} invalid marketing event(s) on {sheet}",
+                       "\n".join(lines)) from None
 
 
 def draw_category_charts(book, rollup: pd.DataFrame) -> None:
@@ -333,7 +334,7 @@ def rebuild_stages(book) -> dict[str, pd.DataFrame]:
     settings = settings_from_config(book)
     inputs = read_inputs(book, settings.current)
     agg = {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
-    tables = stages.build_stage_tables(agg, inputs, settings)
+    tables = build_stages(book, agg, inputs, settings)
     for name, frame in tables.items():
         book.write_table(name, frame)
     draw_category_charts(book, tables["demand_rollup"])

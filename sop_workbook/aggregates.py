@@ -113,6 +113,9 @@ def customer_aggregate(facts: Facts, options: KpiOptions) -> pd.DataFrame:
                   _frame(bud["month"], bud, cell_dims, np.ones(len(bud), dtype=bool),
                          f=bud["amount"])], [*CUSTOMER_GRAIN, "item_no", "location_code"])
     if len(cells):
+        for side in ("a", "f"):  # a side with no rows at all (e.g. no sales budget)
+            if side not in cells:
+                cells[side] = 0.0
         cells = cells.fillna({"a": 0.0, "f": 0.0})
         cells["forecast_abs_error"] = (cells["a"] - cells["f"]).abs()
         parts.append(cells[[*CUSTOMER_GRAIN, "forecast_abs_error"]])

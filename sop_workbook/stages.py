@@ -119,9 +119,15 @@ def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Setting
     past = history[history["period"] < current]
     invoiced = past.rename(columns={"invoiced_qty": "quantity"})[
         [*KEYS, "period", "quantity"]]
-    baseline = planning.statistical_baseline(invoiced, current, horizon)
+    baseline = baseline_from(invoiced, current, horizon)
     periods = planning.plan_periods(current, horizon)
-    events = planning.event_uplift(baseline, inputs.events, items)
+    events = inputs.events
+    if events.empty:
+        events = pd.DataFrame(columns=planning.EVENT_COLUMNS)
+    else:
+        events = events.reindex(columns=list(dict.fromkeys([*planning.EVENT_COLUMNS,
+                                                             *events.columns])))
+    events = planning.event_uplift(baseline, events, items)
     commits = planning.opportunity_commits(
         agg.get("agg_pipeline", pd.DataFrame(columns=["period", "item_no", "commit_qty",
                                                       "weighted_qty"])),
@@ -132,14 +138,49 @@ def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Setting
     actuals = past.rename(columns={"invoiced_qty": "quantity"})[[*KEYS, "period", "quantity"]]
     closed = [format_period(parse_period(current) - k) for k in range(6, 0, -1)]
     snapshots = inputs.snapshots
+    if snapshots.empty:
+        snapshots = pd.DataFrame(columns=["snapshot_period", "period", *KEYS, "quantity",
+                                          "baseline_quantity"])
     tables = {
         "plan_demand": grid,
         "demand_rollup": demand_rollup(plan, past, items, current, horizon),
-        "demand_accuracy": demand_review.accuracy_trend(actuals, snapshots, closed),
-        "demand_fva": demand_review.accuracy_by_item(actuals, snapshots, closed[-3:], lag=1,
-                                                     items=items),
+        "demand_accuracy": demand_review.accuracy_trend(actuals, snapshots, closed)[
+            ["period", "actual", "accuracy_lag1", "bias_lag1", "accuracy_lag3",
+             "baseline_accuracy_lag1", "fva_lag1"]],
+        "demand_fva": fva_table(demand_review.accuracy_by_item(
+            actuals, snapshots, closed[-3:], lag=1, items=items)),
     }
     return DemandResult(plan, tables)
+
+
+def fva_table(by_item: pd.DataFrame) -> pd.DataFrame:
+    """``demand_fva``: per item (and TOTAL) over the last 3 closed periods at lag 1; the
+    ``worse`` column reads "worse" where the overrides, events and commits made the
+    forecast less accurate than the statistical baseline."""
+    out = by_item.rename(columns={"accuracy_consensus": "consensus_accuracy",
+                                  "accuracy_baseline": "baseline_accuracy"})
+    out["worse"] = out["worse"].map(lambda w: "worse" if w is True else "")
+    if "description" not in out:
+        out["description"] = ""
+    return out[["item_no", "description", "actual", "consensus_accuracy",
+                "baseline_accuracy", "fva", "bias", "worse"]]
+
+
+def baseline_from(history: pd.DataFrame, current: str, horizon: int) -> pd.DataFrame:
+    """The statistical baseline for the plan periods. History ends where the data ends:
+    after a roll forward, the periods between the last period with any invoiced sales and
+    the current period have no actuals *yet* (they land on the next refresh), so they are
+    forecast, not counted as zero demand."""
+    if history.empty:
+        return planning.statistical_baseline(history, current, horizon)
+    landed = parse_period(str(history["period"].max())) + 1
+    first = parse_period(current)
+    if landed >= first:
+        return planning.statistical_baseline(history, current, horizon)
+    gap = first - landed
+    baseline = planning.statistical_baseline(history, format_period(landed), horizon + gap)
+    periods = set(planning.plan_periods(current, horizon))
+    return baseline[baseline["period"].isin(periods)].reset_index(drop=True)
 
 
 def _wide(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
@@ -278,30 +319,134 @@ def finance_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, load: pd.Dat
     periods = planning.plan_periods(settings.current, settings.horizon)
     values = finance_plan.volume_to_value(plan, agg["items"], agg.get("agg_item_mix"),
                                           agg.get("posting_setup"), agg.get("gl_accounts"))
+    cash = finance_plan.cash_need(plan, agg["items"], agg.get("routings"), load,
+                                  settings.labour_rate, periods=periods)
     return {
-        "fin_plan_value": finance_plan.value_grid(values, periods),
-        "fin_cash_need": finance_plan.cash_need(plan, agg["items"], agg.get("routings"), load,
-                                                settings.labour_rate),
-        "fin_value_summary": finance_plan.value_summary(values),
+        "fin_plan_value": value_grid(values.lines, periods),
+        "fin_cash_need": cash[["period", "material", "labour", "total"]],
+        "fin_value_summary": finance_plan.value_summary(values)[
+            ["period", "category", "volume", "revenue", "cogs", "margin", "margin_pct"]],
         "fin_actual_vs_budget": actual_vs_budget(agg["agg_sales"], settings.current),
-        "fin_value_issues": finance_plan.value_issues(values),
+        "fin_value_issues": value_issues(values),
     }
+
+
+def value_grid(lines: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """``fin_plan_value``: rows line (revenue, cogs, then margin = revenue − cogs per
+    category) × category × GL account, columns p01…p12 and total."""
+    pcols = {p: f"p{i + 1:02d}" for i, p in enumerate(periods)}
+    out_cols = ["line", "category", "gl_account", "name", *pcols.values(), "total"]
+    if lines.empty:
+        return pd.DataFrame(columns=out_cols)
+    frame = lines.rename(columns={"gl_name": "name"}).copy()
+    frame["gl_account"] = frame["gl_account"].astype(str)
+    frame["name"] = frame["name"].fillna("")
+    margin = frame.assign(amount=np.where(frame["line"].eq("cogs"), -frame["amount"],
+                                          frame["amount"]), line="margin", gl_account="",
+                          name="revenue − COGS")
+    frame = pd.concat([frame, margin], ignore_index=True)
+    wide = _wide(frame, ["line", "category", "gl_account", "name"], pcols, "amount")
+    wide["total"] = wide[list(pcols.values())].sum(axis=1)
+    order = {"revenue": 0, "cogs": 1, "margin": 2}
+    wide = wide.assign(_o=wide["line"].map(order)).sort_values(["_o", "category",
+                                                                "gl_account"])
+    return wide[out_cols].reset_index(drop=True)
+
+
+def value_issues(values) -> pd.DataFrame:
+    """``fin_value_issues``: items valued without a price (never silently 0) and amounts
+    without a GL account (with the missing posting-group pair)."""
+    rows = []
+    for rec in values.missing_price.itertuples(index=False):
+        rows.append((rec.item_no, "missing price",
+                     f"{rec.volume:,.0f} units in the horizon have no unit_price and no "
+                     "sales history to price them"))
+    unmapped = values.unmapped
+    if len(unmapped):
+        grouped = unmapped.groupby(["item_no", "line", "gen_bus_posting_group",
+                                    "gen_prod_posting_group", "reason"], dropna=False,
+                                   as_index=False)["amount"].sum()
+        for rec in grouped.itertuples(index=False):
+            rows.append((rec.item_no, f"unmapped {rec.line}",
+                         f"{rec.amount:,.2f} with no GL account for "
+                         f"{rec.gen_bus_posting_group} × {rec.gen_prod_posting_group} "
+                         f"({rec.reason})"))
+    return pd.DataFrame(rows, columns=["item_no", "issue", "detail"])
 
 
 # --------------------------------------------------------------------------- pre-S&OP
 
 
-def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, supply: dict,
-                 settings: Settings) -> dict[str, pd.DataFrame]:
-    result = scenarios.compare_scenarios(
-        plan, agg["items"], agg.get("routings"), agg.get("capacity"), agg["agg_sales"],
-        agg.get("agg_supply_open"), settings.current,
-        finance_plan.item_prices(agg["items"], agg.get("agg_item_mix")))
+def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
+                 ) -> dict[str, pd.DataFrame]:
+    """Scenarios side by side (totals and by period) and the gaps that need a decision."""
+    args = (plan, agg["items"], agg.get("routings"), agg.get("capacity"), agg["agg_sales"],
+            agg.get("agg_supply_open"), settings.current,
+            finance_plan.item_prices(agg["items"], agg.get("agg_item_mix")))
+    comparison = scenarios.compare_scenarios(*args, horizon=settings.horizon)
     return {
-        "presop_scenarios": scenarios.side_by_side(result),
-        "presop_scenario_periods": scenarios.by_period(result),
-        "presop_gaps": scenarios.gaps(plan, supply["load"], supply["projection"], result),
+        "presop_scenarios": scenario_totals(comparison),
+        "presop_scenario_periods": scenario_periods(comparison),
+        "presop_gaps": gap_list(scenarios.gaps(*args)),
     }
+
+
+SCENARIO_MEASURES = (("volume", "Volume (units)"), ("revenue", "Revenue"),
+                     ("cogs", "COGS"), ("margin", "Margin"), ("margin_pct", "Margin %"),
+                     ("ending_inventory_qty", "Ending inventory (units)"),
+                     ("ending_inventory_value", "Ending inventory (value at cost)"))
+
+
+def scenario_totals(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``presop_scenarios``: one row per measure over the horizon; consensus, constrained
+    supply, difference = constrained − consensus, difference % of the consensus."""
+    total = comparison[comparison["period"] == scenarios.TOTAL].set_index("scenario")
+    rows = []
+    for key, label in SCENARIO_MEASURES:
+        a = total.at["consensus", key] if "consensus" in total.index else None
+        b = total.at["constrained supply", key] if "constrained supply" in total.index \
+            else None
+        a = None if a is None or pd.isna(a) else float(a)
+        b = None if b is None or pd.isna(b) else float(b)
+        diff = None if a is None or b is None else b - a
+        pct = None if diff is None or not a or key == "margin_pct" else diff / abs(a)
+        rows.append((label, a, b, diff, pct))
+    return pd.DataFrame(rows, columns=["measure", "consensus", "constrained_supply",
+                                       "difference", "difference_pct"])
+
+
+def scenario_periods(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``presop_scenario_periods``: per plan period, volume, revenue, margin and ending
+    inventory (units) of both scenarios side by side."""
+    rows = comparison[comparison["period"] != scenarios.TOTAL]
+    out = None
+    for scenario, prefix in (("consensus", "consensus"), ("constrained supply",
+                                                          "constrained")):
+        part = rows[rows["scenario"] == scenario].set_index("period")[
+            ["volume", "revenue", "margin", "ending_inventory_qty"]]
+        part.columns = [f"{prefix}_volume", f"{prefix}_revenue", f"{prefix}_margin",
+                        f"{prefix}_inventory"]
+        out = part if out is None else out.join(part, how="outer")
+    out = out.reset_index()
+    return out[["period", "consensus_volume", "constrained_volume", "consensus_revenue",
+                "constrained_revenue", "consensus_margin", "constrained_margin",
+                "consensus_inventory", "constrained_inventory"]]
+
+
+def gap_list(found: pd.DataFrame) -> pd.DataFrame:
+    """``presop_gaps``: each gap in a sentence, its stage, period, impact and options."""
+    rows = []
+    for rec in found.itertuples(index=False):
+        if rec.gap_type == "capacity":
+            impact = (f"{rec.hours_short:,.1f} h short; {rec.volume_at_risk:,.1f} units and "
+                      f"{rec.revenue_at_risk:,.0f} revenue at risk")
+        else:
+            impact = (f"{rec.volume_at_risk:,.1f} units short; "
+                      f"{rec.revenue_at_risk:,.0f} revenue at risk")
+        options = " | ".join(str(o) for o in (rec.option_1, rec.option_2, rec.option_3)
+                             if isinstance(o, str) and o)
+        rows.append((rec.decision, "3 Supply", rec.period, impact, options))
+    return pd.DataFrame(rows, columns=["gap", "stage", "period", "impact", "options"])
 
 
 # --------------------------------------------------------------------------- exec + perf
@@ -352,6 +497,6 @@ def build_stage_tables(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: S
     supply_tables, supply = supply_stage(agg, plan, settings)
     tables = {**demand.tables, **supply_tables}
     tables.update(finance_stage(agg, plan, supply["load"], settings))
-    tables.update(presop_stage(agg, plan, supply, settings))
+    tables.update(presop_stage(agg, plan, settings))
     tables.update(meeting_stage(inputs, settings))
     return tables

@@ -41,11 +41,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sources import MASTER, write_source
 
 from sop_workbook.actions import refresh, roll_forward
 from sop_workbook.workbook.headless import HeadlessWorkbook
-
-from sources import MASTER, write_source
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
@@ -172,7 +171,11 @@ def _cell(book: HeadlessWorkbook, table: str, match: dict, column: str):
 def test_demand_layers_and_consensus_in_the_plan_grid(book_path):
     book = HeadlessWorkbook(book_path)
     sheet, header = book.table_position("plan_demand")
-    assert sheet == "2 Demand"
+    # the layout a planner learns: plan grid header on row 27, history h24…h01 in F…AC,
+    # the 12 plan periods p01…p12 in AD…AO
+    assert (sheet, header) == ("2 Demand", 27)
+    assert book.column_letter("plan_demand", "h24") == "F"
+    assert book.column_letter("plan_demand", "p01") == "AD"
     expected = {  # (item, layer): p01, p02, p03, p04
         ("A", "baseline"): (10, 10, 10, 10), ("A", "override"): (7, 0, 0, 0),
         ("A", "events"): (0, 1, 0, 0), ("A", "consensus"): (17, 11, 10, 10),

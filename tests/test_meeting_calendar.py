@@ -10,8 +10,14 @@ import pytest
 from icalendar import Calendar
 
 from sop_workbook.errors import SopError
-from sop_workbook.meeting import (EVENT_COLUMNS, WorkingDays, calendar_to_ics, event_uid,
-                                  generate_calendar, parse_rule)
+from sop_workbook.meeting import (
+    EVENT_COLUMNS,
+    WorkingDays,
+    calendar_to_ics,
+    event_uid,
+    generate_calendar,
+    parse_rule,
+)
 from sop_workbook.meeting.calendar import DEFAULT_RULES, RULE_COLUMNS
 
 D = dt.date
@@ -27,7 +33,7 @@ def one(rule: str, stage: str = "") -> pd.DataFrame:
 
 def dates(frame: pd.DataFrame, event: str = "Meeting") -> dict[str, dt.date]:
     sub = frame[frame["event"] == event]
-    return dict(zip(sub["cycle"], sub["date"]))
+    return dict(zip(sub["cycle"], sub["date"], strict=True))
 
 
 # ----------------------------------------------------------------------------- grammar
@@ -151,7 +157,8 @@ def test_subdivision_and_no_country():
 def test_every_generated_meeting_is_a_working_day(country, subdiv):
     closures = pd.DataFrame({"date": [dt.datetime(2027, 3, 3), "2027-08-04"],
                              "reason": ["Stocktake", "Summer shutdown"]})
-    frame = generate_calendar(2027, DEFAULT_RULES + [
+    frame = generate_calendar(2027, [
+        *DEFAULT_RULES,
         ("Month end", "", "Finance", "last working day", "16:00", 30, ""),
         ("Ops huddle", "", "Operations leader", "2nd tuesday", "08:30", 30, "")],
         country=country, subdiv=subdiv, closures=closures)

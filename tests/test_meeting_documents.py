@@ -12,9 +12,20 @@ import pandas as pd
 import pytest
 
 from sop_workbook.errors import SopError
-from sop_workbook.meeting import (KpiRow, Meeting, MeetingPack, TableRef, add_action, agenda,
-                                  minutes, overdue, restate, set_status, to_eml,
-                                  validate_actions)
+from sop_workbook.meeting import (
+    KpiRow,
+    Meeting,
+    MeetingPack,
+    TableRef,
+    add_action,
+    agenda,
+    minutes,
+    overdue,
+    restate,
+    set_status,
+    to_eml,
+    validate_actions,
+)
 from sop_workbook.meeting.action_log import ACTION_COLUMNS
 
 D = dt.date
@@ -59,7 +70,7 @@ def test_bad_rows_are_named_by_table_and_sheet_row():
     with pytest.raises(SopError) as info:
         validate_actions(bad, ref=TableRef("act_log", "Actions", 4))
     lines = info.value.detail.splitlines()
-    assert "the action log (act_log) has 5 problem(s)" == info.value.summary
+    assert info.value.summary == "the action log (act_log) has 5 problem(s)"
     assert lines == [
         "act_log row 2 (sheet 'Actions', row 6), column owner: the action has no owner",
         "act_log row 3 (sheet 'Actions', row 7), column status: 'waiting' is not one of "

@@ -2,11 +2,20 @@
 minutes. Pure functions over plain data (DataFrames, dataclasses); the CLI adapter
 (:mod:`sop_workbook.cli_meeting`) reads and writes the workbook."""
 
-from .action_log import (ACTION_COLUMNS, CLOSED, OPEN, STATUSES, Restatement, add_action,
-                         overdue, restate, set_status, validate_actions)
-from .calendar import (EVENT_COLUMNS, RULE_COLUMNS, WorkingDays, generate_calendar,
-                       parse_rule)
-from .documents import (Document, KpiRow, Meeting, MeetingPack, agenda, minutes, to_eml)
+from .action_log import (
+                         ACTION_COLUMNS,
+                         CLOSED,
+                         OPEN,
+                         STATUSES,
+                         Restatement,
+                         add_action,
+                         overdue,
+                         restate,
+                         set_status,
+                         validate_actions,
+)
+from .calendar import EVENT_COLUMNS, RULE_COLUMNS, WorkingDays, generate_calendar, parse_rule
+from .documents import Document, KpiRow, Meeting, MeetingPack, agenda, minutes, to_eml
 from .ics import calendar_to_ics, event_uid
 from .tableref import TableRef
 

@@ -57,8 +57,11 @@ def _id_text(value) -> str:
     return str(value).strip()
 
 
+ACT_LOG = TableRef("act_log")
+
+
 def validate_actions(actions: pd.DataFrame, statuses=STATUSES,
-                     ref: TableRef = TableRef("act_log")) -> pd.DataFrame:
+                     ref: TableRef = ACT_LOG) -> pd.DataFrame:
     """The log checked and normalised: ``due`` as ``datetime.date`` (or None), ``status``
     lower case, ``id``/``cycle`` as text; the index is kept (sheet rows). Raises
     :class:`SopError` listing every bad row (table row and sheet row)."""

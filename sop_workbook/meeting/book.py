@@ -8,13 +8,22 @@ Works on the workbook interface (:class:`HeadlessWorkbook` or the live xlwings a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+
 import pandas as pd
 
 from ..errors import SopError
 from .action_log import validate_actions
-from .calendar import (DEFAULT_DURATION, DURATION_COLUMN, _as_date, _blank, _text,
-                       generate_calendar, stage_number)
+from .calendar import (
+    DEFAULT_DURATION,
+    DURATION_COLUMN,
+    _as_date,
+    _blank,
+    _text,
+    generate_calendar,
+    stage_number,
+)
 from .documents import KpiRow, Meeting, MeetingPack
 from .tableref import TableRef
 
@@ -121,10 +130,8 @@ def cycle_meetings(book, cycle: str, calendars: dict[int, pd.DataFrame] | None =
     if rules is not None and len(rules):
         for r in rules.to_dict("records"):
             if _text(r.get("event")) and not _blank(r.get("duration_min")):
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     durations[_text(r["event"]).lower()] = int(float(r["duration_min"]))
-                except (TypeError, ValueError):
-                    pass
     stored = optional_table(book, "cal_events")
     if stored is not None and len(stored) and "cycle" in stored:
         rows = stored[stored["cycle"].map(_cycle_of) == cycle]

@@ -270,7 +270,7 @@ def _as_duration(value) -> int:
         raise ValueError(f"duration {value!r} is not a number of minutes") from None
     if not math.isfinite(minutes) or minutes <= 0 or minutes > 24 * 60:
         raise ValueError(f"duration {value!r} must be between 1 and 1440 minutes")
-    return int(round(minutes))
+    return round(minutes)
 
 
 def stage_number(stage) -> int | None:
@@ -286,7 +286,7 @@ def _frame(rows, columns: list[str]) -> pd.DataFrame:
         return rows
     rows = list(rows)
     if rows and not isinstance(rows[0], dict):
-        rows = [dict(zip(columns, r)) for r in rows]
+        rows = [dict(zip(columns, r, strict=False)) for r in rows]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -375,11 +375,15 @@ def _check_stage_order(month_events: list[dict], cycle: str) -> list[str]:
     return problems
 
 
+_RULES, _LAUNCHES, _CLOSURES = (TableRef("cal_rules"), TableRef("cal_launches"),
+                               TableRef("cal_closures"))
+
+
 def generate_calendar(year: int, rules, launches=None, country: str | None = "US",
                       subdiv: str | None = None, closures=(), *,
-                      rules_ref: TableRef = TableRef("cal_rules"),
-                      launches_ref: TableRef = TableRef("cal_launches"),
-                      closures_ref: TableRef = TableRef("cal_closures")) -> pd.DataFrame:
+                      rules_ref: TableRef = _RULES,
+                      launches_ref: TableRef = _LAUNCHES,
+                      closures_ref: TableRef = _CLOSURES) -> pd.DataFrame:
     """The year's calendar: one row per rule per month plus the launches dated in the year.
 
     ``rules``: the ``cal_rules`` rows (DataFrame, dicts or tuples in :data:`RULE_COLUMNS`

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as _html
+import itertools
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -371,7 +372,7 @@ def _schedule(duration: int, weights: list[int], start: dt.datetime | None) -> l
         bounds.append(int(5 * round(duration * acc / total / 5)))
     bounds[-1] = duration
     slots = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         if start is None:
             slots.append(f"{b - a} min")
         else:
@@ -387,7 +388,7 @@ def _attendees(pack: MeetingPack, stage: int, meeting: Meeting) -> list[str]:
         names = [meeting.owner]
         for frame, col in ((pack.actions, "stage"), (pack.gaps, "stage")):
             if frame is not None and len(frame) and col in frame:
-                names += [_text(o) for o, s in zip(frame.get("owner", []), frame[col])
+                names += [_text(o) for o, s in zip(frame.get("owner", []), frame[col], strict=False)
                           if stage_number(s) == stage]
     seen, out = set(), []
     for n in names:
@@ -426,7 +427,7 @@ def agenda(pack: MeetingPack, stage: int = 6) -> Document:
     blocks += [_Block("h2", "Agenda"),
                _Block("table", headers=["time", "no.", "item"],
                       rows=[[slot, str(i), t] for i, (slot, (t, _, _)) in
-                            enumerate(zip(slots, items), 1)])]
+                            enumerate(zip(slots, items, strict=True), 1)])]
     restated = _restated(pack, as_of)
     late = set(restated.overdue.index)
     for i, (title_i, _, content) in enumerate(items, 1):

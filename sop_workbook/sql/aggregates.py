@@ -65,6 +65,8 @@ def compute_tables(src: Source, options: KpiOptions,
     """Every table from a staged, valid source."""
     tables: dict[str, pd.DataFrame] = {
         name: operations.copy_table(src, name, order_by_key=False) for name in MASTER_TABLES}
+    if src.dialect.name == "duckdb":  # staged in file order; the rest needs no order
+        src.execute("SET preserve_insertion_order = false")
     sales.prepare(src, options)
     tables["agg_sales"] = sales.agg_sales(src)
     tables["agg_customer"] = sales.agg_customer(src)

@@ -60,6 +60,29 @@ class Dialect:
             return f"({expr} RLIKE {literal('^(' + pattern + ')$')})"
         return f"regexp_like({expr}, {literal('^(' + pattern + ')$')})"  # trino and others
 
+    def number(self, text: str) -> str:
+        """Trimmed text → double, as the loader reads numbers (pandas.to_numeric: a decimal
+        with optional sign and exponent), NULL when not a number or beyond ±1e15."""
+        if self.name == "duckdb":
+            # DuckDB's cast reads what pandas reads, plus '_' digit separators and '+-5'
+            value = f"TRY_CAST({text} AS DOUBLE)"
+            return (f"CASE WHEN ABS({value}) <= 1e15 AND NOT contains({text}, '_') "
+                    f"AND NOT contains({text}, '+-') THEN {value} END")
+        return f"CASE WHEN {self.full_match(text, NUMBER_RE)} THEN {self.to_double(text)} END"
+
+    def date(self, text: str) -> str:
+        """Trimmed text → date, as the loader reads dates: ``YYYY-MM-DD`` (optionally with a
+        time) or else an Excel date serial; NULL unless a date in 1900-01-01..2199-12-31."""
+        # an Excel serial: day 1 is 1899-12-31, so 2..109574 is 1900-01-01..2199-12-31
+        n = self.number(text)
+        day = self.add_days("DATE '1899-12-30'", f"CAST(FLOOR({n}) AS INTEGER)")
+        serial = f"CASE WHEN {n} >= 2 AND {n} <= 109574 THEN {day} END"
+        slow = (f"CASE WHEN {self.full_match(text, ISO_DATE_RE)} THEN {self.to_date(text)} "
+                f"ELSE {serial} END")
+        if self.name == "duckdb":  # the common case first: exactly YYYY-MM-DD
+            return f"CASE WHEN {text} LIKE '____-__-__' THEN {self.to_date(text)} ELSE {slow} END"
+        return slow
+
     def to_double(self, text: str) -> str:
         """``text`` matches :data:`NUMBER_RE`; NULL when beyond ±1e15 (never an error)."""
         if self.name == "postgresql":
@@ -68,8 +91,7 @@ class Dialect:
             return (f"CASE WHEN ABS({num}) > 1e15 THEN NULL "
                     f"WHEN ABS({num}) < 1e-300 THEN CAST(0 AS DOUBLE PRECISION) "
                     f"ELSE CAST({text} AS DOUBLE PRECISION) END")
-        cast = "TRY_CAST" if self.name in ("duckdb", "trino", "snowflake",
-                                           "databricks") else "CAST"
+        cast = "TRY_CAST" if self.name in ("trino", "snowflake", "databricks") else "CAST"
         value = f"{cast}({text} AS {self.double_type})"
         return f"CASE WHEN ABS({value}) <= 1e15 THEN {value} END"
 

@@ -38,128 +38,106 @@ from .frames import MONTH, NONE_LABEL, Part, finish, union_sum
 from .sources import Source
 from .validation import staged
 
-LINES = "sop_lines"  # sales lines with their dimensions and due dates
 SHIPS = "sop_ships"  # shipment lines with their sales line's dimensions and on-time flags
 FILL = "sop_fill"  # sales lines due (quantity > 0) with their on-time shipped quantity
 
-_DIMS = ("item_no", "category", "location_code", "customer_no", "salesperson")
+_KEYS = ("item_no", "location_code", "customer_no")  # category, salesperson joined after
 
 
 def prepare(src: Source, options: KpiOptions) -> None:
-    """Materialise the sales-line, shipment and fill relations both aggregates read."""
+    """Materialise the shipment and fill relations both aggregates read."""
     d = src.dialect
     q = d.quote
-    tol = int(options.tolerance_days)
-    none = f"'{NONE_LABEL}'"
-    src.materialize(LINES, (
-        f"SELECT l.{q('order_no')} AS order_no, l.{q('line_no')} AS line_no, "
-        f"COALESCE(l.{q('item_no')}, {none}) AS item_no, "
-        f"COALESCE(i.{q('category')}, {none}) AS category, "
-        f"COALESCE(l.{q('location_code')}, {none}) AS location_code, "
-        f"COALESCE(l.{q('customer_no')}, {none}) AS customer_no, "
-        f"COALESCE(cu.{q('salesperson')}, {none}) AS salesperson, "
-        f"l.{q('quantity')} AS quantity, "
-        f"COALESCE(l.{q('promised_date')}, l.{q('requested_date')}) AS due_promised, "
-        f"COALESCE(l.{q('requested_date')}, l.{q('promised_date')}) AS due_requested "
-        f"FROM {staged('sales_lines')} AS l "
-        f"LEFT JOIN {staged('items')} AS i ON i.{q('item_no')} = l.{q('item_no')} "
-        f"LEFT JOIN {staged('customers')} AS cu ON cu.{q('customer_no')} = l.{q('customer_no')}"
-    ))
-    fill_due = "due_promised" if options.fill_basis == "promised" else "due_requested"
-    dims = ", ".join(f"l.{c}" for c in _DIMS)
+    tol = str(int(options.tolerance_days))
+
+    def due(basis: str, alias: str = "l") -> str:
+        first, second = ("promised_date", "requested_date") if basis == "promised" else (
+            "requested_date", "promised_date")
+        return f"COALESCE({alias}.{q(first)}, {alias}.{q(second)})"
+
+    keys = ", ".join(f"l.{q(k)} AS {k}" for k in _KEYS)
+    shipped = f"s.{q('shipment_date')}"
     src.materialize(SHIPS, (
-        f"SELECT s.{q('order_no')} AS order_no, s.{q('order_line_no')} AS line_no, {dims}, "
-        f"{d.month_index('s.' + q('shipment_date'))} AS {MONTH}, "
-        f"s.{q('quantity')} AS quantity, "
-        f"CASE WHEN s.{q('shipment_date')} <= {d.add_days('l.due_promised', str(tol))} "
-        f"THEN 1 ELSE 0 END AS on_time, "
-        f"CASE WHEN s.{q('shipment_date')} <= {d.add_days('l.' + fill_due, str(tol))} "
+        f"SELECT s.{q('order_no')} AS order_no, s.{q('order_line_no')} AS line_no, {keys}, "
+        f"{d.month_index(shipped)} AS {MONTH}, s.{q('quantity')} AS quantity, "
+        f"CASE WHEN {shipped} <= {d.add_days(due('promised'), tol)} THEN 1 ELSE 0 END "
+        f"AS on_time, "
+        f"CASE WHEN {shipped} <= {d.add_days(due(options.fill_basis), tol)} "
         f"THEN s.{q('quantity')} ELSE 0 END AS fill_qty "
-        f"FROM {staged('sales_shipments')} AS s JOIN {LINES} AS l "
-        f"ON l.order_no = s.{q('order_no')} AND l.line_no = s.{q('order_line_no')}"
+        f"FROM {staged('sales_shipments')} AS s JOIN {staged('sales_lines')} AS l "
+        f"ON l.{q('order_no')} = s.{q('order_no')} AND l.{q('line_no')} = s.{q('order_line_no')}"
     ))
+    fill_due = due(options.fill_basis)
     src.materialize(FILL, (
-        f"SELECT {dims}, {d.month_index('l.' + fill_due)} AS {MONTH}, l.quantity, "
+        f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
         f"COALESCE(f.shipped, 0) AS shipped "
-        f"FROM {LINES} AS l LEFT JOIN (SELECT order_no, line_no, SUM(fill_qty) AS shipped "
-        f"FROM {SHIPS} GROUP BY order_no, line_no) AS f "
-        f"ON f.order_no = l.order_no AND f.line_no = l.line_no "
-        f"WHERE l.{fill_due} IS NOT NULL AND l.quantity > 0"
+        f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT order_no, line_no, "
+        f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY order_no, line_no) AS f "
+        f"ON f.order_no = l.{q('order_no')} AND f.line_no = l.{q('line_no')} "
+        f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
     ))
 
 
-def _invoice_source(src: Source) -> str:
-    q = src.dialect.quote
-    return (f"{staged('sales_invoices')} AS v "
-            f"LEFT JOIN {staged('items')} AS i ON i.{q('item_no')} = v.{q('item_no')} "
-            f"LEFT JOIN {staged('customers')} AS cu ON cu.{q('customer_no')} = "
-            f"v.{q('customer_no')}")
-
-
-def _budget_source(src: Source) -> str:
-    q = src.dialect.quote
-    return (f"{staged('sales_budget')} AS v "
-            f"LEFT JOIN {staged('items')} AS i ON i.{q('item_no')} = v.{q('item_no')} "
-            f"LEFT JOIN {staged('customers')} AS cu ON cu.{q('customer_no')} = "
-            f"v.{q('customer_no')}")
-
-
-def _dims_of(src: Source, alias: str) -> dict[str, str]:
-    """Dimension expressions of an invoice / budget row (alias v, items i, customers cu)."""
-    q = src.dialect.quote
-    none = f"'{NONE_LABEL}'"
-    return {"item_no": f"COALESCE({alias}.{q('item_no')}, {none})",
-            "category": f"COALESCE(i.{q('category')}, {none})",
-            "location_code": f"COALESCE({alias}.{q('location_code')}, {none})",
-            "customer_no": f"COALESCE({alias}.{q('customer_no')}, {none})",
-            "salesperson": f"COALESCE(cu.{q('salesperson')}, {none})"}
-
-
-def _sales_parts(src: Source, grain_dims: list[str]) -> list[Part]:
-    """The contributions common to agg_sales and agg_customer, at the given dimensions."""
+def _sales_parts(src: Source, keys: list[str]) -> list[Part]:
+    """The contributions common to agg_sales and agg_customer, grouped by month and
+    ``keys`` (some of item_no, location_code, customer_no)."""
     d = src.dialect
     q = d.quote
     eps = f"CAST(1e-9 AS {d.double_type})"
-    dims = _dims_of(src, "v")
 
-    def grain(month: str, exprs: dict[str, str]) -> dict[str, str]:
-        return {MONTH: month, **{g: exprs[g] for g in grain_dims}}
+    def grain(month: str, alias: str | None) -> dict[str, str]:
+        return {MONTH: month, **{k: f"{alias}.{q(k)}" if alias else k for k in keys}}
 
-    line_dims = {c: c for c in _DIMS}
     return [
-        Part(SHIPS, grain(MONTH, line_dims),
+        Part(SHIPS, grain(MONTH, None),
              {"otd_lines": "1", "otd_on_time": "on_time", "shipped_qty": "quantity"}),
-        Part(FILL, grain(MONTH, line_dims),
+        Part(FILL, grain(MONTH, None),
              {"fill_lines_due": "1",
               "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",
               "fill_qty_due": "quantity",
               "fill_qty_on_time": "CASE WHEN shipped < quantity THEN shipped ELSE quantity END"}),
-        Part(_invoice_source(src), grain(d.month_index(f"v.{q('posting_date')}"), dims),
+        Part(f"{staged('sales_invoices')} AS v",
+             grain(d.month_index(f"v.{q('posting_date')}"), "v"),
              {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
               "cogs": f"v.{q('cost_amount')}"}),
-        Part(_budget_source(src), grain(d.period_index(f"v.{q('period')}"), dims),
+        Part(f"{staged('sales_budget')} AS v", grain(d.period_index(f"v.{q('period')}"), "v"),
              {"budget_qty": f"v.{q('quantity')}", "budget_amount": f"v.{q('amount')}"}),
     ]
+
+
+def _attach(src: Source, sql: str, keys: list[str], table: str, key: str, column: str,
+            grain_out: list[str], measures: list[str]) -> str:
+    """Wrap an aggregate query: add ``column`` of the master ``table`` by ``key`` (blank →
+    ``(none)``), selecting the grain and measures in order."""
+    q = src.dialect.quote
+    none = f"'{NONE_LABEL}'"
+    cols = []
+    for g in grain_out:
+        if g == column:
+            cols.append(f"COALESCE(m.{q(column)}, {none}) AS {q(column)}")
+        else:
+            cols.append(f"a.{q(g)}")
+    cols += [f"a.{q(m)}" for m in measures]
+    return (f"SELECT {', '.join(cols)} FROM ({sql}) AS a LEFT JOIN {staged(table)} AS m "
+            f"ON m.{q(key)} = a.{q(key)}")
 
 
 def agg_sales(src: Source) -> object:
     """``agg_sales``: period × item × category × location (see the module docstring)."""
     d = src.dialect
     q = d.quote
-    dims = ["item_no", "category", "location_code"]
-    parts = _sales_parts(src, dims)
-    none = f"'{NONE_LABEL}'"
+    keys = ["item_no", "location_code"]
+    parts = _sales_parts(src, keys)
     parts.append(Part(
-        f"{staged('inventory')} AS v LEFT JOIN {staged('items')} AS i "
-        f"ON i.{q('item_no')} = v.{q('item_no')}",
-        {MONTH: d.period_index(f"v.{q('period')}"),
-         "item_no": f"COALESCE(v.{q('item_no')}, {none})",
-         "category": f"COALESCE(i.{q('category')}, {none})",
-         "location_code": f"COALESCE(v.{q('location_code')}, {none})"},
+        f"{staged('inventory')} AS v",
+        {MONTH: d.period_index(f"v.{q('period')}"), "item_no": f"v.{q('item_no')}",
+         "location_code": f"v.{q('location_code')}"},
         {"on_hand_qty": f"v.{q('quantity')}", "inventory_value": f"v.{q('value')}"}))
     measures = [m for m in SALES_COLUMNS if m != "forecast_abs_error"]
-    sql = union_sum(parts, [MONTH, *dims], measures, d, final={
+    sql = union_sum(parts, [MONTH, *keys], measures, d, final={
         "forecast_abs_error": f"ABS(SUM({q('invoiced_amount')}) - SUM({q('budget_amount')}))"})
+    sql = _attach(src, sql, keys, "items", "item_no", "category",
+                  [MONTH, "item_no", "category", "location_code"], SALES_COLUMNS)
     return finish(src.query(sql), SALES_GRAIN, SALES_COLUMNS)
 
 
@@ -167,23 +145,28 @@ def agg_customer(src: Source) -> object:
     """``agg_customer``: period × customer × salesperson (see the module docstring)."""
     d = src.dialect
     q = d.quote
-    dims = ["customer_no", "salesperson"]
-    parts = _sales_parts(src, dims)
-    cell = ["customer_no", "salesperson", "item_no", "location_code"]
-    inv_dims, bud_dims = _dims_of(src, "v"), _dims_of(src, "v")
-    cells = union_sum(
-        [Part(_invoice_source(src),
-              {MONTH: d.month_index(f"v.{q('posting_date')}"), **{g: inv_dims[g] for g in cell}},
-              {"a": f"v.{q('amount')}"}),
-         Part(_budget_source(src),
-              {MONTH: d.period_index(f"v.{q('period')}"), **{g: bud_dims[g] for g in cell}},
-              {"f": f"v.{q('amount')}"})],
-        [MONTH, *cell], ["a", "f"], d)
-    parts.append(Part(f"({cells}) AS sop_cells",
-                      {MONTH: q(MONTH), "customer_no": q("customer_no"),
-                       "salesperson": q("salesperson")},
-                      {"forecast_abs_error": f"ABS({q('a')} - {q('f')})"}))
-    sql = union_sum(parts, [MONTH, *dims], CUSTOMER_COLUMNS, d)
+    keys = ["customer_no"]
+    parts = _sales_parts(src, keys)
+    cell = ["customer_no", "item_no", "location_code"]
+    # the forecast cells: invoices summed per month × customer × item × location, joined
+    # with the sales budget (one row per such cell: its key)
+    inv = (f"SELECT {d.month_index('v.' + q('posting_date'))} AS {MONTH}, "
+           f"{', '.join(f'v.{q(k)} AS {k}' for k in cell)}, SUM(v.{q('amount')}) AS a "
+           f"FROM {staged('sales_invoices')} AS v GROUP BY "
+           f"{d.month_index('v.' + q('posting_date'))}, {', '.join(f'v.{q(k)}' for k in cell)}")
+    bud = (f"SELECT {d.period_index('b.' + q('period'))} AS {MONTH}, "
+           f"{', '.join(f'b.{q(k)} AS {k}' for k in cell)}, b.{q('amount')} AS f "
+           f"FROM {staged('sales_budget')} AS b")
+    on = " AND ".join(f"i.{k} = b.{k}" for k in [MONTH, *cell])
+    cells = (f"(SELECT COALESCE(i.{MONTH}, b.{MONTH}) AS {MONTH}, "
+             f"COALESCE(i.customer_no, b.customer_no) AS customer_no, "
+             f"ABS(COALESCE(i.a, 0) - COALESCE(b.f, 0)) AS err "
+             f"FROM ({inv}) AS i FULL OUTER JOIN ({bud}) AS b ON {on}) AS sop_cells")
+    parts.append(Part(cells, {MONTH: MONTH, "customer_no": "customer_no"},
+                      {"forecast_abs_error": "err"}))
+    sql = union_sum(parts, [MONTH, *keys], CUSTOMER_COLUMNS, d)
+    sql = _attach(src, sql, keys, "customers", "customer_no", "salesperson",
+                  [MONTH, "customer_no", "salesperson"], CUSTOMER_COLUMNS)
     return finish(src.query(sql), CUSTOMER_GRAIN, CUSTOMER_COLUMNS)
 
 

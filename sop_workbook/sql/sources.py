@@ -22,6 +22,7 @@ there is empty, with a warning unless the contract lists it as optional
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,10 +133,8 @@ class DuckDBSource(Source):
         return self.con.execute(sql).df()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already closed
             self.con.close()
-        except Exception:  # already closed
-            pass
 
     def row_number(self, table: str, alias: str) -> str | None:
         first = self.tables[table].first_row if table in self.tables else None
@@ -243,10 +242,9 @@ def _open_folder(folder: Path) -> DuckDBSource:
                                     "treated as an empty table")
             continue
         path = candidates[0]
-        kind = "CSV" if path.suffix == ".csv" else "Parquet"
         try:
             if path.suffix == ".csv":
-                check_csv_bytes(path)
+                check_csv_start(path)
                 relation = (f"read_csv({literal(str(path))}, header = true, "
                             "all_varchar = true)")
                 first_row = 2
@@ -259,8 +257,7 @@ def _open_folder(folder: Path) -> DuckDBSource:
             src.problems.append(Problem(name, exc.row, None, exc.message))
             continue
         except duckdb.Error as exc:
-            src.problems.append(Problem(name, None, None, f"cannot read {kind}: "
-                                        f"{first_line(exc)}"))
+            src.problems.append(file_problem(name, path, exc))
             continue
         columns, dups = _match_columns(name, names, src.dialect)
         src.tables[name] = SourceTable(name, relation, columns, first_row, str(path), dups)
@@ -362,6 +359,28 @@ class FileReadError(Exception):
         super().__init__(message)
         self.message = message
         self.row = row
+
+
+def file_problem(table: str, path: str | Path, exc: Exception) -> Problem:
+    """The problem to report for a file DuckDB could not read: the loader's precise
+    message for bytes that are not UTF-8 (with the line), else DuckDB's first line."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        try:
+            check_csv_bytes(path)
+        except FileReadError as err:
+            return Problem(table, err.row, None, err.message)
+    kind = "CSV" if path.suffix == ".csv" else "Parquet"
+    return Problem(table, None, None, f"cannot read {kind}: {first_line(exc)}")
+
+
+def check_csv_start(path: Path, size: int = 1 << 16) -> None:
+    """The cheap part of the CSV checks, before DuckDB reads the file (which rejects bytes
+    that are not UTF-8 itself; :func:`file_problem` then names the line): an empty file."""
+    with open(path, "rb") as fh:
+        head = fh.read(size)
+    if not head.strip():
+        check_csv_bytes(path)  # all blank so far: look at the whole file
 
 
 def check_csv_bytes(path: Path, chunk_size: int = 1 << 23) -> None:

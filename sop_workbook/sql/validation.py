@@ -29,8 +29,8 @@ import pandas as pd
 from .. import contract as c
 from ..errors import Problem
 from ..loader import MAX_ABS_NUMBER
-from .dialect import ISO_DATE_RE, NUMBER_RE, PERIOD_RE, Dialect, literal
-from .sources import Source, first_line
+from .dialect import PERIOD_RE, Dialect, literal
+from .sources import Source, file_problem
 
 MAX_PROBLEMS_PER_CHECK = 20
 
@@ -72,37 +72,27 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
     # level 1: trimmed text, empty → NULL
     l1 = [f"NULLIF(TRIM(CAST({columns[col]} AS {d.text_type})), '') AS {q('t__' + col)}"
           for col in present]
-    # level 2: parse helpers
+    # level 2: numbers of whole-number columns
     l2: list[str] = []
     for col in present:
         t = q("t__" + col)
-        kind = spec.type_of(col)
         l2.append(t)
-        if kind in (c.NUMBER, c.INT):
-            l2.append(f"CASE WHEN {d.full_match(t, NUMBER_RE)} THEN {d.to_double(t)} END "
-                      f"AS {q('n__' + col)}")
-        elif kind == c.DATE:
-            l2.append(f"CASE WHEN {d.full_match(t, ISO_DATE_RE)} THEN {d.to_date(t)} END "
-                      f"AS {q('i__' + col)}")
-            l2.append(f"CASE WHEN {d.full_match(t, ISO_DATE_RE)} THEN NULL "
-                      f"WHEN {d.full_match(t, NUMBER_RE)} THEN {d.to_double(t)} END "
-                      f"AS {q('n__' + col)}")
+        if spec.type_of(col) == c.INT:
+            l2.append(f"{d.number(t)} AS {q('n__' + col)}")
     # level 3: typed values (and the text kept for level 4)
     l3: list[str] = []
     for col in present:
-        t, n = q("t__" + col), q("n__" + col)
+        t = q("t__" + col)
         kind = spec.type_of(col)
         if col in spec.enums:
             typed = f"LOWER({t})"
         elif kind == c.NUMBER:
-            typed = n
+            typed = d.number(t)
         elif kind == c.INT:
+            n = q("n__" + col)
             typed = f"CASE WHEN {n} = FLOOR({n}) THEN CAST({n} AS {d.bigint_type}) END"
         elif kind == c.DATE:
-            # an Excel serial: day 1 is 1899-12-31, so 2..109574 is 1900-01-01..2199-12-31
-            day = d.add_days("DATE '1899-12-30'", f"CAST(FLOOR({n}) AS INTEGER)")
-            serial = f"CASE WHEN {n} >= 2 AND {n} <= 109574 THEN {day} END"
-            typed = f"COALESCE({q('i__' + col)}, {serial})"
+            typed = d.date(t)
         elif kind == c.PERIOD:
             typed = (f"CASE WHEN {d.full_match(t, PERIOD_RE)} THEN CASE WHEN "
                      f"CAST(SUBSTRING({t}, 1, 4) AS INTEGER) BETWEEN 1900 AND 2199 "
@@ -186,9 +176,7 @@ def stage_and_validate(src: Source) -> StageResult:
             except Exception as exc:  # a file that DuckDB cannot parse past its header
                 if not src.is_files:
                     raise
-                kind = "CSV" if table.first_row == 2 else "Parquet"
-                problems.append(Problem(name, None, None,
-                                        f"cannot read {kind}: {first_line(exc)}"))
+                problems.append(file_problem(name, table.where, exc))
                 src.materialize(staged(name), staging_select(spec, None, None, d))
                 rows[name] = 0
                 continue

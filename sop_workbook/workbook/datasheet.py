@@ -52,7 +52,8 @@ _TABLE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationship
 _EPOCH = dt.datetime(1899, 12, 30)
 #: characters XML 1.0 does not allow (openpyxl refuses them too)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_FORBIDDEN_IN_DATA_SHEET = (b"<f>", b"<f ", b"<f/", b"<mergeCell", b"<hyperlink",
+_FORMULA = re.compile(rb"<f[\s>/]")
+_FORBIDDEN_IN_DATA_SHEET = (b"<mergeCell", b"<hyperlink",
                             b"<drawing", b"<legacyDrawing", b"<oleObjects", b"<controls")
 
 
@@ -161,7 +162,8 @@ def _row_number(row_xml: bytes) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str) -> DataSheet | None:
+def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str,
+             xml: bytes) -> DataSheet | None:
     """A DataSheet if the worksheet holds one table and nothing else, else None."""
     rels = _rels(z, part, names)
     if len(rels) != 1 or rels[0][1] != _TABLE_REL or rels[0][2] not in names:
@@ -176,14 +178,15 @@ def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str) -> Data
             or _attr(head.group(0), b"totalsRowShown") == "1" and b"totalsRowFunction" in \
             table_xml:
         return None
-    xml = z.read(part)
     root = re.search(rb"<(\w+:)?worksheet\b", xml)
     if root is None or root.group(1):  # a prefixed main namespace: leave it to openpyxl
         return None
-    if any(word in xml for word in _FORBIDDEN_IN_DATA_SHEET):
-        return None
     bounds = _sheetdata_bounds(xml)
     if bounds is None:
+        return None
+    outside = xml[:bounds[0]] + xml[bounds[1]:]
+    if any(word in outside for word in _FORBIDDEN_IN_DATA_SHEET) \
+            or _FORMULA.search(xml, bounds[0], bounds[1]):
         return None
     try:
         min_col, min_row, max_col, max_row = range_boundaries(ref)
@@ -231,17 +234,19 @@ def open_package(data: bytes) -> Package:
             worksheets = _worksheets(z, names)
         except (KeyError, UnicodeDecodeError, zipfile.BadZipFile):
             worksheets = {}
-        by_part = {}
-        for title, part in worksheets.items():
-            found = _inspect(z, names, title, part)
-            if found is not None:
-                by_part[part] = found
-                sheets[title] = found
+        candidates = {part: title for title, part in worksheets.items()
+                      if len(_rels(z, part, names)) == 1}
         for info in z.infolist():
             body = z.read(info.filename)
-            if info.filename in by_part:
-                body = _stub(body, by_part[info.filename])
-            stub.writestr(info, body, compress_type=zipfile.ZIP_STORED)
+            if info.filename in candidates:
+                title = candidates[info.filename]
+                found = _inspect(z, names, title, info.filename, body)
+                if found is not None:
+                    sheets[title] = found
+                    body = _stub(body, found)
+            entry = zipfile.ZipInfo(info.filename, info.date_time)
+            entry.external_attr = info.external_attr
+            stub.writestr(entry, body, compress_type=zipfile.ZIP_STORED)
     return Package(out.getvalue(), sheets, data)
 
 
@@ -299,27 +304,29 @@ def _number(text: str):
 
 def parse_rows(xml: bytes, sheet: DataSheet, columns: list[str], *, date_styles: set[int],
                shared_strings: list | None, epoch: dt.datetime) -> pd.DataFrame:
-    """The table's rows (below the header) as a DataFrame with object columns, the same
-    values openpyxl would give; empty rows dropped, index = offset below the header."""
+    """The table's rows (below the header) as a DataFrame — the values and column types
+    openpyxl cells would give; empty rows dropped, index = offset below the header."""
     min_col, min_row, max_col, max_row = range_boundaries(sheet.ref)
+    n_rows = max_row - min_row
     try:
-        rows = _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles,
-                           shared_strings, epoch)
+        data = _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles,
+                           shared_strings, epoch, len(columns))
     except _Irregular:
         rows = _parse_openpyxl(xml, min_col, max_col, min_row, max_row, date_styles,
                                shared_strings, epoch)
-    n_rows = max_row - min_row
-    width = max_col - min_col + 1
-    grid = np.full((n_rows, width), None, dtype=object)
-    for r, c, values in rows:
-        grid[r, c] = values
-    frame = pd.DataFrame({col: grid[:, j] for j, col in enumerate(columns)})
-    frame = frame.infer_objects()
-    return frame.dropna(how="all")
+        grid = np.full((n_rows, max_col - min_col + 1), None, dtype=object)
+        for r, c, values in rows:
+            grid[r, c] = values
+        data = [grid[:, j] for j in range(len(columns))]
+    frame = pd.DataFrame(dict(zip(range(len(columns)), data, strict=True)))
+    frame.columns = columns
+    return frame.infer_objects().dropna(how="all")
 
 
 def _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles, shared_strings,
-                epoch):
+                epoch, width) -> list[np.ndarray]:
+    """Per column, the values (a float/int array for an all-number column, else objects)."""
+    n_rows = max_row - min_row
     bounds = _sheetdata_bounds(xml)
     if bounds is None:
         raise _Irregular
@@ -328,60 +335,91 @@ def _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles, shared_str
     matches = _CELL.findall(body)
     if len(matches) != body.count(b"<c ") + body.count(b"<c>"):
         raise _Irregular
+    del body
     if not matches:
-        return []
-    cols, rows_, styles, types, values, texts = zip(*matches)
+        return [np.full(n_rows, None, dtype=object) for _ in range(width)]
+    cols, rows_, styles, types, values, texts = (_objects(x) for x in zip(*matches))
     del matches
-    col_codes, col_uniques = pd.factorize(pd.Series(cols, dtype=object))
-    col_index = np.array([_col_number(u.decode()) for u in col_uniques])[col_codes]
-    row_index = np.array(rows_, dtype=np.int64)
-    del cols, rows_
-    inside = (row_index > min_row) & (row_index <= max_row)
-    header = row_index == min_row
-    outside = ~(inside | header) | (col_index < min_col) | (col_index > max_col)
-    if outside.any():
-        raise _Irregular  # openpyxl's parser, then the check below names the cell
-    out_values = np.full(len(types), None, dtype=object)
-    kinds = pd.Series(types, dtype=object)
-    style_ids = pd.Series(styles, dtype=object)
-    vals = pd.Series(values, dtype=object)
-    txts = pd.Series(texts, dtype=object)
-    del types, styles, values, texts
-    # inline strings
-    is_inline = (kinds == b"inlineStr").to_numpy()
-    if is_inline.any():
-        out_values[is_inline] = _decode_many(txts[is_inline].to_numpy())
-    # plain numbers (possibly dates)
-    is_num = ((kinds == b"") | (kinds == b"n")).to_numpy() & (vals != b"").to_numpy()
-    if is_num.any():
-        nums = _convert_many(vals[is_num].to_numpy(), _number_text)
-        if date_styles:
-            sid = style_ids[is_num].map(lambda s: int(s) if s else 0).to_numpy()
-            dated = np.isin(sid, list(date_styles))
-            if dated.any():
-                nums[dated] = [_to_date(v, epoch) for v in nums[dated]]
-        out_values[is_num] = nums
-    other = ~(is_inline | is_num) & (vals != b"").to_numpy()
-    for i in np.flatnonzero(other):
-        kind = kinds.iat[i]
-        raw = vals.iat[i].decode("utf-8")
-        if kind == b"s":
-            if shared_strings is None:
-                raise _Irregular
-            out_values[i] = shared_strings[int(raw)]
-        elif kind == b"b":
-            out_values[i] = bool(int(raw))
-        elif kind in (b"str", b"e"):
-            out_values[i] = _unescape(raw)
-        elif kind == b"d":
-            from openpyxl.utils.datetime import from_ISO8601
-            out_values[i] = from_ISO8601(raw)
-        else:
+    col_codes, col_uniques = pd.factorize(cols)
+    col_index = np.array([_col_number(u.decode()) for u in col_uniques])[col_codes] - min_col
+    del cols, col_codes
+    row_index = rows_.astype(np.int64) - min_row - 1
+    del rows_
+    if ((row_index < -1) | (row_index >= n_rows) | (col_index < 0)
+            | (col_index >= width)).any():
+        raise _Irregular  # openpyxl's parser then names the cell outside the table
+    body_cells = row_index >= 0
+    kind_codes, kind_uniques = pd.factorize(types)
+    kind_of = {k: i for i, k in enumerate(kind_uniques)}
+    empty_v = values == b""
+    is_text = (kind_codes == kind_of.get(b"inlineStr", -2)) & body_cells
+    is_num = ((kind_codes == kind_of.get(b"", -2)) | (kind_codes == kind_of.get(b"n", -2))) \
+        & ~empty_v & body_cells
+    dated = np.zeros(len(types), dtype=bool)
+    if date_styles and is_num.any():
+        s_codes, s_uniques = pd.factorize(styles)
+        date_codes = [i for i, u in enumerate(s_uniques) if int(u or 0) in date_styles]
+        dated = np.isin(s_codes, date_codes) & is_num
+    other = body_cells & ~is_text & ~is_num & ~empty_v
+    out = []
+    for j in range(width):
+        in_col = col_index == j
+        num = is_num & in_col & ~dated
+        if not (in_col & (is_text | other | dated)).any():
+            # an all-number column: parsed in one go
+            raw = values[num]
+            column = np.full(n_rows, np.nan)
+            if len(raw):
+                joined = b"|".join(raw)
+                if b"." in joined or b"e" in joined or b"E" in joined or b"n" in joined:
+                    parsed = raw.astype("S64").astype(np.float64)
+                else:
+                    parsed = raw.astype("S64").astype(np.int64)
+                    if num.sum() == n_rows:
+                        column = np.zeros(n_rows, dtype=np.int64)
+                column[row_index[num]] = parsed
+            if not len(raw) or (column.dtype == np.float64 and np.isnan(column).all()):
+                column = np.full(n_rows, None, dtype=object)
+            out.append(column)
+            continue
+        column = np.full(n_rows, None, dtype=object)
+        if num.any():
+            column[row_index[num]] = _convert_many(values[num], _number_text)
+        sel = is_text & in_col
+        if sel.any():
+            column[row_index[sel]] = _decode_many(texts[sel])
+        sel = dated & in_col
+        if sel.any():
+            column[row_index[sel]] = [from_excel(v, epoch) for v in
+                                      _convert_many(values[sel], _number_text)]
+        for i in np.flatnonzero(other & in_col):
+            column[row_index[i]] = _other_value(kind_uniques[kind_codes[i]], values[i],
+                                                shared_strings)
+        out.append(column)
+    return out
+
+
+def _objects(items: tuple) -> np.ndarray:
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = items
+    return arr
+
+
+def _other_value(kind: bytes, raw: bytes, shared_strings):
+    text = raw.decode("utf-8")
+    if kind == b"s":
+        if shared_strings is None:
             raise _Irregular
-    keep = inside & (pd.notna(out_values))
-    r = row_index[keep] - min_row - 1
-    c = col_index[keep] - min_col
-    return [(r, c, out_values[keep])]
+        return shared_strings[int(text)]
+    if kind == b"b":
+        return bool(int(text))
+    if kind in (b"str", b"e"):
+        return _unescape(text)
+    if kind == b"d":
+        from openpyxl.utils.datetime import from_ISO8601
+
+        return from_ISO8601(text)
+    raise _Irregular
 
 
 def _number_text(raw: bytes):
@@ -496,6 +534,22 @@ def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
         texts = np.array([f"{d_attr}><v>{_serial_text(u)}</v></c>" for u in uniques]
                          + [empty], dtype=object)
         return texts[codes]
+    if dtype.kind in "fiub":  # numpy numbers: rendered per distinct value, vectorised
+        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+        if dtype.kind == "f":
+            pre, post = f"{s_attr}><v>", "</v></c>"
+            texts = [pre + r + post for r in map(repr, uniques.tolist())]
+            for i in np.flatnonzero(~np.isfinite(uniques)):
+                texts[i] = f'{s_attr} t="e"><v>#NUM!</v></c>'
+        elif dtype.kind == "b":
+            texts = [f'{s_attr} t="b"><v>{int(u)}</v></c>' for u in uniques.tolist()]
+        else:
+            pre, post = f"{s_attr}><v>", "</v></c>"
+            texts = [pre + r + post for r in map(str, uniques.tolist())]
+        texts.append(empty)
+        out = np.empty(len(texts), dtype=object)
+        out[:] = texts
+        return out[codes]
     where = (table, column, first_row, col_letter, values)
     if dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
             "string", "empty", "integer", "floating", "date", "datetime"):

@@ -358,11 +358,14 @@ class HeadlessWorkbook:
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
+        self._streamed = frozenset(bodies)
         return datasheet.write_package(data, bodies)
 
     def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
         target = Path(path) if path else self.path
-        atomic_write(target, self.to_bytes(), backups=backups)
+        data = self.to_bytes()
+        # the streamed data-sheet parts got their checksums from their content as written
+        atomic_write(target, data, backups=backups, verified=self._streamed)
         return target
 
 

@@ -43,13 +43,24 @@ def check_zip_limits(path: Path) -> None:
                            "refusing to open it")
 
 
-def check_workbook_bytes(data: bytes, required: set[str] = frozenset()) -> None:
-    """Raise SopError unless ``data`` is a readable workbook zip holding ``required`` parts."""
+def check_workbook_bytes(data: bytes, required: set[str] = frozenset(),
+                         verified: frozenset[str] = frozenset()) -> None:
+    """Raise SopError unless ``data`` is a readable workbook zip holding ``required`` parts
+    whose checksums match (parts in ``verified`` had theirs computed from their content
+    as they were written, so only their presence is checked)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            bad = z.testzip()
+            bad = None
+            for info in z.infolist():
+                if info.filename in verified:
+                    continue
+                with z.open(info) as fh:  # reads the part through: checks its CRC
+                    while fh.read(1 << 20):
+                        pass
     except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):
+            raise SopError(f"the new workbook is damaged ({exc})") from None
         raise SopError(f"the new workbook is not a valid file: {exc}") from None
     if bad is not None:
         raise SopError(f"the new workbook is damaged (part {bad})")
@@ -108,20 +119,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS) -> None:
+def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS,
+                 verified: frozenset[str] = frozenset()) -> None:
     """Replace ``path`` with ``data`` atomically, keeping ``backups`` previous versions
-    (``name.bak1`` newest)."""
+    (``name.bak1`` newest). ``data`` is checked (every part's checksum but those in
+    ``verified``), written and flushed to a temporary file, which is read back and must
+    equal ``data`` before it replaces ``path``."""
     path = Path(path)
     ensure_writable(path)
     _remove_stale_temporaries(path)
-    check_workbook_bytes(data, key_parts(path))
+    required = key_parts(path)
+    check_workbook_bytes(data, required, verified)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        check_workbook_bytes(tmp.read_bytes(), key_parts(path))
+        written = tmp.read_bytes()
+        if written != data:
+            raise SopError(f"writing {path} failed: the file on disk differs from what was "
+                           "written", "The workbook was not changed.")
+        check_workbook_bytes(written, required, frozenset(
+            i.filename for i in zipfile.ZipFile(io.BytesIO(written)).infolist()))
         if path.exists() and backups > 0:
             _rotate_backups(path, backups)
         os.replace(tmp, path)

@@ -312,12 +312,19 @@ def demo(
             bar.advance(task)
             bar.update(task, description="refresh")
             book = HeadlessWorkbook(workbook)
+            for name, frame in demo_mod.planner_inputs("2026-10").items():
+                book.write_table(name, frame)
             report = refresh(book, str(data_dir))
             bar.advance(task)
+            from .meeting.book import build_calendar, write_calendar
+
+            write_calendar(book, build_calendar(book, 2026), 2026)
+            write_calendar(book, build_calendar(book, 2027), 2027)
             book.save(backups=0)
             bar.advance(task)
-            bar.update(task, description="scorecard")
+            bar.update(task, description="scorecard, agenda, minutes")
             files = export_scorecard(HeadlessWorkbook(workbook), out_dir / "scorecard")
+            meeting = _meeting_documents(workbook, out_dir / "meeting")
             bar.advance(task)
     except SopError as exc:
         _fail(exc)
@@ -325,8 +332,29 @@ def demo(
               f"workbook:   {workbook} (refreshed: {report.udf_cells} KPI cells)\n"
               f"scorecard:  {files['pdf']}\n"
               f"            {files['xlsx']}\n"
-              f"charts:     {', '.join(str(p) for k, p in files.items() if k.startswith('sc'))}",
+              f"charts:     {', '.join(str(p) for k, p in files.items() if k.startswith('sc'))}\n"
+              f"meeting:    {', '.join(str(p) for p in meeting)}",
               markup=False)
+
+
+def _meeting_documents(workbook: Path, folder: Path) -> list[Path]:
+    """The executive meeting's agenda and minutes drafts (.md, .html, .eml)."""
+    from .meeting import agenda, minutes, to_eml
+    from .meeting.book import meeting_pack, recipients
+    from .workbook.headless import HeadlessWorkbook
+
+    book = HeadlessWorkbook(workbook)
+    pack = meeting_pack(book)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, doc in (("agenda", agenda(pack, 6)), ("minutes", minutes(pack, 6))):
+        eml = to_eml(doc.subject, doc.markdown, doc.html, recipients(book), None)
+        for ext, data in (("md", doc.markdown.encode()), ("html", doc.html.encode()),
+                          ("eml", eml)):
+            path = folder / f"{kind}.{ext}"
+            path.write_bytes(data)
+            written.append(path)
+    return written
 
 
 @app.command("build-template")
@@ -486,6 +514,11 @@ def export_scorecard_cmd(
 def version() -> None:
     """Print the version."""
     out.print(__version__)
+
+
+from .cli_meeting import register as _register_meeting  # noqa: E402 (commands below)
+
+_register_meeting(app)
 
 
 def main() -> None:

@@ -1268,3 +1268,46 @@ def _opportunities(rng: np.random.Generator, itm: Items, cus: Customers,
         "commit": commit[rows],
         "close_date": close_date[rows],
     })
+
+
+def planner_inputs(end_period: str = "2026-10") -> dict[str, "pd.DataFrame"]:
+    """What planners would have typed into the demo workbook by the time of the cycle after
+    ``end_period``: an override, two marketing events, last cycle's actions and the
+    decisions prepared in the pre-S&OP (tables of the workbook, by name)."""
+    import pandas as pd
+
+    from .periods import format_period, parse_period
+
+    last = parse_period(end_period)
+    cur, nxt, later = (format_period(last + k) for k in (1, 2, 4))
+    due = f"{format_period(last + 1)}-20"
+    return {
+        "plan_overrides": pd.DataFrame([
+            {"item_no": "CH-1001", "location_code": "MAIN", "period": nxt, "quantity": 40,
+             "reason_code": "Customer forecast", "comment": "Northwind office refit",
+             "entered_by": "Demand planner"}]),
+        "plan_events": pd.DataFrame([
+            {"event": "Spring office campaign", "kind": "campaign", "category": "DESKS",
+             "period_from": later, "period_to": later, "uplift_pct": 0.15},
+            {"event": "Dealer spiff", "kind": "spiff", "item_no": "CH-1002",
+             "period_from": nxt, "period_to": nxt, "uplift_units": 60}]),
+        "act_log": pd.DataFrame([
+            {"id": "A-101", "action": "Agree safety stock for the top 10 chairs",
+             "owner": "Supply planning", "due": f"{end_period}-25", "status": "done",
+             "stage": "3 Supply", "cycle": end_period},
+            {"id": "A-102", "action": "Root-cause the late vendor receipts (V-2002)",
+             "owner": "Operations leader", "due": due, "status": "in progress",
+             "stage": "1 Performance", "cycle": end_period},
+            {"id": "A-103", "action": "Re-baseline the lighting forecast after the range change",
+             "owner": "Demand planner", "due": due, "status": "open", "stage": "2 Demand",
+             "cycle": end_period},
+            {"id": "A-104", "action": "Quote overtime for assembly in the peak months",
+             "owner": "Operations leader", "due": f"{cur}-28", "status": "open",
+             "stage": "5 Pre-S&OP", "cycle": cur}]),
+        "presop_decisions": pd.DataFrame([
+            {"gap": "Assembly overloaded in the spring peak", "stage": "3 Supply",
+             "impact": "Revenue at risk if the constrained plan is accepted (5 Pre-S&OP)",
+             "options": "Overtime | pre-build in the quieter months | accept constrained",
+             "recommendation": "Pre-build from spare hours, overtime for the rest",
+             "owner": "Operations leader", "decide_by": f"{cur}-18", "status": "open"}]),
+    }

@@ -457,9 +457,11 @@ def _open(frame: pd.DataFrame) -> pd.Series:
     return ~status.str.strip().str.lower().isin(CLOSED_STATUSES)
 
 
-def meeting_stage(inputs: Inputs, settings: Settings) -> dict[str, pd.DataFrame]:
-    """Executive page lists (open decisions needed ≤ 6, open actions ≤ 10, by date) and
-    the performance review's actions: those of the last cycle (the last closed period) and
+def meeting_stage(inputs: Inputs, settings: Settings, gaps: pd.DataFrame | None = None
+                  ) -> dict[str, pd.DataFrame]:
+    """Executive page lists (open decisions needed ≤ 6 by decide-by date, topped up with
+    the plan's gaps not yet taken up in Pre-S&OP; open actions ≤ 10 by due date) and the
+    performance review's actions: those of the last cycle (the last closed period) and
     older ones still open."""
     dec = inputs.decisions
     if len(dec) and "gap" in dec:
@@ -470,6 +472,13 @@ def meeting_stage(inputs: Inputs, settings: Settings) -> dict[str, pd.DataFrame]
             ["gap", "owner", "decide_by", "recommendation"]]
     else:
         needed = pd.DataFrame(columns=["gap", "owner", "decide_by", "recommendation"])
+    if gaps is not None and len(gaps) and len(needed) < 6:
+        extra = pd.DataFrame({"gap": gaps["gap"], "owner": "Facilitator",
+                              "decide_by": None,
+                              "recommendation": gaps["options"].astype(str).str.split(
+                                  " | ", regex=False).str[0]})
+        needed = pd.concat([needed, extra.head(6 - len(needed))], ignore_index=True) \
+            if len(needed) else extra.head(6)
     act = inputs.actions
     if len(act) and "action" in act:
         act = act[act["action"].notna() & (act["action"].astype(str).str.strip() != "")]
@@ -498,5 +507,5 @@ def build_stage_tables(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: S
     tables = {**demand.tables, **supply_tables}
     tables.update(finance_stage(agg, plan, supply["load"], settings))
     tables.update(presop_stage(agg, plan, settings))
-    tables.update(meeting_stage(inputs, settings))
+    tables.update(meeting_stage(inputs, settings, tables.get("presop_gaps")))
     return tables

@@ -389,9 +389,10 @@ class Builder:
         col0, row0 = coordinate_from_string(block["at"])
         c0 = column_index_from_string(col0)
         L = [get_column_letter(c0 + i) for i in range(3)]
-        ws.column_dimensions[L[0]].width = 30
-        ws.column_dimensions[L[1]].width = 12
-        ws.column_dimensions[L[2]].width = 10
+        if not block.get("keep_widths"):
+            ws.column_dimensions[L[0]].width = 30
+            ws.column_dimensions[L[1]].width = 12
+            ws.column_dimensions[L[2]].width = 10
         self._header(ws, c0, row0, ["KPI (last closed period)", "Value", "Status"])
         for i, key in enumerate(block["keys"]):
             r = row0 + 1 + i

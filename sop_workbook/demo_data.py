@@ -1270,7 +1270,7 @@ def _opportunities(rng: np.random.Generator, itm: Items, cus: Customers,
     })
 
 
-def planner_inputs(end_period: str = "2026-10") -> dict[str, "pd.DataFrame"]:
+def planner_inputs(end_period: str = "2026-10") -> dict[str, pd.DataFrame]:
     """What planners would have typed into the demo workbook by the time of the cycle after
     ``end_period``: an override, two marketing events, last cycle's actions and the
     decisions prepared in the pre-S&OP (tables of the workbook, by name)."""

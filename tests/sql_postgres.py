@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def start_postgres(base: Path) -> PostgresServer:
                     f"{INSTALL_HINT}", pytrace=False)
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:  # pytest's temporary directories are private to root: use one of our own
+        base = Path(tempfile.mkdtemp(prefix="sop-pg-"))
     base.mkdir(parents=True, exist_ok=True)
     data, sock = base / "data", base / "sock"
     sock.mkdir(exist_ok=True)
@@ -104,6 +107,8 @@ def start_postgres(base: Path) -> PostgresServer:
     def stop() -> None:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
                        capture_output=True, timeout=60)
+        if as_root:
+            shutil.rmtree(base, ignore_errors=True)
 
     return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", stop)
 

@@ -102,6 +102,7 @@ def bench_headless(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, f
             book.write_table(name, frame)
     book.save(backups=0)
     out["write others + save all"] = time.perf_counter() - t0
+    out["peak RSS MiB after writing"] = peak_rss_mib()
     out["file MiB"] = path.stat().st_size / 2**20
     t0 = time.perf_counter()
     again = HeadlessWorkbook(path)
@@ -130,7 +131,7 @@ def bench_openpyxl(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, f
     ws = wb["agg_sales"]
     table = ws.tables["agg_sales"]
     frame = tables["agg_sales"]
-    min_col, min_row, max_col, _ = range_boundaries(table.ref)
+    min_col, min_row, _, _ = range_boundaries(table.ref)
     for i, row in enumerate(frame.itertuples(index=False), start=min_row + 1):
         for j, value in enumerate(row):
             if isinstance(value, float) and value != value:
@@ -161,9 +162,9 @@ def main() -> None:
         rss = peak_rss_mib()
         print(f"HeadlessWorkbook, agg_sales {args.rows:,} × 19 + 2 × {args.other_rows:,} rows")
         for key, value in fast.items():
-            unit = "" if key == "file MiB" else " s"
+            unit = "" if "MiB" in key else " s"
             print(f"  {key:32s} {value:8.2f}{unit}")
-        print(f"  {'peak RSS':32s} {rss:8.0f} MiB")
+        print(f"  {'peak RSS MiB (after reading)':32s} {rss:8.0f}")
         if args.skip_openpyxl:
             return
         slow = bench_openpyxl(folder, tables)

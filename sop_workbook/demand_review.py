@@ -49,7 +49,7 @@ def _snapshot_frame(snapshots: pd.DataFrame) -> pd.DataFrame:
         "location_code": snapshots["location_code"].astype(str).to_numpy(),
         "consensus": pd.to_numeric(snapshots["quantity"], errors="coerce").to_numpy(),
     })
-    base = snapshots["baseline_quantity"] if "baseline_quantity" in snapshots else np.nan
+    base = snapshots.get("baseline_quantity", np.nan)
     s["baseline"] = pd.to_numeric(pd.Series(base, index=snapshots.index),
                                   errors="coerce").to_numpy()
     return s

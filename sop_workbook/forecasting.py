@@ -57,16 +57,21 @@ forecasts ``horizon`` periods.
 
 Why not statsforecast
 ---------------------
-Measured on this machine (2 cores) on the same 2,000 × 36 synthetic series
-(``benchmarks/bench_baseline.py``; statsforecast 2.0.3, installed in a throwaway venv
-only): ``StatsForecast(models=[AutoETS(season_length=12), CrostonSBA(),
-SeasonalNaive(12)], freq="MS", n_jobs=1).forecast(h=12)`` took **10.1 s on the first
-call** (numba compilation) and **3.1 s warm**; with ``n_jobs=2`` about the same. This
-module's full selection (four models, six backtest folds, α grid) takes about
-**0.03 s** for the same series, with numpy only, no JIT warm-up and no extra dependency
-(statsforecast pulls numba/llvmlite, scipy, statsmodels, ~200 MB). AutoETS also chooses
-among error/trend/season forms by AICc, which is not the transparent "each model's
-backtest error, pick the smallest" a demand planner can check by hand in the sheet.
+Measured on this 2-core machine (shared with other jobs; load average 1.6–5.8 during the
+runs, hence the ranges) on the same 2,000 × 36 synthetic series as
+``benchmarks/bench_baseline.py``, statsforecast 2.1.1 in a throwaway venv (not a project
+dependency): ``StatsForecast(models=[AutoETS(season_length=12), CrostonSBA(),
+SeasonalNaive(12)], freq="MS", n_jobs=1).forecast(h=12)`` — one fit per series, no
+backtest — took 46–137 s wall for the first call in a fresh process (including numba
+compilation, which is small next to the fitting: the first call was no slower than the
+warm one) and 54–126 s warm; CPU time 56 s for each. Per model: SeasonalNaive 0.03 s,
+CrostonSBA 0.05 s, AutoETS(season_length=1) 4–5 s, AutoETS(season_length=12) the rest;
+``n_jobs=2`` did not help on 2 busy cores. Import alone 4–8 s. This module's whole
+selection (four models, six backtest folds, α grid, final fit) takes 0.03–0.1 s on the
+same series, numpy only — no JIT warm-up in Excel's Python, no numba/llvmlite/scipy/
+statsmodels (~200 MB) to ship — and the choice is the transparent "each model's backtest
+MAE, smallest wins" a demand planner can check by hand; AutoETS picks among
+error/trend/season forms by AICc instead.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def test_units_split_equally_when_every_baseline_is_zero():
     # a location filter: only the EAST cells of W → 12 / 2 = 6
     ev = plan.event_uplift(BASE, pd.DataFrame([_event(category="W", location_code="EAST",
                                                       uplift_units=12)]), ITEMS)
-    assert sorted(zip(ev["item_no"], ev["events"])) == [("A", 6.0), ("B", 6.0)]
+    assert sorted(zip(ev["item_no"], ev["events"], strict=True)) == [("A", 6.0), ("B", 6.0)]
 
 
 def test_events_add_up_and_dates_are_read_as_periods():

@@ -54,8 +54,20 @@ def options_from_config(book) -> KpiOptions:
 
 
 def source_tables(source: str, options: KpiOptions, sign: str) -> tuple[dict, list[str]]:
-    """Every table *Refresh* lands from ``source``: master tables, KPI aggregates, planning
-    inputs and the sales-budget → GL reconciliation (in memory, from the loaded source)."""
+    """Every table *Refresh* lands from ``source`` — master tables, KPI aggregates, planning
+    inputs and the sales-budget → GL reconciliation — validated and computed **in the
+    database** (:mod:`sop_workbook.sql`: embedded DuckDB for a folder of CSV/Parquet files,
+    the database itself for a SQLAlchemy URL); only aggregates reach Python."""
+    from .sql import load_aggregates
+
+    result = load_aggregates(str(source), options, sign)
+    return result.tables, list(result.warnings)
+
+
+def in_memory_source_tables(source: str, options: KpiOptions, sign: str
+                            ) -> tuple[dict, list[str]]:
+    """The same tables through the in-memory KPI engine (loader → facts → aggregates): the
+    reference the SQL path is tested against."""
     data = load_source(source, gl_income_sign=sign)
     facts = build_facts(data)
     tables = {name: data[name][list(TABLES[name].columns)] for name in MASTER_TABLES}
@@ -70,6 +82,19 @@ def source_tables(source: str, options: KpiOptions, sign: str) -> tuple[dict, li
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
     return tables, list(data.warnings)
+
+
+def display_source(source: str) -> str:
+    """The source as written into the workbook: a database URL without its password."""
+    text = str(source)
+    if "://" not in text:
+        return text
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(text).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: keep the scheme only
+        return text.split("://", 1)[0] + "://…"
 
 
 def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshReport:
@@ -91,10 +116,11 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
         rows[name] = len(frame)
     draw_category_charts(book, tables["demand_rollup"])
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
-    book.set_value("cfg_data_source", str(source))
-    book.set_value("cfg_last_refresh", f"{stamp} from {source}")
+    shown = display_source(source)
+    book.set_value("cfg_data_source", shown)
+    book.set_value("cfg_last_refresh", f"{stamp} from {shown}")
     udf_cells = book.recalculate()
-    return RefreshReport(str(source), rows, udf_cells, warnings)
+    return RefreshReport(shown, rows, udf_cells, warnings)
 
 
 def settings_from_config(book) -> stages.Settings:

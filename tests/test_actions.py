@@ -67,6 +67,9 @@ def inventory(path: Path) -> dict:
 
 def test_every_action_keeps_the_workbook_intact(refreshed, tmp_path):
     template = inventory(TEMPLATE)
+    # refresh adds one demand chart per item category (demo: one per category it sells)
+    categories = HeadlessWorkbook(refreshed).read_table("items")["category"].nunique()
+    template["charts"] += categories
     assert inventory(refreshed) == template  # after refresh
     path = fresh_copy(refreshed, tmp_path)
     book = HeadlessWorkbook(path)
@@ -88,7 +91,8 @@ def test_roll_forward_archives_the_plan_and_keeps_overrides(refreshed, tmp_path)
     assert (report.from_period, report.to_period) == ("2026-11", "2026-12")
     assert book.get_value("cfg_current_period") == "2026-12"
     history = book.read_table("plan_history")
-    series = len(before) // 3  # baseline, override and consensus rows per series
+    # per series: shipped, invoiced (history), baseline, override, events, commits, consensus
+    series = len(before) // 7
     assert len(history) == series * 12
     assert set(history["snapshot_period"]) == {"2026-11"}
     # the override on 2026-11 left the horizon with its period; the one on 2026-12 stays
@@ -97,11 +101,15 @@ def test_roll_forward_archives_the_plan_and_keeps_overrides(refreshed, tmp_path)
     grid = book.read_table("plan_demand")
     row = grid[(grid["item_no"] == "CH-1001") & (grid["location_code"] == "MAIN")]
     layers = row.set_index("layer")
-    # p01 is now 2026-12: consensus = baseline + 7
+    # p01 is now 2026-12: consensus = baseline + 7 (+ events and commits, if any)
     assert layers.loc["override", "p01"] == 7
-    assert layers.loc["consensus", "p01"] == pytest.approx(layers.loc["baseline", "p01"] + 7)
-    # the new 12th period (2027-11) is seeded from the baseline
-    assert layers.loc["consensus", "p12"] == layers.loc["baseline", "p12"]
+    assert layers.loc["consensus", "p01"] == pytest.approx(
+        layers.loc["baseline", "p01"] + 7 + layers.loc["events", "p01"]
+        + layers.loc["commits", "p01"])
+    # the new 12th period (2027-11) is seeded from the baseline (+ any events/commits)
+    assert layers.loc["consensus", "p12"] == pytest.approx(
+        layers.loc["baseline", "p12"] + layers.loc["events", "p12"]
+        + layers.loc["commits", "p12"])
 
 
 def test_roll_forward_to_the_current_period_changes_nothing(refreshed, tmp_path):
@@ -124,9 +132,9 @@ def test_invalid_override_is_reported_with_its_cell(refreshed, tmp_path):
         "period": ["2026-12", "Dec"], "quantity": ["ten", 3]}))
     with pytest.raises(SopError) as exc:
         roll_forward(book)
-    # plan_overrides' header is row 13 from column T: W = quantity, V = period
-    assert "2 Demand!W14: quantity 'ten' is not a number" in exc.value.detail
-    assert "2 Demand!V15: period 'Dec' is not YYYY-MM" in exc.value.detail
+    # plan_overrides' header is row 27 from column AR: AU = quantity, AT = period
+    assert "2 Demand!AU28: quantity 'ten' is not a number" in exc.value.detail
+    assert "2 Demand!AT29: period 'Dec' is not YYYY-MM" in exc.value.detail
 
 
 def test_export_scorecard_one_page_with_the_figures(refreshed, tmp_path):

@@ -49,6 +49,15 @@ class Dialect:
             return "`" + str(identifier).replace("`", "``") + "`"
         return '"' + str(identifier).replace('"', '""') + '"'
 
+    def clean_text(self, expr: str) -> str:
+        """A cell as the loader sees it: trimmed text, empty → NULL."""
+        if self.name == "duckdb":
+            # TRIM only where it can change something (a space, or any non-ASCII character
+            # since DuckDB also trims Unicode spaces): the same result, much cheaper
+            return (f"CASE WHEN contains({expr}, ' ') OR strlen({expr}) <> length({expr}) "
+                    f"THEN NULLIF(TRIM({expr}), '') WHEN {expr} = '' THEN NULL ELSE {expr} END")
+        return f"NULLIF(TRIM({expr}), '')"
+
     def full_match(self, expr: str, pattern: str) -> str:
         if self.name == "duckdb":
             return f"regexp_full_match({expr}, {literal(pattern)})"
@@ -82,6 +91,22 @@ class Dialect:
         if self.name == "duckdb":  # the common case first: exactly YYYY-MM-DD
             return f"CASE WHEN {text} LIKE '____-__-__' THEN {self.to_date(text)} ELSE {slow} END"
         return slow
+
+    def number_raw(self, raw: str, clean: str) -> str:
+        """:meth:`number` of the cleaned text ``clean`` of ``raw``; DuckDB reads the raw
+        text first (its cast ignores surrounding spaces) and cleans only what it rejects."""
+        if self.name == "duckdb":
+            return (f"CASE WHEN TRY_CAST({raw} AS DOUBLE) IS NOT NULL THEN {self.number(raw)} "
+                    f"ELSE {self.number(clean)} END")
+        return self.number(clean)
+
+    def date_raw(self, raw: str, clean: str) -> str:
+        """:meth:`date` of the cleaned text ``clean`` of ``raw`` (DuckDB: exactly
+        ``YYYY-MM-DD`` is read from the raw text, anything else is cleaned first)."""
+        if self.name == "duckdb":
+            return (f"CASE WHEN {raw} LIKE '____-__-__' THEN {self.to_date(raw)} "
+                    f"ELSE {self.date(clean)} END")
+        return self.date(clean)
 
     def to_double(self, text: str) -> str:
         """``text`` matches :data:`NUMBER_RE`; NULL when beyond ±1e15 (never an error)."""

@@ -15,7 +15,7 @@ As :mod:`sop_workbook.kpi.finance` and *Refresh* build them:
 - ``fin_budget_detail`` — Σ mapped ``amount`` per gl_account × period × customer × item ×
   location;
 - ``fin_unmapped`` — the unmapped lines: period, customer_no, item_no, both posting groups,
-  amount.
+  amount (in file order for a file source, else by budget key).
 """
 
 from __future__ import annotations
@@ -45,8 +45,14 @@ def check_sign(gl_income_sign: str) -> None:
 def prepare(src: Source) -> None:
     """Materialise the sales budget with its posting groups and GL account (NULL: unmapped)."""
     q = src.dialect.quote
+    # the budget's order: file order for a file source (as the in-memory path keeps it),
+    # else the budget key
+    row = src.row_number("sales_budget", "b")
+    order = row if row is not None else (
+        f"b.{q('period')}, b.{q('customer_no')}, b.{q('item_no')}, b.{q('location_code')}")
     src.materialize(MAPPED, (
-        f"SELECT b.{q('period')} AS period, b.{q('customer_no')} AS customer_no, "
+        f"SELECT ROW_NUMBER() OVER (ORDER BY {order}) AS sop_order, "
+        f"b.{q('period')} AS period, b.{q('customer_no')} AS customer_no, "
         f"b.{q('item_no')} AS item_no, b.{q('location_code')} AS location_code, "
         f"b.{q('amount')} AS amount, cu.{q('gen_bus_posting_group')} AS gen_bus_posting_group, "
         f"i.{q('gen_prod_posting_group')} AS gen_prod_posting_group, "
@@ -134,7 +140,7 @@ def fin_budget_detail(src: Source) -> pd.DataFrame:
 def fin_unmapped(src: Source) -> pd.DataFrame:
     cols = ", ".join(UNMAPPED_COLUMNS)
     frame = src.query(f"SELECT {cols} FROM {MAPPED} WHERE gl_account IS NULL "
-                      f"ORDER BY period, customer_no, item_no, location_code")
+                      f"ORDER BY sop_order")
     out = pd.DataFrame({col: text_column(frame[col]) for col in UNMAPPED_COLUMNS[:-1]},
                        index=range(len(frame)))
     out["amount"] = pd.to_numeric(frame["amount"]).astype(float).to_numpy() if len(frame) \

@@ -70,29 +70,41 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
         return _empty_select(cols, d)
     present = [col for col in spec.columns if col in (columns or {})]
     # level 1: trimmed text, empty → NULL
-    l1 = [f"NULLIF(TRIM(CAST({columns[col]} AS {d.text_type})), '') AS {q('t__' + col)}"
+    direct = {c.NUMBER, c.INT, c.DATE}  # parsed from the raw text (fast paths), see Dialect
+
+    def is_direct(col: str) -> bool:
+        return spec.type_of(col) in direct and col not in spec.enums
+
+    def clean(col: str) -> str:
+        return d.clean_text(q("r__" + col))
+
+    # level 0: the source column as text; level 1: cleaned text (trimmed, empty → NULL)
+    l0 = [f"CAST({columns[col]} AS {d.text_type}) AS {q('r__' + col)}" for col in present]
+    l1 = [q("r__" + col) if is_direct(col) else f"{clean(col)} AS {q('t__' + col)}"
           for col in present]
     # level 2: numbers of whole-number columns
     l2: list[str] = []
     for col in present:
-        t = q("t__" + col)
-        l2.append(t)
-        if spec.type_of(col) == c.INT:
-            l2.append(f"{d.number(t)} AS {q('n__' + col)}")
+        if is_direct(col):
+            l2.append(q("r__" + col))
+            if spec.type_of(col) == c.INT:
+                l2.append(f"{d.number_raw(q('r__' + col), clean(col))} AS {q('n__' + col)}")
+        else:
+            l2.append(q("t__" + col))
     # level 3: typed values (and the text kept for level 4)
     l3: list[str] = []
     for col in present:
-        t = q("t__" + col)
+        t, r = q("t__" + col), q("r__" + col)
         kind = spec.type_of(col)
         if col in spec.enums:
             typed = f"LOWER({t})"
         elif kind == c.NUMBER:
-            typed = d.number(t)
+            typed = d.number_raw(r, clean(col))
         elif kind == c.INT:
             n = q("n__" + col)
             typed = f"CASE WHEN {n} = FLOOR({n}) THEN CAST({n} AS {d.bigint_type}) END"
         elif kind == c.DATE:
-            typed = d.date(t)
+            typed = d.date_raw(r, clean(col))
         elif kind == c.PERIOD:
             typed = (f"CASE WHEN {d.full_match(t, PERIOD_RE)} THEN CASE WHEN "
                      f"CAST(SUBSTRING({t}, 1, 4) AS INTEGER) BETWEEN 1900 AND 2199 "
@@ -103,7 +115,9 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
         else:
             typed = t
         l3.append(f"{typed} AS {q(col)}")
-        if has_bad_column(spec, col):
+        if is_direct(col):
+            l3.append(r)
+        elif has_bad_column(spec, col):
             l3.append(t)
     # level 4: typed values and the text of unparseable cells
     l4: list[str] = []
@@ -116,20 +130,20 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
     for col in spec.columns:
         if not has_bad_column(spec, col):
             continue
+        bad = q("bad__" + col)
+        t = q("t__" + col)
         if col not in present:
-            l4.append(f"CAST(NULL AS {d.text_type}) AS {q('bad__' + col)}")
+            l4.append(f"CAST(NULL AS {d.text_type}) AS {bad}")
         elif col in spec.enums:
             allowed = ", ".join(literal(v) for v in spec.enums[col])
-            t = q("t__" + col)
-            l4.append(f"CASE WHEN {q(col)} NOT IN ({allowed}) THEN {t} END "
-                      f"AS {q('bad__' + col)}")
+            l4.append(f"CASE WHEN {q(col)} NOT IN ({allowed}) THEN {t} END AS {bad}")
+        elif is_direct(col):
+            l4.append(f"CASE WHEN {q(col)} IS NULL THEN {clean(col)} END AS {bad}")
         else:
-            t = q("t__" + col)
-            l4.append(f"CASE WHEN {t} IS NOT NULL AND {q(col)} IS NULL THEN {t} END "
-                      f"AS {q('bad__' + col)}")
+            l4.append(f"CASE WHEN {t} IS NOT NULL AND {q(col)} IS NULL THEN {t} END AS {bad}")
     return (f"SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM (SELECT "
-            f"{', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM {relation}) AS sop_r1) "
-            f"AS sop_r2) AS sop_r3")
+            f"{', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM (SELECT {', '.join(l0)} "
+            f"FROM {relation}) AS sop_r0) AS sop_r1) AS sop_r2) AS sop_r3")
 
 
 def _empty_select(columns: list[str], d: Dialect) -> str:

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import refresh_peers as peers  # noqa: E402
+import refresh_peers as peers
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(tempfile.gettempdir()) / "sop_bench_refresh"
@@ -204,7 +204,7 @@ def prepared_workbook(work: Path, current: str) -> tuple[Path, dict]:
         try:
             book = HeadlessWorkbook(base)
             break
-        except Exception:  # noqa: BLE001
+        except Exception:
             if attempt == 4:
                 raise
             time.sleep(5)
@@ -214,7 +214,7 @@ def prepared_workbook(work: Path, current: str) -> tuple[Path, dict]:
     def get(name):
         try:
             return book.get_value(name)
-        except Exception:  # noqa: BLE001 — an option missing from the template: default
+        except Exception:  # an option missing from the template: default
             return None
 
     options = {"tolerance": get("cfg_tolerance_days"), "fill_basis": get("cfg_fill_basis"),
@@ -324,7 +324,8 @@ def compare_libreoffice(ours: pd.DataFrame, out_xlsx: Path, periods: list[str],
         want = [due, exp["fill_lines_filled"], exp["invoiced_amount"]]
         rate, want_rate = num(r[13]), (exp["fill_lines_filled"] / due if due else None)
         rate_ok = (np.isnan(rate) if want_rate is None else close(rate, want_rate))
-        if str(r[10]) != item or not all(close(g, w) for g, w in zip(got, want)) or not rate_ok:
+        same = all(close(g, w) for g, w in zip(got, want, strict=True))
+        if str(r[10]) != item or not same or not rate_ok:
             item_bad += 1
     ok = not bad and item_bad == 0
     lines.append(f"  LibreOffice: {'agree' if ok else 'DISAGREE'} — {len(bad)} of "

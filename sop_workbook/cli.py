@@ -428,14 +428,11 @@ def refresh(
 
     try:
         ensure_writable(workbook)
-        with _progress() as bar:
-            task = bar.add_task("refresh", total=3)
-            book = HeadlessWorkbook(workbook)
-            bar.advance(task)
-            report = refresh_action(book, str(source))
-            bar.advance(task)
-            book.save(backups=backups)
-            bar.advance(task)
+        # no progress bar: a source that fails the contract must print its error report
+        # first (it is checked, in the database, before anything is written)
+        book = HeadlessWorkbook(workbook)
+        report = refresh_action(book, str(source))
+        book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
     for w in report.warnings:

@@ -262,7 +262,7 @@ def test_override_outside_the_horizon_is_reported_with_its_cell(setup, tmp_path)
         "item_no": ["X"], "location_code": ["MAIN"], "period": ["2028-01"], "quantity": [3]}))
     with pytest.raises(SopError) as exc:
         roll_forward(book)
-    assert "2 Demand!V14: period 2028-01 is outside the plan horizon" in exc.value.detail
+    assert "2 Demand!AT28: period 2028-01 is outside the plan horizon" in exc.value.detail
 
 
 def test_roll_forward_twice_to_the_same_period_changes_nothing_the_second_time(setup,

@@ -712,3 +712,427 @@ def _stream(fh, head: bytes, chunks: Iterator[bytes], tail: bytes) -> None:
         worker.join()
     if failure:
         raise failure[0]
+
+
+# --------------------------------------------------------------------------- mixed sheets
+
+
+@dataclass
+class StreamedTable:
+    """A big table written through ``write_table`` on a sheet with other content: its
+    header stays in openpyxl, its body rows are streamed into the sheet XML at save and
+    merged row by row with the cells openpyxl wrote (:func:`merge_sheet_data`)."""
+
+    name: str
+    title: str  # the sheet
+    min_col: int
+    max_col: int
+    header_row: int
+    encoded: Encoded
+    written: pd.DataFrame
+    columns: list[str]
+    styles: dict[int, object]  # column → StyleArray of the first body row
+    values: list | None = None  # the rows as cell values (recalculation, read_table)
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+    @property
+    def last_row(self) -> int:
+        return self.header_row + max(self.encoded.n, 1)
+
+    def holds(self, r: int, c: int) -> bool:
+        return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
+
+
+_ROW_CELL = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
+_CELL_COL = re.compile(r'\sr="([A-Z]{1,3})\d+"')
+
+
+def _row_cells(enc: Encoded, start: int, stop: int) -> list[str]:
+    """The cells (no <row> element) of body rows ``start`` … ``stop - 1`` of a table."""
+    if enc.n == 0:
+        return [enc.empty_row[enc.empty_row.index(">") + 1:-len("</row>")]]
+    fmt = "".join(f'<c r="{L}%s"%s' for L in enc.letters)
+    numbers = [str(enc.first_row + i) for i in range(start, stop)]
+    args = []
+    for t in enc.texts:
+        args.append(numbers)
+        args.append(t[start:stop].tolist())
+    return [fmt % row for row in zip(*args, strict=True)]
+
+
+def _split_row(row_xml: str) -> tuple[str, list[tuple[int, str]]]:
+    """openpyxl's <row> element → (its opening tag without spans, [(column, cell XML)])."""
+    m = re.match(r"<row\b[^>]*?(/?)>", row_xml)
+    tag = m.group(0)
+    if m.group(1):
+        tag = tag[:-2].rstrip() + ">"
+    tag = re.sub(r'\sspans="[^"]*"', "", tag)
+    cells = []
+    for c in _ROW_CELL.finditer(row_xml, m.end()):
+        col = _CELL_COL.search(c.group(0))
+        cells.append((_col_number(col.group(1)) if col else 0, c.group(0)))
+    return tag, cells
+
+
+def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
+                     ) -> tuple[bytes, Iterator[bytes], bytes]:
+    """openpyxl's worksheet XML with the bodies of ``tables`` merged in: (head, chunks of
+    rows, tail) for :func:`write_package`. Rows openpyxl wrote keep their attributes
+    (height, hidden, outline level); within a row the cells are in column order; the
+    ``<dimension>`` covers the streamed rows."""
+    bounds = _sheetdata_bounds(xml)
+    if bounds is None:
+        raise SopError("the worksheet written for a streamed table has no <sheetData>")
+    start, end, _ = bounds
+    lo = min(t.first_row for t in tables)
+    hi = max(t.last_row for t in tables)
+    before, inside, after = [], {}, []
+    for m in _ROW.finditer(xml, start, end):
+        n = _row_number(m.group(0))
+        if n is None:
+            raise SopError("a row without a number in the worksheet written by openpyxl")
+        if n < lo:
+            before.append(m.group(0))
+        elif n > hi:
+            after.append(m.group(0))
+        else:
+            inside[n] = m.group(0).decode("utf-8")
+    head = xml[:start]
+    if head.endswith(b"/>"):  # <sheetData/>
+        head = head[:-2] + b">"
+        tail_data = b"</sheetData>" + xml[end:]
+    else:
+        tail_data = xml[end:]
+    head = _widen_dimension(head, tables)
+    head += b"".join(before)
+    tail = b"".join(after) + tail_data
+    ordered = sorted(tables, key=lambda t: t.min_col)
+    return head, _merged_rows(ordered, inside, lo, hi), tail
+
+
+def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
+    m = re.search(rb'<dimension\s+ref="([^"]*)"\s*/>', head)
+    bounds = [(t.min_col, t.header_row, t.max_col, t.last_row) for t in tables]
+    if m is not None:
+        try:
+            b = range_boundaries(m.group(1).decode())
+            if None not in b:
+                bounds.append(b)
+        except (ValueError, TypeError):
+            pass
+    ref = (f"{get_column_letter(min(b[0] for b in bounds))}{min(b[1] for b in bounds)}:"
+           f"{get_column_letter(max(b[2] for b in bounds))}{max(b[3] for b in bounds)}")
+    new = f'<dimension ref="{ref}"/>'.encode()
+    if m is None:
+        return head
+    return head[:m.start()] + new + head[m.end():]
+
+
+def _merged_rows(tables: list[StreamedTable], inside: dict[int, str], lo: int, hi: int
+                 ) -> Iterator[bytes]:
+    for a in range(lo, hi + 1, ROWS_PER_CHUNK):
+        b = min(hi + 1, a + ROWS_PER_CHUNK)
+        parts = []  # per table: (first row in this chunk, cells per row)
+        for t in tables:
+            r0, r1 = max(a, t.first_row), min(b, t.last_row + 1)
+            if r0 < r1:
+                parts.append((t, r0, r1, _row_cells(t.encoded, r0 - t.first_row,
+                                                    r1 - t.first_row)))
+            else:
+                parts.append((t, r0, r1, None))
+        out = []
+        for r in range(a, b):
+            own = inside.get(r)
+            pieces = [(t.min_col, cells[r - r0]) for t, r0, r1, cells in parts
+                      if cells is not None and r0 <= r < r1]
+            if own is None:
+                if not pieces:
+                    continue
+                out.append(f'<row r="{r}">')
+                out.extend(p for _, p in pieces)
+            else:
+                tag, cells = _split_row(own)
+                out.append(tag)
+                out.extend(p for _, p in sorted(pieces + cells, key=lambda x: x[0]))
+            out.append("</row>")
+        yield "".join(out).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- vectorised
+
+
+#: bytes of XML per block of whole rows the vectorised parser works on (bounds memory)
+PARSE_BLOCK = 8 << 20
+_KIND_NUM, _KIND_TEXT, _KIND_EMPTY, _KIND_OTHER = 0, 1, 2, 3
+
+
+def _parse_vectorised(xml, min_col, max_col, min_row, max_row, date_styles,
+                      shared_strings, epoch, width) -> list[np.ndarray]:
+    """:func:`_parse_fast`'s result without a Python object per cell: the cells' markup is
+    located with numpy over the bytes, block by block of rows; only text values (per
+    distinct value) and rare kinds (booleans, errors, shared strings) become objects.
+    Anything outside the regular shape raises _Irregular."""
+    n_rows = max_row - min_row
+    bounds = _sheetdata_bounds(xml)
+    if bounds is None:
+        raise _Irregular
+    start, end, _ = bounds
+    per_col: list[list[dict]] = [[] for _ in range(width)]
+    pos = start
+    view = memoryview(xml)
+    dates = np.array(sorted(date_styles), dtype=np.int64)
+    while pos < end:
+        stop = xml.find(b"</row>", min(end, pos + PARSE_BLOCK))
+        stop = end if stop < 0 or stop >= end else stop + len(b"</row>")
+        block = _block_cells(xml, view, pos, stop, min_col, min_row, n_rows, width)
+        _by_column(block, per_col, width, dates)
+        pos = stop
+    del view
+    out = []
+    for col in range(width):
+        pieces = per_col[col]
+        if not pieces:
+            out.append(np.full(n_rows, None, dtype=object))
+            continue
+        ic, kc, dc, fc, vc, nc = (np.concatenate([p[k] for p in pieces])
+                                  for k in ("i", "kind", "dated", "fv", "iv", "isint"))
+        texts = np.concatenate([p["texts"] for p in pieces])
+        others = [o for p in pieces for o in p["others"]]
+        del pieces
+        num = (kc == _KIND_NUM) & ~dc
+        if not ((kc == _KIND_TEXT) | (kc == _KIND_OTHER) | dc).any():
+            rows = ic[num]
+            if not len(rows):
+                out.append(np.full(n_rows, None, dtype=object))
+                continue
+            if nc[num].all():
+                if len(rows) == n_rows:
+                    column = np.zeros(n_rows, dtype=np.int64)
+                    column[rows] = vc[num]
+                else:
+                    column = np.full(n_rows, np.nan)
+                    column[rows] = vc[num]
+            else:
+                column = np.full(n_rows, np.nan)
+                column[rows] = fc[num]
+            if np.isnan(column).all() if column.dtype == np.float64 else False:
+                column = np.full(n_rows, None, dtype=object)
+            out.append(column)
+            continue
+        column = np.full(n_rows, None, dtype=object)
+        if num.any():
+            column[ic[num]] = _python_numbers(fc[num], vc[num], nc[num])
+        sel = kc == _KIND_TEXT
+        if sel.any():
+            column[ic[sel]] = _decode_many(texts)
+        if dc.any():
+            column[ic[dc]] = _convert_many(
+                _python_numbers(fc[dc], vc[dc], nc[dc]), lambda v: from_excel(v, epoch))
+        for r, t, raw in others:
+            column[r] = _other_value(t, raw, shared_strings)
+        out.append(column)
+    return out
+
+
+def _by_column(block: dict, per_col: list[list[dict]], width: int, dates) -> None:
+    """Split a block's body cells by column (appending to ``per_col``)."""
+    body = block["i"] >= 0
+    fields = {k: block[k][body] for k in ("i", "j", "kind", "fv", "iv", "isint", "style")}
+    text_of = np.full(len(body), -1, dtype=np.int64)
+    text_of[block["kind"] == _KIND_TEXT] = np.arange(len(block["texts"]))
+    text_of = text_of[body]
+    other_of = np.full(len(body), -1, dtype=np.int64)
+    other_of[block["kind"] == _KIND_OTHER] = np.arange(len(block["others"]))
+    other_of = other_of[body]
+    order = np.argsort(fields["j"].astype(np.int16), kind="stable")
+    fields = {k: v[order] for k, v in fields.items()}
+    text_of, other_of = text_of[order], other_of[order]
+    texts = _objects(tuple(block["texts"])) if block["texts"] else np.empty(0, dtype=object)
+    dated = (np.isin(fields["style"], dates) & (fields["kind"] == _KIND_NUM)) if len(dates) \
+        else np.zeros(len(order), dtype=bool)
+    cuts = np.searchsorted(fields["j"], np.arange(width + 1))
+    for col in range(width):
+        a, b = cuts[col], cuts[col + 1]
+        if a == b:
+            continue
+        kc = fields["kind"][a:b]
+        t_idx = text_of[a:b][kc == _KIND_TEXT]
+        o_idx = np.flatnonzero(kc == _KIND_OTHER)
+        per_col[col].append({
+            "i": fields["i"][a:b], "kind": kc, "dated": dated[a:b], "fv": fields["fv"][a:b],
+            "iv": fields["iv"][a:b], "isint": fields["isint"][a:b], "texts": texts[t_idx],
+            "others": [(int(fields["i"][a + k]), *block["others"][other_of[a + k]])
+                       for k in o_idx]})
+
+
+def _python_numbers(fv, iv, isint) -> np.ndarray:
+    out = np.empty(len(fv), dtype=object)
+    out[:] = fv.tolist()
+    if isint.any():
+        ints = np.empty(int(isint.sum()), dtype=object)
+        ints[:] = iv[isint].tolist()
+        out[isint] = ints
+    return out
+
+
+def _digits(a: np.ndarray, pos: np.ndarray, most: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The unsigned integers written at ``pos`` (up to ``most`` digits) and where each
+    ends."""
+    value = np.zeros(len(pos), dtype=np.int64)
+    done = np.zeros(len(pos), dtype=bool)
+    stop = pos.copy()
+    for k in range(most + 1):
+        ch = a[np.minimum(pos + k, len(a) - 1)].astype(np.int64)
+        digit = (ch >= 48) & (ch <= 57) & ~done
+        if k == most and digit.any():
+            raise _Irregular
+        value = np.where(digit, value * 10 + ch - 48, value)
+        ending = ~digit & ~done
+        stop[ending] = pos[ending] + k
+        done |= ending
+        if done.all():
+            break
+    if not done.all():
+        raise _Irregular
+    return value, stop
+
+
+def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width) -> dict:
+    a = np.frombuffer(view[lo:hi], dtype=np.uint8)
+    n = len(a)
+    if n < 3:
+        raise _Irregular
+    lt = np.flatnonzero(a[:-2] == 60)
+    nx, nx2 = a[lt + 1], a[lt + 2]
+    cs = lt[(nx == 99) & (nx2 == 32)]  # <c
+    if ((nx == 99) & (nx2 != 32) & (nx2 != 111)).any() or (nx == 102).any() \
+            or ((nx == 116) & (nx2 == 47)).any() or ((nx == 114) & (nx2 == 105)).any():
+        raise _Irregular  # <c> or <col…>, a formula <f, an empty <t/>, rich text <r>
+    rp = lt[(nx == 114) & (nx2 == 111)]  # <row
+    vs = lt[(nx == 118) & (nx2 == 62)] + 3  # after <v>
+    ve = lt[(nx == 47) & (nx2 == 118)]  # </v
+    ts = lt[(nx == 116) & ((nx2 == 62) | (nx2 == 32))]  # <t> or <t xml:space=…>
+    te = lt[(nx == 47) & (nx2 == 116)]  # </t
+    del lt, nx, nx2
+    if len(vs) != len(ve) or len(ts) != len(te) or (len(cs) and not len(rp)):
+        raise _Irregular
+    if len(cs) and (not (a[cs + 3] == 114).all() or not (a[cs + 4] == 61).all()
+                    or not (a[cs + 5] == 34).all()):
+        raise _Irregular  # r="…" must come first
+    # column letters
+    c1 = a[cs + 6].astype(np.int64)
+    c2 = a[np.minimum(cs + 7, n - 1)].astype(np.int64)
+    c3 = a[np.minimum(cs + 8, n - 1)].astype(np.int64)
+    is2 = (c2 >= 65) & (c2 <= 90)
+    is3 = is2 & (c3 >= 65) & (c3 <= 90)
+    if not ((c1 >= 65) & (c1 <= 90)).all():
+        raise _Irregular
+    col = c1 - 64
+    col = np.where(is2, col * 26 + c2 - 64, col)
+    col = np.where(is3, col * 26 + c3 - 64, col)
+    letters = 1 + is2.astype(np.int64) + is3.astype(np.int64)
+    cell_row, r_end = _digits(a, cs + 6 + letters)
+    # rows: each cell must lie in the last <row> before it, with the same number
+    if len(rp):
+        if not ((a[rp + 4] == 32) & (a[rp + 5] == 114) & (a[rp + 6] == 61)
+                & (a[rp + 7] == 34)).all():
+            raise _Irregular
+        row_no, _ = _digits(a, rp + 8)
+        owner = np.searchsorted(rp, cs, side="right") - 1
+        if (owner < 0).any() or (row_no[owner] != cell_row).any():
+            raise _Irregular
+    i = cell_row - min_row - 1
+    j = col - min_col
+    if ((i < -1) | (i >= n_rows) | (j < 0) | (j >= width)).any():
+        raise _Irregular
+    kind = np.full(len(cs), _KIND_EMPTY, dtype=np.int8)
+    # the attributes after r="…": s="…" then t="…" (each optional), then > or />
+    if len(cs) and not (a[r_end] == 34).all():
+        raise _Irregular
+    p = r_end + 1
+    style = np.zeros(len(cs), dtype=np.int64)
+    has_s = (a[p] == 32) & (a[np.minimum(p + 1, n - 1)] == 115) \
+        & (a[np.minimum(p + 2, n - 1)] == 61)
+    if has_s.any():
+        values, s_end = _digits(a, p[has_s] + 4)
+        if not (a[s_end] == 34).all():
+            raise _Irregular
+        style[has_s] = values
+        p = p.copy()
+        p[has_s] = s_end + 1
+    has_t = (a[p] == 32) & (a[np.minimum(p + 1, n - 1)] == 116) \
+        & (a[np.minimum(p + 2, n - 1)] == 61)
+    k = np.flatnonzero(has_t)
+    q = p[has_t] + 1  # at t="
+    if len(q):
+        t_end = a[np.minimum(q[:, None] + 3 + np.arange(10)[None, :], n - 1)] == 34
+        if not t_end.any(axis=1).all():
+            raise _Irregular
+        p = p.copy()
+        p[has_t] = q + 3 + t_end.argmax(axis=1) + 1
+    closing = a[np.minimum(p, n - 1)]
+    if len(cs) and not ((closing == 62) | ((closing == 47)
+                                           & (a[np.minimum(p + 1, n - 1)] == 62))).all():
+        raise _Irregular  # another attribute, or another order
+    t_first = a[q + 3]
+    is_inline = (t_first == 105) & (a[q + 4] == 110)  # inlineStr
+    is_plain_n = (t_first == 110) & (a[q + 4] == 34)  # t="n"
+    typed = np.zeros(len(cs), dtype=bool)
+    typed[k[~is_plain_n]] = True
+    inline = np.zeros(len(cs), dtype=bool)
+    inline[k[is_inline]] = True
+    # values
+    kv = np.searchsorted(cs, vs, side="right") - 1
+    kt = np.searchsorted(cs, ts, side="right") - 1
+    if (kv < 0).any() or (kt < 0).any() or (np.diff(kv) <= 0).any() \
+            or (np.diff(kt) <= 0).any():  # one value per cell at most
+        raise _Irregular
+    if inline[kv].any() or not inline[kt].all() or inline.sum() != len(kt):
+        raise _Irregular  # an inline string holds one <t>, nothing else a <t>
+    kind[kv] = np.where(typed[kv], _KIND_OTHER, _KIND_NUM)
+    kind[kt] = _KIND_TEXT
+    # numbers: parsed from fixed-width byte strings
+    num = kind[kv] == _KIND_NUM
+    nv_s, nv_e = vs[num], ve[num]
+    lengths = nv_e - nv_s
+    fv = np.full(len(cs), np.nan)
+    iv = np.zeros(len(cs), dtype=np.int64)
+    isint = np.zeros(len(cs), dtype=bool)
+    if len(nv_s):
+        if (lengths <= 0).any() or lengths.max() > 40:
+            raise _Irregular
+        w = int(lengths.max())
+        idx = nv_s[:, None] + np.arange(w)[None, :]
+        grid = a[np.minimum(idx, n - 1)]
+        grid = np.where(np.arange(w)[None, :] < lengths[:, None], grid, 0).astype(np.uint8)
+        fixed = np.ascontiguousarray(grid).view(f"S{w}").ravel()
+        special = ((grid > 57) | (grid == 46)).any(axis=1)  # a point, e, nan, inf
+        cells = kv[num]
+        try:
+            whole = ~special
+            if special.any():
+                fv[cells[special]] = fixed[special].astype(np.float64)
+            if whole.any():
+                ints = fixed[whole].astype(np.int64)
+                iv[cells[whole]] = ints
+                fv[cells[whole]] = ints
+        except (ValueError, OverflowError):
+            raise _Irregular from None
+        isint[cells[~special]] = True
+    others = []
+    for c in np.flatnonzero(kind == _KIND_OTHER):
+        m = int(np.searchsorted(kv, c))
+        t0 = lo + int(q[np.searchsorted(k, c)]) + 3
+        kind_name = xml[t0:xml.find(b'"', t0, lo + hi)]
+        others.append((kind_name, xml[lo + int(vs[m]):lo + int(ve[m])]))
+    # texts: after the > of the <t …> tag, up to </t>
+    plain = a[ts + 2] == 62  # <t>, else <t xml:space="preserve">
+    t_start = np.where(plain, ts + 3, ts + len(b'<t xml:space="preserve">'))
+    if not (plain | (a[np.minimum(t_start - 1, n - 1)] == 62)).all():
+        raise _Irregular
+    texts = [xml[lo + s:lo + e] for s, e in zip(t_start.tolist(), te.tolist(), strict=True)]
+    return {"i": i, "j": j, "kind": kind, "fv": fv, "iv": iv, "isint": isint,
+            "style": style, "texts": texts, "others": others}

@@ -31,9 +31,13 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
 from . import datasheet
-from .datasheet import ColumnSpec, DataSheet
+from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .recalc import evaluate_all, formula_text, write_cached_values
+
+#: A table on a sheet with other content whose body has more rows than this is streamed
+#: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
+STREAM_MIN_ROWS = 500
 
 
 def _cell_value(value):
@@ -81,6 +85,7 @@ class HeadlessWorkbook:
                 if r > header:  # the stub's first data row: the columns' styles
                     sheet.styles[c] = copy(cell._style)
                     del ws._cells[(r, c)]
+        self._streamed: dict[str, StreamedTable] = {}  # by table name
         self._cached: dict[tuple[str, str], object] = {}
         self._values = None  # the file's cached results, loaded when first needed
 
@@ -109,6 +114,12 @@ class HeadlessWorkbook:
             return self._cached[(sheet, coord)]
         if sheet in self._data:
             return _DataSheetView(self, self.wb[sheet])[coord].value
+        if self._streamed_on(sheet):
+            r, c = coordinate_to_tuple(coord)
+            for body in self._streamed_on(sheet):
+                if body.holds(r, c):
+                    return self._body_rows(body)[r - body.first_row][c - body.min_col] \
+                        if r - body.first_row < len(self._body_rows(body)) else None
         value = self.wb[sheet][coord].value
         if isinstance(value, str) and value.startswith("="):
             if self._values is None:
@@ -166,6 +177,10 @@ class HeadlessWorkbook:
                 return pd.DataFrame(self._rows(sheet, name), columns=columns).dropna(
                     how="all")
             return self._frame(sheet, columns).copy()
+        body = self._streamed.get(name)
+        if body is not None:
+            return pd.DataFrame(self._body_rows(body), columns=body.columns).dropna(
+                how="all")
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         rows = [[c.value for c in row] for row in ws.iter_rows(
             min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
@@ -216,11 +231,47 @@ class HeadlessWorkbook:
             sheet.dirty = True
             sheet.frame = None
             sheet.values = None
+        elif n > STREAM_MIN_ROWS:
+            self._stream_body(ws, name, frame, columns, min_col, min_row, max_col, max_row)
         else:
+            body = self._streamed.pop(name, None)
+            if body is not None:  # the first body row's cells carry the columns' styles
+                for c, style in body.styles.items():
+                    ws.cell(min_row + 1, c)._style = copy(style)
+                max_row = min_row + 1
             self._write_cells(ws, frame, columns, min_col, min_row, max_col, max_row, new_max)
         table.ref = ref
         if table.autoFilter is not None:
             table.autoFilter.ref = ref
+
+    def _stream_body(self, ws, name, frame, columns, min_col, min_row, max_col,
+                     max_row) -> None:
+        """Keep a big table's body out of openpyxl: encoded now (raising before anything
+        changes), streamed into the sheet at save."""
+        old = self._streamed.get(name)
+        if old is not None:
+            styles = old.styles
+            max_row = max(max_row, old.last_row)
+        else:
+            styles = {c: copy(ws._cells[(min_row + 1, c)]._style)
+                      for c in range(min_col, max_col + 1) if (min_row + 1, c) in ws._cells}
+        probe = DataSheet(ws.title, "", "", "", False, min_row + 1, styles=styles)
+        specs = [self._column_spec(ws, probe, min_col + j, frame.get(col))
+                 for j, col in enumerate(columns)]
+        encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1, name)
+        for key in [k for k in ws._cells if k[0] > min_row and min_col <= k[1] <= max_col
+                    and k[0] <= max_row]:
+            del ws._cells[key]
+        self._streamed[name] = StreamedTable(name, ws.title, min_col, max_col, min_row,
+                                             encoded, frame.copy(), columns, styles)
+
+    def _streamed_on(self, title: str) -> list[StreamedTable]:
+        return [b for b in self._streamed.values() if b.title == title]
+
+    def _body_rows(self, body: StreamedTable) -> list[list]:
+        if body.values is None:
+            body.values = _python_rows(body.written, body.columns)
+        return body.values
 
     def _column_spec(self, ws, sheet: DataSheet, col: int, values) -> ColumnSpec:
         style = sheet.styles.get(col)
@@ -239,9 +290,13 @@ class HeadlessWorkbook:
                      new_max) -> None:
         # each column keeps the look of its first row (number format, input colour, lock)
         styles = {c: ws.cell(min_row + 1, c)._style for c in range(min_col, max_col + 1)}
-        for r in range(min_row + 1, max(max_row, new_max) + 1):
+        for r in range(min_row + 1, new_max + 1):
             for c in range(min_col, max_col + 1):
                 ws.cell(r, c).value = None
+        for r in range(new_max + 1, max_row + 1):  # rows the table leaves: only the cells
+            for c in range(min_col, max_col + 1):  # that exist (none created)
+                if (r, c) in ws._cells:
+                    ws._cells[(r, c)].value = None
         for r in range(min_row + 1, new_max + 1):
             for c in range(min_col, max_col + 1):
                 ws.cell(r, c)._style = copy(styles[c])
@@ -319,7 +374,8 @@ class HeadlessWorkbook:
                 if i == j == 0:
                     continue
                 target = ws.cell(cell.row + i, cell.column + j)
-                if target.value is not None or target.coordinate in ws.merged_cells:
+                if target.value is not None or target.coordinate in ws.merged_cells or any(
+                        b.holds(target.row, target.column) for b in self._streamed_on(sheet)):
                     raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
                                    f"cells but {target.coordinate} is not empty (#SPILL!)")
                 value = rows[i][j] if j < len(rows[i]) else None
@@ -342,6 +398,11 @@ class HeadlessWorkbook:
                 frame = self._frame(sheet, columns)
                 self.write_table(table.displayName, frame)
             bodies_src[title] = (sheet, table)
+        mixed: dict[str, list[StreamedTable]] = {}
+        for body in self._streamed.values():
+            mixed.setdefault(body.title, []).append(body)
+        for title, streamed in mixed.items():
+            self._clear_streamed_area(self.wb[title], streamed)
         buf = BytesIO()
         self.wb.save(buf)
         data = buf.getvalue()
@@ -358,14 +419,30 @@ class HeadlessWorkbook:
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
-        self._streamed = frozenset(bodies)
+        for title, streamed in mixed.items():
+            part = parts[title]
+            bodies[part] = datasheet.merge_sheet_data(datasheet.sheet_xml(data, part),
+                                                      streamed)
+        self._verified = frozenset(bodies)
         return datasheet.write_package(data, bodies)
+
+    @staticmethod
+    def _clear_streamed_area(ws, streamed: list[StreamedTable]) -> None:
+        """openpyxl must not write a cell where a streamed body goes: empty cells created
+        there since (by reading them) are dropped; a value there is an error."""
+        for key in [k for k in ws._cells if any(b.holds(*k) for b in streamed)]:
+            cell = ws._cells[key]
+            if cell.value is not None:
+                table = next(b.name for b in streamed if b.holds(*key))
+                raise SopError(f"{ws.title}!{cell.coordinate} holds a value inside the "
+                               f"rows of table {table}", "The workbook was not changed.")
+            del ws._cells[key]
 
     def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
         target = Path(path) if path else self.path
         data = self.to_bytes()
         # the streamed data-sheet parts got their checksums from their content as written
-        atomic_write(target, data, backups=backups, verified=self._streamed)
+        atomic_write(target, data, backups=backups, verified=self._verified)
         return target
 
 
@@ -441,7 +518,10 @@ def _shared_strings(data: bytes) -> list:
 
 
 class _Cell:
+    """A cell of a table body the adapter holds as rows: a value, never a formula."""
+
     __slots__ = ("value",)
+    data_type = "n"
 
     def __init__(self, value) -> None:
         self.value = value
@@ -462,6 +542,12 @@ class _DataSheetView:
 
     def _rows(self) -> list[list]:
         return self.book._rows(self.sheet, self.table)
+
+    def formula_cells(self):
+        """(row, column), value of the cells openpyxl holds (the header: the rows of a
+        data sheet never hold a formula)."""
+        return [(key, cell._value) for key, cell in self.ws._cells.items()
+                if cell.data_type == "f"]
 
     def value(self, r: int, c: int):
         if r <= self.header or not self.min_col <= c <= self.max_col:
@@ -491,6 +577,44 @@ class _DataSheetView:
                                                max_col - self.min_col + 1]))
 
 
+class _MixedSheetView:
+    """A sheet with streamed table bodies as the recalculation reads it: cells from
+    openpyxl, the streamed bodies' cells from their rows (values only, never formulas)."""
+
+    def __init__(self, book: HeadlessWorkbook, ws, bodies: list[StreamedTable]) -> None:
+        self.book, self.ws, self.bodies = book, ws, bodies
+        self.title = ws.title
+        self.tables = ws.tables
+
+    def formula_cells(self):
+        return [(key, cell._value) for key, cell in self.ws._cells.items()
+                if cell.data_type == "f"]
+
+    def value(self, r: int, c: int):
+        for body in self.bodies:
+            if body.holds(r, c):
+                rows = self.book._body_rows(body)
+                i = r - body.first_row
+                return rows[i][c - body.min_col] if i < len(rows) else None
+        cell = self.ws._cells.get((r, c))
+        return cell.value if cell is not None else None
+
+    def __getitem__(self, coord: str):
+        r, c = coordinate_to_tuple(coord.replace("$", "").upper())
+        if any(b.holds(r, c) for b in self.bodies):
+            return _Cell(self.value(r, c))
+        return self.ws.cell(r, c)
+
+    def iter_rows(self, min_row=None, max_row=None, min_col=None, max_col=None):
+        if min_row is None and max_row is None:
+            yield from self.ws.iter_rows()
+            return
+        min_col = min_col or 1
+        max_col = max_col or max([self.ws.max_column, *(b.max_col for b in self.bodies)])
+        for r in range(min_row, max_row + 1):
+            yield tuple(_Cell(self.value(r, c)) for c in range(min_col, max_col + 1))
+
+
 class _RecalcBook:
     """The workbook as :func:`evaluate_all` reads it (data sheets through their views)."""
 
@@ -500,6 +624,10 @@ class _RecalcBook:
         self.defined_names = book.wb.defined_names
         self.sheetnames = book.wb.sheetnames
         self._views = {t: _DataSheetView(book, book.wb[t]) for t in book._data}
+        for body in book._streamed.values():
+            if body.title not in self._views:
+                self._views[body.title] = _MixedSheetView(book, book.wb[body.title],
+                                                          book._streamed_on(body.title))
 
     @property
     def worksheets(self):

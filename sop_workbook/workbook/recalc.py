@@ -80,8 +80,11 @@ class Resolver:
             raise FormulaError(f"{sheet}!{key[1]}: circular reference")
         self.busy.add(key)
         try:
-            value = self.wb[sheet][key[1]].value
-            if is_udf_formula(value):
+            found = self.wb[sheet][key[1]]
+            value = found.value
+            if not _is_formula_cell(found):
+                pass  # a value (text that starts with "=" included)
+            elif is_udf_formula(value):
                 value = self.call_udf(sheet, key[1], formula_text(value))
                 self.udf_values[key] = value
                 if isinstance(value, list):  # a spilled array: the cell shows its top-left
@@ -110,7 +113,7 @@ class Resolver:
                 values = []
                 for c, cell in enumerate(row, start=min_col):
                     v = cell.value
-                    if formula_text(v) is not None:
+                    if formula_text(v) is not None and _is_formula_cell(cell):
                         v = self.cell(sheet, f"{_col(c)}{r}")
                     values.append(v)
                 rows.append(values)
@@ -218,11 +221,33 @@ def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
         udf_functions = udfs.UDFS
     resolver = Resolver(wb, udf_functions)
     for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if is_udf_formula(cell.value):
-                    resolver.cell(ws.title, cell.coordinate)
+        for coord in udf_cells(ws):
+            resolver.cell(ws.title, coord)
     return resolver
+
+
+def _is_formula_cell(cell) -> bool:
+    """A cell holding a formula, not text that starts with "=" (openpyxl: data type "f";
+    cells without a data type — the adapter's views — count when their value is one)."""
+    return getattr(cell, "data_type", "f") == "f"
+
+
+def udf_cells(ws) -> list[str]:
+    """The coordinates of a sheet's UDF cells, row by row. Only the cells the sheet holds
+    are visited (openpyxl's ``_cells``; none is created): a sheet object may name its
+    formula cells itself (``formula_cells()``: the headless adapter's views, whose big
+    value-only table bodies never reach openpyxl)."""
+    if hasattr(ws, "formula_cells"):
+        found = [(r, c) for (r, c), value in ws.formula_cells() if is_udf_formula(value)]
+    elif isinstance(getattr(ws, "_cells", None), dict):
+        found = []
+        for (r, c), cell in list(ws._cells.items()):
+            if getattr(cell, "data_type", None) == "f" and is_udf_formula(cell._value):
+                found.append((r, c))
+    else:  # anything else that iterates its rows
+        return [cell.coordinate for row in ws.iter_rows() for cell in row
+                if is_udf_formula(cell.value) and _is_formula_cell(cell)]
+    return [f"{_col(c)}{r}" for r, c in sorted(found)]
 
 
 def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:

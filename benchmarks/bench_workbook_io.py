@@ -9,6 +9,11 @@ compares with plain openpyxl writing the same cells into the same template in th
 
 Prints wall times, peak RSS (of this process, before the openpyxl baseline runs) and the
 speed-up over openpyxl.
+
+The mixed-sheet case writes the Demand sheet's plan_demand (``--items`` × 3 locations × 7
+layers rows × 42 columns) and demand_rollup next to the planner tables on the same rows,
+saves, and recalculates, with the streamed bodies and with the old cell-by-cell path
+(``STREAM_MIN_ROWS`` raised so nothing streams).
 """
 
 from __future__ import annotations
@@ -149,12 +154,68 @@ def bench_openpyxl(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, f
     return out
 
 
+def plan_demand_like(book, n: int, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    columns = book.table_columns("plan_demand")
+    frame = pd.DataFrame({c: np.round(rng.gamma(2.0, 50.0, n), 3) for c in columns})
+    frame["item_no"] = [f"IT-{i // 21:05d}" for i in range(n)]
+    frame["description"] = [f"Item {i // 21}" for i in range(n)]
+    frame["category"] = np.array(["Chairs", "Tables", "Lamps"])[np.arange(n) % 3]
+    frame["location_code"] = np.array(["MAIN", "EAST", "WEST"])[(np.arange(n) // 7) % 3]
+    frame["layer"] = np.array(["shipped", "invoiced", "baseline", "override", "events",
+                               "commits", "consensus"])[np.arange(n) % 7]
+    frame["note"] = None
+    return frame
+
+
+def bench_mixed(folder: Path, items: int, stream: bool) -> dict[str, float]:
+    from sop_workbook.workbook import headless
+
+    path = folder / f"mixed_{stream}.xlsm"
+    shutil.copy(TEMPLATE, path)
+    old = headless.STREAM_MIN_ROWS
+    if not stream:
+        headless.STREAM_MIN_ROWS = 10**9
+    try:
+        out = {}
+        book = HeadlessWorkbook(path)
+        demand = plan_demand_like(book, items * 3 * 7)
+        rollup_cols = book.table_columns("demand_rollup")
+        rollup = pd.DataFrame({c: np.arange(3000) * 1.5 for c in rollup_cols})
+        rollup["category"], rollup["location_code"], rollup["layer"] = "Chairs", "(all)", "x"
+        t0 = time.perf_counter()
+        book.write_table("plan_demand", demand)
+        book.write_table("demand_rollup", rollup)
+        out["write plan_demand + rollup"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        book.recalculate()
+        out["recalculate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        book.save(backups=0)
+        out["save"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        back = book.read_table("plan_demand")
+        out["read_table plan_demand (written)"] = time.perf_counter() - t0
+        assert len(back) == len(demand)
+        out["file MiB"] = path.stat().st_size / 2**20
+        return out
+    finally:
+        headless.STREAM_MIN_ROWS = old
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=216_000)
     parser.add_argument("--other-rows", type=int, default=20_000)
     parser.add_argument("--skip-openpyxl", action="store_true")
+    parser.add_argument("--items", type=int, default=2000,
+                        help="items of the mixed-sheet case (× 3 locations × 7 layers)")
+    parser.add_argument("--mixed-only", action="store_true")
     args = parser.parse_args()
+    if args.mixed_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            report_mixed(Path(tmp), args)
+        return
     tables = {"agg_sales": agg_sales_like(args.rows), **other_tables(args.other_rows)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -165,12 +226,30 @@ def main() -> None:
             unit = "" if "MiB" in key else " s"
             print(f"  {key:32s} {value:8.2f}{unit}")
         print(f"  {'peak RSS MiB (after reading)':32s} {rss:8.0f}")
-        if args.skip_openpyxl:
-            return
-        slow = bench_openpyxl(folder, tables)
-        print("plain openpyxl, the same agg_sales cells")
-        for key, value in slow.items():
-            print(f"  {key:32s} {value:8.2f} s   ({value / fast[key]:.0f}× the adapter's time)")
+        if not args.skip_openpyxl:
+            slow = bench_openpyxl(folder, tables)
+            print("plain openpyxl, the same agg_sales cells")
+            for key, value in slow.items():
+                print(f"  {key:32s} {value:8.2f} s   ({value / fast[key]:.0f}× the adapter's "
+                      "time)")
+        report_mixed(folder, args)
+
+
+def report_mixed(folder: Path, args) -> None:
+    rows = args.items * 21
+    fast = bench_mixed(folder, args.items, stream=True)
+    print(f"mixed sheet 2 Demand: plan_demand {rows:,} × 42 + demand_rollup 3,000 × 41, "
+          "streamed")
+    for key, value in fast.items():
+        unit = "" if "MiB" in key else " s"
+        print(f"  {key:32s} {value:8.2f}{unit}")
+    if args.skip_openpyxl:
+        return
+    slow = bench_mixed(folder, args.items, stream=False)
+    print("the same, cell by cell through openpyxl (the old path)")
+    for key, value in slow.items():
+        unit = "" if "MiB" in key else " s"
+        print(f"  {key:32s} {value:8.2f}{unit}")
 
 
 if __name__ == "__main__":

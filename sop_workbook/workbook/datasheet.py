@@ -310,8 +310,12 @@ def parse_rows(xml: bytes, sheet: DataSheet, columns: list[str], *, date_styles:
     min_col, min_row, max_col, max_row = range_boundaries(sheet.ref)
     n_rows = max_row - min_row
     try:
-        data = _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles,
-                           shared_strings, epoch, len(columns))
+        try:
+            data = _parse_vectorised(xml, min_col, max_col, min_row, max_row, date_styles,
+                                     shared_strings, epoch, len(columns))
+        except _Irregular:
+            data = _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles,
+                               shared_strings, epoch, len(columns))
     except _Irregular:
         rows = _parse_openpyxl(xml, min_col, max_col, min_row, max_row, date_styles,
                                shared_strings, epoch)

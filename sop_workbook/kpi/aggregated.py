@@ -208,9 +208,19 @@ def kpi_by(table: pd.DataFrame, kpi: str, period: str, dimension: str) -> pd.Dat
     column = DIMENSION_COLUMNS.get(dimension.strip().lower())
     if column is None or column not in table:
         raise SopError(f"dimension: this table cannot be cut by {dimension!r}")
-    members = sorted(set(select(table, period)[column].astype(str)))
-    return pd.DataFrame({dimension: members,
-                         "value": [fn(table, period, dimension, m) for m in members]})
+    rows = select(table, period)
+    members = sorted(set(rows[column].astype(str)))
+    if kpi in WINDOWED:  # needs other periods' rows too: select each member in the table
+        values = [fn(table, period, dimension, m) for m in members]
+    else:  # the period's rows split once by member (same figure, one pass)
+        groups = dict(tuple(rows.groupby(rows[column].astype(str), sort=False)))
+        values = [fn(groups[m], period) for m in members]
+    return pd.DataFrame({dimension: members, "value": values})
+
+
+#: KPIs whose figure reads rows beyond the member's rows of the period (a window, the
+#: opening stock, or whether the period has any inventory at all).
+WINDOWED = frozenset({"inventory_turns", "tracking_signal", "days_of_supply"})
 
 
 def vendor_watch(agg: pd.DataFrame, period: str, windows: tuple[int, ...] = (3, 6)

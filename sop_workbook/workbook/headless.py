@@ -560,6 +560,24 @@ class _DataSheetView:
         r, c = coordinate_to_tuple(coord.replace("$", "").upper())
         return _Cell(self.value(r, c))
 
+    def area_values(self, min_row, max_row, min_col, max_col) -> list[list] | None:
+        """The values of a range within the table's columns, row by row (no formula
+        lives on a data sheet); None for a range that reaches outside them."""
+        if min_col < self.min_col or max_col > self.max_col:
+            return None
+        rows = self._rows()
+        a, b = min_col - self.min_col, max_col - self.min_col + 1
+        out = []
+        for r in range(min_row, max_row + 1):
+            i = r - self.header - 1
+            if i < 0:
+                out.append([self.value(r, c) for c in range(min_col, max_col + 1)])
+            elif i < len(rows):
+                out.append(rows[i][a:b])
+            else:
+                out.append([None] * (b - a))
+        return out
+
     def iter_rows(self, min_row=None, max_row=None, min_col=None, max_col=None):
         if min_row is None and max_row is None:
             yield from self.ws.iter_rows()  # the header: no formula lives on a data sheet

@@ -106,6 +106,11 @@ class Resolver:
         if key not in self.areas:
             min_col, min_row, max_col, max_row = range_boundaries(key[1])
             ws = self.wb[sheet]
+            fast = getattr(ws, "area_values", None)  # a view that knows it holds no formula
+            rows = fast(min_row, max_row, min_col, max_col) if fast is not None else None
+            if rows is not None:
+                self.areas[key] = rows
+                return rows
             rows = []
             for r, row in enumerate(ws.iter_rows(min_row=min_row, max_row=max_row,
                                                  min_col=min_col, max_col=max_col),

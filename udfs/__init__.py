@@ -35,8 +35,13 @@ _BY_IDENTITY: OrderedDict[int, tuple[object, pd.DataFrame]] = OrderedDict()
 
 def as_table(data) -> pd.DataFrame:
     """A table passed as a 2-D range with its header row → DataFrame (cached by content)."""
-    if isinstance(data, pd.DataFrame):
-        return data
+    if isinstance(data, pd.DataFrame):  # the headless adapter passes a written table as is
+        hit = _BY_IDENTITY.get(id(data))
+        if hit is not None and hit[0] is data:
+            return hit[1]
+        frame = _typed(data.rename(columns=lambda h: str(h).strip()))
+        _remember(data, frame)
+        return frame
     if not isinstance(data, (list, tuple)) or not data or not isinstance(data[0], (list, tuple)):
         raise SopError("data: pass a whole table with its header, e.g. agg_sales[#All]")
     # The same range object (headless recalc passes one object per range) → no rehash.
@@ -50,17 +55,22 @@ def as_table(data) -> pd.DataFrame:
         _remember(data, cached)
         return cached
     header = [str(h).strip() for h in data[0]]
-    frame = pd.DataFrame([list(r) for r in data[1:]], columns=header)
-    frame = frame.dropna(how="all")
+    frame = _typed(pd.DataFrame([list(r) for r in data[1:]], columns=header))
+    _CACHE[key] = frame
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    _remember(data, frame)
+    return frame
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty rows dropped; text columns as text, the others as numbers (blank → 0)."""
+    frame = frame.dropna(how="all").copy()
     for col in frame.columns:
         if col not in _TEXT_COLUMNS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
         else:
             frame[col] = frame[col].map(_text)
-    _CACHE[key] = frame
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    _remember(data, frame)
     return frame
 
 

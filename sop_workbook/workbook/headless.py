@@ -651,5 +651,17 @@ class _RecalcBook:
     def worksheets(self):
         return [self._views.get(ws.title, ws) for ws in self.wb.worksheets]
 
+    def table_frame(self, name: str) -> pd.DataFrame | None:
+        """A data-sheet table written in this session as the frame given to write_table
+        (every table column, in order), so a UDF gets ``table[#All]`` without the frame
+        being turned into cells and back; None otherwise (read through the cells)."""
+        entry = self.book.tables.get(name)
+        if entry is None:
+            return None
+        sheet = self.book._data.get(entry[0].title)
+        if sheet is None or sheet.written is None or not sheet.columns:
+            return None
+        return sheet.written.reindex(columns=sheet.columns)
+
     def __getitem__(self, title: str):
         return self._views.get(title) or self.wb[title]

@@ -70,6 +70,7 @@ class Resolver:
         self.udf_values: dict[tuple[str, str], object] = {}
         self.native_values: dict[tuple[str, str], object] = {}
         self.busy: set[tuple[str, str]] = set()
+        self.frames: dict[str, object] = {}  # table name → DataFrame or None
 
     # --------------------------------------------------------------- cells
     def cell(self, sheet: str, coord: str) -> object:
@@ -170,6 +171,22 @@ class Resolver:
         return [[r[i]] for r in data]
 
     # --------------------------------------------------------------- UDF calls
+    def whole_table(self, text: str):
+        """``table[#All]`` as a DataFrame when the workbook adapter holds the table as one
+        (a UDF argument only: the UDFs take a table with its header either way)."""
+        m = _STRUCTURED.match(text)
+        if not m or m.group(2).strip().lower() != "#all":
+            return None
+        frames = getattr(self.wb, "table_frame", None)
+        if frames is None:
+            return None
+        key = m.group(1).lower()
+        if key not in self.frames:
+            name = next((t.displayName for ws in self.wb.worksheets for t in
+                         ws.tables.values() if t.displayName.lower() == key), None)
+            self.frames[key] = frames(name) if name else None
+        return self.frames[key]
+
     def call_udf(self, sheet: str, coord: str, formula: str) -> object:
         where = f"{sheet}!{coord}"
         tokens = [t for t in Tokenizer(formula).items if t.type != Token.WSPACE]
@@ -203,7 +220,8 @@ class Resolver:
         if len(tokens) == 1 and tokens[0].type == Token.OPERAND:
             tok = tokens[0]
             if tok.subtype == Token.RANGE:
-                return self.ref(tok.value, sheet)
+                frame = self.whole_table(tok.value)
+                return frame if frame is not None else self.ref(tok.value, sheet)
             if tok.subtype == Token.TEXT:
                 return tok.value[1:-1].replace('""', '"')
             if tok.subtype == Token.NUMBER:

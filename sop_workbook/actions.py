@@ -14,16 +14,9 @@ import pandas as pd
 
 from . import plan as planning
 from . import stages
-from .aggregates import build_aggregates
-from .contract import TABLES
 from .errors import SopError
-from .kpi import budget_variance, build_facts, map_sales_budget_to_gl
-from .loader import load_source
 from .periods import parse_period
-from .plan_inputs import build_plan_inputs
 from .scorecard import KpiOptions
-
-MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
 
 
 @dataclass
@@ -62,26 +55,6 @@ def source_tables(source: str, options: KpiOptions, sign: str) -> tuple[dict, li
 
     result = load_aggregates(str(source), options, sign)
     return result.tables, list(result.warnings)
-
-
-def in_memory_source_tables(source: str, options: KpiOptions, sign: str
-                            ) -> tuple[dict, list[str]]:
-    """The same tables through the in-memory KPI engine (loader → facts → aggregates): the
-    reference the SQL path is tested against."""
-    data = load_source(source, gl_income_sign=sign)
-    facts = build_facts(data)
-    tables = {name: data[name][list(TABLES[name].columns)] for name in MASTER_TABLES}
-    tables.update(build_aggregates(facts, options))
-    tables.update(build_plan_inputs(data))
-    mapping = map_sales_budget_to_gl(data)
-    tables["fin_budget_variance"] = budget_variance(data, mapping)
-    tables["fin_budget_detail"] = (
-        mapping.mapped.groupby(["gl_account", "period", "customer_no", "item_no",
-                                "location_code"], as_index=False)["amount"].sum())
-    tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
-                                               "gen_bus_posting_group",
-                                               "gen_prod_posting_group", "amount"]]
-    return tables, list(data.warnings)
 
 
 def display_source(source: str) -> str:
@@ -220,14 +193,6 @@ def current_period(book) -> str:
     return value
 
 
-def history_from_aggregates(agg_sales: pd.DataFrame) -> pd.DataFrame:
-    """Invoiced quantity per item × location × period, from the workbook's agg_sales."""
-    frame = agg_sales[["item_no", "location_code", "period", "invoiced_qty"]].copy()
-    frame["invoiced_qty"] = pd.to_numeric(frame["invoiced_qty"], errors="coerce").fillna(0)
-    out = frame.groupby(["item_no", "location_code", "period"], as_index=False).sum()
-    return out.rename(columns={"invoiced_qty": "quantity"})
-
-
 def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.DataFrame:
     """The planners' overrides (Demand sheet, table plan_overrides), checked: a quantity
     that is not a number, a period that is not YYYY-MM, or (given ``current``) a period
@@ -270,15 +235,6 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def demand_plan_grid(agg_sales: pd.DataFrame, overrides: pd.DataFrame, current: str,
-                     items: pd.DataFrame, horizon: int = 12) -> pd.DataFrame:
-    history = history_from_aggregates(agg_sales)
-    history = history[history["period"].astype(str) < current]
-    baseline = planning.statistical_baseline(history, current, horizon)
-    plan = planning.consensus(baseline, overrides)
-    return planning.plan_grid(plan, planning.plan_periods(current, horizon), items)
 
 
 def plan_from_grid(grid: pd.DataFrame, current: str) -> pd.DataFrame:

@@ -265,7 +265,7 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
         given[col] = present
         if bad.any():
             problems += _problems_at(spec.name, row_no, col, bad,
-                                     lambda i, t=text, k=kind: _bad_message(k, t.iloc[i]))
+                                     lambda i, t=text, k=kind: bad_value_message(k, t.iloc[i]))
         if col in spec.enums:
             allowed = spec.enums[col]
             lowered = text.str.lower()
@@ -348,7 +348,8 @@ def _parse_dates(text: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.nd
     return dates, bad
 
 
-def _bad_message(kind: str, value: object) -> str:
+def bad_value_message(kind: str, value: object) -> str:
+    """The message for a value that does not parse as ``kind`` (both source paths)."""
     shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:40] + "…")
     return {
         c.NUMBER: f"{shown} is not a number (or is out of range ±{MAX_ABS_NUMBER:.0e})",

@@ -17,7 +17,7 @@ from . import finance, operations, sales
 from .sources import Source, open_source
 from .validation import stage_and_validate
 
-#: The master tables *Refresh* writes with their contract columns (the master tables of the workbook).
+#: The master tables *Refresh* writes, with their contract columns.
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import contract as c
 from ..errors import Problem
-from ..loader import MAX_ABS_NUMBER
+from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
 from .sources import Source, file_problem
 
@@ -237,7 +237,7 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
                                  lambda v, a=allowed: f"{v!r} is not one of {', '.join(a)}"))
         elif kind in _PARSED:
             checks.append(_Check(col, f"{bad} IS NOT NULL", bad,
-                                 lambda v, k=kind: _bad_message(k, v)))
+                                 lambda v, k=kind: bad_value_message(k, v)))
         if col in spec.required and col not in spec.nullable:
             empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad_column(spec, col)
                                            else "")
@@ -249,18 +249,6 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             "promised_date", f"NOT {given('promised_date')} AND NOT {given('requested_date')}",
             None, lambda v: "empty, and requested_date is empty too: the line has no due date"))
     return checks
-
-
-def _bad_message(kind: str, value: object) -> str:
-    text = str(value)
-    shown = repr(value) if len(text) <= 40 else repr(text[:40] + "…")
-    return {
-        c.NUMBER: f"{shown} is not a number (or is out of range ±{MAX_ABS_NUMBER:.0e})",
-        c.INT: f"{shown} is not a whole number",
-        c.DATE: f"{shown} is not a date (YYYY-MM-DD, 1900–2199)",
-        c.PERIOD: f"{shown} is not a period (YYYY-MM)",
-        c.BOOL: f"{shown} is not true/false",
-    }.get(kind, f"{shown} is not valid")
 
 
 def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:

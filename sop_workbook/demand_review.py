@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .periods import format_period, month_of_periods, parse_period
+from .periods import format_period, parse_period
+from .supply_plan import months_of
 
 KEYS = ["item_no", "location_code"]
 
@@ -33,7 +34,7 @@ def _actual_cells(actuals: pd.DataFrame) -> pd.DataFrame:
     """month, item_no, location_code, actual (summed per cell)."""
     column = "quantity" if "quantity" in actuals else "invoiced_qty"
     a = pd.DataFrame({
-        "month": month_of_periods(actuals["period"]),
+        "month": months_of(actuals["period"]),
         "item_no": actuals["item_no"].astype(str).to_numpy(),
         "location_code": actuals["location_code"].astype(str).to_numpy(),
         "actual": pd.to_numeric(actuals[column], errors="coerce").fillna(0.0).to_numpy(),
@@ -43,8 +44,8 @@ def _actual_cells(actuals: pd.DataFrame) -> pd.DataFrame:
 
 def _snapshot_frame(snapshots: pd.DataFrame) -> pd.DataFrame:
     s = pd.DataFrame({
-        "snap_month": month_of_periods(snapshots["snapshot_period"]),
-        "month": month_of_periods(snapshots["period"]),
+        "snap_month": months_of(snapshots["snapshot_period"]),
+        "month": months_of(snapshots["period"]),
         "item_no": snapshots["item_no"].astype(str).to_numpy(),
         "location_code": snapshots["location_code"].astype(str).to_numpy(),
         "consensus": pd.to_numeric(snapshots["quantity"], errors="coerce").to_numpy(),
@@ -183,7 +184,7 @@ def _by_category(frame: pd.DataFrame, column: str, category_of: pd.Series,
     if column not in frame:
         column = "quantity"
     f = pd.DataFrame({
-        "month": month_of_periods(frame["period"]),
+        "month": months_of(frame["period"]),
         "category": frame["item_no"].astype(str).map(category_of).fillna("(none)").to_numpy(),
         name: pd.to_numeric(frame[column], errors="coerce").fillna(0.0).to_numpy(),
     })
@@ -211,7 +212,7 @@ def category_series(history_shipped: pd.DataFrame, history_invoiced: pd.DataFram
     category_of = items.assign(item_no=items["item_no"].astype(str)).set_index("item_no")[
         "category"].astype(str)
     hist_months = list(range(cur - months_back, cur))
-    plan_months = sorted({int(m) for m in month_of_periods(plan["period"]) if m >= cur}) \
+    plan_months = sorted({int(m) for m in months_of(plan["period"]) if m >= cur}) \
         if len(plan) else []
     shipped = _by_category(history_shipped, "shipped_qty", category_of, hist_months,
                            "shipped_qty")

@@ -38,7 +38,8 @@ import pandas as pd
 from . import forecasting
 from .errors import Problem, SopError
 from .kpi import Facts
-from .periods import format_period, month_of_periods, parse_period, shift_period
+from .periods import format_period, parse_period, shift_period
+from .supply_plan import months_of
 
 KEYS = ["item_no", "location_code"]
 MODELS = forecasting.MODELS
@@ -91,7 +92,7 @@ def history_matrix(history: pd.DataFrame, current_period: str, months: int = 36)
     current = parse_period(current_period)
     first = current - months
     h = history[[*KEYS, "period", "quantity"]].copy()
-    h["month"] = month_of_periods(h["period"])
+    h["month"] = months_of(h["period"])
     h = h[(h["month"] >= 0) & (h["month"] < current)]
     h["item_no"] = h["item_no"].astype(str)
     h["location_code"] = h["location_code"].astype(str)
@@ -265,7 +266,7 @@ def event_uplift(baseline: pd.DataFrame, events: pd.DataFrame,
     base = baseline[[*KEYS, "period", "baseline"]].copy()
     base["item_no"] = base["item_no"].astype(str)
     base["location_code"] = base["location_code"].astype(str)
-    base["month"] = month_of_periods(base["period"])
+    base["month"] = months_of(base["period"])
     base["baseline"] = pd.to_numeric(base["baseline"], errors="coerce").fillna(0.0)
     plan_months = sorted(set(base["month"]))
     month_period = dict(zip(base["month"], base["period"], strict=False))

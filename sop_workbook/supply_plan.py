@@ -58,7 +58,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .periods import days_in_period, parse_period, period_range, shift_period
+from .periods import (
+    days_in_period,
+    month_of_periods,
+    parse_period,
+    period_range,
+    shift_period,
+)
 
 KEYS = ["item_no", "location_code"]
 LOAD_COLUMNS = ["work_center", "period", "load_hours", "available_hours", "utilisation",
@@ -87,23 +93,70 @@ def _columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataF
     return frame
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Key column as text; a whole number read from a sheet as 1001.0 becomes ``'1001'``
-    so it matches the same key typed as text in another table."""
+def _exact_hashable(series: pd.Series) -> bool:
+    """True when equal values of ``series`` are the same value (so a column can be
+    computed once per distinct value): numbers, ``str`` columns and object columns of
+    text only. Mixed object columns are not (``1 == 1.0 == True``, ``None`` ~ NaN)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "iuf":
+            return True
+        if dtype.kind == "O":
+            return pd.api.types.infer_dtype(series, skipna=False) == "string"
+    return False
+
+
+def per_unique(series: pd.Series, func):
+    """``func(series)`` for an element-wise ``func`` (Series → Series or array), computed
+    on the distinct values only and spread back to every row (same result, dtype, index
+    and name as calling ``func`` on the whole column)."""
+    if len(series) < 64 or not _exact_hashable(series):
+        return func(series)
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    if len(uniques) * 2 > len(series):
+        return func(series)
+    small = func(pd.Series(uniques, dtype=series.dtype, name=series.name))
+    if isinstance(small, pd.Series):
+        return pd.Series(small.array.take(codes), index=series.index, name=small.name)
+    return np.asarray(small)[codes]
+
+
+def _text_each(series: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(series):
         return series.map(lambda v: str(int(v)) if float(v).is_integer() else str(v))
     return series.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
                       else str(v)).str.strip()
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """Key column as text; a whole number read from a sheet as 1001.0 becomes ``'1001'``
+    so it matches the same key typed as text in another table. Computed once per
+    distinct value (:func:`per_unique`)."""
+    return per_unique(series, _text_each)
+
+
+def months_of(periods: pd.Series) -> np.ndarray:
+    """:func:`~sop_workbook.periods.month_of_periods`, once per distinct period."""
+    return per_unique(periods, month_of_periods)
+
+
 def _number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
+def none_cells(values) -> np.ndarray:
+    """Floats → object array of Python floats with NaN as ``None`` (an empty cell)."""
+    numbers = np.asarray(values, dtype=float)
+    out = numbers.astype(object)
+    out[np.isnan(numbers)] = None
+    return out
+
+
 def _none(values) -> list:
     """Floats → list with NaN as ``None`` (what a sheet shows as an empty cell)."""
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-            for v in values]
+    return none_cells(values).tolist()
 
 
 def horizon_periods(current: str, horizon: int = 12) -> list[str]:

@@ -125,6 +125,9 @@ class DuckDBSource(Source):
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)
         self.con = con
+        # The staged tables live only as long as the connection: DuckDB's automatic
+        # checkpoint (compressing them once enough was written) is wasted work here.
+        con.execute("SET checkpoint_threshold = '1TB'")
 
     def _execute(self, sql: str) -> None:
         self.con.execute(sql)

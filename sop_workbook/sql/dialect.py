@@ -89,7 +89,8 @@ class Dialect:
         slow = (f"CASE WHEN {self.full_match(text, ISO_DATE_RE)} THEN {self.to_date(text)} "
                 f"ELSE {serial} END")
         if self.name == "duckdb":  # the common case first: exactly YYYY-MM-DD
-            return f"CASE WHEN {text} LIKE '____-__-__' THEN {self.to_date(text)} ELSE {slow} END"
+            return (f"CASE WHEN {text} LIKE '____-__-__' THEN {self._ten_to_date(text)} "
+                    f"ELSE {slow} END")
         return slow
 
     def number_raw(self, raw: str, clean: str) -> str:
@@ -104,7 +105,7 @@ class Dialect:
         """:meth:`date` of the cleaned text ``clean`` of ``raw`` (DuckDB: exactly
         ``YYYY-MM-DD`` is read from the raw text, anything else is cleaned first)."""
         if self.name == "duckdb":
-            return (f"CASE WHEN {raw} LIKE '____-__-__' THEN {self.to_date(raw)} "
+            return (f"CASE WHEN {raw} LIKE '____-__-__' THEN {self._ten_to_date(raw)} "
                     f"ELSE {self.date(clean)} END")
         return self.date(clean)
 
@@ -137,6 +138,14 @@ class Dialect:
                 f"WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END")
         return (f"CASE WHEN {y} BETWEEN 1900 AND 2199 AND {m} BETWEEN 1 AND 12 "
                 f"AND {d} >= 1 THEN CASE WHEN {d} <= {last} THEN CAST({ymd} AS DATE) END END")
+
+    def _ten_to_date(self, text: str) -> str:
+        """DuckDB: :meth:`to_date` of a text known to match ``LIKE '____-__-__'`` (ten
+        characters, so its first ten characters are the whole text: no SUBSTRING, which
+        is the costly part)."""
+        date = f"TRY_CAST({text} AS DATE)"
+        return (f"CASE WHEN {date} BETWEEN DATE '1900-01-01' AND DATE '2199-12-31' "
+                f"THEN {date} END")
 
     def add_days(self, date: str, days: str) -> str:
         if self.name in ("duckdb", "postgresql"):

@@ -493,13 +493,22 @@ class ColumnSpec:
 
 @dataclass
 class Encoded:
-    """A table body ready to stream: per column, the XML after ``<c r="A2"`` per row."""
+    """A table body ready to stream. The cell of row ``i`` and column ``j`` is written as
+    ``<c r="`` + letter + row number + ``"`` + ``texts[j][codes[j][i]]``: each column's
+    XML per distinct value, a code per row (-1, a missing value, is the last text: the
+    empty cell)."""
 
     n: int
     letters: list[str]
-    texts: list[np.ndarray]
+    codes: list[np.ndarray]
+    texts: list[np.ndarray]  # object arrays of str
     first_row: int
     empty_row: str  # the row written for an empty table
+
+    @property
+    def rows(self) -> int:
+        """Body rows on the sheet (an empty table keeps one)."""
+        return max(self.n, 1)
 
 
 def encode(frame: pd.DataFrame, columns: list[str], specs: list[ColumnSpec], min_col: int,
@@ -508,26 +517,35 @@ def encode(frame: pd.DataFrame, columns: list[str], specs: list[ColumnSpec], min
     row, cell and column, for a value a workbook cannot hold — before anything is saved."""
     letters = [get_column_letter(min_col + j) for j in range(len(columns))]
     n = len(frame)
-    texts = []
+    codes, texts = [], []
     for j, col in enumerate(columns):
         if col in frame.columns:
             values = frame[col].reset_index(drop=True)
         else:
             values = pd.Series([None] * n, dtype=object)
-        texts.append(_cell_texts(values, specs[j], table, col, first_row, letters[j]))
+        c, t = _cell_texts(values, specs[j], table, col, first_row, letters[j])
+        codes.append(c)
+        texts.append(t)
     cells = "".join(f'<c r="{L}{first_row}" s="{s.style_id}"/>'
                     for L, s in zip(letters, specs, strict=True) if s.style_id)
-    return Encoded(n, letters, texts, first_row, f'<row r="{first_row}">{cells}</row>')
+    return Encoded(n, letters, codes, texts, first_row, f'<row r="{first_row}">{cells}</row>')
+
+
+def _texts_array(texts: list[str]) -> np.ndarray:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
 
 
 def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
-                first_row: int, col_letter: str) -> np.ndarray:
-    """The XML after ``<c r="A2"`` for each value of a column."""
+                first_row: int, col_letter: str) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, texts): the XML after ``<c r="A2"`` per distinct value of a column (the
+    last text is the empty cell) and each row's code (-1 for a missing value)."""
     s_attr = f' s="{spec.style_id}"' if spec.style_id else ""
     empty = f"{s_attr}/>"
     d_attr = f' s="{spec.date_style_id}"' if spec.date_style_id else ""
     if len(values) == 0:
-        return np.empty(0, dtype=object)
+        return np.empty(0, dtype=np.intp), _texts_array([empty])
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if getattr(dtype, "tz", None) is not None:
@@ -536,36 +554,50 @@ def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
         na = np.isnat(arr)
         serial = (arr - np.datetime64("1899-12-30", "ns")).astype(np.int64) / 86_400e9
         codes, uniques = pd.factorize(np.where(na, np.nan, serial))
-        texts = np.array([f"{d_attr}><v>{_serial_text(u)}</v></c>" for u in uniques]
-                         + [empty], dtype=object)
-        return texts[codes]
-    if dtype.kind in "fiub":  # numpy numbers: rendered per distinct value, vectorised
+        return codes, _texts_array([f"{d_attr}><v>{_serial_text(u)}</v></c>"
+                                    for u in uniques] + [empty])
+    kind = dtype.kind
+    if dtype == np.dtype(object):
+        kind, values = _object_kind(values)
+    if kind in ("f", "i", "u", "b"):  # numpy numbers: rendered per distinct value
         codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
-        if dtype.kind == "f":
+        if kind == "f":
             pre, post = f"{s_attr}><v>", "</v></c>"
             texts = [pre + r + post for r in map(repr, uniques.tolist())]
             for i in np.flatnonzero(~np.isfinite(uniques)):
                 texts[i] = f'{s_attr} t="e"><v>#NUM!</v></c>'
-        elif dtype.kind == "b":
+        elif kind == "b":
             texts = [f'{s_attr} t="b"><v>{int(u)}</v></c>' for u in uniques.tolist()]
         else:
             pre, post = f"{s_attr}><v>", "</v></c>"
             texts = [pre + r + post for r in map(str, uniques.tolist())]
         texts.append(empty)
-        out = np.empty(len(texts), dtype=object)
-        out[:] = texts
-        return out[codes]
+        return codes, _texts_array(texts)
     where = (table, column, first_row, col_letter, values)
-    if dtype == np.dtype(object) and pd.api.types.infer_dtype(values, skipna=True) not in (
-            "string", "empty", "integer", "floating", "date", "datetime"):
+    if kind == "mixed":
         # mixed types: 1, 1.0 and True are equal keys for factorize; render each value
-        return np.array([_render(v, s_attr, empty, d_attr, where) for v in values.tolist()]
-                        + [empty], dtype=object)[:-1]
+        texts = [_render(v, s_attr, empty, d_attr, where) for v in values.tolist()]
+        return np.arange(len(texts), dtype=np.intp), _texts_array([*texts, empty])
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
-    texts = np.array([_render(u, s_attr, empty, d_attr, where) for u in uniques] + [empty],
-                     dtype=object)
-    return texts[codes]
+    return codes, _texts_array([_render(u, s_attr, empty, d_attr, where) for u in uniques]
+                               + [empty])
+
+
+def _object_kind(values: pd.Series) -> tuple[str, pd.Series]:
+    """How an object column is rendered: ("f", the values as floats) for floats and
+    missing values only (rendered as a float column is, vectorised); "mixed" for values of
+    several types (rendered one by one: 1, 1.0 and True are equal keys for factorize);
+    else "" (rendered per distinct value)."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "floating":
+        try:
+            return "f", values.astype(np.float64)
+        except (TypeError, ValueError):  # e.g. pd.NA among the floats
+            return "", values
+    if inferred in ("string", "empty", "integer", "date", "datetime"):
+        return "", values
+    return "mixed", values
 
 
 def _serial_text(value: float) -> str:
@@ -628,18 +660,93 @@ def _render(value, s_attr: str, empty: str, d_attr: str, where) -> str:
 def render_rows(enc: Encoded) -> Iterator[bytes]:
     """The <row> elements of the table body, in chunks of UTF-8 bytes. An empty table
     gives one row of empty (styled) cells: a table keeps one body row."""
-    if enc.n == 0:
-        yield enc.empty_row.encode()
-        return
-    fmt = '<row r="%s">' + "".join(f'<c r="{L}%s"%s' for L in enc.letters) + "</row>"
-    for start in range(0, enc.n, ROWS_PER_CHUNK):
-        stop = min(enc.n, start + ROWS_PER_CHUNK)
-        numbers = [str(enc.first_row + i) for i in range(start, stop)]
-        args = [numbers]
-        for t in enc.texts:
-            args.append(numbers)
-            args.append(t[start:stop].tolist())
-        yield "".join(fmt % row for row in zip(*args, strict=True)).encode("utf-8")
+    layout = [_Layout(enc, 0)]
+    stop = enc.first_row + enc.rows
+    for a in range(enc.first_row, stop, ROWS_PER_CHUNK):
+        yield _rows_xml(a, min(stop, a + ROWS_PER_CHUNK), layout, {})
+
+
+class _Layout:
+    """One table's body cells as columns of a grid of XML pieces, one grid row per sheet
+    row. A row's cells are ``<c r="A`` n ``" s="1"><v>…</v></c><c r="B`` n ``"…`` … —
+    pieces alternating with the row number n, where each piece after a number is the
+    column's text for the row's value followed by the start of the next cell, picked
+    per row by the column's codes (so nothing is formatted per cell)."""
+
+    def __init__(self, enc: Encoded, min_col: int) -> None:
+        self.min_col = min_col
+        self.first_row = enc.first_row
+        self.stop_row = enc.first_row + enc.rows
+        self.n = enc.n
+        if enc.n == 0:  # the one empty row: its (styled) empty cells
+            self.pieces: list = [enc.empty_row[enc.empty_row.index(">") + 1:-len("</row>")]]
+            return
+        self.pieces = [f'<c r="{enc.letters[0]}']
+        last = len(enc.letters) - 1
+        for j, (codes, texts) in enumerate(zip(enc.codes, enc.texts, strict=True)):
+            after = f'<c r="{enc.letters[j + 1]}' if j < last else ""
+            joined = np.empty(len(texts), dtype=object)
+            joined[:] = ['"' + t + after for t in texts.tolist()]
+            self.pieces.append(None)  # the row number
+            self.pieces.append((codes, joined))
+
+    def fill(self, grid: np.ndarray, k: int, a: int, b: int, numbers: np.ndarray
+             ) -> slice | None:
+        """Put the cells of sheet rows a … b-1 in grid columns k … (rows this table does not
+        cover stay empty); the grid rows covered, or None."""
+        r0, r1 = max(a, self.first_row), min(b, self.stop_row)
+        if r0 >= r1:
+            return None
+        rows = slice(r0 - a, r1 - a)
+        for i, piece in enumerate(self.pieces):
+            if piece is None:
+                grid[rows, k + i] = numbers[rows]
+            elif isinstance(piece, str):
+                grid[rows, k + i] = piece
+            else:
+                codes, joined = piece
+                grid[rows, k + i] = joined[codes[r0 - self.first_row:r1 - self.first_row]]
+        return rows
+
+
+def _rows_xml(a: int, b: int, layouts: list[_Layout], inside: dict[int, bytes]) -> bytes:
+    """The <row> elements of sheet rows a … b-1: the cells of the tables in ``layouts``
+    (in column order), merged into the rows openpyxl wrote (``inside``, by row number);
+    a row with neither is left out."""
+    m = b - a
+    width = 3 + sum(len(t.pieces) for t in layouts) + 1
+    grid = np.full((m, width), "", dtype=object)
+    numbers = np.empty(m, dtype=object)
+    numbers[:] = [str(r) for r in range(a, b)]
+    grid[:, 0] = '<row r="'
+    grid[:, 1] = numbers
+    grid[:, 2] = '">'
+    grid[:, -1] = "</row>"
+    keep = np.zeros(m, dtype=bool)
+    spans = []
+    k = 3
+    for t in layouts:
+        rows = t.fill(grid, k, a, b, numbers)
+        if rows is not None:
+            keep[rows] = True
+        spans.append((t.min_col, k, k + len(t.pieces)))
+        k += len(t.pieces)
+    for r, row_xml in inside.items():
+        if a <= r < b:
+            i = r - a
+            cells = [(c, "".join(grid[i, k0:k1].tolist())) for c, k0, k1 in spans]
+            grid[i, :] = ""
+            grid[i, 0] = _merged_row(row_xml, [(c, x) for c, x in cells if x])
+            keep[i] = True
+    if not keep.all():
+        grid = grid[keep]
+    return "".join(grid.ravel().tolist()).encode("utf-8")
+
+
+def _merged_row(row_xml: bytes, pieces: list[tuple[int, str]]) -> str:
+    """A row openpyxl wrote with table cells (column, cell XML) merged in column order."""
+    tag, cells = _split_row(row_xml.decode("utf-8"))
+    return tag + "".join(p for _, p in sorted(pieces + cells, key=lambda x: x[0])) + "</row>"
 
 
 # --------------------------------------------------------------------------- package
@@ -754,19 +861,6 @@ _ROW_CELL = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
 _CELL_COL = re.compile(r'\sr="([A-Z]{1,3})\d+"')
 
 
-def _row_cells(enc: Encoded, start: int, stop: int) -> list[str]:
-    """The cells (no <row> element) of body rows ``start`` … ``stop - 1`` of a table."""
-    if enc.n == 0:
-        return [enc.empty_row[enc.empty_row.index(">") + 1:-len("</row>")]]
-    fmt = "".join(f'<c r="{L}%s"%s' for L in enc.letters)
-    numbers = [str(enc.first_row + i) for i in range(start, stop)]
-    args = []
-    for t in enc.texts:
-        args.append(numbers)
-        args.append(t[start:stop].tolist())
-    return [fmt % row for row in zip(*args, strict=True)]
-
-
 def _split_row(row_xml: str) -> tuple[str, list[tuple[int, str]]]:
     """openpyxl's <row> element → (its opening tag without spans, [(column, cell XML)])."""
     m = re.match(r"<row\b[^>]*?(/?)>", row_xml)
@@ -803,7 +897,7 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
         elif n > hi:
             after.append(m.group(0))
         else:
-            inside[n] = m.group(0).decode("utf-8")
+            inside[n] = m.group(0)
     head = xml[:start]
     if head.endswith(b"/>"):  # <sheetData/>
         head = head[:-2] + b">"
@@ -835,34 +929,11 @@ def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
     return head[:m.start()] + new + head[m.end():]
 
 
-def _merged_rows(tables: list[StreamedTable], inside: dict[int, str], lo: int, hi: int
+def _merged_rows(tables: list[StreamedTable], inside: dict[int, bytes], lo: int, hi: int
                  ) -> Iterator[bytes]:
+    layouts = [_Layout(t.encoded, t.min_col) for t in tables]
     for a in range(lo, hi + 1, ROWS_PER_CHUNK):
-        b = min(hi + 1, a + ROWS_PER_CHUNK)
-        parts = []  # per table: (first row in this chunk, cells per row)
-        for t in tables:
-            r0, r1 = max(a, t.first_row), min(b, t.last_row + 1)
-            if r0 < r1:
-                parts.append((t, r0, r1, _row_cells(t.encoded, r0 - t.first_row,
-                                                    r1 - t.first_row)))
-            else:
-                parts.append((t, r0, r1, None))
-        out = []
-        for r in range(a, b):
-            own = inside.get(r)
-            pieces = [(t.min_col, cells[r - r0]) for t, r0, r1, cells in parts
-                      if cells is not None and r0 <= r < r1]
-            if own is None:
-                if not pieces:
-                    continue
-                out.append(f'<row r="{r}">')
-                out.extend(p for _, p in pieces)
-            else:
-                tag, cells = _split_row(own)
-                out.append(tag)
-                out.extend(p for _, p in sorted(pieces + cells, key=lambda x: x[0]))
-            out.append("</row>")
-        yield "".join(out).encode("utf-8")
+        yield _rows_xml(a, min(hi + 1, a + ROWS_PER_CHUNK), layouts, inside)
 
 
 # --------------------------------------------------------------------------- vectorised

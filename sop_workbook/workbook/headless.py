@@ -13,6 +13,7 @@ except the rows of data sheets.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from copy import copy
@@ -474,18 +475,25 @@ def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:
     return np.column_stack(arrays).tolist()
 
 
+#: what pandas.api.types.infer_dtype (skipping missing values) calls a column that holds
+#: no date, datetime, Timestamp or NaT (NaT is not skipped: it makes a column "mixed")
+_NO_DATES = frozenset({"string", "bytes", "empty", "integer", "floating", "decimal",
+                       "complex", "mixed-integer-float", "boolean"})
+
+
 def _has_dates(values) -> bool:
+    """Whether a column holds dates (a datetime dtype, or date/datetime/Timestamp/NaT
+    objects): such a column needs a date style."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return True
     if values.dtype != object:
         return False
-    return any(isinstance(v, (pd.Timestamp, __import__("datetime").date))
-               for v in values.tolist())
+    if pd.api.types.infer_dtype(values, skipna=True) in _NO_DATES:
+        return False  # decided in one pass in C, without a Python object per value
+    return any(isinstance(v, (pd.Timestamp, dt.date)) for v in values.tolist())
 
 
 def _only_dates(values) -> bool:
-    import datetime as dt
-
     if values.dtype != object:
         return False
     found = [v for v in values.tolist() if isinstance(v, (dt.date, pd.Timestamp))]

@@ -60,6 +60,7 @@ GAP_COLUMNS = ["gap_type", "period", "work_center", "item_no", "location_code",
                "decision", "option_1", "option_2", "option_3"]
 
 PriceOf = Mapping[str, float] | pd.Series | pd.DataFrame | Callable[[str], float | None]
+PairArrays = tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]
 
 
 def price_lookup(price_of: PriceOf | None) -> Callable[[str], float]:
@@ -166,19 +167,23 @@ def compare_scenarios(plan: pd.DataFrame, items: pd.DataFrame | None,
                       routings: pd.DataFrame | None, capacity: pd.DataFrame | None,
                       agg_sales: pd.DataFrame | None, agg_supply_open: pd.DataFrame | None,
                       current: str, price_of: PriceOf | None, *,
-                      horizon: int = 12) -> pd.DataFrame:
+                      horizon: int = 12, arrays: PairArrays | None = None,
+                      load: pd.DataFrame | None = None) -> pd.DataFrame:
     """Consensus vs constrained supply side by side (module docstring for the formulas).
 
     Long frame, one row per scenario × period (the horizon periods, then ``'total'``):
     ``scenario``, ``period``, ``volume``, ``revenue``, ``cogs``, ``margin``,
     ``margin_pct``, ``ending_inventory_qty``, ``ending_inventory_value``,
     ``unpriced_volume``, ``volume_without_cost``. :func:`scenario_grid` lays it out for
-    the sheet.
+    the sheet. ``arrays`` and ``load`` are :func:`~sop_workbook.supply_plan.pair_arrays`
+    and :func:`~sop_workbook.supply_plan.capacity_load` of the same inputs and horizon
+    when the caller has them already (computed here when not given).
     """
     periods = horizon_periods(current, horizon)
-    index, demand, supply, opening = pair_arrays(plan, agg_sales, agg_supply_open, current,
-                                                 periods)
-    load = capacity_load(plan, routings, capacity, periods)
+    index, demand, supply, opening = arrays if arrays is not None else pair_arrays(
+        plan, agg_sales, agg_supply_open, current, periods)
+    if load is None:
+        load = capacity_load(plan, routings, capacity, periods)
     fac = item_factors(routings, capacity_factors(load), periods)
     item_ids = index.get_level_values(0)
     factor = fac.reindex(item_ids).fillna(1.0).to_numpy(dtype=float) if len(index) else \
@@ -220,11 +225,11 @@ def _fmt(x: float) -> str:
 
 
 def _reallocate(item: str, location: str, period: str, rows: list[int],
-                index: pd.MultiIndex, projected: np.ndarray, k: int) -> str:
+                locations: list[str], projected: np.ndarray, k: int) -> str:
     """Option text: the item's projected stock at its other locations in the period
-    (``rows``: the projection rows of the item)."""
-    others = [(index[j][1], float(projected[j, k])) for j in rows
-              if index[j][1] != location and projected[j, k] > 0]
+    (``rows``: the projection rows of the item; ``locations``: the location of each)."""
+    others = [(locations[j], float(projected[j, k])) for j in rows
+              if locations[j] != location and projected[j, k] > 0]
     if not others:
         return (f"Re-allocate: no stock of {item} is projected at another location in "
                 f"{period}; re-promise the orders due from {period}.")
@@ -238,7 +243,8 @@ def _reallocate(item: str, location: str, period: str, rows: list[int],
 def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame | None,
          capacity: pd.DataFrame | None, agg_sales: pd.DataFrame | None,
          agg_supply_open: pd.DataFrame | None, current: str, price_of: PriceOf | None, *,
-         horizon: int = 12) -> pd.DataFrame:
+         horizon: int = 12, arrays: PairArrays | None = None,
+         load: pd.DataFrame | None = None) -> pd.DataFrame:
     """The gaps that need a decision at the executive meeting, with options (Pre-S&OP).
 
     **Capacity gaps** — one row per overloaded work centre × period (chronological per
@@ -266,15 +272,16 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     ``item_no``, ``location_code``, ``hours_short``, ``volume_at_risk``,
     ``revenue_at_risk``, ``spare_hours_before`` (``None`` where not applicable),
     ``decision`` (one-line statement), ``option_1`` … ``option_3``. Capacity gaps first,
-    each kind by period.
+    each kind by period. ``arrays`` and ``load`` as in :func:`compare_scenarios`.
     """
     periods = horizon_periods(current, horizon)
     lookup = price_lookup(price_of)
     rows: list[dict] = []
-    load = capacity_load(plan, routings, capacity, periods)
+    if load is None:
+        load = capacity_load(plan, routings, capacity, periods)
     r = clean_routings(routings)
-    index, demand, supply, opening = pair_arrays(plan, agg_sales, agg_supply_open, current,
-                                                 periods)
+    index, demand, supply, opening = arrays if arrays is not None else pair_arrays(
+        plan, agg_sales, agg_supply_open, current, periods)
     item_ids = index.get_level_values(0)
     price = np.array([lookup(i) for i in item_ids], dtype=float)
     item_demand = pd.DataFrame(demand, index=item_ids, columns=periods).groupby(level=0).sum()
@@ -331,40 +338,43 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
                              f"{period}, revenue {revenue:,.2f} lower."),
             })
             pool -= prebuild
-    hours = r.groupby("item_no")["hours_per_unit"].sum()
-    centres = r.groupby("item_no")["work_center"].agg(lambda s: ", ".join(sorted(s)))
+    hours = r.groupby("item_no")["hours_per_unit"].sum().to_dict()
+    centres = r.groupby("item_no")["work_center"].agg(lambda s: ", ".join(sorted(s))).to_dict()
+    items = item_ids.tolist()
+    locations = index.get_level_values(1).tolist() if len(index) else []
+    prices = price.tolist()
     rows_of: dict[str, list[int]] = {}
-    for j, item in enumerate(item_ids):
+    for j, item in enumerate(items):
         rows_of.setdefault(item, []).append(j)
-    if len(index):
-        for k, (item, location) in enumerate(index):
-            neg = np.flatnonzero(projected[k] < 0)
-            if not len(neg):
-                continue
-            period = periods[neg[0]]
-            qty = max(0.0, -float(projected[k].min()))
-            revenue = 0.0 if np.isnan(price[k]) else qty * price[k]
-            if item in hours.index:
-                add = (f"Add supply: release or expedite a production order for "
-                       f"{_fmt(qty)} units of {item} at {location}, the first by {period} "
-                       f"(needs {_fmt(qty * hours[item])} h at {centres[item]}).")
-            else:
-                add = (f"Add supply: place or expedite a purchase order for {_fmt(qty)} "
-                       f"units of {item} at {location}, the first by {period}.")
-            rows.append({
-                "gap_type": "inventory", "period": period, "work_center": None,
-                "item_no": item, "location_code": location, "hours_short": None,
-                "volume_at_risk": qty, "revenue_at_risk": revenue,
-                "spare_hours_before": None,
-                "decision": (f"{item} at {location} goes negative in {period} "
-                             f"({_fmt(float(projected[k, neg[0]]))}); up to {_fmt(qty)} "
-                             f"units short in the horizon."),
-                "option_1": add,
-                "option_2": _reallocate(item, location, period, rows_of[item], index,
-                                        projected, pos[period]),
-                "option_3": (f"Accept the shortfall: up to {_fmt(qty)} units unfilled, "
-                             f"revenue {revenue:,.2f} at risk."),
-            })
+    negative = projected < 0
+    lowest = projected.min(axis=1) if len(index) else np.zeros(0)
+    for k in np.flatnonzero(negative.any(axis=1)).tolist():
+        item, location = items[k], locations[k]
+        first = int(np.argmax(negative[k]))
+        period = periods[first]
+        qty = max(0.0, -float(lowest[k]))
+        revenue = 0.0 if np.isnan(prices[k]) else qty * prices[k]
+        if item in hours:
+            add = (f"Add supply: release or expedite a production order for "
+                   f"{_fmt(qty)} units of {item} at {location}, the first by {period} "
+                   f"(needs {_fmt(qty * hours[item])} h at {centres[item]}).")
+        else:
+            add = (f"Add supply: place or expedite a purchase order for {_fmt(qty)} "
+                   f"units of {item} at {location}, the first by {period}.")
+        rows.append({
+            "gap_type": "inventory", "period": period, "work_center": None,
+            "item_no": item, "location_code": location, "hours_short": None,
+            "volume_at_risk": qty, "revenue_at_risk": revenue,
+            "spare_hours_before": None,
+            "decision": (f"{item} at {location} goes negative in {period} "
+                         f"({_fmt(float(projected[k, first]))}); up to {_fmt(qty)} "
+                         f"units short in the horizon."),
+            "option_1": add,
+            "option_2": _reallocate(item, location, period, rows_of[item], locations,
+                                    projected, first),
+            "option_3": (f"Accept the shortfall: up to {_fmt(qty)} units unfilled, "
+                         f"revenue {revenue:,.2f} at risk."),
+        })
     out = pd.DataFrame(rows, columns=GAP_COLUMNS)
     if out.empty:
         return out

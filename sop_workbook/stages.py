@@ -183,16 +183,66 @@ def baseline_from(history: pd.DataFrame, current: str, horizon: int) -> pd.DataF
     return baseline[baseline["period"].isin(periods)].reset_index(drop=True)
 
 
+def _cell_sums(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
+               values: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Σ of each ``values`` column per ``index`` keys × period of ``column_of`` — what
+    ``pivot_table(index=index, columns='period', aggfunc='sum', fill_value=0.0)`` gives:
+    the distinct keys (sorted, rows with an empty key left out) and per value column a
+    (keys × periods) array in ``column_of`` order, 0 where a key has no row in a period.
+    Sums run over the rows in their order (the same group sums as the pivot)."""
+    periods = list(column_of)
+    col = pd.Index(periods).get_indexer(long["period"]) if len(long) else \
+        np.zeros(0, dtype=np.int64)
+    keep = col >= 0
+    gid = np.zeros(len(long), dtype=np.int64)
+    for name in index:
+        codes, uniques = pd.factorize(long[name], sort=True)
+        keep &= codes >= 0
+        gid = gid * max(len(uniques), 1) + codes
+        if len(uniques) and gid.max(initial=0) > 2 ** 40:  # keep the combined code small
+            gid = np.unique(gid, return_inverse=True)[1].astype(np.int64)
+    rows = np.flatnonzero(keep)
+    cell = gid[rows] * len(periods) + col[rows]
+    sums = pd.DataFrame({v: long[v].to_numpy()[rows] for v in values}).groupby(
+        cell, sort=True).sum()
+    row_ids, first = np.unique(gid[rows], return_index=True)
+    keys = pd.DataFrame({name: pd.Index(long[name].to_numpy()[rows[first]])
+                         for name in index})
+    cells = sums.index.to_numpy()
+    at_row = np.searchsorted(row_ids, cells // len(periods))
+    at_col = cells % len(periods)
+    arrays = {}
+    for v in values:
+        grid = np.zeros((len(row_ids), len(periods)))
+        grid[at_row, at_col] = sums[v].to_numpy(dtype=float)
+        arrays[v] = grid
+    return keys, arrays
+
+
 def _wide(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
           value: str) -> pd.DataFrame:
+    """``long`` pivoted: one row per ``index`` keys, one column per period (renamed by
+    ``column_of``), Σ ``value`` (0 where there is no row)."""
+    return _wide_frames(long, index, column_of, [value])[value]
+
+
+def _wide_frames(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
+                 values: list[str]) -> dict[str, pd.DataFrame]:
+    """:func:`_wide` of several value columns of the same rows at once."""
     frame = long[long["period"].isin(column_of)]
     if frame.empty:
-        return pd.DataFrame(columns=[*index, *column_of.values()])
-    wide = frame.pivot_table(index=index, columns="period", values=value, aggfunc="sum",
-                             fill_value=0.0)
-    wide = wide.reindex(columns=list(column_of), fill_value=0.0)
-    wide.columns = [column_of[p] for p in wide.columns]
-    return wide.reset_index()
+        return {v: pd.DataFrame(columns=[*index, *column_of.values()]) for v in values}
+    keys, arrays = _cell_sums(frame, index, column_of, values)
+    names = list(column_of.values())
+    out = {}
+    for v in values:
+        # copy=False keeps the (rows × periods) layout the pivot gives: row sums over the
+        # periods then add up in the same order
+        wide = pd.DataFrame(arrays[v], columns=names, copy=False)
+        for k, name in enumerate(index):
+            wide.insert(k, name, keys[name])
+        out[v] = wide
+    return out
 
 
 def _layered(history: pd.DataFrame, plan: pd.DataFrame, keys: list[str], current: str,
@@ -200,12 +250,14 @@ def _layered(history: pd.DataFrame, plan: pd.DataFrame, keys: list[str], current
     """Rows keys × layer: history layers fill h24…h01, plan layers p01…p12."""
     hcols, pcols = history_columns(current), plan_columns(current, horizon)
     parts = []
+    shipped = _wide_frames(history, keys, hcols, ["shipped_qty", "invoiced_qty"])
     for layer, column in (("shipped", "shipped_qty"), ("invoiced", "invoiced_qty")):
-        part = _wide(history, keys, hcols, column)
+        part = shipped[column]
         part["layer"] = layer
         parts.append(part)
+    planned = _wide_frames(plan, keys, pcols, plan_layers)
     for layer in plan_layers:
-        part = _wide(plan, keys, pcols, layer)
+        part = planned[layer]
         part["layer"] = layer
         parts.append(part)
     frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
@@ -237,7 +289,8 @@ def demand_grid(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame,
         base = frame["layer"].eq("baseline")
         keys = list(zip(frame.loc[base, "item_no"], frame.loc[base, "location_code"],
                         strict=True))
-        frame.loc[base, "note"] = [f"model: {models.get(k, '')}" for k in keys]
+        model_of = dict(zip(models.index, models.to_numpy(), strict=True))
+        frame.loc[base, "note"] = [f"model: {model_of.get(k, '')}" for k in keys]
     frame = frame.sort_values(["category", "item_no", "location_code", "_order"])
     return frame[["item_no", "description", "category", "location_code", "layer", *hcols,
                   *pcols, "note"]].reset_index(drop=True)
@@ -269,11 +322,16 @@ def demand_rollup(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame
 
 def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
                  ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The Supply sheet's tables, and what the later stages reuse: the capacity ``load``,
+    the ``projection`` and its item × location ``arrays`` (with their ``periods``)."""
     periods = planning.plan_periods(settings.current, settings.horizon)
     load = supply_plan.capacity_load(plan, agg.get("routings"), agg.get("capacity"), periods)
+    projected = supply_plan.horizon_periods(settings.current)  # the projection's horizon
+    arrays = supply_plan.pair_arrays(plan, agg["agg_sales"], agg.get("agg_supply_open"),
+                                     settings.current, projected)
     projection = supply_plan.projected_inventory(
         plan, agg["agg_sales"], agg.get("agg_supply_open"), settings.current,
-        safety_days=settings.safety_days, lookahead=settings.lookahead)
+        safety_days=settings.safety_days, lookahead=settings.lookahead, arrays=arrays)
     grid = supply_plan.projection_grid(projection, periods)
     if len(grid) and "description" not in grid:
         desc = agg["items"].assign(item_no=agg["items"]["item_no"].astype(str)).set_index(
@@ -284,7 +342,8 @@ def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Set
         "supply_projection": grid,
         "supply_exceptions": supply_plan.projection_exceptions(projection),
     }
-    return tables, {"load": load, "projection": projection}
+    return tables, {"load": load, "load_periods": periods, "projection": projection,
+                    "arrays": arrays, "periods": projected}
 
 
 # --------------------------------------------------------------------------- finance
@@ -377,17 +436,28 @@ def value_issues(values) -> pd.DataFrame:
 # --------------------------------------------------------------------------- pre-S&OP
 
 
-def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
-                 ) -> dict[str, pd.DataFrame]:
-    """Scenarios side by side (totals and by period) and the gaps that need a decision."""
+def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings,
+                 supply: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Scenarios side by side (totals and by period) and the gaps that need a decision.
+    ``supply``: what :func:`supply_stage` computed from the same plan (its capacity load
+    and item × location arrays are reused where the horizon is the same)."""
     args = (plan, agg["items"], agg.get("routings"), agg.get("capacity"), agg["agg_sales"],
             agg.get("agg_supply_open"), settings.current,
             finance_plan.item_prices(agg["items"], agg.get("agg_item_mix")))
-    comparison = scenarios.compare_scenarios(*args, horizon=settings.horizon)
+
+    def reused(horizon: int) -> dict:
+        periods = supply_plan.horizon_periods(settings.current, horizon)
+        if supply is None:
+            return {}
+        return {"arrays": supply["arrays"] if supply["periods"] == periods else None,
+                "load": supply["load"] if supply["load_periods"] == periods else None}
+
+    comparison = scenarios.compare_scenarios(*args, horizon=settings.horizon,
+                                             **reused(settings.horizon))
     return {
         "presop_scenarios": scenario_totals(comparison),
         "presop_scenario_periods": scenario_periods(comparison),
-        "presop_gaps": gap_list(scenarios.gaps(*args)),
+        "presop_gaps": gap_list(scenarios.gaps(*args, **reused(12))),
     }
 
 
@@ -506,6 +576,6 @@ def build_stage_tables(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: S
     supply_tables, supply = supply_stage(agg, plan, settings)
     tables = {**demand.tables, **supply_tables}
     tables.update(finance_stage(agg, plan, supply["load"], settings))
-    tables.update(presop_stage(agg, plan, settings))
+    tables.update(presop_stage(agg, plan, settings, supply))
     tables.update(meeting_stage(inputs, settings, tables.get("presop_gaps")))
     return tables

@@ -81,16 +81,28 @@ PROJECTION_MEASURES = ("demand", "supply", "projected", "days_of_supply")
 # ----------------------------------------------------------------------------- helpers
 
 def _columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataFrame:
-    """``frame`` with every listed column present (missing ones filled with the default);
-    ``None`` or a frame without columns is read as an empty table."""
-    frame = pd.DataFrame() if frame is None else frame.copy()
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    """The listed columns of ``frame`` (its names read stripped and lower-cased), missing
+    ones filled with the default; ``None`` or a frame without columns is read as an
+    empty table. No data is copied."""
+    frame = pd.DataFrame() if frame is None else frame
+    names = [str(c).strip().lower() for c in frame.columns]
+    if len(set(names)) < len(names):  # names that clash once lower-cased: as read
+        frame = frame.copy()
+        frame.columns = names
+        position = None
+    else:
+        position = {name: k for k, name in enumerate(names)}
+    out = {}
     for column, default in columns.items():
-        if column not in frame:
-            frame[column] = pd.Series(default, index=frame.index, dtype=object
-                                      if isinstance(default, str) or default is None
-                                      else float)
-    return frame
+        if position is None and column in frame:
+            out[column] = frame[column]
+        elif position is not None and column in position:
+            out[column] = frame.iloc[:, position[column]]
+        else:
+            out[column] = pd.Series(default, index=frame.index, dtype=object
+                                    if isinstance(default, str) or default is None
+                                    else float)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _exact_hashable(series: pd.Series) -> bool:
@@ -146,6 +158,48 @@ def _number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
+def key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row that orders the rows as sorting by ``keys`` does (equal keys,
+    equal integer), and which rows have every key (a row with an empty key is left out
+    of a groupby)."""
+    gid = np.zeros(len(frame), dtype=np.int64)
+    keep = np.ones(len(frame), dtype=bool)
+    for key in keys:
+        codes, uniques = pd.factorize(frame[key], sort=True)
+        keep &= codes >= 0
+        gid = gid * max(len(uniques), 1) + codes
+        if len(gid) and gid.max() > 2 ** 31:  # renumber, keeping the order
+            gid = np.unique(gid, return_inverse=True)[1].astype(np.int64)
+    return gid, keep
+
+
+def group_sum(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """``frame.groupby(keys, as_index=False, sort=True)[values].sum()`` — the same rows,
+    key types and sums (each group added up in row order, as pandas does) — for text or
+    number keys and float values; when every key combination occurs once in sorted
+    order (a table that is already an aggregate) no grouping is needed."""
+    simple = len(frame) and all(_exact_hashable(frame[k]) for k in keys) and all(
+        frame[v].dtype == np.float64 for v in values)
+    if not simple:
+        return frame.groupby(keys, as_index=False, sort=True)[values].sum()
+    gid, keep = key_codes(frame, keys)
+    rows = np.flatnonzero(keep)
+    gid = gid[rows]
+    if np.all(gid[1:] > gid[:-1]):
+        first = rows
+        sums = {}
+        for v in values:
+            x = frame[v].to_numpy()[rows]
+            sums[v] = np.where(np.isnan(x), 0.0, 0.0 + x)  # a one-row group's sum
+    else:
+        grouped = pd.DataFrame({v: frame[v].to_numpy()[rows] for v in values}).groupby(
+            gid, sort=True).sum()
+        first = rows[np.unique(gid, return_index=True)[1]]
+        sums = {v: grouped[v].to_numpy() for v in values}
+    out = {k: pd.Index(frame[k].to_numpy()[first]) for k in keys}
+    return pd.DataFrame(out | sums)
+
+
 def none_cells(values) -> np.ndarray:
     """Floats → object array of Python floats with NaN as ``None`` (an empty cell)."""
     numbers = np.asarray(values, dtype=float)
@@ -172,13 +226,13 @@ def plan_long(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
                       "period": _text(p["period"]),
                       "consensus": _number(p["consensus"]).fillna(0.0)})
     p = p[p["period"].isin(periods)]
-    return p.groupby([*KEYS, "period"], as_index=False, sort=True)["consensus"].sum()
+    return group_sum(p, [*KEYS, "period"], ["consensus"])
 
 
 def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     """Consensus Σ over locations: ``item_no``, ``period``, ``consensus``."""
     p = plan_long(plan, periods)
-    return p.groupby(["item_no", "period"], as_index=False, sort=True)["consensus"].sum()
+    return group_sum(p, ["item_no", "period"], ["consensus"])
 
 
 def clean_routings(routings: pd.DataFrame | None) -> pd.DataFrame:
@@ -278,7 +332,9 @@ def opening_on_hand(agg_sales: pd.DataFrame | None, current: str) -> pd.Series:
     frame = pd.DataFrame({"item_no": _text(s["item_no"]),
                           "location_code": _text(s["location_code"]),
                           "on_hand_qty": _number(s["on_hand_qty"]).fillna(0.0)})
-    return frame.groupby(KEYS, sort=True)["on_hand_qty"].sum()
+    if frame.empty:
+        return frame.groupby(KEYS, sort=True)["on_hand_qty"].sum()
+    return group_sum(frame, KEYS, ["on_hand_qty"]).set_index(KEYS)["on_hand_qty"]
 
 
 def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
@@ -295,10 +351,10 @@ def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.
     if frame.empty:
         return frame
     first, last = parse_period(periods[0]), parse_period(periods[-1])
-    month = frame["period"].map(parse_period)
+    month = per_unique(frame["period"], lambda p: p.map(parse_period))
     frame.loc[month < first, "period"] = periods[0]
     frame = frame[month <= last]
-    return frame.groupby([*KEYS, "period"], as_index=False, sort=True)["supply"].sum()
+    return group_sum(frame, [*KEYS, "period"], ["supply"])
 
 
 def forward_daily_demand(demand: np.ndarray, periods: list[str], lookahead: int) -> np.ndarray:
@@ -322,37 +378,76 @@ def pair_arrays(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
     demand_long = plan_long(plan, periods)
     supply_long = open_supply(agg_supply_open, periods)
     on_hand = opening_on_hand(agg_sales, current)
-    pairs = set(map(tuple, demand_long[KEYS].to_numpy().tolist()))
-    pairs |= set(map(tuple, supply_long[KEYS].to_numpy().tolist()))
-    pairs |= {k for k, v in on_hand.items() if v != 0}
-    index = pd.MultiIndex.from_tuples(sorted(pairs), names=KEYS) if pairs else \
+    held = on_hand[on_hand.to_numpy() != 0].index
+    keys = pd.DataFrame({
+        key: pd.concat([pd.Series(demand_long[key].to_numpy(), dtype=object),
+                        pd.Series(supply_long[key].to_numpy(), dtype=object),
+                        pd.Series(held.get_level_values(key).to_numpy(), dtype=object)],
+                       ignore_index=True) for key in KEYS})
+    gid, keep = key_codes(keys, KEYS)
+    if not keep.all():  # an empty key: the pairs as Python sorts them
+        pairs = sorted(set(zip(keys["item_no"], keys["location_code"], strict=True)))
+        return _pair_arrays_of(pd.MultiIndex.from_tuples(pairs, names=KEYS), demand_long,
+                               supply_long, on_hand, periods)
+    pair_ids, first = np.unique(gid, return_index=True)
+    index = pd.MultiIndex.from_arrays([pd.Index(keys[key].to_numpy()[first]) for key in KEYS],
+                                      names=KEYS) if len(first) else \
         pd.MultiIndex.from_arrays([[], []], names=KEYS)
+    n_demand, n_supply = len(demand_long), len(supply_long)
+    position = np.searchsorted(pair_ids, gid)
+    return (index,
+            _cells(position[:n_demand], demand_long, "consensus", len(index), periods),
+            _cells(position[n_demand:n_demand + n_supply], supply_long, "supply", len(index),
+                   periods),
+            _opening(on_hand, index))
 
+
+def _cells(rows: np.ndarray, frame: pd.DataFrame, value: str, n: int, periods: list[str]
+           ) -> np.ndarray:
+    """(n × periods) array of ``frame[value]`` (one row per pair × period; ``rows``: the
+    pair of each row), 0 where there is none."""
+    out = np.zeros((n, len(periods)))
+    if len(frame) and n:
+        x = frame[value].to_numpy(dtype=float)
+        out[rows, pd.Index(periods).get_indexer(frame["period"])] = np.where(
+            np.isnan(x), 0.0, 0.0 + x)
+    return out
+
+
+def _opening(on_hand: pd.Series, index: pd.MultiIndex) -> np.ndarray:
+    return on_hand.reindex(index).fillna(0.0).to_numpy(dtype=float) if len(index) \
+        else np.zeros(0)
+
+
+def _pair_arrays_of(index: pd.MultiIndex, demand_long: pd.DataFrame,
+                    supply_long: pd.DataFrame, on_hand: pd.Series, periods: list[str]
+                    ) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]:
     def wide(frame: pd.DataFrame, value: str) -> np.ndarray:
         if frame.empty or not len(index):
             return np.zeros((len(index), len(periods)))
         w = frame.pivot_table(index=KEYS, columns="period", values=value, aggfunc="sum")
         return w.reindex(index=index, columns=periods).fillna(0.0).to_numpy(dtype=float)
 
-    opening = on_hand.reindex(index).fillna(0.0).to_numpy(dtype=float) if len(index) \
-        else np.zeros(0)
-    return index, wide(demand_long, "consensus"), wide(supply_long, "supply"), opening
+    return index, wide(demand_long, "consensus"), wide(supply_long, "supply"), \
+        _opening(on_hand, index)
 
 
 def projected_inventory(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
                         agg_supply_open: pd.DataFrame | None, current: str, *,
                         safety_days: float = 14, lookahead: int = 3,
-                        horizon: int = 12) -> pd.DataFrame:
+                        horizon: int = 12, arrays: tuple | None = None) -> pd.DataFrame:
     """Projected on hand per item × location × horizon period (module docstring,
     *Projected inventory*, for every formula and reading).
 
     Columns: ``item_no``, ``location_code``, ``period``, ``opening``, ``supply``,
     ``demand``, ``projected``, ``avg_daily_demand``, ``days_of_supply``, ``safety_qty``
     (the last three ``None`` where undefined), ``below_safety``, ``negative`` (bool).
+    ``arrays``: :func:`pair_arrays` of the same inputs and horizon, when the caller has
+    it already.
     """
     periods = horizon_periods(current, horizon)
-    index, demand, supply, opening0 = pair_arrays(plan, agg_sales, agg_supply_open, current,
-                                                  periods)
+    index, demand, supply, opening0 = arrays if arrays is not None else pair_arrays(
+        plan, agg_sales, agg_supply_open, current, periods)
     if not len(index):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECTION_COLUMNS})
     projected = opening0[:, None] + np.cumsum(supply - demand, axis=1)

@@ -43,6 +43,9 @@ class Dialect:
     #: temporary tables are available (staging and shared intermediate results are
     #: materialised once); otherwise they are inlined as CTEs into every query.
     temp_tables: bool = True
+    #: ``ORDER BY`` on text sorts as Python sorts str (by code point: a binary collation)
+    #: with NULLs last, as pandas does; then aggregates are sorted in the query.
+    binary_text_order: bool = False
 
     def quote(self, identifier: str) -> str:
         if self.name == "databricks":
@@ -167,7 +170,7 @@ class Dialect:
                 f"+ CAST(SUBSTRING({period}, 6, 2) AS INTEGER) - 1)")
 
 
-DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE")
+DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_text_order=True)
 POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import SopError
 from ..kpi.finance import ASSESSMENTS
-from .frames import text_column
+from .frames import sort_frame, sorted_sql, text_column
 from .sources import Source
 from .validation import staged
 
@@ -114,7 +114,7 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
         f"THEN {fav} WHEN (CASE WHEN account_type = 'expense' THEN -variance ELSE variance END)"
         f" < 0 THEN {unfav} ELSE {even} END AS assessment FROM v"
     )
-    frame = src.query(sql)
+    frame = src.query(sorted_sql(src, sql, ["gl_account", "period"]))
     out = pd.DataFrame(index=range(len(frame)))
     for col in VARIANCE_COLUMNS:
         if col in ("sales_budget", "financial_budget", "variance", "variance_pct"):
@@ -122,19 +122,20 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
                 if len(frame) else pd.Series(dtype=float)
         else:
             out[col] = text_column(frame[col]) if len(frame) else pd.Series(dtype=object)
-    return out.sort_values(["gl_account", "period"]).reset_index(drop=True)
+    return sort_frame(src, out, ["gl_account", "period"])
 
 
 def fin_budget_detail(src: Source) -> pd.DataFrame:
     d = src.dialect
     keys = ", ".join(DETAIL_GRAIN)
-    frame = src.query(f"SELECT {keys}, CAST(SUM(amount) AS {d.double_type}) AS amount "
-                      f"FROM {MAPPED} WHERE gl_account IS NOT NULL GROUP BY {keys}")
+    frame = src.query(sorted_sql(
+        src, f"SELECT {keys}, CAST(SUM(amount) AS {d.double_type}) AS amount "
+        f"FROM {MAPPED} WHERE gl_account IS NOT NULL GROUP BY {keys}", DETAIL_GRAIN))
     out = pd.DataFrame({col: text_column(frame[col]) for col in DETAIL_GRAIN},
                        index=range(len(frame)))
     out["amount"] = pd.to_numeric(frame["amount"]).astype(float).to_numpy() if len(frame) \
         else pd.Series(dtype=float)
-    return out.sort_values(DETAIL_GRAIN).reset_index(drop=True)
+    return sort_frame(src, out, DETAIL_GRAIN)
 
 
 def fin_unmapped(src: Source) -> pd.DataFrame:

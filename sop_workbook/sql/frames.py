@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..periods import format_period
 from .dialect import Dialect
+from .sources import Source
 
 MONTH = "sop_month"  # integer month index (year × 12 + month − 1) in query results
 NONE_LABEL = "(none)"  # as kpi.facts: a blank dimension value
@@ -56,6 +57,32 @@ def text_column(series: pd.Series) -> pd.Series:
     """Text as Python strings (object dtype), missing as None — as the loader holds text."""
     values = series.astype(object)
     return values.where(series.notna(), None)
+
+
+def sorted_sql(src: Source, sql: str, columns: list[str]) -> str:
+    """``sql`` sorted by its output ``columns`` where the database orders text as pandas
+    does (DuckDB: by code point, NULLs last), so that the result needs no sorting in pandas
+    (see :func:`sort_frame`); else ``sql`` unchanged."""
+    d = src.dialect
+    if not d.binary_text_order:
+        return sql
+    order = ", ".join(f"{d.quote(c)} ASC NULLS LAST" for c in columns)
+    return f"SELECT * FROM ({sql}) AS sop_o ORDER BY {order}"
+
+
+def sort_frame(src: Source, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` (the result of :func:`sorted_sql`) sorted by ``columns``, index 0..n-1."""
+    if src.dialect.binary_text_order or not len(frame):
+        return frame.reset_index(drop=True)
+    return frame.sort_values(columns).reset_index(drop=True)
+
+
+def query_finished(src: Source, sql: str, grain: list[str], columns: list[str]) -> pd.DataFrame:
+    """Run the aggregate query ``sql``; its result shaped by :func:`finish`, sorted by the
+    grain (in the query where :func:`sorted_sql` can, else in pandas; ``period`` as the
+    month index, which sorts as its ``YYYY-MM`` text)."""
+    frame = src.query(sorted_sql(src, sql, [MONTH if g == "period" else g for g in grain]))
+    return finish(frame, grain, columns, sort=not src.dialect.binary_text_order)
 
 
 def finish(frame: pd.DataFrame, grain: list[str], columns: list[str],

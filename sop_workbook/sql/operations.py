@@ -36,7 +36,7 @@ from .. import contract as c
 from ..plan_inputs import CLOSED_STATUSES, PIPELINE_COLUMNS, SUPPLY_COLUMNS
 from ..scorecard import KpiOptions
 from .dialect import literal
-from .frames import MONTH, NONE_LABEL, Part, finish, text_column, union_sum
+from .frames import MONTH, NONE_LABEL, Part, query_finished, text_column, union_sum
 from .sources import Source
 from .validation import staged
 
@@ -59,7 +59,7 @@ def agg_vendor(src: Source, options: KpiOptions) -> pd.DataFrame:
         {"receipt_lines": "1", "receipts_on_time": f"CASE WHEN {on_time} THEN 1 ELSE 0 END"})
     grain = ["vendor_no", "item_no", "category"]
     columns = ["receipt_lines", "receipts_on_time"]
-    return finish(src.query(union_sum([part], [MONTH, *grain], columns, d)),
+    return query_finished(src, union_sum([part], [MONTH, *grain], columns, d),
                   ["period", *grain], columns)
 
 
@@ -82,7 +82,7 @@ def agg_production(src: Source) -> pd.DataFrame:
         {"planned_qty": planned, "attained_qty": attained})
     grain = ["item_no", "category", "location_code", "work_center"]
     columns = ["planned_qty", "attained_qty"]
-    return finish(src.query(union_sum([part], [MONTH, *grain], columns, d)),
+    return query_finished(src, union_sum([part], [MONTH, *grain], columns, d),
                   ["period", *grain], columns)
 
 
@@ -105,7 +105,7 @@ def agg_funnel(src: Source) -> pd.DataFrame:
     ]
     grain = ["salesperson", "customer_no"]
     columns = ["won", "lost", "committed_amount", "won_amount"]
-    return finish(src.query(union_sum(parts, [MONTH, *grain], columns, d)),
+    return query_finished(src, union_sum(parts, [MONTH, *grain], columns, d),
                   ["period", *grain], columns)
 
 
@@ -125,7 +125,7 @@ def agg_pipeline(src: Source) -> pd.DataFrame:
          "weighted_qty": f"CASE WHEN {commit} THEN 0 ELSE {qty} * ({p}) END",
          "open_amount": amount,
          "commit_amount": f"CASE WHEN {commit} THEN {amount} ELSE 0 END"})
-    return finish(src.query(union_sum([part], [MONTH, "item_no"], PIPELINE_COLUMNS, d)),
+    return query_finished(src, union_sum([part], [MONTH, "item_no"], PIPELINE_COLUMNS, d),
                   ["period", "item_no"], PIPELINE_COLUMNS)
 
 
@@ -146,7 +146,7 @@ def agg_supply_open(src: Source) -> pd.DataFrame:
              {"production_qty": f"CASE WHEN {remaining} > 0 THEN {remaining} ELSE 0 END"}),
     ]
     grain = ["item_no", "location_code"]
-    return finish(src.query(union_sum(parts, [MONTH, *grain], SUPPLY_COLUMNS, d)),
+    return query_finished(src, union_sum(parts, [MONTH, *grain], SUPPLY_COLUMNS, d),
                   ["period", *grain], SUPPLY_COLUMNS)
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from ..aggregates import CUSTOMER_COLUMNS, CUSTOMER_GRAIN, SALES_COLUMNS, SALES_GRAIN
 from ..plan_inputs import MIX_COLUMNS
 from ..scorecard import KpiOptions
-from .frames import MONTH, NONE_LABEL, Part, finish, union_sum
+from .frames import MONTH, NONE_LABEL, Part, query_finished, union_sum
 from .sources import Source
 from .validation import staged
 
@@ -138,7 +138,7 @@ def agg_sales(src: Source) -> object:
         "forecast_abs_error": f"ABS(SUM({q('invoiced_amount')}) - SUM({q('budget_amount')}))"})
     sql = _attach(src, sql, keys, "items", "item_no", "category",
                   [MONTH, "item_no", "category", "location_code"], SALES_COLUMNS)
-    return finish(src.query(sql), SALES_GRAIN, SALES_COLUMNS)
+    return query_finished(src, sql, SALES_GRAIN, SALES_COLUMNS)
 
 
 def agg_customer(src: Source) -> object:
@@ -167,7 +167,7 @@ def agg_customer(src: Source) -> object:
     sql = union_sum(parts, [MONTH, *keys], CUSTOMER_COLUMNS, d)
     sql = _attach(src, sql, keys, "customers", "customer_no", "salesperson",
                   [MONTH, "customer_no", "salesperson"], CUSTOMER_COLUMNS)
-    return finish(src.query(sql), CUSTOMER_GRAIN, CUSTOMER_COLUMNS)
+    return query_finished(src, sql, CUSTOMER_GRAIN, CUSTOMER_COLUMNS)
 
 
 def agg_item_mix(src: Source) -> object:
@@ -182,4 +182,5 @@ def agg_item_mix(src: Source) -> object:
         {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
          "cost_amount": f"v.{q('cost_amount')}"})
     grain = ["item_no", "gen_bus_posting_group"]
-    return finish(src.query(union_sum([part], grain, MIX_COLUMNS, d)), grain, MIX_COLUMNS)
+    return query_finished(src, union_sum([part], grain, MIX_COLUMNS, d), grain,
+                          MIX_COLUMNS)

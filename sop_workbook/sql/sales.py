@@ -57,8 +57,17 @@ def prepare(src: Source, options: KpiOptions) -> None:
 
     keys = ", ".join(f"l.{q(k)} AS {k}" for k in _KEYS)
     shipped = f"s.{q('shipment_date')}"
+    # a shipment's sales line: its row id where the database has one (cheaper to group
+    # and join on than the two key columns), else its key
+    row_id = src.row_id("l")
+    if row_id is not None:
+        line, line_cols, line_match = f"{row_id} AS line_id", "line_id", f"f.line_id = {row_id}"
+    else:
+        line = f"s.{q('order_no')} AS order_no, s.{q('order_line_no')} AS line_no"
+        line_cols = "order_no, line_no"
+        line_match = f"f.order_no = l.{q('order_no')} AND f.line_no = l.{q('line_no')}"
     src.materialize(SHIPS, (
-        f"SELECT s.{q('order_no')} AS order_no, s.{q('order_line_no')} AS line_no, {keys}, "
+        f"SELECT {line}, {keys}, "
         f"{d.month_index(shipped)} AS {MONTH}, s.{q('quantity')} AS quantity, "
         f"CASE WHEN {shipped} <= {d.add_days(due('promised'), tol)} THEN 1 ELSE 0 END "
         f"AS on_time, "
@@ -71,9 +80,8 @@ def prepare(src: Source, options: KpiOptions) -> None:
     src.materialize(FILL, (
         f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
         f"COALESCE(f.shipped, 0) AS shipped "
-        f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT order_no, line_no, "
-        f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY order_no, line_no) AS f "
-        f"ON f.order_no = l.{q('order_no')} AND f.line_no = l.{q('line_no')} "
+        f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT {line_cols}, "
+        f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
     ))
 

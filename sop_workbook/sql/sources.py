@@ -118,6 +118,10 @@ class Source:
         """SQL for a staged row's number as the user sees the file (None in a database)."""
         return None
 
+    def row_id(self, alias: str) -> str | None:
+        """SQL for a unique integer id of a row of a staged table (None: no such id)."""
+        return None
+
 
 class DuckDBSource(Source):
     """A source read through an in-process DuckDB connection."""
@@ -138,6 +142,9 @@ class DuckDBSource(Source):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # already closed
             self.con.close()
+
+    def row_id(self, alias: str) -> str | None:
+        return f"{alias}.rowid"
 
     def row_number(self, table: str, alias: str) -> str | None:
         first = self.tables[table].first_row if table in self.tables else None

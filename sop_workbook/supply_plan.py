@@ -491,6 +491,54 @@ def projection_grid(projection: pd.DataFrame, periods: list[str] | None = None) 
     frame = projection[[*KEYS, "period", *PROJECTION_MEASURES]].copy()
     for measure in PROJECTION_MEASURES:
         frame[measure] = pd.to_numeric(frame[measure], errors="coerce").astype(float)
+    placed = _pair_rows(frame, periods)
+    if placed is None:
+        grid = _projection_pivot(frame, periods, names)
+    else:
+        pairs, pair_of_row, column = placed
+        cells = np.full((len(pairs), len(PROJECTION_MEASURES), len(periods)), np.nan)
+        rows = column >= 0
+        for m, measure in enumerate(PROJECTION_MEASURES):
+            cells[pair_of_row[rows], m, column[rows]] = frame[measure].to_numpy()[rows]
+        cells = cells.reshape(-1, len(periods))
+        n = len(PROJECTION_MEASURES)
+        grid = pd.DataFrame({
+            "item_no": pd.Index(np.repeat(pairs["item_no"].to_numpy(), n)),
+            "location_code": pd.Index(np.repeat(pairs["location_code"].to_numpy(), n)),
+            "measure": pd.Index(np.tile(np.array(PROJECTION_MEASURES, dtype=object),
+                                        len(pairs)))}
+            | {name: none_cells(cells[:, k]) for k, name in enumerate(names)})
+    grid = grid[columns]
+    grid.attrs["periods"] = list(periods)
+    return grid
+
+
+def _pair_rows(frame: pd.DataFrame, periods: list[str]
+               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """The distinct item × location pairs of ``frame`` (sorted), the pair of each row and
+    the position of its period in ``periods`` (−1: not there). ``None`` when the pairs
+    cannot be laid out that way: an empty or non-text key, a pair × period given twice,
+    or ``periods`` listing a period twice."""
+    if not all(_exact_hashable(frame[k]) and frame[k].dtype.kind != "f" for k in KEYS) \
+            or len(set(periods)) < len(periods):
+        return None
+    gid, keep = key_codes(frame, KEYS)
+    if not keep.all():
+        return None
+    _, first, pair_of_row = np.unique(gid, return_index=True, return_inverse=True)
+    period_of_row, in_frame = pd.factorize(frame["period"], use_na_sentinel=False)
+    if len(np.unique(pair_of_row * len(in_frame) + period_of_row)) < len(frame):
+        return None
+    column = pd.Index(list(periods), dtype=object).get_indexer(
+        frame["period"].to_numpy(dtype=object))
+    pairs = frame.iloc[first][KEYS].reset_index(drop=True)
+    return pairs, pair_of_row.ravel(), column
+
+
+def _projection_pivot(frame: pd.DataFrame, periods: list[str], names: list[str]
+                      ) -> pd.DataFrame:
+    """:func:`projection_grid` by melt and pivot (keys :func:`_pair_rows` cannot lay
+    out)."""
     long = frame.melt(id_vars=[*KEYS, "period"], value_vars=list(PROJECTION_MEASURES),
                       var_name="measure")
     wide = long.pivot(index=[*KEYS, "measure"], columns="period", values="value")
@@ -501,9 +549,7 @@ def projection_grid(projection: pd.DataFrame, periods: list[str] | None = None) 
     wide = wide.reindex(index=pd.MultiIndex.from_tuples(tuples, names=[*KEYS, "measure"]),
                         columns=periods)
     wide.columns = names
-    grid = _object_cells(wide.reset_index(), names)[columns]
-    grid.attrs["periods"] = list(periods)
-    return grid
+    return _object_cells(wide.reset_index(), names)
 
 
 def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
@@ -517,11 +563,11 @@ def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
     """
     if projection.empty:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    frame = projection.assign(_m=projection["period"].map(parse_period))
-    frame = frame.sort_values([*KEYS, "_m"], kind="stable")
+    frame = projection.assign(_m=per_unique(projection["period"],
+                                            lambda p: p.map(parse_period)))
     parts = []
     for flag in ("below_safety", "negative"):
-        first = frame[frame[flag].astype(bool)].groupby(KEYS, sort=False).head(1)
+        first = _first_flagged(frame, flag)
         projected = first["projected"].astype(float)
         safety = pd.to_numeric(first["safety_qty"], errors="coerce").astype(float)
         target = 0.0 if flag == "negative" else safety
@@ -533,3 +579,16 @@ def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out = out.sort_values(["_m", "item_no", "location_code", "exception"]).drop(columns="_m")
     return out[EXCEPTION_COLUMNS].reset_index(drop=True)
+
+
+def _first_flagged(frame: pd.DataFrame, flag: str) -> pd.DataFrame:
+    """Per item × location, its first row (by month ``_m``, then row order) where
+    ``flag`` is set; pairs in key order."""
+    gid, keep = key_codes(frame, KEYS)
+    if not keep.all() or not all(_exact_hashable(frame[k]) for k in KEYS):
+        ordered = frame.sort_values([*KEYS, "_m"], kind="stable")
+        return ordered[ordered[flag].astype(bool)].groupby(KEYS, sort=False).head(1)
+    order = np.lexsort((frame["_m"].to_numpy(), gid))  # stable: ties keep row order
+    flagged = order[frame[flag].astype(bool).to_numpy()[order]]
+    first = np.unique(gid[flagged], return_index=True)[1]
+    return frame.iloc[flagged[first]]

@@ -42,11 +42,12 @@ import pandas as pd
 
 from .periods import parse_period
 from .supply_plan import (
+    PlanCells,
     _columns,
     _number,
     _text,
+    by_item_of,
     clean_routings,
-    item_period_consensus,
 )
 
 UNMAPPED = "(unmapped)"
@@ -133,6 +134,12 @@ def item_prices(items: pd.DataFrame | None, agg_item_mix: pd.DataFrame | None
     return out.sort_index()
 
 
+def _plan_periods(plan: pd.DataFrame) -> list[str]:
+    """Every period of the plan, in calendar order."""
+    p = _columns(plan, {"period": ""})
+    return sorted(set(pd.unique(_text(p["period"]))), key=parse_period)
+
+
 def _setup(posting_setup: pd.DataFrame | None) -> pd.DataFrame:
     s = _columns(posting_setup, {"gen_bus_posting_group": "", "gen_prod_posting_group": "",
                                  "sales_account": None, "cogs_account": None})
@@ -182,21 +189,22 @@ def _shares(mix: pd.DataFrame, setup: pd.DataFrame, master: pd.DataFrame,
 def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
                     agg_item_mix: pd.DataFrame | None, posting_setup: pd.DataFrame | None,
                     gl_accounts: pd.DataFrame | None, *,
-                    periods: list[str] | None = None) -> ValuePlan:
+                    periods: list[str] | None = None,
+                    cells: PlanCells | None = None) -> ValuePlan:
     """The consensus plan in value by GL account (module docstring for every formula).
 
     ``periods`` restricts the plan (default: every period of the plan). Returns a
     :class:`ValuePlan`; ``lines`` has columns ``period``, ``category``, ``gl_account``,
-    ``gl_name``, ``line``, ``amount``.
+    ``gl_name``, ``line``, ``amount``. ``cells``: :class:`~sop_workbook.supply_plan.
+    PlanCells` of ``plan``, when the caller has them.
     """
     if periods is None:
-        p = _columns(plan, {"period": ""})
-        periods = sorted(set(_text(p["period"])), key=parse_period)
+        periods = _plan_periods(plan)
     master = clean_items(items)
     prices = item_prices(items, agg_item_mix)
     setup = _setup(posting_setup).drop_duplicates(
         ["gen_bus_posting_group", "gen_prod_posting_group"], keep="last")
-    volume = item_period_consensus(plan, periods).rename(columns={"consensus": "volume"})
+    volume = by_item_of(plan, periods, cells).rename(columns={"consensus": "volume"})
     it = volume["item_no"]
     volume["category"] = it.map(master["category"]).fillna(NO_CATEGORY)
     volume["gen_prod_posting_group"] = it.map(master["gen_prod_posting_group"]).fillna("")
@@ -319,7 +327,8 @@ def material_cost_per_unit(items: pd.DataFrame | None, routings: pd.DataFrame | 
 def cash_need(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame | None,
               capacity_load_frame: pd.DataFrame | None,
               labour_rate: float | Mapping[str, float], *,
-              periods: list[str] | None = None) -> pd.DataFrame:
+              periods: list[str] | None = None,
+              cells: PlanCells | None = None) -> pd.DataFrame:
     """Cash needed for labour and material per period, reading the supply plan as
     **chase**: what the consensus demands in a period is produced (or bought) and paid in
     that same period (no lead-time offset, no payment terms, no use of stock on hand or
@@ -335,11 +344,11 @@ def cash_need(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataF
       items with no unit_cost (no material cash counted for it — reported, not hidden).
 
     Columns: ``period``, ``material``, ``labour``, ``total``, ``volume_without_cost``.
+    ``cells`` as in :func:`volume_to_value`.
     """
     if periods is None:
-        p = _columns(plan, {"period": ""})
-        periods = sorted(set(_text(p["period"])), key=parse_period)
-    volume = item_period_consensus(plan, periods)
+        periods = _plan_periods(plan)
+    volume = by_item_of(plan, periods, cells)
     per_unit = material_cost_per_unit(items, routings, labour_rate)
     volume["unit_material"] = volume["item_no"].map(per_unit)
     has_cost = volume["unit_material"].notna()

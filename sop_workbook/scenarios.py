@@ -220,6 +220,11 @@ def scenario_grid(comparison: pd.DataFrame) -> pd.DataFrame:
     return grid
 
 
+def _values(column: pd.Series | pd.Index) -> list:
+    """A column's values as a Python list (fast also for text columns)."""
+    return column.to_numpy(dtype=object).tolist()
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.1f}"
 
@@ -339,18 +344,22 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
             })
             pool -= prebuild
     hours = r.groupby("item_no")["hours_per_unit"].sum().to_dict()
-    centres = r.groupby("item_no")["work_center"].agg(lambda s: ", ".join(sorted(s))).to_dict()
-    items = item_ids.tolist()
-    locations = index.get_level_values(1).tolist() if len(index) else []
+    centres_of: dict[str, list[str]] = {}
+    for item, centre in zip(_values(r["item_no"]), _values(r["work_center"]), strict=True):
+        centres_of.setdefault(item, []).append(centre)
+    centres = {item: ", ".join(sorted(names)) for item, names in centres_of.items()}
+    items = _values(item_ids)
+    locations = _values(index.get_level_values(1)) if len(index) else []
     prices = price.tolist()
     rows_of: dict[str, list[int]] = {}
     for j, item in enumerate(items):
         rows_of.setdefault(item, []).append(j)
     negative = projected < 0
     lowest = projected.min(axis=1) if len(index) else np.zeros(0)
+    first_negative = negative.argmax(axis=1) if len(index) else np.zeros(0, dtype=np.int64)
     for k in np.flatnonzero(negative.any(axis=1)).tolist():
         item, location = items[k], locations[k]
-        first = int(np.argmax(negative[k]))
+        first = int(first_negative[k])
         period = periods[first]
         qty = max(0.0, -float(lowest[k]))
         revenue = 0.0 if np.isnan(prices[k]) else qty * prices[k]

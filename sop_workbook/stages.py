@@ -20,6 +20,7 @@ Stage → tables:
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -322,13 +323,16 @@ def demand_rollup(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame
 
 def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
                  ) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The Supply sheet's tables, and what the later stages reuse: the capacity ``load``,
-    the ``projection`` and its item × location ``arrays`` (with their ``periods``)."""
+    """The Supply sheet's tables, and what the later stages reuse: the plan's ``cells``,
+    the capacity ``load``, the ``projection`` and its item × location ``arrays`` (with
+    their ``periods``)."""
     periods = planning.plan_periods(settings.current, settings.horizon)
-    load = supply_plan.capacity_load(plan, agg.get("routings"), agg.get("capacity"), periods)
+    cells = supply_plan.PlanCells.of(plan, periods)
+    load = supply_plan.capacity_load(plan, agg.get("routings"), agg.get("capacity"), periods,
+                                     cells=cells)
     projected = supply_plan.horizon_periods(settings.current)  # the projection's horizon
     arrays = supply_plan.pair_arrays(plan, agg["agg_sales"], agg.get("agg_supply_open"),
-                                     settings.current, projected)
+                                     settings.current, projected, cells=cells)
     projection = supply_plan.projected_inventory(
         plan, agg["agg_sales"], agg.get("agg_supply_open"), settings.current,
         safety_days=settings.safety_days, lookahead=settings.lookahead, arrays=arrays)
@@ -342,8 +346,8 @@ def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Set
         "supply_projection": grid,
         "supply_exceptions": supply_plan.projection_exceptions(projection),
     }
-    return tables, {"load": load, "load_periods": periods, "projection": projection,
-                    "arrays": arrays, "periods": projected}
+    return tables, {"cells": cells, "load": load, "load_periods": periods,
+                    "projection": projection, "arrays": arrays, "periods": projected}
 
 
 # --------------------------------------------------------------------------- finance
@@ -374,12 +378,15 @@ def actual_vs_budget(agg_sales: pd.DataFrame, current: str, months: int = 3) -> 
 
 
 def finance_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, load: pd.DataFrame,
-                  settings: Settings) -> dict[str, pd.DataFrame]:
+                  settings: Settings, cells: supply_plan.PlanCells | None = None
+                  ) -> dict[str, pd.DataFrame]:
+    """The Finance sheet's tables (``cells``: the plan as the supply stage read it)."""
     periods = planning.plan_periods(settings.current, settings.horizon)
     values = finance_plan.volume_to_value(plan, agg["items"], agg.get("agg_item_mix"),
-                                          agg.get("posting_setup"), agg.get("gl_accounts"))
+                                          agg.get("posting_setup"), agg.get("gl_accounts"),
+                                          cells=cells)
     cash = finance_plan.cash_need(plan, agg["items"], agg.get("routings"), load,
-                                  settings.labour_rate, periods=periods)
+                                  settings.labour_rate, periods=periods, cells=cells)
     return {
         "fin_plan_value": value_grid(values.lines, periods),
         "fin_cash_need": cash[["period", "material", "labour", "total"]],
@@ -503,10 +510,16 @@ def scenario_periods(comparison: pd.DataFrame) -> pd.DataFrame:
                 "consensus_inventory", "constrained_inventory"]]
 
 
+_Gap = namedtuple("_Gap", ["gap_type", "period", "hours_short", "volume_at_risk",
+                           "revenue_at_risk", "decision", "option_1", "option_2",
+                           "option_3"])
+
+
 def gap_list(found: pd.DataFrame) -> pd.DataFrame:
     """``presop_gaps``: each gap in a sentence, its stage, period, impact and options."""
     rows = []
-    for rec in found.itertuples(index=False):
+    columns = {c: found[c].to_numpy(dtype=object).tolist() for c in found.columns}
+    for rec in map(_Gap._make, zip(*(columns[c] for c in _Gap._fields), strict=True)):
         if rec.gap_type == "capacity":
             impact = (f"{rec.hours_short:,.1f} h short; {rec.volume_at_risk:,.1f} units and "
                       f"{rec.revenue_at_risk:,.0f} revenue at risk")
@@ -575,7 +588,7 @@ def build_stage_tables(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: S
     plan = demand.plan
     supply_tables, supply = supply_stage(agg, plan, settings)
     tables = {**demand.tables, **supply_tables}
-    tables.update(finance_stage(agg, plan, supply["load"], settings))
+    tables.update(finance_stage(agg, plan, supply["load"], settings, supply["cells"]))
     tables.update(presop_stage(agg, plan, settings, supply))
     tables.update(meeting_stage(inputs, settings, tables.get("presop_gaps")))
     return tables

@@ -55,6 +55,8 @@ Readings (stated once, used throughout):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -231,8 +233,43 @@ def plan_long(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
 
 def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     """Consensus Σ over locations: ``item_no``, ``period``, ``consensus``."""
-    p = plan_long(plan, periods)
-    return group_sum(p, ["item_no", "period"], ["consensus"])
+    return _by_item(plan_long(plan, periods))
+
+
+def _by_item(long: pd.DataFrame) -> pd.DataFrame:
+    return group_sum(long, ["item_no", "period"], ["consensus"])
+
+
+@dataclass(frozen=True)
+class PlanCells:
+    """One plan read once for a horizon, for the cores that take it (each computes the
+    same itself when not given one, or given one for other periods): ``long`` =
+    :func:`plan_long`, ``by_item`` = :func:`item_period_consensus`. Read-only."""
+
+    periods: list[str]
+    long: pd.DataFrame
+    by_item: pd.DataFrame
+
+    @classmethod
+    def of(cls, plan: pd.DataFrame, periods: list[str]) -> PlanCells:
+        long = plan_long(plan, periods)
+        return cls(list(periods), long, _by_item(long))
+
+    def fits(self, periods: list[str]) -> bool:
+        return self.periods == list(periods)
+
+
+def _long_of(plan: pd.DataFrame, periods: list[str], cells: PlanCells | None
+             ) -> pd.DataFrame:
+    return cells.long.copy(deep=False) if cells is not None and cells.fits(periods) else \
+        plan_long(plan, periods)
+
+
+def by_item_of(plan: pd.DataFrame, periods: list[str], cells: PlanCells | None
+               ) -> pd.DataFrame:
+    """:func:`item_period_consensus`, from ``cells`` when they are for ``periods``."""
+    return cells.by_item.copy(deep=False) if cells is not None and cells.fits(periods) \
+        else item_period_consensus(plan, periods)
 
 
 def clean_routings(routings: pd.DataFrame | None) -> pd.DataFrame:
@@ -266,19 +303,21 @@ def period_columns(periods: list[str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- capacity
 
 def capacity_load(plan: pd.DataFrame, routings: pd.DataFrame | None,
-                  capacity: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
+                  capacity: pd.DataFrame | None, periods: list[str], *,
+                  cells: PlanCells | None = None) -> pd.DataFrame:
     """Work centre × period load vs available hours (module docstring, *Capacity load*).
 
     Columns: ``work_center``, ``period``, ``load_hours``, ``available_hours`` (``None``
     when missing), ``utilisation`` (``None`` when available is missing or 0),
     ``overload`` (bool). Sorted by work centre, then period in ``periods`` order.
+    ``cells``: :class:`PlanCells` of ``plan``, when the caller has them.
     """
     periods = list(periods)
     r = clean_routings(routings)
     if r.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in LOAD_COLUMNS})
     cap = clean_capacity(capacity, periods)
-    demand = item_period_consensus(plan, periods)
+    demand = by_item_of(plan, periods, cells)
     load = demand.merge(r, on="item_no", how="inner")
     load["load_hours"] = load["consensus"] * load["hours_per_unit"]
     load = load.groupby(["work_center", "period"])["load_hours"].sum()
@@ -370,12 +409,14 @@ def forward_daily_demand(demand: np.ndarray, periods: list[str], lookahead: int)
 
 
 def pair_arrays(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
-                agg_supply_open: pd.DataFrame | None, current: str, periods: list[str]
+                agg_supply_open: pd.DataFrame | None, current: str, periods: list[str],
+                *, cells: PlanCells | None = None
                 ) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, np.ndarray]:
     """The item × location pairs of the projection (plan ∪ open supply in or before the
     horizon ∪ non-zero on hand at the last closed period), sorted, with their demand and
-    supply as (pairs × periods) arrays and their opening on hand (pairs)."""
-    demand_long = plan_long(plan, periods)
+    supply as (pairs × periods) arrays and their opening on hand (pairs). ``cells``:
+    :class:`PlanCells` of ``plan``, when the caller has them."""
+    demand_long = _long_of(plan, periods, cells)
     supply_long = open_supply(agg_supply_open, periods)
     on_hand = opening_on_hand(agg_sales, current)
     held = on_hand[on_hand.to_numpy() != 0].index

@@ -20,8 +20,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 
+import numpy as np
 import pandas as pd
 import xlwings as xw
+from pandas.api.types import infer_dtype
 
 from sop_workbook.errors import SopError
 from sop_workbook.kpi import aggregated as agg
@@ -65,13 +67,31 @@ def as_table(data) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Empty rows dropped; text columns as text, the others as numbers (blank → 0)."""
-    frame = frame.dropna(how="all").copy()
+    frame = _blank_rows_dropped(frame).copy(deep=False)  # every column is replaced below
     for col in frame.columns:
         if col not in _TEXT_COLUMNS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
         else:
-            frame[col] = frame[col].map(_text)
+            frame[col] = _text_column(frame[col])
     return frame
+
+
+def _blank_rows_dropped(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are not all blank (``dropna(how="all")``); when a number column has no
+    blank at all, no row is all blank and the frame is returned as is."""
+    for _, column in frame.items():
+        if column.dtype == "float64" and not np.isnan(column.to_numpy()).any():
+            return frame
+    return frame.dropna(how="all")
+
+
+def _text_column(column: pd.Series) -> pd.Series:
+    """:func:`_text` of every element of a column. A column that holds only text already
+    (the usual case) is the same text, taken in one step instead of element by element."""
+    values = column.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=False) == "string":
+        return pd.Series(values, index=column.index, name=column.name)
+    return column.map(_text)
 
 
 def _remember(data, frame: pd.DataFrame) -> None:

@@ -5,9 +5,17 @@ from the Excel table), a period and optionally a dimension and member, and retur
 same figure as the engine in :mod:`sop_workbook.kpi` for that cut (tests check both paths
 agree). Each ratio is Σ numerator ÷ Σ denominator over the selected rows; no rows or a
 zero denominator gives ``None``.
+
+A recalculation passes the same few tables to many cells: inside :func:`shared_lookups`
+what selecting rows needs (row positions per period and per member, the numbers of a
+column) is worked out once per table and reused; the figures are the same either way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -27,13 +35,135 @@ DIMENSION_COLUMNS = {
 }
 
 
-def select(table: pd.DataFrame, periods: str | list[str] | None, dimension: str | None = None,
-           member: str | None = None) -> pd.DataFrame:
-    """Rows of ``table`` in ``periods`` whose ``dimension`` equals ``member``."""
-    mask = np.ones(len(table), dtype=bool)
+# --------------------------------------------------------------------------- shared lookups
+
+
+class _Lookups:
+    """What selecting rows of one table needs, worked out on first use: a column as text,
+    the row positions of each text of a column, a column's numbers, the stocked periods."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table  # held, so that its id (the cache key) is not reused
+        self._texts: dict[str, np.ndarray] = {}
+        self._positions: dict[str, dict[str, np.ndarray]] = {}
+        self._numbers: dict[str, np.ndarray | None] = {}
+        self.stocked: set | None = None
+
+    def texts(self, column: str) -> np.ndarray:
+        """The column as text (``astype(str)``), as an object array."""
+        if column not in self._texts:
+            self._texts[column] = self.table[column].astype(str).to_numpy(dtype=object)
+        return self._texts[column]
+
+    def positions(self, column: str) -> dict[str, np.ndarray]:
+        """Each text of the column → the positions (ascending) of its rows."""
+        if column not in self._positions:
+            self._positions[column] = _split(np.arange(len(self.table)), self.texts(column))
+        return self._positions[column]
+
+    def numbers(self, column: str) -> np.ndarray | None:
+        """:func:`_plain_numbers` of the column."""
+        if column not in self._numbers:
+            self._numbers[column] = _plain_numbers(self.table[column])
+        return self._numbers[column]
+
+
+_SHARED: ContextVar[dict[int, _Lookups] | None] = ContextVar("kpi_lookups", default=None)
+
+
+@contextmanager
+def shared_lookups() -> Iterator[None]:
+    """Inside the block every KPI call reuses each table's lookups (built once per table
+    object). The tables must not change inside the block. A nested block shares the
+    outer one's lookups; on leaving the outermost block they are dropped."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _lookups(table: pd.DataFrame) -> _Lookups | None:
+    """The table's shared lookups inside :func:`shared_lookups`, else None."""
+    shared = _SHARED.get()
+    if shared is None:
+        return None
+    found = shared.get(id(table))
+    if found is None or found.table is not table:
+        found = shared[id(table)] = _Lookups(table)
+    return found
+
+
+def _split(positions: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Each key → the ``positions`` whose key it is, in their order (missing keys left out)."""
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes + 1, minlength=len(uniques) + 1))  # -1 = missing
+    return {key: positions[order[ends[i]:ends[i + 1]]] for i, key in enumerate(uniques)}
+
+
+def _plain_numbers(values: pd.Series) -> np.ndarray | None:
+    """A float64 or int64 column's numbers with NaN as 0 — what :func:`_sum` adds up, so
+    that Σ over some rows is the same figure; None for a column of any other type."""
+    if values.dtype not in (np.dtype(np.float64), np.dtype(np.int64)):
+        return None
+    numbers = values.to_numpy()
+    if numbers.dtype.kind == "f":
+        missing = np.isnan(numbers)
+        if missing.any():
+            numbers = np.where(missing, 0.0, numbers)
+    return numbers
+
+
+# --------------------------------------------------------------------------- row selection
+
+
+class _Rows:
+    """Some rows of a table, by position (ascending)."""
+
+    __slots__ = ("positions", "table")
+
+    def __init__(self, table: pd.DataFrame, positions: np.ndarray) -> None:
+        self.table = table
+        self.positions = positions
+
+    def sum(self, column: str) -> float:
+        """Σ of the column over the rows, as :func:`_sum` of the selected rows gives it."""
+        lookups = _lookups(self.table)
+        numbers = (lookups.numbers(column) if lookups is not None
+                   else _plain_numbers(self.table[column]))
+        if numbers is None:
+            return float(pd.to_numeric(self.table[column].take(self.positions),
+                                       errors="coerce").fillna(0).sum())
+        return float(numbers[self.positions].sum())
+
+    def columns(self, *names: str) -> pd.DataFrame:
+        """These columns of the rows (as :func:`select` would give them)."""
+        return pd.DataFrame({name: self.table[name].take(self.positions) for name in names})
+
+
+def _matching(table: pd.DataFrame, column: str, texts: list) -> np.ndarray:
+    """Positions (ascending) of the rows whose ``column`` as text is one of ``texts``."""
+    lookups = _lookups(table)
+    if lookups is None or not all(isinstance(t, str) for t in texts):
+        return np.flatnonzero(table[column].astype(str).isin(texts).to_numpy())
+    index = lookups.positions(column)
+    found = [index[t] for t in dict.fromkeys(texts) if t in index]
+    if len(found) == 1:
+        return found[0]
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)
+
+
+def _positions(table: pd.DataFrame, periods: str | list[str] | None,
+               dimension: str | None = None, member: str | None = None) -> np.ndarray:
+    """Positions (ascending) of the rows :func:`select` returns."""
+    positions = np.arange(len(table))
     if periods is not None:
         wanted = [periods] if isinstance(periods, str) else list(periods)
-        mask &= table["period"].astype(str).isin(wanted).to_numpy()
+        positions = _matching(table, "period", wanted)
     if dimension:
         column = DIMENSION_COLUMNS.get(dimension.strip().lower())
         if column is None:
@@ -43,8 +173,33 @@ def select(table: pd.DataFrame, periods: str | list[str] | None, dimension: str 
             raise SopError(f"this KPI cannot be cut by {dimension!r}")
         if member is None or str(member) == "":
             raise SopError(f"dimension {dimension!r} needs a member (e.g. an item number)")
-        mask &= table[column].astype(str).eq(str(member)).to_numpy()
-    return table[mask]
+        positions = np.intersect1d(positions, _matching(table, column, [str(member)]),
+                                   assume_unique=True)
+    return positions
+
+
+def select(table: pd.DataFrame, periods: str | list[str] | None, dimension: str | None = None,
+           member: str | None = None) -> pd.DataFrame:
+    """Rows of ``table`` in ``periods`` whose ``dimension`` equals ``member``."""
+    return table.take(_positions(table, periods, dimension, member))
+
+
+def _picked(table: pd.DataFrame, periods: str | list[str] | None, dimension: str | None = None,
+            member: str | None = None) -> _Rows:
+    """The rows :func:`select` returns, by position."""
+    return _Rows(table, _positions(table, periods, dimension, member))
+
+
+def _stocked_periods(agg: pd.DataFrame) -> set:
+    """The periods (as text) of the rows holding inventory: an on-hand quantity or value."""
+    lookups = _lookups(agg)
+    if lookups is not None and lookups.stocked is not None:
+        return lookups.stocked
+    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
+    found = set(pd.unique(stocked["period"].astype(str).to_numpy(dtype=object)))
+    if lookups is not None:
+        lookups.stocked = found
+    return found
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -55,34 +210,51 @@ def _sum(rows: pd.DataFrame, column: str) -> float:
     return float(pd.to_numeric(rows[column], errors="coerce").fillna(0).sum())
 
 
+# --------------------------------------------------------------------------- KPIs
+# Each KPI whose figure reads only the selected rows is a public function of (table,
+# period, cut) and a figure of those rows, which kpi_by also applies per member.
+
+
 def sales_otd(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ otd_on_time ÷ Σ otd_lines (shipment lines of the period)."""
-    rows = select(agg, period, dimension, member)
-    return _ratio(_sum(rows, "otd_on_time"), _sum(rows, "otd_lines"))
+    return _sales_otd(_picked(agg, period, dimension, member))
+
+
+def _sales_otd(rows: _Rows):
+    return _ratio(rows.sum("otd_on_time"), rows.sum("otd_lines"))
 
 
 def fill_rate(agg: pd.DataFrame, period: str, dimension=None, member=None, level="line"):
     """line: Σ fill_lines_filled ÷ Σ fill_lines_due; unit: Σ fill_qty_on_time ÷ Σ fill_qty_due.
     (The order level is not additive over items and is not held in the aggregates.)"""
-    rows = select(agg, period, dimension, member)
+    return _fill_rate(_picked(agg, period, dimension, member), level)
+
+
+def _fill_rate(rows: _Rows, level="line"):
     if level == "line":
-        return _ratio(_sum(rows, "fill_lines_filled"), _sum(rows, "fill_lines_due"))
+        return _ratio(rows.sum("fill_lines_filled"), rows.sum("fill_lines_due"))
     if level == "unit":
-        return _ratio(_sum(rows, "fill_qty_on_time"), _sum(rows, "fill_qty_due"))
+        return _ratio(rows.sum("fill_qty_on_time"), rows.sum("fill_qty_due"))
     raise SopError(f"fill-rate level {level!r} is not available in the workbook",
                    "use 'line' or 'unit'")
 
 
 def vendor_otd(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ receipts_on_time ÷ Σ receipt_lines (receipt lines of the period)."""
-    rows = select(agg, period, dimension, member)
-    return _ratio(_sum(rows, "receipts_on_time"), _sum(rows, "receipt_lines"))
+    return _vendor_otd(_picked(agg, period, dimension, member))
+
+
+def _vendor_otd(rows: _Rows):
+    return _ratio(rows.sum("receipts_on_time"), rows.sum("receipt_lines"))
 
 
 def schedule_attainment(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ attained_qty ÷ Σ planned_qty (production orders due in the period)."""
-    rows = select(agg, period, dimension, member)
-    return _ratio(_sum(rows, "attained_qty"), _sum(rows, "planned_qty"))
+    return _schedule_attainment(_picked(agg, period, dimension, member))
+
+
+def _schedule_attainment(rows: _Rows):
+    return _ratio(rows.sum("attained_qty"), rows.sum("planned_qty"))
 
 
 def inventory_turns(agg: pd.DataFrame, period: str, dimension=None, member=None, months=1):
@@ -92,47 +264,52 @@ def inventory_turns(agg: pd.DataFrame, period: str, dimension=None, member=None,
     end = parse_period(period)
     window = [format_period(m) for m in range(end - months + 1, end + 1)]
     ends = [format_period(m) for m in range(end - months, end + 1)]
-    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
-    known = sorted(set(stocked["period"].astype(str)) & set(ends))
-    cogs = _sum(select(agg, window, dimension, member), "cogs") * 12 / months
+    known = sorted(_stocked_periods(agg) & set(ends))
+    cogs = _picked(agg, window, dimension, member).sum("cogs") * 12 / months
     if not known:
         return None
-    avg = _sum(select(agg, known, dimension, member), "inventory_value") / len(known)
+    avg = _picked(agg, known, dimension, member).sum("inventory_value") / len(known)
     return _ratio(cogs, avg)
 
 
 def days_of_supply(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ on_hand_qty at period end ÷ (Σ shipped_qty ÷ days in the period)."""
-    rows = select(agg, period, dimension, member)
-    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
-    if not (stocked["period"].astype(str) == period).any():
+    rows = _picked(agg, period, dimension, member)
+    if period not in _stocked_periods(agg):
         return None
-    return _ratio(_sum(rows, "on_hand_qty"), _sum(rows, "shipped_qty") / days_in_period(period))
+    return _ratio(rows.sum("on_hand_qty"), rows.sum("shipped_qty") / days_in_period(period))
 
 
 def forecast_accuracy(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """max(0, 1 − Σ forecast_abs_error ÷ Σ invoiced_amount)."""
-    rows = select(agg, period, dimension, member)
-    actual = _sum(rows, "invoiced_amount")
+    return _forecast_accuracy(_picked(agg, period, dimension, member))
+
+
+def _forecast_accuracy(rows: _Rows):
+    actual = rows.sum("invoiced_amount")
     if not actual > 0:
         return None
-    return max(0.0, 1.0 - _sum(rows, "forecast_abs_error") / actual)
+    return max(0.0, 1.0 - rows.sum("forecast_abs_error") / actual)
 
 
 def forecast_bias(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """(Σ budget_amount − Σ invoiced_amount) ÷ Σ invoiced_amount."""
-    rows = select(agg, period, dimension, member)
-    actual = _sum(rows, "invoiced_amount")
+    return _forecast_bias(_picked(agg, period, dimension, member))
+
+
+def _forecast_bias(rows: _Rows):
+    actual = rows.sum("invoiced_amount")
     if not actual > 0:
         return None
-    return (_sum(rows, "budget_amount") - actual) / actual
+    return (rows.sum("budget_amount") - actual) / actual
 
 
 def tracking_signal(agg: pd.DataFrame, period: str, dimension=None, member=None, periods=6):
     """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the n periods ending at ``period``."""
     end = parse_period(period)
     window = [format_period(m) for m in range(end - periods + 1, end + 1)]
-    rows = select(agg, window, dimension, member)
+    rows = _picked(agg, window, dimension, member).columns(
+        "period", "invoiced_amount", "budget_amount")
     per = rows.groupby(rows["period"].astype(str))[["invoiced_amount", "budget_amount"]].sum()
     err = per["invoiced_amount"] - per["budget_amount"]
     mad = float(err.abs().sum()) / periods
@@ -141,15 +318,21 @@ def tracking_signal(agg: pd.DataFrame, period: str, dimension=None, member=None,
 
 def close_ratio(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ won ÷ Σ (won + lost), opportunities closed in the period."""
-    rows = select(agg, period, dimension, member)
-    won = _sum(rows, "won")
-    return _ratio(won, won + _sum(rows, "lost"))
+    return _close_ratio(_picked(agg, period, dimension, member))
+
+
+def _close_ratio(rows: _Rows):
+    won = rows.sum("won")
+    return _ratio(won, won + rows.sum("lost"))
 
 
 def commit_vs_closed(agg: pd.DataFrame, period: str, dimension=None, member=None):
     """Σ won_amount ÷ Σ committed_amount of the period."""
-    rows = select(agg, period, dimension, member)
-    return _ratio(_sum(rows, "won_amount"), _sum(rows, "committed_amount"))
+    return _commit_vs_closed(_picked(agg, period, dimension, member))
+
+
+def _commit_vs_closed(rows: _Rows):
+    return _ratio(rows.sum("won_amount"), rows.sum("committed_amount"))
 
 
 # --------------------------------------------------------------------------- finance
@@ -208,19 +391,30 @@ def kpi_by(table: pd.DataFrame, kpi: str, period: str, dimension: str) -> pd.Dat
     column = DIMENSION_COLUMNS.get(dimension.strip().lower())
     if column is None or column not in table:
         raise SopError(f"dimension: this table cannot be cut by {dimension!r}")
-    rows = select(table, period)
-    members = sorted(set(rows[column].astype(str)))
-    if kpi in WINDOWED:  # needs other periods' rows too: select each member in the table
-        values = [fn(table, period, dimension, m) for m in members]
-    else:  # the period's rows split once by member (same figure, one pass)
-        groups = dict(tuple(rows.groupby(rows[column].astype(str), sort=False)))
-        values = [fn(groups[m], period) for m in members]
+    with shared_lookups():
+        rows = _positions(table, period)
+        keys = _lookups(table).texts(column)[rows]
+        members = sorted(set(keys))
+        if kpi in WINDOWED:  # needs other periods' rows too: select each member in the table
+            values = [fn(table, period, dimension, m) for m in members]
+        else:  # the period's rows split once by member (same rows, same figure)
+            figure = _FIGURES[kpi]
+            groups = _split(rows, keys)
+            values = [figure(_Rows(table, groups[m])) for m in members]
     return pd.DataFrame({dimension: members, "value": values})
 
 
 #: KPIs whose figure reads rows beyond the member's rows of the period (a window, the
 #: opening stock, or whether the period has any inventory at all).
 WINDOWED = frozenset({"inventory_turns", "tracking_signal", "days_of_supply"})
+
+#: The other KPIs as figures of the selected rows.
+_FIGURES = {
+    "sales_otd": _sales_otd, "fill_rate": _fill_rate, "vendor_otd": _vendor_otd,
+    "schedule_attainment": _schedule_attainment, "forecast_accuracy": _forecast_accuracy,
+    "forecast_bias": _forecast_bias, "close_ratio": _close_ratio,
+    "commit_vs_closed": _commit_vs_closed,
+}
 
 
 def vendor_watch(agg: pd.DataFrame, period: str, windows: tuple[int, ...] = (3, 6)

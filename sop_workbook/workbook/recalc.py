@@ -26,6 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
+from ..kpi.aggregated import shared_lookups
 from ..template.package import _read_zip, _write_zip
 from .formula import FormulaError, evaluate
 
@@ -237,15 +238,17 @@ _col = get_column_letter
 
 def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
     """Evaluate every UDF cell of a loaded workbook; the resolver holds the results
-    (``udf_values``) and the native formulas evaluated on the way (``native_values``)."""
+    (``udf_values``) and the native formulas evaluated on the way (``native_values``).
+    The KPI functions share their per-table lookups for the duration of the call."""
     if udf_functions is None:
         import udfs
 
         udf_functions = udfs.UDFS
     resolver = Resolver(wb, udf_functions)
-    for ws in wb.worksheets:
-        for coord in udf_cells(ws):
-            resolver.cell(ws.title, coord)
+    with shared_lookups():  # the tables do not change while the cells are evaluated
+        for ws in wb.worksheets:
+            for coord in udf_cells(ws):
+                resolver.cell(ws.title, coord)
     return resolver
 
 

@@ -7,7 +7,9 @@ from the same source (:func:`sop_workbook.sql.reference.in_memory_tables`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pandas as pd
 
@@ -19,6 +21,10 @@ from .validation import stage_and_validate
 
 #: The master tables *Refresh* writes, with their contract columns.
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
+#: Every table :func:`load_aggregates` returns, in order.
+TABLE_ORDER = (*MASTER_TABLES, "agg_sales", "agg_customer", "agg_vendor", "agg_production",
+               "agg_funnel", "agg_pipeline", "agg_supply_open", "agg_item_mix", "routings",
+               "capacity", "fin_budget_variance", "fin_budget_detail", "fin_unmapped")
 
 
 @dataclass
@@ -62,24 +68,40 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
 
 def compute_tables(src: Source, options: KpiOptions,
                    gl_income_sign: str) -> dict[str, pd.DataFrame]:
-    """Every table from a staged, valid source."""
-    tables: dict[str, pd.DataFrame] = {
-        name: operations.copy_table(src, name, order_by_key=False) for name in MASTER_TABLES}
+    """Every table from a staged, valid source (independent groups of tables computed by
+    :meth:`Source.run_all`, the costliest first), in the order *Refresh* lists them."""
+    masters = {name: partial(operations.copy_table, src, name, order_by_key=False)
+               for name in MASTER_TABLES}
     if src.dialect.name == "duckdb":  # staged in file order; the rest needs no order
         src.execute("SET preserve_insertion_order = false")
-    sales.prepare(src, options)
-    tables["agg_sales"] = sales.agg_sales(src)
-    tables["agg_customer"] = sales.agg_customer(src)
-    tables["agg_vendor"] = operations.agg_vendor(src, options)
-    tables["agg_production"] = operations.agg_production(src)
-    tables["agg_funnel"] = operations.agg_funnel(src)
-    tables["agg_pipeline"] = operations.agg_pipeline(src)
-    tables["agg_supply_open"] = operations.agg_supply_open(src)
-    tables["agg_item_mix"] = sales.agg_item_mix(src)
-    tables["routings"] = operations.copy_table(src, "routings")
-    tables["capacity"] = operations.copy_table(src, "capacity")
-    finance.prepare(src)
-    tables["fin_budget_variance"] = finance.fin_budget_variance(src, gl_income_sign)
-    tables["fin_budget_detail"] = finance.fin_budget_detail(src)
-    tables["fin_unmapped"] = finance.fin_unmapped(src)
-    return tables
+
+    def sales_tables() -> dict[str, pd.DataFrame]:
+        sales.prepare(src, options)
+        return {"agg_sales": sales.agg_sales(src), "agg_customer": sales.agg_customer(src)}
+
+    def finance_tables() -> dict[str, pd.DataFrame]:
+        finance.prepare(src)
+        return {"fin_budget_variance": finance.fin_budget_variance(src, gl_income_sign),
+                "fin_budget_detail": finance.fin_budget_detail(src),
+                "fin_unmapped": finance.fin_unmapped(src)}
+
+    def one(name: str, compute) -> Callable[[], dict[str, pd.DataFrame]]:
+        return lambda: {name: compute()}
+
+    groups = [
+        sales_tables,
+        one("agg_item_mix", partial(sales.agg_item_mix, src)),
+        finance_tables,
+        one("agg_vendor", partial(operations.agg_vendor, src, options)),
+        one("agg_production", partial(operations.agg_production, src)),
+        one("agg_funnel", partial(operations.agg_funnel, src)),
+        one("agg_pipeline", partial(operations.agg_pipeline, src)),
+        one("agg_supply_open", partial(operations.agg_supply_open, src)),
+        one("routings", partial(operations.copy_table, src, "routings")),
+        one("capacity", partial(operations.copy_table, src, "capacity")),
+        *(one(name, compute) for name, compute in masters.items()),
+    ]
+    found: dict[str, pd.DataFrame] = {}
+    for tables in src.run_all(groups, solo=1):
+        found.update(tables)
+    return {name: found[name] for name in TABLE_ORDER}

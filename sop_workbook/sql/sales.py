@@ -45,7 +45,8 @@ _KEYS = ("item_no", "location_code", "customer_no")  # category, salesperson joi
 
 
 def prepare(src: Source, options: KpiOptions) -> None:
-    """Materialise the shipment and fill relations both aggregates read."""
+    """Materialise the shipment and fill relations both aggregates read (then the staged
+    sales lines and shipments, which nothing else reads, are released)."""
     d = src.dialect
     q = d.quote
     tol = str(int(options.tolerance_days))
@@ -84,6 +85,8 @@ def prepare(src: Source, options: KpiOptions) -> None:
         f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
     ))
+    for table in ("sales_shipments", "sales_lines"):  # read by nothing else
+        src.release(staged(table))
 
 
 def _sales_parts(src: Source, keys: list[str]) -> list[Part]:

@@ -22,16 +22,22 @@ there is empty, with a warning unless the contract lists it as optional
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
 from .. import contract as c
 from ..errors import Problem, SopError
 from .dialect import DUCKDB, Dialect, dialect_for, literal
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,6 +85,18 @@ class Source:
         else:
             self.ctes[name] = select
 
+    def release(self, name: str) -> None:
+        """Drop the materialised relation ``name`` that no later statement reads (frees
+        its memory; a CTE stays, as the relations defined from it need it)."""
+        if self.dialect.temp_tables:
+            self._execute(f"DROP TABLE IF EXISTS {name}")
+
+    def run_all(self, tasks: list[Callable[[], T]], solo: int = 0) -> list[T]:
+        """Run independent tasks (each executing its own statements), the costliest first;
+        their results in order. Here one after the other; :class:`DuckDBSource` runs two
+        at a time, except that the first ``solo`` tasks never run alongside one another."""
+        return [task() for task in tasks]
+
     def _with_ctes(self, sql: str) -> str:
         if not self.ctes:
             return sql
@@ -124,20 +142,75 @@ class Source:
 
 
 class DuckDBSource(Source):
-    """A source read through an in-process DuckDB connection."""
+    """A source read through an in-process DuckDB connection (its own in-memory database).
+
+    :meth:`run_all` runs tasks on two threads, each with its own connection to the same
+    database (DuckDB executes queries without holding Python's GIL), so that the
+    statements DuckDB runs on one core (reading a small file, a query with a small
+    result, shaping a result in pandas) overlap. Materialised relations are therefore
+    tables of that private database rather than temporary tables, which only the
+    connection that creates them sees.
+    """
 
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)
         self.con = con
+        self._local = threading.local()  # .con: the connection of a worker thread
         # The staged tables live only as long as the connection: DuckDB's automatic
         # checkpoint (compressing them once enough was written) is wasted work here.
         con.execute("SET checkpoint_threshold = '1TB'")
 
+    def _connection(self):
+        return getattr(self._local, "con", None) or self.con
+
     def _execute(self, sql: str) -> None:
-        self.con.execute(sql)
+        self._connection().execute(sql)
 
     def _query(self, sql: str) -> pd.DataFrame:
-        return self.con.execute(sql).df()
+        return self._connection().execute(sql).df()
+
+    def materialize(self, name: str, select: str) -> None:
+        self._execute(f"DROP TABLE IF EXISTS {name}")
+        self._execute(f"CREATE TABLE {name} AS {select}")
+
+    def run_all(self, tasks: list[Callable[[], T]], solo: int = 0) -> list[T]:
+        """Two worker threads: one takes tasks from the front of the list (the costliest),
+        the other from the back, but none of the first ``solo`` (large tasks DuckDB runs on
+        both cores by itself: two at once would only hold more memory). The first error is
+        raised once both stopped."""
+        if len(tasks) < 2:
+            return [task() for task in tasks]
+        results: list = [None] * len(tasks)
+        errors: list[tuple[int, BaseException]] = []
+        pending = collections.deque(range(len(tasks)))
+        lock = threading.Lock()
+
+        def work(from_front: bool) -> None:
+            self._local.con = self.con.cursor()
+            try:
+                while not errors:
+                    with lock:
+                        if not pending or (not from_front and pending[-1] < solo):
+                            return
+                        i = pending.popleft() if from_front else pending.pop()
+                    try:
+                        results[i] = tasks[i]()
+                    except BaseException as exc:  # re-raised below, in the caller's thread
+                        errors.append((i, exc))
+            finally:
+                with contextlib.suppress(Exception):
+                    self._local.con.close()
+                self._local.con = None
+
+        threads = [threading.Thread(target=work, args=(front,), daemon=True)
+                   for front in (True, False)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise min(errors, key=lambda e: e[0])[1]
+        return results
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # already closed

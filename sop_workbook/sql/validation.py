@@ -22,7 +22,9 @@ Only the listed rows travel from the database to Python.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 
@@ -30,9 +32,11 @@ from .. import contract as c
 from ..errors import Problem
 from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
-from .sources import Source, file_problem
+from .sources import Source, SourceTable, file_problem
 
 MAX_PROBLEMS_PER_CHECK = 20
+#: Files of at least this size are staged one at a time (DuckDB reads them on all cores).
+LARGE_FILE = 16 << 20
 
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -167,47 +171,89 @@ class StageResult:
 
 
 def stage_and_validate(src: Source) -> StageResult:
-    """Stage every contract table of ``src`` and check it (see the module docstring)."""
-    d = src.dialect
+    """Stage every contract table of ``src`` and check it (see the module docstring).
+
+    Tables are staged and checked independently (:meth:`Source.run_all`, the largest
+    first), then the references between them; problems are listed in contract order."""
+    names = list(c.TABLES)
+    broken = {name for name in names
+              if name in src.tables and _missing_columns(c.TABLES[name], src.tables[name])}
+    order = sorted(names, key=lambda name: -_size(src, name))
+    large = sum(_size(src, name) >= LARGE_FILE for name in order)
+    done = dict(zip(order, src.run_all([partial(_stage_table, src, name) for name in order],
+                                       solo=large), strict=True))
     problems = list(src.problems)
-    broken: set[str] = set()
     rows: dict[str, int] = {}
-    for name, spec in c.TABLES.items():
-        table = src.tables.get(name)
-        if table is not None:
-            problems += table.duplicates
-            missing = [col for col in spec.required if col not in table.columns]
-            for col in missing:
-                problems.append(Problem(name, 1 if table.first_row == 2 else None, col,
-                                        "required column is missing"))
-            if missing:
-                broken.add(name)
-                src.materialize(staged(name), staging_select(spec, None, None, d))
-                continue
-            try:
-                src.materialize(staged(name), staging_select(spec, table.columns,
-                                                              table.relation, d))
-            except Exception as exc:  # a file that DuckDB cannot parse past its header
-                if not src.is_files:
-                    raise
-                problems.append(file_problem(name, table.where, exc))
-                src.materialize(staged(name), staging_select(spec, None, None, d))
-                rows[name] = 0
-                continue
-            table_problems, n = _check_table(src, spec)
-            problems += table_problems
+    for name in names:
+        table_problems, n = done[name]
+        problems += table_problems
+        if n is not None:
             rows[name] = n
-        else:
-            src.materialize(staged(name), staging_select(spec, None, None, d))
-            rows[name] = 0
-    for name, spec in c.TABLES.items():
-        if name in broken or not rows.get(name):
-            continue
-        for ref in spec.references:
-            if ref.table in broken or any(col not in _present(src, name) for col in ref.columns):
-                continue
-            problems += _check_reference(src, spec, ref)
+    checked = {name: _checkable_references(src, name, broken) for name in names
+               if name not in broken and rows.get(name)}
+    order = sorted(checked, key=lambda name: -_size(src, name))
+    found = dict(zip(order, src.run_all([partial(_check_references, src, name, checked[name])
+                                         for name in order]), strict=True))
+    for name in checked:
+        problems += found[name]
     return StageResult(problems, broken, rows)
+
+
+def _missing_columns(spec: c.TableSpec, table: SourceTable) -> list[str]:
+    return [col for col in spec.required if col not in table.columns]
+
+
+def _size(src: Source, name: str) -> int:
+    """The size of a table's file (0 in a database): the order to stage tables in."""
+    table = src.tables.get(name)
+    if not src.is_files or table is None:
+        return 0
+    try:
+        return os.path.getsize(table.where)
+    except OSError:
+        return 0
+
+
+def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None]:
+    """Stage one contract table and check its rows and key: its problems and row count
+    (None when required columns are missing: the table is *broken*)."""
+    d = src.dialect
+    spec = c.TABLES[name]
+    table = src.tables.get(name)
+    if table is None:
+        src.materialize(staged(name), staging_select(spec, None, None, d))
+        return [], 0
+    problems = list(table.duplicates)
+    missing = _missing_columns(spec, table)
+    for col in missing:
+        problems.append(Problem(name, 1 if table.first_row == 2 else None, col,
+                                "required column is missing"))
+    if missing:
+        src.materialize(staged(name), staging_select(spec, None, None, d))
+        return problems, None
+    try:
+        src.materialize(staged(name), staging_select(spec, table.columns, table.relation, d))
+    except Exception as exc:  # a file that DuckDB cannot parse past its header
+        if not src.is_files:
+            raise
+        problems.append(file_problem(name, table.where, exc))
+        src.materialize(staged(name), staging_select(spec, None, None, d))
+        return problems, 0
+    table_problems, n = _check_table(src, spec)
+    return problems + table_problems, n
+
+
+def _checkable_references(src: Source, name: str, broken: set[str]) -> list[c.Reference]:
+    """The references of a table that can be checked: to a table that is not broken, by
+    columns the source has."""
+    present = _present(src, name)
+    return [ref for ref in c.TABLES[name].references
+            if ref.table not in broken and all(col in present for col in ref.columns)]
+
+
+def _check_references(src: Source, name: str, refs: list[c.Reference]) -> list[Problem]:
+    spec = c.TABLES[name]
+    return [problem for ref in refs for problem in _check_reference(src, spec, ref)]
 
 
 def _present(src: Source, name: str) -> set[str]:

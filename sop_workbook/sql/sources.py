@@ -28,6 +28,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -168,6 +169,10 @@ class DuckDBSource(Source):
 
     def _query(self, sql: str) -> pd.DataFrame:
         return self._connection().execute(sql).df()
+
+    def fetch(self, sql: str) -> list[tuple]:
+        """Run a query; its rows as tuples."""
+        return self._connection().execute(sql).fetchall()
 
     def materialize(self, name: str, select: str) -> None:
         self._execute(f"DROP TABLE IF EXISTS {name}")
@@ -313,37 +318,28 @@ def _open_folder(folder: Path) -> DuckDBSource:
     con = duckdb.connect(":memory:")
     src = DuckDBSource(str(folder), con)
     src.is_files = True
+    found: dict[str, Path | Problem | None] = {}  # a table's file, or why there is none
     for name in c.TABLE_ORDER:
         candidates = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
         if len(candidates) > 1:
-            src.problems.append(Problem(name, None, None, "both a .csv and a .parquet file; "
-                                        "keep one"))
-            continue
-        if not candidates:
+            found[name] = Problem(name, None, None, "both a .csv and a .parquet file; keep one")
+        elif candidates:
+            found[name] = candidates[0]
+        else:
+            found[name] = None
             if name not in c.OPTIONAL_TABLES:
                 src.warnings.append(f"{name}: no {name}.csv or {name}.parquet in the source; "
                                     "treated as an empty table")
-            continue
-        path = candidates[0]
-        try:
-            if path.suffix == ".csv":
-                check_csv_start(path)
-                relation = (f"read_csv({literal(str(path))}, header = true, "
-                            "all_varchar = true)")
-                first_row = 2
-            else:
-                relation = f"read_parquet({literal(str(path))})"
-                first_row = 1
-            names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}")
-                     .fetchall()]
-        except FileReadError as exc:
-            src.problems.append(Problem(name, exc.row, None, exc.message))
-            continue
-        except duckdb.Error as exc:
-            src.problems.append(file_problem(name, path, exc))
-            continue
-        columns, dups = _match_columns(name, names, src.dialect)
-        src.tables[name] = SourceTable(name, relation, columns, first_row, str(path), dups)
+    # each file's columns (DuckDB sniffs a CSV file's format: two files at a time)
+    files = sorted((name for name, path in found.items() if isinstance(path, Path)),
+                   key=lambda name: -found[name].stat().st_size)
+    found.update(zip(files, src.run_all([partial(_open_file, src, name, found[name])
+                                         for name in files]), strict=True))
+    for name, outcome in found.items():
+        if isinstance(outcome, Problem):
+            src.problems.append(outcome)
+        elif isinstance(outcome, SourceTable):
+            src.tables[name] = outcome
     if not src.tables and not src.problems:
         src.close()
         raise SopError(
@@ -351,6 +347,27 @@ def _open_folder(folder: Path) -> DuckDBSource:
             "Expected files such as items.csv, sales_lines.csv (see the data contract).",
         )
     return src
+
+
+def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Problem:
+    """A contract table's file: its relation and columns, or the problem reading it."""
+    import duckdb
+
+    try:
+        if path.suffix == ".csv":
+            check_csv_start(path)
+            relation = f"read_csv({literal(str(path))}, header = true, all_varchar = true)"
+            first_row = 2
+        else:
+            relation = f"read_parquet({literal(str(path))})"
+            first_row = 1
+        names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
+    except FileReadError as exc:
+        return Problem(name, exc.row, None, exc.message)
+    except duckdb.Error as exc:
+        return file_problem(name, path, exc)
+    columns, dups = _match_columns(name, names, src.dialect)
+    return SourceTable(name, relation, columns, first_row, str(path), dups)
 
 
 def _open_duckdb_file(text: str, database: str) -> DuckDBSource:

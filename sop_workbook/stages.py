@@ -184,38 +184,37 @@ def baseline_from(history: pd.DataFrame, current: str, horizon: int) -> pd.DataF
     return baseline[baseline["period"].isin(periods)].reset_index(drop=True)
 
 
-def _cell_sums(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
-               values: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Σ of each ``values`` column per ``index`` keys × period of ``column_of`` — what
-    ``pivot_table(index=index, columns='period', aggfunc='sum', fill_value=0.0)`` gives:
-    the distinct keys (sorted, rows with an empty key left out) and per value column a
-    (keys × periods) array in ``column_of`` order, 0 where a key has no row in a period.
-    Sums run over the rows in their order (the same group sums as the pivot)."""
-    periods = list(column_of)
-    col = pd.Index(periods).get_indexer(long["period"]) if len(long) else \
-        np.zeros(0, dtype=np.int64)
-    keep = col >= 0
-    gid = np.zeros(len(long), dtype=np.int64)
-    for name in index:
-        codes, uniques = pd.factorize(long[name], sort=True)
-        keep &= codes >= 0
-        gid = gid * max(len(uniques), 1) + codes
-        if len(uniques) and gid.max(initial=0) > 2 ** 40:  # keep the combined code small
-            gid = np.unique(gid, return_inverse=True)[1].astype(np.int64)
-    rows = np.flatnonzero(keep)
-    cell = gid[rows] * len(periods) + col[rows]
-    sums = pd.DataFrame({v: long[v].to_numpy()[rows] for v in values}).groupby(
-        cell, sort=True).sum()
+def _cell_sums(long: pd.DataFrame, index: list[str], column: np.ndarray, n_periods: int,
+               values: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Σ of each ``values`` column per ``index`` keys × period — what ``pivot_table(
+    index=index, columns='period', aggfunc='sum', fill_value=0.0)`` gives: the distinct
+    keys (sorted, rows with an empty key left out) and per value column a (keys ×
+    periods) array, 0 where a key has no row in a period. ``column``: the period column
+    of each row (−1: not shown). Sums run over the rows in their order (the same group
+    sums as the pivot); a cell of one row needs no grouping. Keys are given as the
+    values of each key column (object arrays)."""
+    gid, keep = supply_plan.key_codes(long, index)
+    rows = np.flatnonzero(keep & (column >= 0))
+    cell = gid[rows] * n_periods + column[rows]
+    if np.all(cell[1:] > cell[:-1]):  # one row per cell, in order: Σ of one value
+        cells = cell
+        sums = {}
+        for v in values:
+            x = long[v].to_numpy(dtype=float)[rows]
+            sums[v] = np.where(np.isnan(x), 0.0, 0.0 + x)
+    else:
+        grouped = pd.DataFrame({v: long[v].to_numpy()[rows] for v in values}).groupby(
+            cell, sort=True).sum()
+        cells = grouped.index.to_numpy()
+        sums = {v: grouped[v].to_numpy(dtype=float) for v in values}
     row_ids, first = np.unique(gid[rows], return_index=True)
-    keys = pd.DataFrame({name: pd.Index(long[name].to_numpy()[rows[first]])
-                         for name in index})
-    cells = sums.index.to_numpy()
-    at_row = np.searchsorted(row_ids, cells // len(periods))
-    at_col = cells % len(periods)
+    keys = [long[name].to_numpy(dtype=object)[rows[first]] for name in index]
+    at_row = np.searchsorted(row_ids, cells // n_periods)
+    at_col = cells % n_periods
     arrays = {}
     for v in values:
-        grid = np.zeros((len(row_ids), len(periods)))
-        grid[at_row, at_col] = sums[v].to_numpy(dtype=float)
+        grid = np.zeros((len(row_ids), n_periods))
+        grid[at_row, at_col] = sums[v]
         arrays[v] = grid
     return keys, arrays
 
@@ -223,35 +222,53 @@ def _cell_sums(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
 def _wide(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
           value: str) -> pd.DataFrame:
     """``long`` pivoted: one row per ``index`` keys, one column per period (renamed by
-    ``column_of``), Σ ``value`` (0 where there is no row)."""
-    return _wide_frames(long, index, column_of, [value])[value]
+    ``column_of``), Σ ``value`` (0 where there is no row). By ``pivot_table``, whose
+    memory layout a row total over the periods depends on (see :func:`value_grid`);
+    :func:`_wide_frames` does the large grids."""
+    frame = long[long["period"].isin(column_of)]
+    if frame.empty:
+        return pd.DataFrame(columns=[*index, *column_of.values()])
+    wide = frame.pivot_table(index=index, columns="period", values=value, aggfunc="sum",
+                             fill_value=0.0)
+    wide = wide.reindex(columns=list(column_of), fill_value=0.0)
+    wide.columns = [column_of[p] for p in wide.columns]
+    return wide.reset_index()
 
 
 def _wide_frames(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
-                 values: list[str]) -> dict[str, pd.DataFrame]:
-    """:func:`_wide` of several value columns of the same rows at once."""
-    frame = long[long["period"].isin(column_of)]
-    if frame.empty:
+                 values: list[str], only: pd.MultiIndex | None = None
+                 ) -> dict[str, pd.DataFrame]:
+    """:func:`_wide` of several value columns of the same rows at once; with ``only``,
+    of the rows whose keys are in ``only`` (the same as selecting them first)."""
+    column = pd.Index(list(column_of), dtype=object).get_indexer(
+        long["period"].to_numpy(dtype=object)) if len(long) else np.zeros(0, dtype=np.int64)
+    keys, arrays = _cell_sums(long, index, column, len(column_of), values) \
+        if (column >= 0).any() else ([], {})
+    if only is not None and arrays:
+        kept = pd.MultiIndex.from_arrays(keys).isin(only)
+        keys = [k[kept] for k in keys]
+        arrays = {v: a[kept] for v, a in arrays.items()}
+    if not arrays or not len(keys[0]):
         return {v: pd.DataFrame(columns=[*index, *column_of.values()]) for v in values}
-    keys, arrays = _cell_sums(frame, index, column_of, values)
     names = list(column_of.values())
     out = {}
     for v in values:
-        # copy=False keeps the (rows × periods) layout the pivot gives: row sums over the
-        # periods then add up in the same order
         wide = pd.DataFrame(arrays[v], columns=names, copy=False)
         for k, name in enumerate(index):
-            wide.insert(k, name, keys[name])
+            wide.insert(k, name, pd.Index(keys[k]))
         out[v] = wide
     return out
 
 
 def _layered(history: pd.DataFrame, plan: pd.DataFrame, keys: list[str], current: str,
-             horizon: int, plan_layers: list[str]) -> pd.DataFrame:
-    """Rows keys × layer: history layers fill h24…h01, plan layers p01…p12."""
+             horizon: int, plan_layers: list[str], history_of: pd.MultiIndex | None = None
+             ) -> pd.DataFrame:
+    """Rows keys × layer: history layers fill h24…h01 (``history_of``: only for these
+    keys), plan layers p01…p12."""
     hcols, pcols = history_columns(current), plan_columns(current, horizon)
     parts = []
-    shipped = _wide_frames(history, keys, hcols, ["shipped_qty", "invoiced_qty"])
+    shipped = _wide_frames(history, keys, hcols, ["shipped_qty", "invoiced_qty"],
+                           only=history_of)
     for layer, column in (("shipped", "shipped_qty"), ("invoiced", "invoiced_qty")):
         part = shipped[column]
         part["layer"] = layer
@@ -279,9 +296,9 @@ def demand_grid(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame,
                 current: str, horizon: int, models: pd.Series | None = None) -> pd.DataFrame:
     """``plan_demand``: per item × location, layers shipped, invoiced (history), baseline,
     override, events, commits, consensus (plan); the baseline row's note names its model."""
-    keep = plan.set_index(KEYS).index.unique()
-    hist = history[history.set_index(KEYS).index.isin(keep)]
-    frame, hcols, pcols = _layered(hist, plan, KEYS, current, horizon, PLAN_LAYERS)
+    planned = pd.MultiIndex.from_arrays([plan[k] for k in KEYS])
+    frame, hcols, pcols = _layered(history, plan, KEYS, current, horizon, PLAN_LAYERS,
+                                   history_of=planned)
     info = items.assign(item_no=items["item_no"].astype(str)).set_index("item_no")[
         ["description", "category"]]
     frame = frame.join(info, on="item_no")
@@ -303,8 +320,12 @@ def demand_rollup(plan: pd.DataFrame, history: pd.DataFrame, items: pd.DataFrame
     ``(all)``) × layer shipped, invoiced, baseline, consensus."""
     category = items.assign(item_no=items["item_no"].astype(str)).set_index("item_no")[
         "category"]
-    hist = history.assign(category=history["item_no"].map(category).fillna("(none)"))
-    pl = plan.assign(category=plan["item_no"].map(category).fillna("(none)"))
+
+    def category_of(item_no: pd.Series) -> pd.Series:
+        return supply_plan.per_unique(item_no, lambda i: i.map(category)).fillna("(none)")
+
+    hist = history.assign(category=category_of(history["item_no"]))
+    pl = plan.assign(category=category_of(plan["item_no"]))
     frames = []
     for h, p in ((hist, pl), (hist.assign(location_code="(all)"),
                               pl.assign(location_code="(all)"))):

@@ -33,6 +33,7 @@ NO_VALUE = "#N/A"  # the VBA wrapper returns CVErr(xlErrNA) for this exact text
 _CACHE: OrderedDict[object, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 16
 _BY_IDENTITY: OrderedDict[int, tuple[object, pd.DataFrame]] = OrderedDict()
+_FLOAT = np.dtype(np.float64)
 
 
 def as_table(data) -> pd.DataFrame:
@@ -70,7 +71,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame = _blank_rows_dropped(frame).copy(deep=False)  # every column is replaced below
     for col in frame.columns:
         if col not in _TEXT_COLUMNS:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
+            frame[col] = _number_column(frame[col])
         else:
             frame[col] = _text_column(frame[col])
     return frame
@@ -80,9 +81,17 @@ def _blank_rows_dropped(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows that are not all blank (``dropna(how="all")``); when a number column has no
     blank at all, no row is all blank and the frame is returned as is."""
     for _, column in frame.items():
-        if column.dtype == "float64" and not np.isnan(column.to_numpy()).any():
+        if column.dtype == _FLOAT and not np.isnan(column.to_numpy()).any():
             return frame
     return frame.dropna(how="all")
+
+
+def _number_column(column: pd.Series) -> pd.Series:
+    """A column as numbers, blank or not a number → 0 (a float column without a blank is
+    that already)."""
+    if column.dtype == _FLOAT and not np.isnan(column.to_numpy()).any():
+        return column
+    return pd.to_numeric(column, errors="coerce").fillna(0.0)
 
 
 def _text_column(column: pd.Series) -> pd.Series:

@@ -154,16 +154,20 @@ def _matching(table: pd.DataFrame, column: str, texts: list) -> np.ndarray:
     found = [index[t] for t in dict.fromkeys(texts) if t in index]
     if len(found) == 1:
         return found[0]
-    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)
+    chosen = np.zeros(len(table), dtype=bool)
+    for positions in found:
+        chosen[positions] = True
+    return np.flatnonzero(chosen)
 
 
 def _positions(table: pd.DataFrame, periods: str | list[str] | None,
                dimension: str | None = None, member: str | None = None) -> np.ndarray:
     """Positions (ascending) of the rows :func:`select` returns."""
-    positions = np.arange(len(table))
     if periods is not None:
         wanted = [periods] if isinstance(periods, str) else list(periods)
         positions = _matching(table, "period", wanted)
+    else:
+        positions = np.arange(len(table))
     if dimension:
         column = DIMENSION_COLUMNS.get(dimension.strip().lower())
         if column is None:
@@ -195,11 +199,19 @@ def _stocked_periods(agg: pd.DataFrame) -> set:
     lookups = _lookups(agg)
     if lookups is not None and lookups.stocked is not None:
         return lookups.stocked
-    stocked = agg[(agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)]
-    found = set(pd.unique(stocked["period"].astype(str).to_numpy(dtype=object)))
+    stocked = ((agg["on_hand_qty"] != 0) | (agg["inventory_value"] != 0)).to_numpy()
+    found = set(pd.unique(_texts(agg, "period")[stocked]))
     if lookups is not None:
         lookups.stocked = found
     return found
+
+
+def _texts(table: pd.DataFrame, column: str) -> np.ndarray:
+    """The column as text (``astype(str)``), as an object array."""
+    lookups = _lookups(table)
+    if lookups is not None:
+        return lookups.texts(column)
+    return table[column].astype(str).to_numpy(dtype=object)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -393,7 +405,7 @@ def kpi_by(table: pd.DataFrame, kpi: str, period: str, dimension: str) -> pd.Dat
         raise SopError(f"dimension: this table cannot be cut by {dimension!r}")
     with shared_lookups():
         rows = _positions(table, period)
-        keys = _lookups(table).texts(column)[rows]
+        keys = _texts(table, column)[rows]
         members = sorted(set(keys))
         if kpi in WINDOWED:  # needs other periods' rows too: select each member in the table
             values = [fn(table, period, dimension, m) for m in members]

@@ -436,11 +436,12 @@ def vendor_watch(agg: pd.DataFrame, period: str, windows: tuple[int, ...] = (3, 
     OTD first (vendors without receipts in the short window last)."""
     end = parse_period(period)
     longest = [format_period(m) for m in range(end - max(windows) + 1, end + 1)]
-    vendors = sorted(set(select(agg, longest)["vendor_no"].astype(str)))
+    recent = _positions(agg, longest)
+    vendors = sorted(set(pd.unique(_texts(agg, "vendor_no")[recent])))
     out = pd.DataFrame({"vendor_no": vendors})
     for months in windows:
         window = [format_period(m) for m in range(end - months + 1, end + 1)]
-        rows = select(agg, window)
+        rows = _picked(agg, window).columns("vendor_no", "receipt_lines", "receipts_on_time")
         grouped = rows.groupby(rows["vendor_no"].astype(str))[
             ["receipt_lines", "receipts_on_time"]].sum()
         lines = grouped["receipt_lines"].reindex(vendors).fillna(0.0)

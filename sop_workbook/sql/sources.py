@@ -51,6 +51,9 @@ class SourceTable:
     first_row: int | None  # row number of the first record in the file; None in a database
     where: str  # file path or qualified table name (for messages)
     duplicates: list[Problem] = field(default_factory=list)
+    #: a CSV file: the reading DuckDB detects by itself, for when ``relation`` (the same
+    #: reading with the detected options spelt out) fails
+    fallback: str | None = None
 
 
 class Source:
@@ -353,21 +356,40 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
     """A contract table's file: its relation and columns, or the problem reading it."""
     import duckdb
 
+    fallback = None
     try:
         if path.suffix == ".csv":
             check_csv_start(path)
-            relation = f"read_csv({literal(str(path))}, header = true, all_varchar = true)"
+            # DuckDB detects the CSV format (delimiter, quoting, line ends, columns) once:
+            # here; staging then reads the file with these options instead of again
+            # detecting them (the detection is a serial part of reading a file)
+            options = f"{literal(str(path))}, header = true, all_varchar = true"
+            fallback = f"read_csv({options})"
+            found = src.fetch(f"SELECT Columns, Prompt FROM sniff_csv({options})")[0]
+            names = [column["name"] for column in found[0]]
+            relation = _detected_reading(found[1]) or fallback
             first_row = 2
         else:
             relation = f"read_parquet({literal(str(path))})"
+            names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
             first_row = 1
-        names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
     except FileReadError as exc:
         return Problem(name, exc.row, None, exc.message)
     except duckdb.Error as exc:
         return file_problem(name, path, exc)
     columns, dups = _match_columns(name, names, src.dialect)
-    return SourceTable(name, relation, columns, first_row, str(path), dups)
+    return SourceTable(name, relation, columns, first_row, str(path), dups,
+                       fallback if relation != fallback else None)
+
+
+def _detected_reading(prompt: str) -> str | None:
+    """The ``read_csv(...)`` call of the prompt ``sniff_csv`` returns (``FROM read_csv(
+    'file', auto_detect=false, delim=',', ..., columns={...}, ...);``), None if it is not
+    of that form."""
+    text = str(prompt or "").strip().removesuffix(";").strip()
+    if not (text.startswith("FROM read_csv(") and text.endswith(")")):
+        return None
+    return text.removeprefix("FROM ")
 
 
 def _open_duckdb_file(text: str, database: str) -> DuckDBSource:

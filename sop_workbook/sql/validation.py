@@ -232,7 +232,15 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None]:
         src.materialize(staged(name), staging_select(spec, None, None, d))
         return problems, None
     try:
-        src.materialize(staged(name), staging_select(spec, table.columns, table.relation, d))
+        try:
+            src.materialize(staged(name), staging_select(spec, table.columns, table.relation,
+                                                          d))
+        except Exception:
+            if table.fallback is None:
+                raise
+            # the file as DuckDB reads it by itself (its own error, if it fails too)
+            src.materialize(staged(name), staging_select(spec, table.columns, table.fallback,
+                                                          d))
     except Exception as exc:  # a file that DuckDB cannot parse past its header
         if not src.is_files:
             raise

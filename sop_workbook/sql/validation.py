@@ -260,8 +260,31 @@ def _checkable_references(src: Source, name: str, broken: set[str]) -> list[c.Re
 
 
 def _check_references(src: Source, name: str, refs: list[c.Reference]) -> list[Problem]:
+    """The problems of a table's references: the rows of each reference listed only
+    where a value is unknown (for one-column references, first looked for among the
+    column's distinct values, a much smaller set, all references of the table at once)."""
     spec = c.TABLES[name]
-    return [problem for ref in refs for problem in _check_reference(src, spec, ref)]
+    single = [ref for ref in refs if len(ref.columns) == 1]
+    unknown = dict(zip(single, _has_unknown_values(src, spec, single), strict=True))
+    return [problem for ref in refs if unknown.get(ref, True)
+            for problem in _check_reference(src, spec, ref)]
+
+
+def _has_unknown_values(src: Source, spec: c.TableSpec, refs: list[c.Reference]) -> list[bool]:
+    """For one-column references: does the column hold a value (not NULL) that is not a
+    key of the referenced table."""
+    if not refs:
+        return []
+    q = src.dialect.quote
+    counts = []
+    for i, ref in enumerate(refs):
+        col, key = q(ref.columns[0]), q(ref.key[0])
+        counts.append(
+            f"(SELECT COUNT(*) FROM (SELECT DISTINCT s.{col} AS sop_v FROM "
+            f"{staged(spec.name)} AS s WHERE s.{col} IS NOT NULL) AS sop_d WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {staged(ref.table)} AS t WHERE t.{key} = sop_d.sop_v)) AS sop_u{i}")
+    row = src.query(f"SELECT {', '.join(counts)}").iloc[0]
+    return [bool(_num(row[f"sop_u{i}"])) for i in range(len(refs))]
 
 
 def _present(src: Source, name: str) -> set[str]:

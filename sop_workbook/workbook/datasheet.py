@@ -11,11 +11,16 @@ the sheet's XML, see :func:`open_package`):
   original rows stay in the file's bytes and are parsed only when asked for
   (:func:`parse_rows`: one regular expression over the part for the regular shape that
   Excel, openpyxl and this module write; openpyxl's own cell parser for anything else);
+- on write, the rows are encoded (:func:`encode`): cell XML per distinct value
+  (``pandas.factorize``) and a code per row — inline strings for text (never a
+  formula), numbers as ``<v>``, dates as serial numbers with a date style — checked
+  before anything changes; the numbers' XML, the rows (:func:`render_rows`: a grid of
+  pieces joined per chunk of rows) and their compression follow in a background thread
+  (:class:`Job`), as raw-deflate segments that join into one stream (:class:`Deflated`);
 - on save, openpyxl writes everything else (header, column widths, views, protection, the
-  table part with its new ``ref``), then :func:`write_package` streams the rows into that
-  sheet's ``<sheetData>``: cell XML built per distinct value (``pandas.factorize``) and
-  one ``%`` template per row, inline strings for text (never a formula), numbers as
-  ``<v>``, dates as serial numbers with a date style. A data sheet that was not changed
+  table part with its new ``ref``), then :func:`write_package` puts the rows into that
+  sheet's ``<sheetData>`` (the segments made since, or made now beside the background
+  thread) and writes the zip itself (:func:`_zip`). A data sheet that was not changed
   and holds no shared-string cells is copied through byte for byte.
 """
 
@@ -24,11 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import os
 import posixpath
 import queue
 import re
+import struct
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -41,9 +49,10 @@ from openpyxl.utils.datetime import from_excel
 
 from ..errors import SopError
 
-#: Compression level of data-sheet parts (zlib): on a 142 MiB agg_sales part level 1 took
-#: 1.4 s for 27.4 MiB, level 6 5.6 s for 21.4 MiB (4× the time for 22 % less):
-#: level 1 (benchmarks/bench_workbook_io.py).
+#: Compression level of data-sheet parts: on a 142 MiB agg_sales part zlib level 1 took
+#: 1.4 s for 27.4 MiB, level 6 5.6 s for 21.4 MiB (4× the time for 22 % less): level 1
+#: (benchmarks/bench_workbook_io.py). Level 0 (stored) would cost nothing but make the file
+#: 7× larger. With ISA-L (``_data_zlib``) level 1 is 5× faster than zlib's and 10 % smaller.
 DATA_COMPRESSLEVEL = 1
 OTHER_COMPRESSLEVEL = 6
 ROWS_PER_CHUNK = 8192
@@ -77,6 +86,7 @@ class DataSheet:
     written: pd.DataFrame | None = None  # the frame given to write_table
     encoded: Encoded | None = None  # ... rendered for the file
     values: list | None = None  # the rows as cell values (for recalculation)
+    deflated: list[Job] | None = None  # ... compressed in the background (segments)
 
 
 @dataclass
@@ -500,15 +510,31 @@ class Encoded:
 
     n: int
     letters: list[str]
-    codes: list[np.ndarray]
-    texts: list[np.ndarray]  # object arrays of str
+    codes: list[np.ndarray | None]
+    texts: list[np.ndarray | None]  # object arrays of str
     first_row: int
     empty_row: str  # the row written for an empty table
+    later: dict[int, _Numbers] = field(default_factory=dict)  # columns rendered later
+    min_col: int = 1
+    _layout: _Layout | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def rows(self) -> int:
         """Body rows on the sheet (an empty table keeps one)."""
         return max(self.n, 1)
+
+    def layout(self) -> _Layout:
+        """The body's cells as pieces (:class:`_Layout`), made once — the number columns
+        left for later rendered first (in the background thread, usually: a number
+        cannot fail to render, so write_table need not wait for it)."""
+        with self._lock:
+            if self._layout is None:
+                for j, numbers in self.later.items():
+                    self.codes[j], self.texts[j] = numbers.texts()
+                self.later = {}
+                self._layout = _Layout(self)
+            return self._layout
 
 
 def encode(frame: pd.DataFrame, columns: list[str], specs: list[ColumnSpec], min_col: int,
@@ -517,18 +543,22 @@ def encode(frame: pd.DataFrame, columns: list[str], specs: list[ColumnSpec], min
     row, cell and column, for a value a workbook cannot hold — before anything is saved."""
     letters = [get_column_letter(min_col + j) for j in range(len(columns))]
     n = len(frame)
-    codes, texts = [], []
+    codes, texts, later = [], [], {}
     for j, col in enumerate(columns):
         if col in frame.columns:
             values = frame[col].reset_index(drop=True)
         else:
             values = pd.Series([None] * n, dtype=object)
-        c, t = _cell_texts(values, specs[j], table, col, first_row, letters[j])
-        codes.append(c)
-        texts.append(t)
+        rendered = _cell_texts(values, specs[j], table, col, first_row, letters[j])
+        if isinstance(rendered, _Numbers):
+            later[j] = rendered
+            rendered = (None, None)
+        codes.append(rendered[0])
+        texts.append(rendered[1])
     cells = "".join(f'<c r="{L}{first_row}" s="{s.style_id}"/>'
                     for L, s in zip(letters, specs, strict=True) if s.style_id)
-    return Encoded(n, letters, codes, texts, first_row, f'<row r="{first_row}">{cells}</row>')
+    return Encoded(n, letters, codes, texts, first_row, f'<row r="{first_row}">{cells}</row>',
+                   later, min_col)
 
 
 def _texts_array(texts: list[str]) -> np.ndarray:
@@ -538,9 +568,10 @@ def _texts_array(texts: list[str]) -> np.ndarray:
 
 
 def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
-                first_row: int, col_letter: str) -> tuple[np.ndarray, np.ndarray]:
+                first_row: int, col_letter: str) -> tuple[np.ndarray, np.ndarray] | _Numbers:
     """(codes, texts): the XML after ``<c r="A2"`` per distinct value of a column (the
-    last text is the empty cell) and each row's code (-1 for a missing value)."""
+    last text is the empty cell) and each row's code (-1 for a missing value); for a
+    column of numbers, the values to render later (:class:`_Numbers`)."""
     s_attr = f' s="{spec.style_id}"' if spec.style_id else ""
     empty = f"{s_attr}/>"
     d_attr = f' s="{spec.date_style_id}"' if spec.date_style_id else ""
@@ -559,20 +590,8 @@ def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
     kind = dtype.kind
     if dtype == np.dtype(object):
         kind, values = _object_kind(values)
-    if kind in ("f", "i", "u", "b"):  # numpy numbers: rendered per distinct value
-        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
-        if kind == "f":
-            pre, post = f"{s_attr}><v>", "</v></c>"
-            texts = [pre + r + post for r in map(repr, uniques.tolist())]
-            for i in np.flatnonzero(~np.isfinite(uniques)):
-                texts[i] = f'{s_attr} t="e"><v>#NUM!</v></c>'
-        elif kind == "b":
-            texts = [f'{s_attr} t="b"><v>{int(u)}</v></c>' for u in uniques.tolist()]
-        else:
-            pre, post = f"{s_attr}><v>", "</v></c>"
-            texts = [pre + r + post for r in map(str, uniques.tolist())]
-        texts.append(empty)
-        return codes, _texts_array(texts)
+    if kind in ("f", "i", "u", "b"):  # numbers: rendered later, from a copy
+        return _Numbers(kind, np.array(values.to_numpy(), copy=True), s_attr)
     where = (table, column, first_row, col_letter, values)
     if kind == "mixed":
         # mixed types: 1, 1.0 and True are equal keys for factorize; render each value
@@ -582,6 +601,32 @@ def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
     uniques = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
     return codes, _texts_array([_render(u, s_attr, empty, d_attr, where) for u in uniques]
                                + [empty])
+
+
+@dataclass
+class _Numbers:
+    """A column of numbers (numpy kind f, i, u or b) whose cell XML is rendered later."""
+
+    kind: str
+    values: np.ndarray
+    s_attr: str
+
+    def texts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, texts) as :func:`_cell_texts` gives them: per distinct value."""
+        s_attr = self.s_attr
+        codes, uniques = pd.factorize(self.values, use_na_sentinel=True)
+        if self.kind == "f":
+            pre, post = f"{s_attr}><v>", "</v></c>"
+            texts = [pre + r + post for r in map(repr, uniques.tolist())]
+            for i in np.flatnonzero(~np.isfinite(uniques)):
+                texts[i] = f'{s_attr} t="e"><v>#NUM!</v></c>'
+        elif self.kind == "b":
+            texts = [f'{s_attr} t="b"><v>{int(u)}</v></c>' for u in uniques.tolist()]
+        else:
+            pre, post = f"{s_attr}><v>", "</v></c>"
+            texts = [pre + r + post for r in map(str, uniques.tolist())]
+        texts.append(f"{s_attr}/>")
+        return codes, _texts_array(texts)
 
 
 def _object_kind(values: pd.Series) -> tuple[str, pd.Series]:
@@ -657,13 +702,14 @@ def _render(value, s_attr: str, empty: str, d_attr: str, where) -> str:
                    "The workbook was not changed.")
 
 
-def render_rows(enc: Encoded) -> Iterator[bytes]:
-    """The <row> elements of the table body, in chunks of UTF-8 bytes. An empty table
-    gives one row of empty (styled) cells: a table keeps one body row."""
-    layout = [_Layout(enc, 0)]
-    stop = enc.first_row + enc.rows
-    for a in range(enc.first_row, stop, ROWS_PER_CHUNK):
-        yield _rows_xml(a, min(stop, a + ROWS_PER_CHUNK), layout, {})
+def render_rows(enc: Encoded, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The <row> elements of the table body (of its rows ``start`` … ``stop - 1``), in
+    chunks of UTF-8 bytes. An empty table gives one row of empty (styled) cells: a table
+    keeps one body row."""
+    layout = [enc.layout()]
+    stop = enc.rows if stop is None else min(stop, enc.rows)
+    for a in range(enc.first_row + start, enc.first_row + stop, ROWS_PER_CHUNK):
+        yield _rows_xml(a, min(enc.first_row + stop, a + ROWS_PER_CHUNK), layout, {})
 
 
 class _Layout:
@@ -673,8 +719,8 @@ class _Layout:
     column's text for the row's value followed by the start of the next cell, picked
     per row by the column's codes (so nothing is formatted per cell)."""
 
-    def __init__(self, enc: Encoded, min_col: int) -> None:
-        self.min_col = min_col
+    def __init__(self, enc: Encoded) -> None:
+        self.min_col = enc.min_col
         self.first_row = enc.first_row
         self.stop_row = enc.first_row + enc.rows
         self.n = enc.n
@@ -695,8 +741,12 @@ class _Layout:
         """Put the cells of sheet rows a … b-1 in grid columns k … (rows this table does not
         cover stay empty); the grid rows covered, or None."""
         r0, r1 = max(a, self.first_row), min(b, self.stop_row)
+        columns = slice(k, k + len(self.pieces))
         if r0 >= r1:
+            grid[:, columns] = ""
             return None
+        grid[:r0 - a, columns] = ""
+        grid[r1 - a:, columns] = ""
         rows = slice(r0 - a, r1 - a)
         for i, piece in enumerate(self.pieces):
             if piece is None:
@@ -715,7 +765,7 @@ def _rows_xml(a: int, b: int, layouts: list[_Layout], inside: dict[int, bytes]) 
     a row with neither is left out."""
     m = b - a
     width = 3 + sum(len(t.pieces) for t in layouts) + 1
-    grid = np.full((m, width), "", dtype=object)
+    grid = np.empty((m, width), dtype=object)  # every piece is set below
     numbers = np.empty(m, dtype=object)
     numbers[:] = [str(r) for r in range(a, b)]
     grid[:, 0] = '<row r="'
@@ -768,61 +818,257 @@ def replace_sheet_data(xml: bytes, new_ref: str | None) -> tuple[bytes, bytes]:
     return head, tail
 
 
-def write_package(small: bytes, bodies: dict[str, tuple[bytes, Iterator[bytes], bytes]],
-                  level: int = DATA_COMPRESSLEVEL) -> bytes:
-    """``small`` (a zip) with the parts in ``bodies`` replaced by head + streamed chunks +
-    tail. Chunks are compressed in a second thread while the next ones are built."""
-    out = BytesIO()
-    with zipfile.ZipFile(BytesIO(small)) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED,
-                            compresslevel=OTHER_COMPRESSLEVEL) as dst:
+def write_package(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]) -> bytes:
+    """``small`` (a zip) with the parts in ``bodies`` replaced by head + body + tail, the
+    body being either chunks of bytes (compressed now, in a second thread while the next
+    chunks are built) or a list of :class:`Job` giving its :class:`Deflated` segments
+    (:func:`deflate_rows_later`: compressed in the background since; the jobs not yet
+    started run here)."""
+    segments = {}
+    for part, (_, body, _) in bodies.items():  # first what is built now, then the rest
+        if not isinstance(body, list):
+            segments[part] = [deflate_in_thread(body, DATA_COMPRESSLEVEL, _data_zlib)]
+    jobs = [job for _, body, _ in bodies.values() if isinstance(body, list) for job in body]
+    for job in reversed(jobs):  # the background thread runs them from the first on
+        job.run()
+    members = []
+    with zipfile.ZipFile(BytesIO(small)) as src:
         for info in src.infolist():
             if info.filename not in bodies:
-                new = zipfile.ZipInfo(info.filename, info.date_time)
-                new.compress_type = zipfile.ZIP_DEFLATED
-                new.external_attr = info.external_attr
-                dst.writestr(new, src.read(info.filename), compresslevel=OTHER_COMPRESSLEVEL)
+                members.append((info, [deflate([src.read(info.filename)],
+                                               OTHER_COMPRESSLEVEL, last=True)]))
                 continue
-            head, chunks, tail = bodies[info.filename]
-            new = zipfile.ZipInfo(info.filename, info.date_time)
-            new.compress_type = zipfile.ZIP_DEFLATED
-            new._compresslevel = level
-            new.external_attr = info.external_attr
-            with dst.open(new, "w", force_zip64=True) as fh:
-                _stream(fh, head, chunks, tail)
-    return out.getvalue()
+            head, body, tail = bodies[info.filename]
+            body = segments.get(info.filename) or [job.result() for job in body]
+            members.append((info, [deflate([head], OTHER_COMPRESSLEVEL), *body,
+                                   deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
+    return _zip(members)
 
 
-def _stream(fh, head: bytes, chunks: Iterator[bytes], tail: bytes) -> None:
+# --------------------------------------------------------------------------- compression
+
+#: the zlib-compatible module data-sheet rows are compressed with: ISA-L's (package isal)
+#: when installed — the same deflate format, on a 165 MB agg_sales part 5× faster than
+#: zlib at level 1 and 10 % smaller — else zlib
+try:
+    from isal import isal_zlib as _data_zlib
+except ImportError:
+    _data_zlib = zlib
+
+
+@dataclass
+class Deflated:
+    """Bytes of a zip member compressed on their own as raw deflate. A segment that is not
+    the member's last ends on a byte boundary without the final-block flag (a sync flush),
+    so segments compressed apart — at another time, in another thread — join into one
+    valid deflate stream (as pigz does); their CRCs combine (:func:`_crc32_combine`)."""
+
+    pieces: list[bytes]
+    crc: int  # CRC-32 of the uncompressed bytes
+    size: int  # number of uncompressed bytes
+
+
+def deflate(chunks, level: int, lib=zlib, *, last: bool = False) -> Deflated:
+    """The chunks (an iterable of bytes) compressed as one segment."""
+    compressor = lib.compressobj(level, lib.DEFLATED, -15)
+    pieces, crc, size = [], 0, 0
+    for chunk in chunks:
+        crc = lib.crc32(chunk, crc)
+        size += len(chunk)
+        out = compressor.compress(chunk)
+        if out:
+            pieces.append(out)
+    pieces.append(compressor.flush(lib.Z_FINISH if last else lib.Z_SYNC_FLUSH))
+    return Deflated(pieces, crc, size)
+
+
+def deflate_in_thread(chunks: Iterator[bytes], level: int, lib=zlib) -> Deflated:
+    """:func:`deflate` with the chunks built in this thread while another compresses the
+    ones before (compression releases the GIL: it runs on a second core)."""
     q: queue.Queue = queue.Queue(maxsize=4)
-    failure: list[BaseException] = []
+    result: list = []
 
     def consume():
         try:
-            while True:
-                item = q.get()
-                if item is None:
-                    return
-                fh.write(item)
+            result.append(deflate(iter(q.get, None), level, lib))
         except BaseException as exc:
-            failure.append(exc)
+            result.append(exc)
             while q.get() is not None:
                 pass
 
     worker = threading.Thread(target=consume, daemon=True)
     worker.start()
     try:
-        q.put(head)
         for chunk in chunks:
-            if failure:
+            if result:  # the compressor failed
                 break
             q.put(chunk)
-        q.put(tail)
     finally:
         q.put(None)
         worker.join()
-    if failure:
-        raise failure[0]
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
+
+
+#: cells per background job compressing a data sheet's rows (a job's rows make one
+#: segment; a save runs the jobs not yet started itself, beside the background thread)
+JOB_CELLS = 1 << 19
+
+
+def deflate_rows_later(enc: Encoded) -> list[Job]:
+    """A table body's rows (:func:`render_rows`) compressed by background jobs, in
+    segments of rows, so that by the time the workbook is saved the work is done or
+    shared between two cores."""
+    step = max(1, JOB_CELLS // max(1, len(enc.letters)) // ROWS_PER_CHUNK) * ROWS_PER_CHUNK
+    return [Job(lambda a=a: deflate(render_rows(enc, a, a + step), DATA_COMPRESSLEVEL,
+                                    _data_zlib))
+            for a in range(0, enc.rows, step)]
+
+
+def prepare_later(enc: Encoded) -> Job:
+    """The table's cell pieces (:meth:`Encoded.layout`) made by a background job."""
+    return Job(enc.layout)
+
+
+class Job:
+    """``fn()`` run once: by the background thread of the process (jobs in order), or by
+    the first caller of :meth:`result` if the thread has not started it yet."""
+
+    def __init__(self, fn) -> None:
+        self._fn = fn
+        self._claim = threading.Lock()
+        self._done = threading.Event()
+        self._outcome: tuple[bool, object] = (False, None)
+        self.cancelled = False
+        _background_jobs().put(self)
+
+    def run(self) -> None:
+        """Run the job here unless it was cancelled or someone else runs or ran it."""
+        if not self._claim.acquire(blocking=False):
+            return
+        try:
+            if not self.cancelled:
+                self._outcome = (True, self._fn())
+        except BaseException as exc:
+            self._outcome = (False, exc)
+        finally:
+            self._fn = None
+            self._done.set()
+
+    def result(self):
+        """The job's result (run here if not started; its exception raised here)."""
+        self.run()
+        self._done.wait()
+        ok, value = self._outcome
+        if not ok:
+            raise value if value is not None else SopError("a cancelled job's result")
+        return value
+
+    def cancel(self) -> None:
+        """Do not run the job if it has not started (its result is no longer wanted)."""
+        self.cancelled = True
+
+
+_background: tuple[int, queue.SimpleQueue] | None = None  # (process id, jobs)
+_background_lock = threading.Lock()
+
+
+def _background_jobs() -> queue.SimpleQueue:
+    """The queue of the process's background thread (started when first needed)."""
+    global _background
+    with _background_lock:
+        if _background is None or _background[0] != os.getpid():  # none yet, or forked
+            _background = (os.getpid(), queue.SimpleQueue())
+            threading.Thread(target=_run_jobs, args=(_background[1],), daemon=True,
+                             name="sop-workbook-deflate").start()
+        return _background[1]
+
+
+def _run_jobs(jobs: queue.SimpleQueue) -> None:
+    while True:
+        jobs.get().run()
+
+
+def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A + B from crc1 = CRC-32 of A, crc2 = CRC-32 of B and len2 = len(B).
+    Appending a zero byte multiplies the CRC register by a constant 32×32 matrix over
+    GF(2); appending len2 zero bytes, by the product of the matrices for the powers of two
+    that sum to len2 (as zlib's crc32_combine does)."""
+    k = 0
+    while len2:
+        if len2 & 1:
+            crc1 = _gf2_times(_zero_bytes_operator(k), crc1)
+        len2 >>= 1
+        k += 1
+    return crc1 ^ crc2
+
+
+_ZERO_OPERATORS: list[list[int]] = []
+
+
+def _zero_bytes_operator(k: int) -> list[int]:
+    """The matrix (32 columns as ints) that appends 2**k zero bytes to a CRC-32 register."""
+    if not _ZERO_OPERATORS:
+        one_bit = [0xEDB88320] + [1 << n for n in range(31)]  # reflected polynomial, shift
+        op = one_bit
+        for _ in range(3):  # 2, 4, 8 zero bits: one zero byte
+            op = _gf2_square(op)
+        ops = [op]
+        for _ in range(63):
+            ops.append(_gf2_square(ops[-1]))
+        _ZERO_OPERATORS[:] = ops
+    return _ZERO_OPERATORS[k]
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def _zip(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> bytes:
+    """A zip file of deflated members: name, date and attributes from each ZipInfo, the
+    content its segments in order (no zip64: a workbook this module reopens is far below
+    4 GiB, see io.MAX_UNCOMPRESSED)."""
+    out: list[bytes] = []
+    directory: list[bytes] = []
+    offset = 0
+    for info, segments in members:
+        crc, size = segments[0].crc, segments[0].size
+        for seg in segments[1:]:
+            crc = _crc32_combine(crc, seg.crc, seg.size)
+            size += seg.size
+        pieces = [p for seg in segments for p in seg.pieces]
+        packed = sum(map(len, pieces))
+        name = info.filename.encode("utf-8")
+        flags = 0 if name.isascii() else 0x800  # bit 11: the name is UTF-8
+        y, mo, d, h, mi, sec = info.date_time
+        dos_time, dos_date = h << 11 | mi << 5 | sec // 2, max(y - 1980, 0) << 9 | mo << 5 | d
+        fields = (flags, zipfile.ZIP_DEFLATED, dos_time, dos_date, crc, packed, size,
+                  len(name))
+        header = struct.pack("<4s5H3LHH", b"PK\x03\x04", 20, *fields, 0) + name
+        directory.append(struct.pack("<4s4B4H3L5H2L", b"PK\x01\x02", 20, 3, 20, 0, *fields,
+                                     0, 0, 0, 0, info.external_attr, offset) + name)
+        out.append(header)
+        out.extend(pieces)
+        offset += len(header) + packed
+        if max(size, offset) >= 0xFFFFFFFF:
+            raise SopError(f"the workbook would be larger than 4 GiB ({info.filename})",
+                           "The workbook was not changed.")
+    listing = b"".join(directory)
+    out.append(listing)
+    out.append(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(directory), len(directory),
+                           len(listing), offset, 0))
+    return b"".join(out)
 
 
 # --------------------------------------------------------------------------- mixed sheets
@@ -931,7 +1177,7 @@ def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
 
 def _merged_rows(tables: list[StreamedTable], inside: dict[int, bytes], lo: int, hi: int
                  ) -> Iterator[bytes]:
-    layouts = [_Layout(t.encoded, t.min_col) for t in tables]
+    layouts = [t.encoded.layout() for t in tables]
     for a in range(lo, hi + 1, ROWS_PER_CHUNK):
         yield _rows_xml(a, min(hi + 1, a + ROWS_PER_CHUNK), layouts, inside)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import weakref
 from copy import copy
 from io import BytesIO
 from pathlib import Path
@@ -87,6 +88,10 @@ class HeadlessWorkbook:
                     sheet.styles[c] = copy(cell._style)
                     del ws._cells[(r, c)]
         self._streamed: dict[str, StreamedTable] = {}  # by table name
+        # background jobs rendering and compressing table bodies written since open (by
+        # table name): a table written again, or a workbook dropped unsaved, cancels them
+        self._jobs: dict[str, list[datasheet.Job]] = {}
+        weakref.finalize(self, _cancel_jobs, self._jobs)
         self._cached: dict[tuple[str, str], object] = {}
         self._values = None  # the file's cached results, loaded when first needed
 
@@ -227,6 +232,8 @@ class HeadlessWorkbook:
                      for j, col in enumerate(columns)]
             sheet.encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1,
                                              name)  # raises before anything changes
+            _cancel_jobs(self._jobs, name)
+            sheet.deflated = self._jobs[name] = datasheet.deflate_rows_later(sheet.encoded)
             sheet.written = frame.copy()
             sheet.columns = columns
             sheet.dirty = True
@@ -260,6 +267,8 @@ class HeadlessWorkbook:
         specs = [self._column_spec(ws, probe, min_col + j, frame.get(col))
                  for j, col in enumerate(columns)]
         encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1, name)
+        _cancel_jobs(self._jobs, name)
+        self._jobs[name] = [datasheet.prepare_later(encoded)]
         for key in [k for k in ws._cells if k[0] > min_row and min_col <= k[1] <= max_col
                     and k[0] <= max_row]:
             del ws._cells[key]
@@ -416,7 +425,7 @@ class HeadlessWorkbook:
             xml = datasheet.sheet_xml(data, part)
             head, tail = datasheet.replace_sheet_data(xml, table.ref)
             if sheet.dirty:
-                chunks = datasheet.render_rows(sheet.encoded)
+                chunks = sheet.deflated  # rendered and compressed since write_table
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
@@ -473,6 +482,13 @@ def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:
     if not arrays or n == 0:
         return []
     return np.column_stack(arrays).tolist()
+
+
+def _cancel_jobs(jobs: dict[str, list[datasheet.Job]], name: str | None = None) -> None:
+    """Cancel the background jobs of one table (or of all) that have not started."""
+    for table in [name] if name is not None else list(jobs):
+        for job in jobs.pop(table, ()):
+            job.cancel()
 
 
 #: what pandas.api.types.infer_dtype (skipping missing values) calls a column that holds

@@ -21,6 +21,9 @@ either is None. A period whose snapshot does not exist has no value at that lag.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -56,11 +59,15 @@ def _snapshot_frame(snapshots: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def _lag_cells(a: pd.DataFrame, s: pd.DataFrame, month: int, lag: int) -> pd.DataFrame | None:
-    """Cells of ``month`` with actual, consensus, baseline at ``lag``; None = no snapshot."""
+def _lag_cells(a: pd.DataFrame | Callable[[], pd.DataFrame], s: pd.DataFrame, month: int,
+               lag: int) -> pd.DataFrame | None:
+    """Cells of ``month`` with actual, consensus, baseline at ``lag``; None = no snapshot.
+    ``a``: :func:`_actual_cells`, or a function giving it (called only when needed)."""
     chosen = s[(s["snap_month"] == month - lag) & (s["month"] == month)]
     if chosen.empty:
         return None
+    if callable(a):
+        a = a()
     f = chosen.groupby(KEYS, sort=False)[["consensus", "baseline"]].sum()  # NaN counts 0
     act = a[a["month"] == month].set_index(KEYS)["actual"]
     cells = pd.concat([act, f], axis=1).fillna(0.0)
@@ -138,7 +145,7 @@ def accuracy_by_item(actuals: pd.DataFrame, snapshots: pd.DataFrame, periods: li
     ``TOTAL`` row computed from the sums of all cells (not an average of the items).
     With ``items`` (item_no, description, category) those two columns follow item_no.
     """
-    a = _actual_cells(actuals)
+    a = functools.cache(lambda: _actual_cells(actuals))  # not needed without snapshots
     s = _snapshot_frame(snapshots)
     frames = []
     for period in periods:

@@ -185,28 +185,43 @@ def baseline_from(history: pd.DataFrame, current: str, horizon: int) -> pd.DataF
 
 
 def _cell_sums(long: pd.DataFrame, index: list[str], column: np.ndarray, n_periods: int,
-               values: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+               values: list[str], only: pd.MultiIndex | None = None
+               ) -> tuple[list[np.ndarray], dict[str, np.ndarray]] | None:
     """Σ of each ``values`` column per ``index`` keys × period — what ``pivot_table(
-    index=index, columns='period', aggfunc='sum', fill_value=0.0)`` gives: the distinct
-    keys (sorted, rows with an empty key left out) and per value column a (keys ×
-    periods) array, 0 where a key has no row in a period. ``column``: the period column
-    of each row (−1: not shown). Sums run over the rows in their order (the same group
-    sums as the pivot); a cell of one row needs no grouping. Keys are given as the
-    values of each key column (object arrays)."""
+    index=index, columns='period', aggfunc='sum', fill_value=0.0)`` of each value gives:
+    the distinct keys (sorted; the values of each key column) and per value column a
+    (keys × periods) array, 0 where a key has no row in a period. ``column``: the period
+    column of each row (−1: not shown; shown periods in calendar order). The groups are
+    added up by pandas over the rows in the same order as in the pivot, and a cell of
+    one row is taken as pandas sums it (:func:`~sop_workbook.supply_plan.one_row_sums`).
+    With ``only``, of the rows whose keys are in ``only`` (as if selected first).
+    ``None`` when a shown row has an empty or mixed-type key (left to the pivot)."""
+    if not all(supply_plan._exact_hashable(long[k]) for k in index):
+        return None
     gid, keep = supply_plan.key_codes(long, index)
-    rows = np.flatnonzero(keep & (column >= 0))
+    shown = column >= 0
+    if not keep[shown].all():
+        return None
+    if only is not None:  # looked up once per distinct key
+        codes, distinct = pd.factorize(gid)
+        first = np.empty(len(distinct), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(gid))[::-1]
+        member = pd.MultiIndex.from_arrays(
+            [long[k].to_numpy(dtype=object)[first] for k in index]).isin(only)
+        shown &= member[codes]
+    rows = np.flatnonzero(shown)
     cell = gid[rows] * n_periods + column[rows]
-    if np.all(cell[1:] > cell[:-1]):  # one row per cell, in order: Σ of one value
+    sums = {}
+    if np.all(cell[1:] > cell[:-1]):  # one row per cell, in order
         cells = cell
-        sums = {}
         for v in values:
             x = long[v].to_numpy(dtype=float)[rows]
-            sums[v] = np.where(np.isnan(x), 0.0, 0.0 + x)
+            sums[v] = supply_plan.one_row_sums(x, bool(np.isnan(x).any()))
     else:
-        grouped = pd.DataFrame({v: long[v].to_numpy()[rows] for v in values}).groupby(
-            cell, sort=True).sum()
-        cells = grouped.index.to_numpy()
-        sums = {v: grouped[v].to_numpy(dtype=float) for v in values}
+        cells = np.unique(cell)
+        for v in values:  # one column at a time, as the pivot of each value
+            sums[v] = pd.Series(long[v].to_numpy()[rows]).groupby(cell, sort=True).sum(
+                ).to_numpy(dtype=float)
     row_ids, first = np.unique(gid[rows], return_index=True)
     keys = [long[name].to_numpy(dtype=object)[rows[first]] for name in index]
     at_row = np.searchsorted(row_ids, cells // n_periods)
@@ -238,18 +253,24 @@ def _wide(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
 def _wide_frames(long: pd.DataFrame, index: list[str], column_of: dict[str, str],
                  values: list[str], only: pd.MultiIndex | None = None
                  ) -> dict[str, pd.DataFrame]:
-    """:func:`_wide` of several value columns of the same rows at once; with ``only``,
-    of the rows whose keys are in ``only`` (the same as selecting them first)."""
+    """:func:`_wide` of several value columns of the same rows at once (with numpy);
+    with ``only``, of the rows whose keys are in ``only`` (the same as selecting them
+    first)."""
+    empty = {v: pd.DataFrame(columns=[*index, *column_of.values()]) for v in values}
+    if not len(long):
+        return empty
     column = pd.Index(list(column_of), dtype=object).get_indexer(
-        long["period"].to_numpy(dtype=object)) if len(long) else np.zeros(0, dtype=np.int64)
-    keys, arrays = _cell_sums(long, index, column, len(column_of), values) \
-        if (column >= 0).any() else ([], {})
-    if only is not None and arrays:
-        kept = pd.MultiIndex.from_arrays(keys).isin(only)
-        keys = [k[kept] for k in keys]
-        arrays = {v: a[kept] for v, a in arrays.items()}
-    if not arrays or not len(keys[0]):
-        return {v: pd.DataFrame(columns=[*index, *column_of.values()]) for v in values}
+        long["period"].to_numpy(dtype=object))
+    if not (column >= 0).any():
+        return empty
+    found = _cell_sums(long, index, column, len(column_of), values, only)
+    if found is None:
+        if only is not None:
+            long = long[pd.MultiIndex.from_arrays([long[k] for k in index]).isin(only)]
+        return {v: _wide(long, index, column_of, v) for v in values}
+    keys, arrays = found
+    if not len(keys[0]):
+        return empty
     names = list(column_of.values())
     out = {}
     for v in values:

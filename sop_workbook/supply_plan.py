@@ -175,28 +175,35 @@ def key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndar
     return gid, keep
 
 
+def one_row_sums(values: np.ndarray, nan_in_column: bool) -> np.ndarray:
+    """What pandas' groupby sum gives for groups of one row each, in sorted order: the
+    values themselves (it adds sorted groups with ``ufunc.reduceat``) or, when the summed
+    column holds a NaN, ``0.0 + value`` with NaN as 0 (its compensated-sum kernel, which
+    turns −0.0 into 0.0)."""
+    if not nan_in_column:
+        return values.copy()
+    return np.where(np.isnan(values), 0.0, 0.0 + values)
+
+
 def group_sum(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
     """``frame.groupby(keys, as_index=False, sort=True)[values].sum()`` — the same rows,
-    key types and sums (each group added up in row order, as pandas does) — for text or
-    number keys and float values; when every key combination occurs once in sorted
-    order (a table that is already an aggregate) no grouping is needed."""
+    key types and sums (the groups are added up by pandas over the rows in the same
+    order) — for text or number keys and float values; when every key combination
+    occurs once, in sorted order (a table that is already an aggregate), no grouping is
+    needed."""
     simple = len(frame) and all(_exact_hashable(frame[k]) for k in keys) and all(
         frame[v].dtype == np.float64 for v in values)
-    if not simple:
+    gid, keep = key_codes(frame, keys) if simple else (None, None)
+    if not simple or not keep.all():  # an empty key: left to pandas
         return frame.groupby(keys, as_index=False, sort=True)[values].sum()
-    gid, keep = key_codes(frame, keys)
-    rows = np.flatnonzero(keep)
-    gid = gid[rows]
+    columns = {v: frame[v].to_numpy() for v in values}
     if np.all(gid[1:] > gid[:-1]):
-        first = rows
-        sums = {}
-        for v in values:
-            x = frame[v].to_numpy()[rows]
-            sums[v] = np.where(np.isnan(x), 0.0, 0.0 + x)  # a one-row group's sum
+        first = np.arange(len(frame))
+        nan = any(np.isnan(x).any() for x in columns.values())  # one block of columns
+        sums = {v: one_row_sums(x, nan) for v, x in columns.items()}
     else:
-        grouped = pd.DataFrame({v: frame[v].to_numpy()[rows] for v in values}).groupby(
-            gid, sort=True).sum()
-        first = rows[np.unique(gid, return_index=True)[1]]
+        grouped = pd.DataFrame(columns).groupby(gid, sort=True).sum()
+        first = np.unique(gid, return_index=True)[1]
         sums = {v: grouped[v].to_numpy() for v in values}
     out = {k: pd.Index(frame[k].to_numpy()[first]) for k in keys}
     return pd.DataFrame(out | sums)
@@ -450,8 +457,8 @@ def _cells(rows: np.ndarray, frame: pd.DataFrame, value: str, n: int, periods: l
     out = np.zeros((n, len(periods)))
     if len(frame) and n:
         x = frame[value].to_numpy(dtype=float)
-        out[rows, pd.Index(periods).get_indexer(frame["period"])] = np.where(
-            np.isnan(x), 0.0, 0.0 + x)
+        out[rows, pd.Index(periods).get_indexer(frame["period"])] = one_row_sums(
+            x, bool(np.isnan(x).any()))
     return out
 
 

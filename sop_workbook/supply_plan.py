@@ -185,28 +185,26 @@ def one_row_sums(values: np.ndarray, nan_in_column: bool) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, 0.0 + values)
 
 
-def group_sum(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
-    """``frame.groupby(keys, as_index=False, sort=True)[values].sum()`` — the same rows,
+def group_sum(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """``frame.groupby(keys, as_index=False, sort=True)[value].sum()`` — the same rows,
     key types and sums (the groups are added up by pandas over the rows in the same
-    order) — for text or number keys and float values; when every key combination
+    order) — for text or number keys and a float value; when every key combination
     occurs once, in sorted order (a table that is already an aggregate), no grouping is
     needed."""
-    simple = len(frame) and all(_exact_hashable(frame[k]) for k in keys) and all(
-        frame[v].dtype == np.float64 for v in values)
+    simple = len(frame) and all(_exact_hashable(frame[k]) for k in keys) and \
+        frame[value].dtype == np.float64
     gid, keep = key_codes(frame, keys) if simple else (None, None)
     if not simple or not keep.all():  # an empty key: left to pandas
-        return frame.groupby(keys, as_index=False, sort=True)[values].sum()
-    columns = {v: frame[v].to_numpy() for v in values}
+        return frame.groupby(keys, as_index=False, sort=True)[value].sum()
+    x = frame[value].to_numpy()
     if np.all(gid[1:] > gid[:-1]):
         first = np.arange(len(frame))
-        nan = any(np.isnan(x).any() for x in columns.values())  # one block of columns
-        sums = {v: one_row_sums(x, nan) for v, x in columns.items()}
+        sums = one_row_sums(x, bool(np.isnan(x).any()))
     else:
-        grouped = pd.DataFrame(columns).groupby(gid, sort=True).sum()
+        sums = pd.Series(x).groupby(gid, sort=True).sum().to_numpy()
         first = np.unique(gid, return_index=True)[1]
-        sums = {v: grouped[v].to_numpy() for v in values}
     out = {k: pd.Index(frame[k].to_numpy()[first]) for k in keys}
-    return pd.DataFrame(out | sums)
+    return pd.DataFrame(out | {value: sums})
 
 
 def none_cells(values) -> np.ndarray:
@@ -235,7 +233,7 @@ def plan_long(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
                       "period": _text(p["period"]),
                       "consensus": _number(p["consensus"]).fillna(0.0)})
     p = p[p["period"].isin(periods)]
-    return group_sum(p, [*KEYS, "period"], ["consensus"])
+    return group_sum(p, [*KEYS, "period"], "consensus")
 
 
 def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
@@ -244,7 +242,7 @@ def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFram
 
 
 def _by_item(long: pd.DataFrame) -> pd.DataFrame:
-    return group_sum(long, ["item_no", "period"], ["consensus"])
+    return group_sum(long, ["item_no", "period"], "consensus")
 
 
 @dataclass(frozen=True)
@@ -380,7 +378,7 @@ def opening_on_hand(agg_sales: pd.DataFrame | None, current: str) -> pd.Series:
                           "on_hand_qty": _number(s["on_hand_qty"]).fillna(0.0)})
     if frame.empty:
         return frame.groupby(KEYS, sort=True)["on_hand_qty"].sum()
-    return group_sum(frame, KEYS, ["on_hand_qty"]).set_index(KEYS)["on_hand_qty"]
+    return group_sum(frame, KEYS, "on_hand_qty").set_index(KEYS)["on_hand_qty"]
 
 
 def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
@@ -400,7 +398,7 @@ def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.
     month = per_unique(frame["period"], lambda p: p.map(parse_period))
     frame.loc[month < first, "period"] = periods[0]
     frame = frame[month <= last]
-    return group_sum(frame, [*KEYS, "period"], ["supply"])
+    return group_sum(frame, [*KEYS, "period"], "supply")
 
 
 def forward_daily_demand(demand: np.ndarray, periods: list[str], lookahead: int) -> np.ndarray:

@@ -560,8 +560,9 @@ _Gap = namedtuple("_Gap", ["gap_type", "period", "hours_short", "volume_at_risk"
 def gap_list(found: pd.DataFrame) -> pd.DataFrame:
     """``presop_gaps``: each gap in a sentence, its stage, period, impact and options."""
     rows = []
-    columns = {c: found[c].to_numpy(dtype=object).tolist() for c in found.columns}
-    for rec in map(_Gap._make, zip(*(columns[c] for c in _Gap._fields), strict=True)):
+    columns = [found[c].to_numpy(dtype=object).tolist() for c in _Gap._fields] \
+        if len(found) else []
+    for rec in map(_Gap._make, zip(*columns, strict=True)):
         if rec.gap_type == "capacity":
             impact = (f"{rec.hours_short:,.1f} h short; {rec.volume_at_risk:,.1f} units and "
                       f"{rec.revenue_at_risk:,.0f} revenue at risk")

@@ -7,6 +7,7 @@ from the same source (:func:`sop_workbook.sql.reference.in_memory_tables`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,9 +76,27 @@ def compute_tables(src: Source, options: KpiOptions,
     if src.dialect.name == "duckdb":  # staged in file order; the rest needs no order
         src.execute("SET preserve_insertion_order = false")
 
+    # agg_sales and agg_customer both read the relations sales.prepare materialises:
+    # agg_customer waits for them (it is the second task, which the other worker takes
+    # last: by then they are there), so that the two can run at the same time
+    prepared = threading.Event()
+    failed: list[BaseException] = []
+
     def sales_tables() -> dict[str, pd.DataFrame]:
-        sales.prepare(src, options)
-        return {"agg_sales": sales.agg_sales(src), "agg_customer": sales.agg_customer(src)}
+        try:
+            sales.prepare(src, options)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+        finally:
+            prepared.set()
+        return {"agg_sales": sales.agg_sales(src)}
+
+    def customer_table() -> dict[str, pd.DataFrame]:
+        prepared.wait()
+        if failed:  # the error is raised by sales_tables
+            return {}
+        return {"agg_customer": sales.agg_customer(src)}
 
     def finance_tables() -> dict[str, pd.DataFrame]:
         finance.prepare(src)
@@ -90,6 +109,7 @@ def compute_tables(src: Source, options: KpiOptions,
 
     groups = [
         sales_tables,
+        customer_table,
         one("agg_item_mix", partial(sales.agg_item_mix, src)),
         finance_tables,
         one("agg_vendor", partial(operations.agg_vendor, src, options)),

@@ -46,6 +46,11 @@ class Dialect:
     #: ``ORDER BY`` on text sorts as Python sorts str (by code point: a binary collation)
     #: with NULLs last, as pandas does; then aggregates are sorted in the query.
     binary_text_order: bool = False
+    #: aggregates of several parts are the parts' sums joined on the grain (FULL OUTER
+    #: JOIN ... IS NOT DISTINCT FROM), rather than stacked and grouped again: needs a SUM
+    #: that starts from +0.0 (so that adding zeros changes no sum) and hash joins on
+    #: IS NOT DISTINCT FROM (see ``frames._join_sum``)
+    joins_sums: bool = False
 
     def quote(self, identifier: str) -> str:
         if self.name == "databricks":
@@ -170,7 +175,8 @@ class Dialect:
                 f"+ CAST(SUBSTRING({period}, 6, 2) AS INTEGER) - 1)")
 
 
-DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_text_order=True)
+DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_text_order=True,
+                 joins_sums=True)
 POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 
 

@@ -29,21 +29,65 @@ def union_sum(parts: list[Part], grain: list[str], measures: list[str], d: Diale
               final: dict[str, str] | None = None) -> str:
     """SQL: each part grouped by the grain, UNION ALL, grouped again (Σ of each measure; a
     measure a part does not have contributes 0). ``final`` adds computed columns over the
-    summed measures (SQL over ``SUM(...)``)."""
+    summed measures: SQL with ``{measure}`` where the summed measure goes.
+
+    One part needs no second grouping; parts that sum different measures are joined on the
+    grain where the dialect can (:attr:`Dialect.joins_sums`, see :func:`_join_sum`)."""
     q = d.quote
-    branches = []
-    for part in parts:
-        cols = [f"{part.grain[g]} AS {q(g)}" for g in grain]
-        cols += [f"CAST(SUM({part.measures[m]}) AS {d.double_type}) AS {q(m)}"
-                 if m in part.measures else f"CAST(0 AS {d.double_type}) AS {q(m)}"
-                 for m in measures]
-        keys = ", ".join(part.grain[g] for g in grain)
-        branches.append(f"SELECT {', '.join(cols)} FROM {part.source} GROUP BY {keys}")
+    branches = [_grouped(part, grain, measures, d) for part in parts]
+    if len(parts) == 1:
+        values = {m: q(m) for m in measures}
+        outer = [q(g) for g in grain] + [q(m) for m in measures]
+        outer += [f"{expr.format(**values)} AS {q(name)}" for name, expr in (final or {}).items()]
+        return f"SELECT {', '.join(outer)} FROM ({branches[0]}) AS sop_u"
+    own = [set(part.measures) for part in parts]
+    if d.joins_sums and all(not (a & b) for i, a in enumerate(own) for b in own[i + 1:]):
+        return _join_sum(parts, grain, measures, d, final)
+    values = {m: f"SUM({q(m)})" for m in measures}
     outer = [q(g) for g in grain]
     outer += [f"SUM({q(m)}) AS {q(m)}" for m in measures]
-    outer += [f"{expr} AS {q(name)}" for name, expr in (final or {}).items()]
+    outer += [f"{expr.format(**values)} AS {q(name)}" for name, expr in (final or {}).items()]
     return (f"SELECT {', '.join(outer)} FROM ({' UNION ALL '.join(branches)}) AS sop_u "
             f"GROUP BY {', '.join(q(g) for g in grain)}")
+
+
+def _grouped(part: Part, grain: list[str], measures: list[str], d: Dialect,
+             own_only: bool = False) -> str:
+    """One part grouped by the grain: the grain, then its sums (and 0 for the measures it
+    does not have, unless ``own_only``)."""
+    q = d.quote
+    cols = [f"{part.grain[g]} AS {q(g)}" for g in grain]
+    cols += [f"CAST(SUM({part.measures[m]}) AS {d.double_type}) AS {q(m)}"
+             if m in part.measures else f"CAST(0 AS {d.double_type}) AS {q(m)}"
+             for m in measures if m in part.measures or not own_only]
+    keys = ", ".join(part.grain[g] for g in grain)
+    return f"SELECT {', '.join(cols)} FROM {part.source} GROUP BY {keys}"
+
+
+def _join_sum(parts: list[Part], grain: list[str], measures: list[str], d: Dialect,
+              final: dict[str, str] | None) -> str:
+    """:func:`union_sum` of parts with distinct measures as a FULL OUTER JOIN of the grouped
+    parts on the grain (``IS NOT DISTINCT FROM``: NULL keys match as GROUP BY groups them),
+    each measure from its part, 0 where the part has no row. The same values: a measure
+    is one part's sum, which the second grouping only adds zeros to (DuckDB's SUM starts
+    from +0.0, so x + 0.0 = x for every sum it returns), and cheaper than grouping the
+    stacked parts again."""
+    q = d.quote
+    names = [f"sop_p{i}" for i in range(len(parts))]
+    ctes = ", ".join(f"{n} AS ({_grouped(part, grain, measures, d, own_only=True)})"
+                     for n, part in zip(names, parts, strict=True))
+    key = {g: f"{names[0]}.{q(g)}" for g in grain}
+    source = names[0]
+    for n in names[1:]:
+        on = " AND ".join(f"{n}.{q(g)} IS NOT DISTINCT FROM {key[g]}" for g in grain)
+        source += f" FULL OUTER JOIN {n} ON {on}"
+        key = {g: f"COALESCE({key[g]}, {n}.{q(g)})" for g in grain}
+    owner = {m: n for n, part in zip(names, parts, strict=True) for m in part.measures}
+    value = {m: f"COALESCE({owner[m]}.{q(m)}, CAST(0 AS {d.double_type}))" if m in owner
+             else f"CAST(0 AS {d.double_type})" for m in measures}
+    cols = [f"{key[g]} AS {q(g)}" for g in grain] + [f"{value[m]} AS {q(m)}" for m in measures]
+    cols += [f"{expr.format(**value)} AS {q(name)}" for name, expr in (final or {}).items()]
+    return f"WITH {ctes} SELECT {', '.join(cols)} FROM {source}"
 
 
 def period_text(months: pd.Series) -> np.ndarray:

@@ -146,7 +146,7 @@ def agg_sales(src: Source) -> object:
         {"on_hand_qty": f"v.{q('quantity')}", "inventory_value": f"v.{q('value')}"}))
     measures = [m for m in SALES_COLUMNS if m != "forecast_abs_error"]
     sql = union_sum(parts, [MONTH, *keys], measures, d, final={
-        "forecast_abs_error": f"ABS(SUM({q('invoiced_amount')}) - SUM({q('budget_amount')}))"})
+        "forecast_abs_error": "ABS({invoiced_amount} - {budget_amount})"})
     sql = _attach(src, sql, keys, "items", "item_no", "category",
                   [MONTH, "item_no", "category", "location_code"], SALES_COLUMNS)
     return query_finished(src, sql, SALES_GRAIN, SALES_COLUMNS)

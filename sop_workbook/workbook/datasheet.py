@@ -84,9 +84,8 @@ class DataSheet:
     dirty: bool = False  # written through write_table since open
     styles: dict[int, object] = field(default_factory=dict)  # column → StyleArray
     written: pd.DataFrame | None = None  # the frame given to write_table
-    encoded: Encoded | None = None  # ... rendered for the file
     values: list | None = None  # the rows as cell values (for recalculation)
-    deflated: list[Job] | None = None  # ... compressed in the background (segments)
+    deflated: list[Job] | None = None  # ... rendered and compressed (segments, see Job)
 
 
 @dataclass
@@ -506,7 +505,8 @@ class Encoded:
     """A table body ready to stream. The cell of row ``i`` and column ``j`` is written as
     ``<c r="`` + letter + row number + ``"`` + ``texts[j][codes[j][i]]``: each column's
     XML per distinct value, a code per row (-1, a missing value, is the last text: the
-    empty cell)."""
+    empty cell) — None for the columns of numbers in ``later``, whose XML is made with the
+    layout (:meth:`layout`)."""
 
     n: int
     letters: list[str]
@@ -525,15 +525,13 @@ class Encoded:
         return max(self.n, 1)
 
     def layout(self) -> _Layout:
-        """The body's cells as pieces (:class:`_Layout`), made once — the number columns
-        left for later rendered first (in the background thread, usually: a number
+        """The body's cells as pieces (:class:`_Layout`), made once — with the XML of the
+        number columns left for later (made in the background thread, usually: a number
         cannot fail to render, so write_table need not wait for it)."""
         with self._lock:
             if self._layout is None:
-                for j, numbers in self.later.items():
-                    self.codes[j], self.texts[j] = numbers.texts()
-                self.later = {}
                 self._layout = _Layout(self)
+                self.later = {}  # rendered into the layout
             return self._layout
 
 
@@ -590,7 +588,10 @@ def _cell_texts(values: pd.Series, spec: ColumnSpec, table: str, column: str,
     kind = dtype.kind
     if dtype == np.dtype(object):
         kind, values = _object_kind(values)
-    if kind in ("f", "i", "u", "b"):  # numbers: rendered later, from a copy
+    if kind == "f":  # numbers: rendered later, from a copy
+        return _Numbers(kind, values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True),
+                        s_attr)
+    if kind in ("i", "u", "b"):
         return _Numbers(kind, np.array(values.to_numpy(), copy=True), s_attr)
     where = (table, column, first_row, col_letter, values)
     if kind == "mixed":
@@ -611,22 +612,21 @@ class _Numbers:
     values: np.ndarray
     s_attr: str
 
-    def texts(self) -> tuple[np.ndarray, np.ndarray]:
-        """(codes, texts) as :func:`_cell_texts` gives them: per distinct value."""
-        s_attr = self.s_attr
+    def pieces(self, after: str) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, pieces) as :class:`_Layout` uses them: per distinct value ``"`` + the
+        XML after ``<c r="A2`` + ``after``; the last piece is the empty cell's."""
+        s = self.s_attr
         codes, uniques = pd.factorize(self.values, use_na_sentinel=True)
         if self.kind == "f":
-            pre, post = f"{s_attr}><v>", "</v></c>"
-            texts = [pre + r + post for r in map(repr, uniques.tolist())]
+            pieces = [f'"{s}><v>{u!r}</v></c>{after}' for u in uniques.tolist()]
             for i in np.flatnonzero(~np.isfinite(uniques)):
-                texts[i] = f'{s_attr} t="e"><v>#NUM!</v></c>'
+                pieces[i] = f'"{s} t="e"><v>#NUM!</v></c>{after}'
         elif self.kind == "b":
-            texts = [f'{s_attr} t="b"><v>{int(u)}</v></c>' for u in uniques.tolist()]
+            pieces = [f'"{s} t="b"><v>{int(u)}</v></c>{after}' for u in uniques.tolist()]
         else:
-            pre, post = f"{s_attr}><v>", "</v></c>"
-            texts = [pre + r + post for r in map(str, uniques.tolist())]
-        texts.append(f"{s_attr}/>")
-        return codes, _texts_array(texts)
+            pieces = [f'"{s}><v>{u}</v></c>{after}' for u in uniques.tolist()]
+        pieces.append(f'"{s}/>{after}')
+        return codes, _texts_array(pieces)
 
 
 def _object_kind(values: pd.Series) -> tuple[str, pd.Series]:
@@ -731,8 +731,12 @@ class _Layout:
         last = len(enc.letters) - 1
         for j, (codes, texts) in enumerate(zip(enc.codes, enc.texts, strict=True)):
             after = f'<c r="{enc.letters[j + 1]}' if j < last else ""
-            joined = np.empty(len(texts), dtype=object)
-            joined[:] = ['"' + t + after for t in texts.tolist()]
+            if j in enc.later:
+                codes, joined = enc.later[j].pieces(after)
+            else:
+                joined = _texts_array(['"' + t + after for t in texts.tolist()])
+            if len(joined) < 2**31:  # half the memory of the platform's index type
+                codes = codes.astype(np.int32)
             self.pieces.append(None)  # the row number
             self.pieces.append((codes, joined))
 

@@ -230,10 +230,11 @@ class HeadlessWorkbook:
         if sheet is not None:
             specs = [self._column_spec(ws, sheet, min_col + j, frame.get(col))
                      for j, col in enumerate(columns)]
-            sheet.encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1,
-                                             name)  # raises before anything changes
+            encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1,
+                                       name)  # raises before anything changes
             _cancel_jobs(self._jobs, name)
-            sheet.deflated = self._jobs[name] = datasheet.deflate_rows_later(sheet.encoded)
+            # the jobs hold the encoded rows until they are done
+            sheet.deflated = self._jobs[name] = datasheet.deflate_rows_later(encoded)
             sheet.written = frame.copy()
             sheet.columns = columns
             sheet.dirty = True

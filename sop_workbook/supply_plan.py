@@ -163,15 +163,16 @@ def _number(series: pd.Series) -> pd.Series:
 def key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """One integer per row that orders the rows as sorting by ``keys`` does (equal keys,
     equal integer), and which rows have every key (a row with an empty key is left out
-    of a groupby)."""
+    of a groupby; its integer is −1)."""
     gid = np.zeros(len(frame), dtype=np.int64)
     keep = np.ones(len(frame), dtype=bool)
     for key in keys:
         codes, uniques = pd.factorize(frame[key], sort=True)
         keep &= codes >= 0
-        gid = gid * max(len(uniques), 1) + codes
+        gid = gid * max(len(uniques), 1) + np.maximum(codes, 0)
         if len(gid) and gid.max() > 2 ** 31:  # renumber, keeping the order
             gid = np.unique(gid, return_inverse=True)[1].astype(np.int64)
+    gid[~keep] = -1
     return gid, keep
 
 

@@ -7,7 +7,6 @@ from the same source (:func:`sop_workbook.sql.reference.in_memory_tables`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,8 +16,8 @@ import pandas as pd
 from ..errors import SourceValidationError
 from ..scorecard import KpiOptions
 from . import finance, operations, sales
-from .sources import Source, open_source
-from .validation import stage_and_validate
+from .sources import Source, Task, open_source
+from .validation import Validation, stage_and_validate
 
 #: The master tables *Refresh* writes, with their contract columns.
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
@@ -54,49 +53,82 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
     ``fin_budget_detail``, ``fin_unmapped``).
 
     Raises :class:`~sop_workbook.errors.SourceValidationError` listing every problem if
-    the source fails the contract (nothing is computed then).
+    the source fails the contract (no table is returned then).
     """
     options = options or KpiOptions()
     finance.check_sign(gl_income_sign)
     with open_source(source) as src:
-        result = stage_and_validate(src)
+        if src.parallel and not src.problems:
+            # tables are computed as soon as the tables they read are staged without a
+            # problem, while the rest is still being staged and checked (if a problem
+            # turns up, what was computed is dropped and the problems are raised)
+            checks = Validation(src, first=sales.PREPARED_FROM)
+            computing = compute_tasks(src, options, gl_income_sign, checks)
+            done = src.run_tasks(_by_priority(checks.tasks, computing))
+            result = checks.result(done)
+            if not result.problems:
+                tables = _tables(computing, done)
+        else:
+            result = stage_and_validate(src)
+            if not result.problems:
+                tables = compute_tables(src, options, gl_income_sign)
         if result.problems:
             raise SourceValidationError(result.problems, str(source))
-        tables = compute_tables(src, options, gl_income_sign)
         warnings = list(src.warnings) + finance.sign_warning(src, gl_income_sign)
     return AggregateData(tables, warnings, str(source))
 
 
 def compute_tables(src: Source, options: KpiOptions,
                    gl_income_sign: str) -> dict[str, pd.DataFrame]:
-    """Every table from a staged, valid source (independent groups of tables computed by
-    :meth:`Source.run_all`, the costliest first), in the order *Refresh* lists them."""
-    masters = {name: partial(operations.copy_table, src, name, order_by_key=False)
-               for name in MASTER_TABLES}
-    if src.dialect.name == "duckdb":  # staged in file order; the rest needs no order
-        src.execute("SET preserve_insertion_order = false")
+    """Every table from a staged, valid source, in the order *Refresh* lists them."""
+    computing = compute_tasks(src, options, gl_income_sign)
+    return _tables(computing, src.run_tasks(computing))
 
-    # agg_sales and agg_customer both read the relations sales.prepare materialises:
-    # agg_customer waits for them (it is the second task, which the other worker takes
-    # last: by then they are there), so that the two can run at the same time
-    prepared = threading.Event()
-    failed: list[BaseException] = []
 
-    def sales_tables() -> dict[str, pd.DataFrame]:
-        try:
-            sales.prepare(src, options)
-        except BaseException as exc:
-            failed.append(exc)
-            raise
-        finally:
-            prepared.set()
-        return {"agg_sales": sales.agg_sales(src)}
+def _tables(computing: list[Task], done: dict[str, object]) -> dict[str, pd.DataFrame]:
+    found = {name: table for task in computing for name, table in done[task.name].items()}
+    return {name: found[name] for name in TABLE_ORDER}
 
-    def customer_table() -> dict[str, pd.DataFrame]:
-        prepared.wait()
-        if failed:  # the error is raised by sales_tables
-            return {}
-        return {"agg_customer": sales.agg_customer(src)}
+
+def _by_priority(checking: list[Task], computing: list[Task]) -> list[Task]:
+    """Checks and computations in one list for :meth:`DuckDBSource.run_tasks`, whose
+    first worker takes the first task it can start, the second worker the last one. First
+    the large tables (staged by the first worker, sales lines and shipments first), then
+    agg_sales and agg_customer, which wait for every table; the other checks and tables;
+    last ``sales.prepare``, which the second worker takes as soon as the sales lines and
+    shipments are staged, while the first stages the other large tables."""
+    rest = {task.name: task for task in computing}
+    prepare = rest.pop("compute:prepare")
+    sales_tables = [rest.pop("compute:agg_sales"), rest.pop("compute:agg_customer")]
+    return [*(task for task in checking if task.solo), *sales_tables,
+            *(task for task in checking if not task.solo), *rest.values(), prepare]
+
+
+def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
+                  checks: Validation | None = None) -> list[Task]:
+    """Tasks (:meth:`Source.run_tasks`) computing every table from a staged, valid source,
+    each returning {table name: frame}; the costliest first.
+
+    With ``checks`` (still running: the same :meth:`Source.run_tasks` call) the tasks
+    start once the tables they read are staged (``sales.prepare`` once the sales lines and
+    shipments are, the others once every table is) and compute only if these have no
+    problem; the staged sales lines and shipments are released once their references are
+    checked too.
+    """
+    names = [task.name for task in checks.tasks] if checks else []
+    stages = tuple(name for name in names if name.startswith("stage:"))
+    refs = tuple(f"refs:{table}" for table in sales.PREPARED_FROM if f"refs:{table}" in names)
+
+    def computed(compute: Callable[[], dict[str, pd.DataFrame]],
+                 reads: tuple[str, ...] | None = None):
+        def run() -> dict[str, pd.DataFrame]:
+            if checks is not None and not checks.passed(reads):
+                return {}
+            return compute()
+        return run
+
+    def one(name: str, compute) -> Callable[[], dict[str, pd.DataFrame]]:
+        return computed(lambda: {name: compute()})
 
     def finance_tables() -> dict[str, pd.DataFrame]:
         finance.prepare(src)
@@ -104,24 +136,31 @@ def compute_tables(src: Source, options: KpiOptions,
                 "fin_budget_detail": finance.fin_budget_detail(src),
                 "fin_unmapped": finance.fin_unmapped(src)}
 
-    def one(name: str, compute) -> Callable[[], dict[str, pd.DataFrame]]:
-        return lambda: {name: compute()}
-
-    groups = [
-        sales_tables,
-        customer_table,
-        one("agg_item_mix", partial(sales.agg_item_mix, src)),
-        finance_tables,
-        one("agg_vendor", partial(operations.agg_vendor, src, options)),
-        one("agg_production", partial(operations.agg_production, src)),
-        one("agg_funnel", partial(operations.agg_funnel, src)),
-        one("agg_pipeline", partial(operations.agg_pipeline, src)),
-        one("agg_supply_open", partial(operations.agg_supply_open, src)),
-        one("routings", partial(operations.copy_table, src, "routings")),
-        one("capacity", partial(operations.copy_table, src, "capacity")),
-        *(one(name, compute) for name, compute in masters.items()),
+    go = stages
+    prepared = ("compute:prepare", *stages)
+    tasks = [
+        Task("compute:prepare",
+             computed(lambda: sales.prepare(src, options) or {}, sales.PREPARED_FROM),
+             needs=tuple(f"stage:{table}" for table in sales.PREPARED_FROM if checks)),
+        Task("compute:agg_sales", one("agg_sales", partial(sales.agg_sales, src)),
+             needs=prepared),
+        Task("compute:agg_customer", one("agg_customer", partial(sales.agg_customer, src)),
+             needs=prepared),
+        # the staged sales lines and shipments are read by nothing else
+        Task("compute:release", lambda: sales.release(src) or {},
+             needs=("compute:prepare", *refs)),
+        Task("compute:agg_item_mix", one("agg_item_mix", partial(sales.agg_item_mix, src)),
+             needs=go),
+        Task("compute:finance", computed(finance_tables), needs=go),
+        *(Task(f"compute:{name}", one(name, compute), needs=go) for name, compute in [
+            ("agg_vendor", partial(operations.agg_vendor, src, options)),
+            ("agg_production", partial(operations.agg_production, src)),
+            ("agg_funnel", partial(operations.agg_funnel, src)),
+            ("agg_pipeline", partial(operations.agg_pipeline, src)),
+            ("agg_supply_open", partial(operations.agg_supply_open, src)),
+            ("routings", partial(operations.copy_table, src, "routings")),
+            ("capacity", partial(operations.copy_table, src, "capacity")),
+            *((name, partial(operations.copy_table, src, name, order_by_key=False))
+              for name in MASTER_TABLES)]),
     ]
-    found: dict[str, pd.DataFrame] = {}
-    for tables in src.run_all(groups, solo=1):
-        found.update(tables)
-    return {name: found[name] for name in TABLE_ORDER}
+    return tasks

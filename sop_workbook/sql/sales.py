@@ -38,6 +38,8 @@ from .frames import MONTH, NONE_LABEL, Part, query_finished, union_sum
 from .sources import Source
 from .validation import staged
 
+#: The staged tables :func:`prepare` reads (and nothing else: see :func:`release`).
+PREPARED_FROM = ("sales_lines", "sales_shipments")
 SHIPS = "sop_ships"  # shipment lines with their sales line's dimensions and on-time flags
 FILL = "sop_fill"  # sales lines due (quantity > 0) with their on-time shipped quantity
 
@@ -45,8 +47,7 @@ _KEYS = ("item_no", "location_code", "customer_no")  # category, salesperson joi
 
 
 def prepare(src: Source, options: KpiOptions) -> None:
-    """Materialise the shipment and fill relations both aggregates read (then the staged
-    sales lines and shipments, which nothing else reads, are released)."""
+    """Materialise the shipment and fill relations both aggregates read."""
     d = src.dialect
     q = d.quote
     tol = str(int(options.tolerance_days))
@@ -85,7 +86,12 @@ def prepare(src: Source, options: KpiOptions) -> None:
         f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
     ))
-    for table in ("sales_shipments", "sales_lines"):  # read by nothing else
+
+
+def release(src: Source) -> None:
+    """Drop the staged sales lines and shipments (once :func:`prepare` and their checks
+    have read them: nothing else does)."""
+    for table in PREPARED_FROM:
         src.release(staged(table))
 
 

@@ -22,7 +22,6 @@ there is empty, with a warning unless the contract lists it as optional
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import re
 import threading
@@ -54,6 +53,19 @@ class SourceTable:
     #: a CSV file: the reading DuckDB detects by itself, for when ``relation`` (the same
     #: reading with the detected options spelt out) fails
     fallback: str | None = None
+
+
+@dataclass
+class Task:
+    """A unit of work for :meth:`Source.run_tasks`: ``run`` executes its own statements and
+    returns a result; it starts once the tasks named in ``needs`` have finished. A ``solo``
+    task (a large one DuckDB runs on both cores by itself) never runs alongside another
+    solo task: two at once would only hold more memory."""
+
+    name: str
+    run: Callable[[], object]
+    needs: tuple[str, ...] = ()
+    solo: bool = False
 
 
 class Source:
@@ -95,11 +107,20 @@ class Source:
         if self.dialect.temp_tables:
             self._execute(f"DROP TABLE IF EXISTS {name}")
 
-    def run_all(self, tasks: list[Callable[[], T]], solo: int = 0) -> list[T]:
-        """Run independent tasks (each executing its own statements), the costliest first;
-        their results in order. Here one after the other; :class:`DuckDBSource` runs two
-        at a time, except that the first ``solo`` tasks never run alongside one another."""
-        return [task() for task in tasks]
+    #: tasks run two at a time (see :meth:`run_tasks`)
+    parallel = False
+
+    def run_all(self, tasks: list[Callable[[], T]]) -> list[T]:
+        """Run independent tasks, the costliest first; their results in order."""
+        named = [Task(str(i), task) for i, task in enumerate(tasks)]
+        done = self.run_tasks(named)
+        return [done[task.name] for task in named]
+
+    def run_tasks(self, tasks: list[Task]) -> dict[str, object]:
+        """Run tasks (listed in order of priority, each after the tasks it needs); their
+        results by name. Here one after the other, in the listed order as far as the
+        needs allow; :class:`DuckDBSource` runs two at a time."""
+        return {task.name: task.run() for task in _in_needed_order(tasks)}
 
     def _with_ctes(self, sql: str) -> str:
         if not self.ctes:
@@ -181,30 +202,52 @@ class DuckDBSource(Source):
         self._execute(f"DROP TABLE IF EXISTS {name}")
         self._execute(f"CREATE TABLE {name} AS {select}")
 
-    def run_all(self, tasks: list[Callable[[], T]], solo: int = 0) -> list[T]:
-        """Two worker threads: one takes tasks from the front of the list (the costliest),
-        the other from the back, but none of the first ``solo`` (large tasks DuckDB runs on
-        both cores by itself: two at once would only hold more memory). The first error is
-        raised once both stopped."""
-        if len(tasks) < 2:
-            return [task() for task in tasks]
-        results: list = [None] * len(tasks)
-        errors: list[tuple[int, BaseException]] = []
-        pending = collections.deque(range(len(tasks)))
-        lock = threading.Lock()
+    parallel = True
 
-        def work(from_front: bool) -> None:
+    def run_tasks(self, tasks: list[Task]) -> dict[str, object]:
+        """Two worker threads: one takes the first task it can start (all it needs done)
+        in the listed order, the other the last one, except solo tasks, which only the
+        first takes. After an error no task starts; the first (in the listed order) is
+        raised once both threads stopped."""
+        _in_needed_order(tasks)  # the needs are met by tasks in the list
+        if len(tasks) < 2:
+            return super().run_tasks(tasks)
+        results: dict[str, object] = {}
+        errors: list[tuple[int, BaseException]] = []
+        pending = list(range(len(tasks)))
+        finished: set[str] = set()
+        running_solo = [False]
+        changed = threading.Condition()
+
+        def startable(i: int, front: bool) -> bool:
+            task = tasks[i]
+            return (all(name in finished for name in task.needs)
+                    and not (task.solo and (running_solo[0] or not front)))
+
+        def work(front: bool) -> None:
             self._local.con = self.con.cursor()
             try:
-                while not errors:
-                    with lock:
-                        if not pending or (not from_front and pending[-1] < solo):
-                            return
-                        i = pending.popleft() if from_front else pending.pop()
+                while True:
+                    with changed:
+                        while True:
+                            if errors or not pending:
+                                return
+                            order = pending if front else reversed(pending)
+                            i = next((i for i in order if startable(i, front)), None)
+                            if i is not None:
+                                break
+                            changed.wait()
+                        pending.remove(i)
+                        task = tasks[i]
+                        running_solo[0] = running_solo[0] or task.solo
                     try:
-                        results[i] = tasks[i]()
+                        results[task.name] = task.run()
                     except BaseException as exc:  # re-raised below, in the caller's thread
                         errors.append((i, exc))
+                    with changed:
+                        finished.add(task.name)
+                        running_solo[0] = running_solo[0] and not task.solo
+                        changed.notify_all()
             finally:
                 with contextlib.suppress(Exception):
                     self._local.con.close()
@@ -265,6 +308,26 @@ class DbapiSource(Source):
             self.raw.close()
         finally:
             self.engine.dispose()
+
+
+def _in_needed_order(tasks: list[Task]) -> list[Task]:
+    """The tasks in the listed order as far as their needs allow (each after the tasks it
+    needs); an error if a need is not a listed task or the needs form a cycle."""
+    names = {task.name for task in tasks}
+    missing = {need for task in tasks for need in task.needs} - names
+    if missing or len(names) < len(tasks):
+        raise ValueError(f"tasks: unknown or repeated names {sorted(missing)}")
+    done: set[str] = set()
+    ordered: list[Task] = []
+    left = list(tasks)
+    while left:
+        task = next((t for t in left if all(n in done for n in t.needs)), None)
+        if task is None:
+            raise ValueError("tasks: the needs form a cycle")
+        left.remove(task)
+        done.add(task.name)
+        ordered.append(task)
+    return ordered
 
 
 # --------------------------------------------------------------------------- opening

@@ -32,7 +32,7 @@ from .. import contract as c
 from ..errors import Problem
 from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
-from .sources import Source, SourceTable, file_problem
+from .sources import Source, SourceTable, Task, file_problem
 
 MAX_PROBLEMS_PER_CHECK = 20
 #: Files of at least this size are staged one at a time (DuckDB reads them on all cores).
@@ -171,32 +171,61 @@ class StageResult:
 
 
 def stage_and_validate(src: Source) -> StageResult:
-    """Stage every contract table of ``src`` and check it (see the module docstring).
+    """Stage every contract table of ``src`` and check it (see the module docstring)."""
+    checks = Validation(src)
+    return checks.result(src.run_tasks(checks.tasks))
 
-    Tables are staged and checked independently (:meth:`Source.run_all`, the largest
-    first), then the references between them; problems are listed in contract order."""
-    names = list(c.TABLES)
-    broken = {name for name in names
-              if name in src.tables and _missing_columns(c.TABLES[name], src.tables[name])}
-    order = sorted(names, key=lambda name: -_size(src, name))
-    large = sum(_size(src, name) >= LARGE_FILE for name in order)
-    done = dict(zip(order, src.run_all([partial(_stage_table, src, name) for name in order],
-                                       solo=large), strict=True))
-    problems = list(src.problems)
-    rows: dict[str, int] = {}
-    for name in names:
-        table_problems, n = done[name]
-        problems += table_problems
-        if n is not None:
-            rows[name] = n
-    checked = {name: _checkable_references(src, name, broken) for name in names
-               if name not in broken and rows.get(name)}
-    order = sorted(checked, key=lambda name: -_size(src, name))
-    found = dict(zip(order, src.run_all([partial(_check_references, src, name, checked[name])
-                                         for name in order]), strict=True))
-    for name in checked:
-        problems += found[name]
-    return StageResult(problems, broken, rows)
+
+class Validation:
+    """Staging and checking a source as tasks for :meth:`Source.run_tasks`: each table is
+    staged and checked (``stage:<table>``, the largest first), then its references
+    (``refs:<table>``, once it and the tables it references are staged). :meth:`result`
+    lists the problems in contract order."""
+
+    def __init__(self, src: Source, first: tuple[str, ...] = ()) -> None:
+        """``first``: tables to stage before the others (then the largest first)."""
+        self.src = src
+        names = list(c.TABLES)
+        self.broken = {name for name in names if name in src.tables
+                       and _missing_columns(c.TABLES[name], src.tables[name])}
+        self.staged: dict[str, tuple[list[Problem], int | None]] = {}
+        order = sorted(names, key=lambda name: (name not in first, -_size(src, name)))
+        self.tasks = [Task(f"stage:{name}", partial(self._stage, name),
+                           solo=_size(src, name) >= LARGE_FILE) for name in order]
+        self.references = {name: refs for name in order if name not in self.broken
+                           for refs in [_checkable_references(src, name, self.broken)] if refs}
+        self.tasks += [Task(f"refs:{name}", partial(self._references, name),
+                            needs=tuple(dict.fromkeys(
+                                [f"stage:{name}", *(f"stage:{r.table}" for r in refs)])))
+                       for name, refs in self.references.items()]
+
+    def _stage(self, name: str) -> tuple[list[Problem], int | None]:
+        self.staged[name] = _stage_table(self.src, name)
+        return self.staged[name]
+
+    def _references(self, name: str) -> list[Problem]:
+        if not self.staged[name][1]:  # no rows (or none staged)
+            return []
+        return _check_references(self.src, name, self.references[name])
+
+    def passed(self, names: tuple[str, ...] | None = None) -> bool:
+        """No problem so far with the source's files and the staged rows of the tables
+        ``names`` (all: None), once staged (their references may still be being checked)."""
+        return not self.src.problems and all(
+            not self.staged[name][0] for name in (c.TABLES if names is None else names))
+
+    def result(self, done: dict[str, object]) -> StageResult:
+        problems = list(self.src.problems)
+        rows: dict[str, int] = {}
+        for name in c.TABLES:
+            table_problems, n = done[f"stage:{name}"]
+            problems += table_problems
+            if n is not None:
+                rows[name] = n
+        for name in c.TABLES:
+            if name in self.references:
+                problems += done[f"refs:{name}"]
+        return StageResult(problems, self.broken, rows)
 
 
 def _missing_columns(spec: c.TableSpec, table: SourceTable) -> list[str]:

@@ -94,14 +94,17 @@ def _by_priority(checking: list[Task], computing: list[Task]) -> list[Task]:
     """Checks and computations in one list for :meth:`DuckDBSource.run_tasks`, whose
     first worker takes the first task it can start, the second worker the last one. First
     the large tables (staged by the first worker, sales lines and shipments first), then
-    agg_sales and agg_customer, which wait for every table; the other checks and tables;
-    last ``sales.prepare``, which the second worker takes as soon as the sales lines and
-    shipments are staged, while the first stages the other large tables."""
+    agg_sales (which waits for every table), the other checks and tables; last
+    agg_customer and ``sales.prepare``, which the second worker takes as soon as it can:
+    ``prepare`` once the sales lines and shipments are staged (while the first worker
+    stages the other large tables), agg_customer once every table is (while the first
+    computes agg_sales)."""
     rest = {task.name: task for task in computing}
-    prepare = rest.pop("compute:prepare")
-    sales_tables = [rest.pop("compute:agg_sales"), rest.pop("compute:agg_customer")]
-    return [*(task for task in checking if task.solo), *sales_tables,
-            *(task for task in checking if not task.solo), *rest.values(), prepare]
+    prepare, sales_table, customer_table = (rest.pop(f"compute:{name}") for name in
+                                            ("prepare", "agg_sales", "agg_customer"))
+    return [*(task for task in checking if task.solo), sales_table,
+            *(task for task in checking if not task.solo), *rest.values(), customer_table,
+            prepare]
 
 
 def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,

@@ -22,9 +22,9 @@ from .validation import Validation, stage_and_validate
 #: The master tables *Refresh* writes, with their contract columns.
 MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "posting_setup")
 #: Every table :func:`load_aggregates` returns, in order.
-TABLE_ORDER = (*MASTER_TABLES, "agg_sales", "agg_customer", "agg_vendor", "agg_production",
-               "agg_funnel", "agg_pipeline", "agg_supply_open", "agg_item_mix", "routings",
-               "capacity", "fin_budget_variance", "fin_budget_detail", "fin_unmapped")
+RESULT_ORDER = (*MASTER_TABLES, "agg_sales", "agg_customer", "agg_vendor", "agg_production",
+                "agg_funnel", "agg_pipeline", "agg_supply_open", "agg_item_mix", "routings",
+                "capacity", "fin_budget_variance", "fin_budget_detail", "fin_unmapped")
 
 
 @dataclass
@@ -87,7 +87,7 @@ def compute_tables(src: Source, options: KpiOptions,
 
 def _tables(computing: list[Task], done: dict[str, object]) -> dict[str, pd.DataFrame]:
     found = {name: table for task in computing for name, table in done[task.name].items()}
-    return {name: found[name] for name in TABLE_ORDER}
+    return {name: found[name] for name in RESULT_ORDER}
 
 
 def _by_priority(checking: list[Task], computing: list[Task]) -> list[Task]:
@@ -139,7 +139,6 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
                 "fin_budget_detail": finance.fin_budget_detail(src),
                 "fin_unmapped": finance.fin_unmapped(src)}
 
-    go = stages
     prepared = ("compute:prepare", *stages)
     tasks = [
         Task("compute:prepare",
@@ -153,9 +152,9 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
         Task("compute:release", lambda: sales.release(src) or {},
              needs=("compute:prepare", *refs)),
         Task("compute:agg_item_mix", one("agg_item_mix", partial(sales.agg_item_mix, src)),
-             needs=go),
-        Task("compute:finance", computed(finance_tables), needs=go),
-        *(Task(f"compute:{name}", one(name, compute), needs=go) for name, compute in [
+             needs=stages),
+        Task("compute:finance", computed(finance_tables), needs=stages),
+        *(Task(f"compute:{name}", one(name, compute), needs=stages) for name, compute in [
             ("agg_vendor", partial(operations.agg_vendor, src, options)),
             ("agg_production", partial(operations.agg_production, src)),
             ("agg_funnel", partial(operations.agg_funnel, src)),

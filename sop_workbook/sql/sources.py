@@ -75,6 +75,9 @@ class Source:
     objects created through it disappear with :meth:`close`.
     """
 
+    #: tasks run two at a time (see :meth:`run_tasks`)
+    parallel = False
+
     def __init__(self, name: str, dialect: Dialect) -> None:
         self.name = name
         self.dialect = dialect
@@ -106,9 +109,6 @@ class Source:
         its memory; a CTE stays, as the relations defined from it need it)."""
         if self.dialect.temp_tables:
             self._execute(f"DROP TABLE IF EXISTS {name}")
-
-    #: tasks run two at a time (see :meth:`run_tasks`)
-    parallel = False
 
     def run_all(self, tasks: list[Callable[[], T]]) -> list[T]:
         """Run independent tasks, the costliest first; their results in order."""
@@ -169,13 +169,15 @@ class Source:
 class DuckDBSource(Source):
     """A source read through an in-process DuckDB connection (its own in-memory database).
 
-    :meth:`run_all` runs tasks on two threads, each with its own connection to the same
+    :meth:`run_tasks` runs tasks on two threads, each with its own connection to the same
     database (DuckDB executes queries without holding Python's GIL), so that the
     statements DuckDB runs on one core (reading a small file, a query with a small
     result, shaping a result in pandas) overlap. Materialised relations are therefore
     tables of that private database rather than temporary tables, which only the
     connection that creates them sees.
     """
+
+    parallel = True
 
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)
@@ -201,8 +203,6 @@ class DuckDBSource(Source):
     def materialize(self, name: str, select: str) -> None:
         self._execute(f"DROP TABLE IF EXISTS {name}")
         self._execute(f"CREATE TABLE {name} AS {select}")
-
-    parallel = True
 
     def run_tasks(self, tasks: list[Task]) -> dict[str, object]:
         """Two worker threads: one takes the first task it can start (all it needs done)

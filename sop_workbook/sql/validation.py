@@ -192,8 +192,11 @@ class Validation:
         order = sorted(names, key=lambda name: (name not in first, -_size(src, name)))
         self.tasks = [Task(f"stage:{name}", partial(self._stage, name),
                            solo=_size(src, name) >= LARGE_FILE) for name in order]
-        self.references = {name: refs for name in order if name not in self.broken
-                           for refs in [_checkable_references(src, name, self.broken)] if refs}
+        self.references: dict[str, list[c.Reference]] = {}
+        for name in order:
+            refs = [] if name in self.broken else _checkable_references(src, name, self.broken)
+            if refs:
+                self.references[name] = refs
         self.tasks += [Task(f"refs:{name}", partial(self._references, name),
                             needs=tuple(dict.fromkeys(
                                 [f"stage:{name}", *(f"stage:{r.table}" for r in refs)])))

@@ -925,8 +925,8 @@ def deflate_rows_later(enc: Encoded) -> list[Job]:
     segments of rows, so that by the time the workbook is saved the work is done or
     shared between two cores."""
     step = max(1, JOB_CELLS // max(1, len(enc.letters)) // ROWS_PER_CHUNK) * ROWS_PER_CHUNK
-    return [Job(lambda a=a: deflate(render_rows(enc, a, a + step), DATA_COMPRESSLEVEL,
-                                    _data_zlib))
+    return [Job(lambda a=a: deflate_in_thread(render_rows(enc, a, a + step),
+                                              DATA_COMPRESSLEVEL, _data_zlib))
             for a in range(0, enc.rows, step)]
 
 

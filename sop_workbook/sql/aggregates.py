@@ -98,13 +98,15 @@ def _by_priority(checking: list[Task], computing: list[Task]) -> list[Task]:
     agg_customer and ``sales.prepare``, which the second worker takes as soon as it can:
     ``prepare`` once the sales lines and shipments are staged (while the first worker
     stages the other large tables), agg_customer once every table is (while the first
-    computes agg_sales)."""
+    computes agg_sales); the release of the staged sales lines and shipments comes first
+    for it (a memory saving is worth most before the large aggregates run)."""
     rest = {task.name: task for task in computing}
-    prepare, sales_table, customer_table = (rest.pop(f"compute:{name}") for name in
-                                            ("prepare", "agg_sales", "agg_customer"))
+    prepare, sales_table, customer_table, release = (
+        rest.pop(f"compute:{name}") for name in ("prepare", "agg_sales", "agg_customer",
+                                                 "release"))
     return [*(task for task in checking if task.solo), sales_table,
             *(task for task in checking if not task.solo), *rest.values(), customer_table,
-            prepare]
+            prepare, release]
 
 
 def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,

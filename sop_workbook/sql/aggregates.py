@@ -121,7 +121,7 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
     checked too.
     """
     names = [task.name for task in checks.tasks] if checks else []
-    stages = tuple(name for name in names if name.startswith("stage:"))
+    stages = checks.checked() if checks else ()
     refs = tuple(f"refs:{table}" for table in sales.PREPARED_FROM if f"refs:{table}" in names)
 
     def computed(compute: Callable[[], dict[str, pd.DataFrame]],
@@ -145,7 +145,7 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
     tasks = [
         Task("compute:prepare",
              computed(lambda: sales.prepare(src, options) or {}, sales.PREPARED_FROM),
-             needs=tuple(f"stage:{table}" for table in sales.PREPARED_FROM if checks)),
+             needs=checks.checked(sales.PREPARED_FROM) if checks else ()),
         Task("compute:agg_sales", one("agg_sales", partial(sales.agg_sales, src)),
              needs=prepared),
         Task("compute:agg_customer", one("agg_customer", partial(sales.agg_customer, src)),

@@ -178,9 +178,10 @@ def stage_and_validate(src: Source) -> StageResult:
 
 class Validation:
     """Staging and checking a source as tasks for :meth:`Source.run_tasks`: each table is
-    staged and checked (``stage:<table>``, the largest first), then its references
-    (``refs:<table>``, once it and the tables it references are staged). :meth:`result`
-    lists the problems in contract order."""
+    staged and its rows checked (``stage:<table>``, the largest first), then its key
+    checked for duplicates (``keys:<table>``) and its references (``refs:<table>``, once
+    the tables it references are staged too). :meth:`result` lists the problems in
+    contract order."""
 
     def __init__(self, src: Source, first: tuple[str, ...] = ()) -> None:
         """``first``: tables to stage before the others (then the largest first)."""
@@ -188,7 +189,8 @@ class Validation:
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
-        self.staged: dict[str, tuple[list[Problem], int | None]] = {}
+        self.staged: dict[str, tuple[list[Problem], int | None, bool]] = {}
+        self.keyed: dict[str, list[Problem]] = {}
         order = sorted(names, key=lambda name: (name not in first, -_size(src, name)))
         self.tasks = [Task(f"stage:{name}", partial(self._stage, name),
                            solo=_size(src, name) >= LARGE_FILE) for name in order]
@@ -201,10 +203,21 @@ class Validation:
                             needs=tuple(dict.fromkeys(
                                 [f"stage:{name}", *(f"stage:{r.table}" for r in refs)])))
                        for name, refs in self.references.items()]
+        self.tasks += [Task(f"keys:{name}", partial(self._keys, name), needs=(f"stage:{name}",))
+                       for name in order]
 
-    def _stage(self, name: str) -> tuple[list[Problem], int | None]:
+    def checked(self, names: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The tasks after which the tables ``names`` (all: None) are staged and their
+        rows and keys checked."""
+        return tuple(f"{step}:{name}" for name in (c.TABLES if names is None else names)
+                     for step in ("stage", "keys"))
+
+    def _stage(self, name: str) -> None:
         self.staged[name] = _stage_table(self.src, name)
-        return self.staged[name]
+
+    def _keys(self, name: str) -> None:
+        keyed = self.staged[name][2]
+        self.keyed[name] = _check_keys(self.src, c.TABLES[name]) if keyed else []
 
     def _references(self, name: str) -> list[Problem]:
         if not self.staged[name][1]:  # no rows (or none staged)
@@ -212,17 +225,20 @@ class Validation:
         return _check_references(self.src, name, self.references[name])
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
-        """No problem so far with the source's files and the staged rows of the tables
-        ``names`` (all: None), once staged (their references may still be being checked)."""
+        """No problem with the source's files and the rows and keys of the tables ``names``
+        (all: None), once :meth:`checked` (their references may still be being checked)."""
         return not self.src.problems and all(
-            not self.staged[name][0] for name in (c.TABLES if names is None else names))
+            not self.staged[name][0] and not self.keyed[name]
+            for name in (c.TABLES if names is None else names))
 
     def result(self, done: dict[str, object]) -> StageResult:
+        """The problems (in contract order) once every task has run (``done``: their
+        results by name)."""
         problems = list(self.src.problems)
         rows: dict[str, int] = {}
         for name in c.TABLES:
-            table_problems, n = done[f"stage:{name}"]
-            problems += table_problems
+            table_problems, n, _ = self.staged[name]
+            problems += table_problems + self.keyed[name]
             if n is not None:
                 rows[name] = n
         for name in c.TABLES:
@@ -246,15 +262,16 @@ def _size(src: Source, name: str) -> int:
         return 0
 
 
-def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None]:
-    """Stage one contract table and check its rows and key: its problems and row count
-    (None when required columns are missing: the table is *broken*)."""
+def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, bool]:
+    """Stage one contract table and check its rows: its problems, row count (None when
+    required columns are missing: the table is *broken*) and whether its key can be
+    checked for duplicates (:func:`_check_keys`: rows, none without a key)."""
     d = src.dialect
     spec = c.TABLES[name]
     table = src.tables.get(name)
     if table is None:
         src.materialize(staged(name), staging_select(spec, None, None, d))
-        return [], 0
+        return [], 0, False
     problems = list(table.duplicates)
     missing = _missing_columns(spec, table)
     for col in missing:
@@ -262,7 +279,7 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None]:
                                 "required column is missing"))
     if missing:
         src.materialize(staged(name), staging_select(spec, None, None, d))
-        return problems, None
+        return problems, None, False
     try:
         try:
             src.materialize(staged(name), staging_select(spec, table.columns, table.relation,
@@ -278,9 +295,9 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None]:
             raise
         problems.append(file_problem(name, table.where, exc))
         src.materialize(staged(name), staging_select(spec, None, None, d))
-        return problems, 0
-    table_problems, n = _check_table(src, spec)
-    return problems + table_problems, n
+        return problems, 0, False
+    table_problems, n, keyed = _check_table(src, spec)
+    return problems + table_problems, n, keyed
 
 
 def _checkable_references(src: Source, name: str, broken: set[str]) -> list[c.Reference]:
@@ -424,7 +441,9 @@ def _listed(src: Source, spec: c.TableSpec, column: str, frame: pd.DataFrame, to
     return problems
 
 
-def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int]:
+def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int, bool]:
+    """The problems of a staged table's rows, its row count, and whether its key can be
+    checked for duplicates (rows, none without a key)."""
     d = src.dialect
     q = d.quote
     stg = staged(spec.name)
@@ -450,9 +469,7 @@ def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int]:
             f"ORDER BY {order} LIMIT {MAX_PROBLEMS_PER_CHECK}")
         problems += _listed(src, spec, chk.column, frame, total,
                             lambda rec, m=chk.message: m(rec.get("sop_v")))
-    if n_rows and not _num(counts["sop_nullkey"]):
-        problems += _check_keys(src, spec)
-    return problems, n_rows
+    return problems, n_rows, bool(n_rows and not _num(counts["sop_nullkey"]))
 
 
 def _num(value) -> float:

@@ -225,7 +225,13 @@ class DuckDBSource(Source):
                     and not (task.solo and (running_solo[0] or not front)))
 
         def work(front: bool) -> None:
-            self._local.con = self.con.cursor()
+            try:
+                self._local.con = self.con.cursor()
+            except BaseException as exc:  # no connection for this thread: the other stops too
+                with changed:
+                    errors.append((-1, exc))
+                    changed.notify_all()
+                return
             try:
                 while True:
                     with changed:

@@ -3,6 +3,10 @@
 Only aggregates (and the small master tables) travel from the database to Python; raw
 transactions never do. The result equals, table by table, what the in-memory path builds
 from the same source (:func:`sop_workbook.sql.reference.in_memory_tables`).
+
+Staging, checks and computations are tasks (:class:`~.sources.Task`) that a folder or
+DuckDB source runs two at a time (:meth:`~.sources.DuckDBSource.run_tasks`); a database
+reached by URL runs them one after the other, all checks first.
 """
 
 from __future__ import annotations

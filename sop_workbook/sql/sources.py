@@ -4,9 +4,9 @@
 
 - a folder of ``<table>.csv`` / ``<table>.parquet`` files: an in-memory DuckDB in which
   each file is read once, as text (``read_csv(..., all_varchar=true)``, the loader's
-  reading), when its table is staged (:mod:`sop_workbook.sql.validation`); the CSV safety
-  checks of the loader (empty file, bytes that are not UTF-8, both a .csv and a .parquet
-  file) apply;
+  reading: the format DuckDB detects, spelt out), when its table is staged
+  (:mod:`sop_workbook.sql.validation`); the CSV safety checks of the loader (empty file,
+  bytes that are not UTF-8, both a .csv and a .parquet file) apply;
 - ``duckdb:///path/file.duckdb``: that file, attached read-only to an in-memory DuckDB
   through the ``duckdb`` module;
 - any other SQLAlchemy URL (``postgresql://…`` is read with psycopg, as

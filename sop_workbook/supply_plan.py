@@ -156,6 +156,12 @@ def months_of(periods: pd.Series) -> np.ndarray:
     return per_unique(periods, month_of_periods)
 
 
+def strict_months(periods: pd.Series) -> pd.Series:
+    """:func:`~sop_workbook.periods.parse_period` of each period (an error for one that is
+    not YYYY-MM), once per distinct period."""
+    return per_unique(periods, lambda p: p.map(parse_period))
+
+
 def _number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
@@ -396,7 +402,7 @@ def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.
     if frame.empty:
         return frame
     first, last = parse_period(periods[0]), parse_period(periods[-1])
-    month = per_unique(frame["period"], lambda p: p.map(parse_period))
+    month = strict_months(frame["period"])
     frame.loc[month < first, "period"] = periods[0]
     frame = frame[month <= last]
     return group_sum(frame, [*KEYS, "period"], "supply")
@@ -610,8 +616,7 @@ def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
     """
     if projection.empty:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    frame = projection.assign(_m=per_unique(projection["period"],
-                                            lambda p: p.map(parse_period)))
+    frame = projection.assign(_m=strict_months(projection["period"]))
     parts = []
     for flag in ("below_safety", "negative"):
         first = _first_flagged(frame, flag)

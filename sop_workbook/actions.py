@@ -7,15 +7,17 @@ write Excel tables by name, read and write named cells, recalculate.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from . import plan as planning
 from . import stages
 from .errors import SopError
-from .periods import parse_period
+from .periods import parse_period, shift_period
 from .scorecard import KpiOptions
 
 
@@ -79,9 +81,19 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     sign = str(book.get_value("cfg_gl_income_sign") or "positive").strip().lower()
     sign = sign if sign in ("positive", "negative") else "positive"
     options = options_from_config(book)
-    settings = settings_from_config(book)
+    start = None
+    if not str(book.get_value("cfg_current_period") or "").strip():
+        # a new workbook (Config's current period empty): start where the data ends
+        tables, warnings = source_tables(source, options, sign)
+        start = start_period(tables["agg_sales"])
+        warnings.insert(0, f"Config's current period was empty: set to {start}, the period "
+                        "after the data's last one (as `sop new --period` would)")
+    settings = settings_from_config(book, start)
     inputs = read_inputs(book, settings.current)
-    tables, warnings = source_tables(source, options, sign)
+    if start is None:
+        tables, warnings = source_tables(source, options, sign)
+    else:
+        book.set_value("cfg_current_period", start)
     tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
@@ -92,12 +104,40 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     shown = display_source(source)
     book.set_value("cfg_data_source", shown)
     book.set_value("cfg_last_refresh", f"{stamp} from {shown}")
+    warnings.extend(note_coverage(book, tables["agg_sales"], settings.current))
     udf_cells = book.recalculate()
     return RefreshReport(shown, rows, udf_cells, warnings)
 
 
-def settings_from_config(book) -> stages.Settings:
-    """The planning settings on the Config sheet (names cfg_*), with their defaults."""
+def note_coverage(book, agg_sales: pd.DataFrame, current: str) -> list[str]:
+    """Write Config's *Data loaded through* cell (cfg_data_through; skipped in a workbook
+    made before it existed) and return the warning, if any, that the data's last loaded
+    period and the workbook's last closed period differ (:mod:`sop_workbook.loaded`)."""
+    from . import loaded
+
+    last = loaded.last_loaded_period(agg_sales)
+    with contextlib.suppress(SopError):
+        book.set_value("cfg_data_through", loaded.loaded_label(last, current))
+    warning = loaded.coverage_warning(last, current)
+    return [warning] if warning else []
+
+
+def start_period(agg_sales: pd.DataFrame) -> str:
+    """The current period of a new workbook whose period is not set: the period after the
+    data's last loaded one (so that period is the last closed one)."""
+    from . import loaded
+
+    last = loaded.last_loaded_period(agg_sales)
+    if last is None:
+        raise SopError("Config!B5 (current period) is empty and the data holds no sales "
+                       "actuals to start from: type the current period (YYYY-MM), or make "
+                       "the workbook with sop new WORKBOOK --period YYYY-MM")
+    return shift_period(last, 1)
+
+
+def settings_from_config(book, current: str | None = None) -> stages.Settings:
+    """The planning settings on the Config sheet (names cfg_*), with their defaults
+    (``current``: the current period to use instead of Config's)."""
     def number(name: str, default: float) -> float:
         try:
             value = book.get_value(name)
@@ -108,7 +148,7 @@ def settings_from_config(book) -> stages.Settings:
         except (TypeError, ValueError):
             raise SopError(f"Config {name}: {value!r} is not a number") from None
 
-    return stages.Settings(current=current_period(book),
+    return stages.Settings(current=current or current_period(book),
                            horizon=int(number("cfg_horizon", 12)) or 12,
                            safety_days=number("cfg_safety_days", 14.0),
                            lookahead=max(1, int(number("cfg_dos_lookahead", 3))),
@@ -262,6 +302,7 @@ class RollReport:
     to_period: str
     snapshot_rows: int
     udf_cells: int
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -288,9 +329,12 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     book.write_table("plan_history", snapshot)
     book.write_table("plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
-    rebuild_stages(book)
+    agg = stage_sources(book)
+    rebuild_stages(book, agg)
+    warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
-    return RollReport(current, result.current_period, len(result.snapshot), udf_cells)
+    return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
+                      warnings)
 
 
 #: The workbook tables the review stages are computed from (written by Refresh).
@@ -310,17 +354,74 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def rebuild_stages(book) -> dict[str, pd.DataFrame]:
+def stage_sources(book) -> dict[str, pd.DataFrame]:
+    """The aggregates already in the workbook that the review stages are computed from."""
+    return {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
+
+
+def rebuild_stages(book, agg: dict[str, pd.DataFrame] | None = None
+                   ) -> dict[str, pd.DataFrame]:
     """Recompute every review-stage table from the aggregates already in the workbook
     (used by Roll forward, which must not need the source) and write them."""
     settings = settings_from_config(book)
     inputs = read_inputs(book, settings.current)
-    agg = {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
+    agg = stage_sources(book) if agg is None else agg
     tables = build_stages(book, agg, inputs, settings)
     for name, frame in tables.items():
         book.write_table(name, frame)
     draw_category_charts(book, tables["demand_rollup"])
     return tables
+
+
+@dataclass
+class NewReport:
+    path: Path
+    period: str
+    company: str
+    refreshed: RefreshReport | None
+
+
+def new_workbook(target, period: str, *, company: str | None = None,
+                 source: str | None = None, now: dt.datetime | None = None) -> NewReport:
+    """A new S&OP workbook at ``target`` from the template (``sop new``): Config's current
+    period set to ``period``, its company to ``company``, and — given a ``source`` —
+    refreshed from it. Never overwrites: an existing ``target`` is refused before any work,
+    and nothing is written if a step fails."""
+    from .template.build import build_template, packaged_template
+    from .workbook.headless import HeadlessWorkbook
+    from .workbook.io import ensure_writable
+
+    target = Path(target)
+    try:
+        parse_period(str(period).strip())
+    except SopError:
+        raise SopError(f"--period {period!r} is not a period YYYY-MM") from None
+    period = str(period).strip()
+    if target.suffix.lower() != ".xlsm":
+        raise SopError(f"{target}: the workbook must be an .xlsm file (it carries the "
+                       "macros of the ribbon)")
+    if target.exists() or target.is_symlink():
+        raise SopError(f"{target} already exists: sop new never overwrites a workbook "
+                       "(choose another name, or move the old one away first)")
+    if not target.parent.is_dir():
+        raise SopError(f"{target.parent} is not a folder")
+    ensure_writable(target)
+    template = packaged_template()
+    if not template.is_file():  # installed without the repository file: build it
+        template = build_template(target.with_name(f".{target.name}.template.tmp"))
+    try:
+        book = HeadlessWorkbook(template)
+        book.set_value("cfg_current_period", period)
+        if company:
+            book.set_value("cfg_company_name", str(company).strip())
+        report = refresh(book, str(source), now=now) if source else None
+        if target.exists():  # appeared while we worked
+            raise SopError(f"{target} already exists: sop new never overwrites a workbook")
+        book.save(target, backups=0)
+    finally:
+        if template.name.endswith(".template.tmp"):
+            template.unlink(missing_ok=True)
+    return NewReport(target, period, str(company or ""), report)
 
 
 def export_scorecard(book, out_dir) -> dict:

@@ -312,6 +312,7 @@ def demo(
             bar.advance(task)
             bar.update(task, description="refresh")
             book = HeadlessWorkbook(workbook)
+            book.set_value("cfg_company_name", demo_mod.COMPANY)
             for name, frame in demo_mod.planner_inputs("2026-10").items():
                 book.write_table(name, frame)
             report = refresh(book, str(data_dir))
@@ -442,6 +443,39 @@ def refresh(
               f"tables, {report.udf_cells} KPI cells recomputed", markup=False)
 
 
+@app.command("new")
+def new_cmd(
+    workbook: Annotated[Path, typer.Argument(help="The workbook to create (.xlsm); must not "
+                                             "exist yet.")],
+    period: Annotated[str, typer.Option("--period", "-p", help="Current period YYYY-MM: the "
+                                        "first month of the rolling plan (the month after "
+                                        "your data's last closed month).")],
+    company: Annotated[str | None, typer.Option(help="Company name (agenda, minutes, "
+                                                "calendar).")] = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Refresh from this "
+                                               "folder or database URL right away.")] = None,
+) -> None:
+    """Make a new S&OP workbook from the template at your current period.
+
+    Never overwrites an existing file. With --source it is refreshed at once (as
+    `sop refresh`); otherwise set the data source on Config, or run `sop refresh`.
+    """
+    from .actions import new_workbook
+
+    try:
+        report = new_workbook(workbook, period, company=company, source=source)
+    except SopError as exc:
+        _fail(exc)
+    if report.refreshed is not None:
+        for w in report.refreshed.warnings:
+            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+    done = (f"refreshed from {report.refreshed.source}" if report.refreshed is not None
+            else f"next: sop refresh {workbook} --source DIR|URL")
+    out.print(f"created {workbook} at current period {report.period}"
+              + (f" for {report.company}" if report.company else "") + f"; {done}",
+              markup=False)
+
+
 @app.command("roll-forward")
 def roll_forward_cmd(
     workbook: WorkbookArg,
@@ -466,6 +500,8 @@ def roll_forward_cmd(
             book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
+    for w in report.warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if report.changed:
         out.print(f"rolled {workbook} from {report.from_period} to {report.to_period}: "
                   f"{report.snapshot_rows:,} plan rows archived, {report.udf_cells} KPI cells "

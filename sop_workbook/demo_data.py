@@ -50,6 +50,7 @@ import pandas as pd
 from .contract import BOOL, DATE, TABLES
 from .errors import SopError
 
+COMPANY = "Harbor & Pine"  # the demo's company (Config's Company cell of its workbook)
 DAY = "datetime64[D]"
 MONTH = "datetime64[M]"
 PLAN_MONTHS = 12

@@ -448,13 +448,17 @@ def roll_forward(plan: pd.DataFrame, overrides: pd.DataFrame, current_period: st
     Snapshots the plan as it stood — columns snapshot_period (= the period the workbook
     was at), period, item_no, location_code, quantity (= consensus), baseline_quantity —
     and drops overrides on the periods that leave the horizon. ``to_period`` equal to the
-    current period changes nothing; an earlier one is an error (use the backup to go back).
+    current period changes nothing; an earlier one is an error (``sop undo`` restores the
+    backup; ``sop new --period`` starts a workbook at another period).
     """
     current = parse_period(current_period)
     target = current + 1 if to_period is None else parse_period(to_period)
     if target < current:
-        raise ValueError(f"cannot roll back from {current_period} to {to_period}; restore "
-                         "the backup instead")
+        raise ValueError(f"cannot roll back from {current_period} to {to_period}: roll "
+                         "forward only moves forward (each roll archives the plan of its "
+                         "month). Undo the last roll with sop undo WORKBOOK; start a "
+                         f"workbook at {to_period} with sop new WORKBOOK --period "
+                         f"{to_period}")
     snapshots = []
     if target > current and not plan.empty:
         snap = plan.rename(columns={"consensus": "quantity",

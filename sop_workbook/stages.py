@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import demand_review, finance_plan, scenarios, supply_plan
+from . import demand_review, finance_plan, loaded, scenarios, supply_plan
 from . import plan as planning
 from .periods import format_period, parse_period
 
@@ -117,10 +117,13 @@ def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Setting
     current, horizon = settings.current, settings.horizon
     items = agg["items"]
     history = sales_history(agg["agg_sales"])
-    past = history[history["period"] < current]
+    last_loaded = loaded.last_loaded_period(agg["agg_sales"])
+    # closed periods with actuals only: a period not loaded yet is never zero demand
+    past = history[(history["period"] < current)
+                   & (history["period"] <= (last_loaded or ""))]
     invoiced = past.rename(columns={"invoiced_qty": "quantity"})[
         [*KEYS, "period", "quantity"]]
-    baseline = baseline_from(invoiced, current, horizon)
+    baseline = baseline_from(invoiced, current, horizon, last_loaded)
     periods = planning.plan_periods(current, horizon)
     events = inputs.events
     if events.empty:
@@ -142,16 +145,54 @@ def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Setting
     if snapshots.empty:
         snapshots = pd.DataFrame(columns=["snapshot_period", "period", *KEYS, "quantity",
                                           "baseline_quantity"])
+    judged = [p for p in closed[-3:] if loaded.is_loaded(p, last_loaded)]
     tables = {
-        "plan_demand": grid,
-        "demand_rollup": demand_rollup(plan, past, items, current, horizon),
-        "demand_accuracy": demand_review.accuracy_trend(actuals, snapshots, closed)[
-            ["period", "actual", "accuracy_lag1", "bias_lag1", "accuracy_lag3",
-             "baseline_accuracy_lag1", "fva_lag1"]],
+        "plan_demand": mark_not_loaded(grid, current, last_loaded),
+        "demand_rollup": mark_not_loaded(demand_rollup(plan, past, items, current, horizon),
+                                         current, last_loaded),
+        "demand_accuracy": accuracy_table(demand_review.accuracy_trend(
+            actuals, snapshots, closed), last_loaded),
         "demand_fva": fva_table(demand_review.accuracy_by_item(
-            actuals, snapshots, closed[-3:], lag=1, items=items)),
+            actuals, snapshots, judged, lag=1, items=items)),
     }
     return DemandResult(plan, tables)
+
+
+def not_loaded_columns(current: str, last_loaded: str | None) -> list[str]:
+    """The history columns (h24…h01) of closed periods whose actuals are not loaded."""
+    return [col for period, col in history_columns(current).items()
+            if not loaded.is_loaded(period, last_loaded)]
+
+
+def mark_not_loaded(grid: pd.DataFrame, current: str, last_loaded: str | None
+                    ) -> pd.DataFrame:
+    """History cells of not-loaded periods blank (never 0; charts leave a gap), and on
+    ``plan_demand`` the invoiced row's note names them: "2026-11 not loaded: Refresh"."""
+    cols = not_loaded_columns(current, last_loaded)
+    if not cols or grid.empty:
+        return grid
+    grid = grid.copy()
+    history = grid["layer"].isin(HISTORY_LAYERS).to_numpy()
+    grid.loc[history, cols] = np.nan
+    if "note" in grid:
+        periods = [p for p, c in history_columns(current).items() if c in cols]
+        span = periods[0] if len(periods) == 1 else f"{periods[0]}…{periods[-1]}"
+        grid.loc[grid["layer"].eq("invoiced").to_numpy(), "note"] = \
+            f"{span} {loaded.NOT_LOADED}"
+    return grid
+
+
+def accuracy_table(trend: pd.DataFrame, last_loaded: str | None) -> pd.DataFrame:
+    """``demand_accuracy``: the last 6 closed periods; a period whose actuals are not
+    loaded shows "not loaded: Refresh" as its actual and no accuracy (never a 0 actual)."""
+    out = trend[["period", "actual", "accuracy_lag1", "bias_lag1", "accuracy_lag3",
+                 "baseline_accuracy_lag1", "fva_lag1"]].copy()
+    out["actual"] = out["actual"].astype(object)
+    missing = [not loaded.is_loaded(p, last_loaded) for p in out["period"]]
+    for col in out.columns[1:]:
+        out.loc[missing, col] = None
+    out.loc[missing, "actual"] = loaded.NOT_LOADED
+    return out
 
 
 def fva_table(by_item: pd.DataFrame) -> pd.DataFrame:
@@ -167,14 +208,17 @@ def fva_table(by_item: pd.DataFrame) -> pd.DataFrame:
                 "baseline_accuracy", "fva", "bias", "worse"]]
 
 
-def baseline_from(history: pd.DataFrame, current: str, horizon: int) -> pd.DataFrame:
-    """The statistical baseline for the plan periods. History ends where the data ends:
-    after a roll forward, the periods between the last period with any invoiced sales and
-    the current period have no actuals *yet* (they land on the next refresh), so they are
-    forecast, not counted as zero demand."""
+def baseline_from(history: pd.DataFrame, current: str, horizon: int,
+                  last_loaded: str | None = None) -> pd.DataFrame:
+    """The statistical baseline for the plan periods. History ends where the data ends
+    (``last_loaded``, :func:`sop_workbook.loaded.last_loaded_period`; default the last
+    period of ``history``): after a roll forward, the closed periods after it have no
+    actuals *yet* (they land on the next refresh), so they are forecast, not counted as
+    zero demand."""
     if history.empty:
         return planning.statistical_baseline(history, current, horizon)
-    landed = parse_period(str(history["period"].max())) + 1
+    end = last_loaded if last_loaded is not None else str(history["period"].max())
+    landed = parse_period(end) + 1
     first = parse_period(current)
     if landed >= first:
         return planning.statistical_baseline(history, current, horizon)
@@ -395,12 +439,18 @@ def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Set
 # --------------------------------------------------------------------------- finance
 
 
-def actual_vs_budget(agg_sales: pd.DataFrame, current: str, months: int = 3) -> pd.DataFrame:
+def actual_vs_budget(agg_sales: pd.DataFrame, current: str, months: int = 3,
+                     last_loaded: str | None = "") -> pd.DataFrame:
     """``fin_actual_vs_budget``: per closed period × item × location (last ``months``):
     actual revenue (invoiced amount), sales budget amount, variance = actual − budget,
-    accuracy = max(0, 1 − |actual − budget| ÷ actual) (None when actual is 0)."""
+    accuracy = max(0, 1 − |actual − budget| ÷ actual) (None when actual is 0). Closed
+    periods whose actuals are not loaded (after ``last_loaded``; default: as found in
+    ``agg_sales``) are left out — their actual is unknown, not 0."""
     first = parse_period(current)
+    if last_loaded == "":
+        last_loaded = loaded.last_loaded_period(agg_sales)
     periods = [format_period(first - k) for k in range(months, 0, -1)]
+    periods = [p for p in periods if loaded.is_loaded(p, last_loaded)]
     rows = agg_sales[agg_sales["period"].astype(str).isin(periods)]
     frame = pd.DataFrame({"period": rows["period"].astype(str),
                           "item_no": rows["item_no"].astype(str),

@@ -47,6 +47,7 @@ def sop(*args) -> subprocess.CompletedProcess:
 def book_path(tmp_path) -> Path:
     path = tmp_path / "wb.xlsm"
     shutil.copy(TEMPLATE, path)
+    edit(path, cfg_company_name="Harbor & Pine")  # the template names no company
     return path
 
 

@@ -424,6 +424,67 @@ def new_workbook(target, period: str, *, company: str | None = None,
     return NewReport(target, period, str(company or ""), report)
 
 
+#: The columns of an exported plan history: the plan-snapshot file `sop kpis --snapshots`
+#: reads (:data:`sop_workbook.contract.PLAN_SNAPSHOTS`).
+HISTORY_COLUMNS = ["snapshot_period", "period", "item_no", "location_code", "quantity",
+                   "baseline_quantity"]
+
+
+def plan_history(book) -> pd.DataFrame:
+    """The plan history (table plan_history: one snapshot per *Roll forward*) in the form
+    of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as ``YYYY-MM``
+    text, quantities as numbers, sorted by snapshot, period, item and location."""
+    frame = _optional_table(book, "plan_history")
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float if "quantity" in c else object)
+                             for c in HISTORY_COLUMNS})
+    out = pd.DataFrame({c: frame.get(c) for c in HISTORY_COLUMNS})
+    for col in ("snapshot_period", "period"):
+        out[col] = [_period_text(v) for v in out[col]]
+    for col in ("item_no", "location_code"):
+        out[col] = out[col].map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+    for col in ("quantity", "baseline_quantity"):
+        out[col] = pd.to_numeric(out[col], errors="coerce")
+    return out.sort_values(HISTORY_COLUMNS[:4], kind="stable").reset_index(drop=True)
+
+
+def _period_text(value) -> str:
+    """A period cell as ``YYYY-MM`` (Excel may have turned typed text into a date)."""
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return f"{value.year:04d}-{value.month:02d}"
+    return "" if value is None else str(value).strip()
+
+
+def export_plan_history(book, target) -> int:
+    """Write :func:`plan_history` to ``target`` — CSV, or Parquet for a ``.parquet``
+    name — through a temporary file renamed into place; returns the number of rows."""
+    target = Path(target)
+    frame = plan_history(book)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise SopError(f"{target}: write the plan history to a .csv or .parquet file")
+    if not target.parent.is_dir():
+        raise SopError(f"{target.parent} is not a folder")
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        else:
+            import duckdb
+
+            con = duckdb.connect(":memory:")
+            try:
+                con.register("plan_history", frame)
+                con.execute(f"COPY plan_history TO '{tmp.as_posix()}' (FORMAT parquet)")
+            finally:
+                con.close()
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SopError(f"cannot write {target}: {exc}") from None
+    return len(frame)
+
+
 def export_scorecard(book, out_dir) -> dict:
     """Write the executive scorecard (one-page PDF, chart PNGs, values-only XLSX)."""
     from .export import collect_scorecard, write_scorecard

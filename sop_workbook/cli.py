@@ -540,6 +540,25 @@ def export_scorecard_cmd(
         out.print(f"wrote {path}", markup=False)
 
 
+@app.command("history")
+def history_cmd(
+    workbook: WorkbookArg,
+    target: Annotated[Path, typer.Option("--out", "-o", help="File to write: .csv, or "
+                                         ".parquet.")],
+) -> None:
+    """Export the plan history (one plan per roll forward) as the plan-snapshot file that
+    `sop kpis --snapshots FILE` reads: snapshot_period, period, item_no, location_code,
+    quantity (consensus), baseline_quantity."""
+    from .actions import export_plan_history
+    from .workbook.headless import HeadlessWorkbook
+
+    try:
+        rows = export_plan_history(HeadlessWorkbook(workbook), target)
+    except SopError as exc:
+        _fail(exc)
+    out.print(f"wrote {target}: {rows:,} plan rows", markup=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

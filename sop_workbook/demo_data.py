@@ -290,6 +290,72 @@ def write(
     return counts
 
 
+def write_tables(directory: str | Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Write ``tables`` (as :func:`generate` or :func:`as_of` return them) as
+    ``<table>.csv`` into ``directory``, in the same CSV form as :func:`write`."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        _csv_frame(name, frame).to_csv(folder / f"{name}.csv", index=False,
+                                       lineterminator="\n", encoding="utf-8")
+    return {name: len(frame) for name, frame in tables.items()}
+
+
+def as_of(tables: dict[str, pd.DataFrame], last_period: str) -> dict[str, pd.DataFrame]:
+    """The extract an ERP would have given at the end of ``last_period``: one demo data set
+    (from :func:`generate`) cut by date, so that data can arrive month by month.
+
+    Transactions dated after the last day of ``last_period`` are left out (sales lines by
+    order date, shipments by shipment date, invoices by posting date, receipts by receipt
+    date, inventory after the period); what was still open then is open: a receipt after
+    the cut is an outstanding purchase order line (order ``R-<receipt_no>``), a production
+    order finished after it is released and unfinished, an opportunity closed after it
+    is open. Master data, budgets, capacity and routings are kept whole (plans and
+    set-up, known ahead).
+    """
+    from .periods import parse_period
+
+    month = np.datetime64(str(last_period).strip(), "M")
+    parse_period(str(last_period).strip())
+    cut = (month + 1).astype(DAY) - np.timedelta64(1, "D")
+
+    def on_or_before(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        days = frame[column].to_numpy(dtype=DAY)
+        return frame[~np.isnat(days) & (days <= cut)].reset_index(drop=True)
+
+    out = dict(tables)
+    out["sales_lines"] = on_or_before(tables["sales_lines"], "order_date")
+    out["sales_shipments"] = on_or_before(tables["sales_shipments"], "shipment_date")
+    out["sales_invoices"] = on_or_before(tables["sales_invoices"], "posting_date")
+    receipts = tables["purchase_receipts"]
+    out["purchase_receipts"] = on_or_before(receipts, "receipt_date")
+    later = receipts[receipts["receipt_date"].to_numpy(dtype=DAY) > cut]
+    orders = tables["purchase_orders"]
+    out["purchase_orders"] = pd.concat([orders, pd.DataFrame({
+        "order_no": "R-" + later["receipt_no"].astype(str), "line_no": later["line_no"],
+        "vendor_no": later["vendor_no"], "item_no": later["item_no"],
+        "location_code": LOCATIONS[0][0],
+        "expected_receipt_date": later["expected_receipt_date"],
+        "outstanding_quantity": later["quantity"]})], ignore_index=True)[orders.columns]
+    production = tables["production_orders"].copy()
+    finished = production["finished_date"].to_numpy(dtype=DAY)
+    reopened = ~np.isnat(finished) & (finished > cut)
+    production.loc[reopened, "finished_date"] = pd.NaT
+    production.loc[reopened, "finished_quantity"] = np.nan
+    production.loc[reopened, "status"] = "Released"
+    out["production_orders"] = production
+    inventory = tables["inventory"]
+    out["inventory"] = inventory[inventory["period"].astype(str) <= str(last_period)
+                                 ].reset_index(drop=True)
+    opportunities = tables["opportunities"].copy()
+    closed = opportunities["close_date"].to_numpy(dtype=DAY)
+    reopen = ~np.isnat(closed) & (closed > cut)
+    opportunities.loc[reopen, "status"] = "open"
+    opportunities.loc[reopen, "close_date"] = pd.NaT
+    out["opportunities"] = opportunities
+    return out
+
+
 def _csv_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Dates as ISO text, booleans as true/false, empty cells empty."""
     spec = TABLES[name]

@@ -32,7 +32,9 @@ def _run(action, *args):
 
 def refresh() -> None:
     """Refresh: load the source named on Config (cfg_data_source), rewrite the data tables,
-    let Excel recompute the KPI cells."""
+    let Excel recompute the KPI cells. With Config's current period empty (a new workbook
+    from the template), it is set to the month after the data's last month, as
+    ``sop new --period`` would."""
     book = xw.Book.caller()
     source = book.names["cfg_data_source"].refers_to_range.value
     if not source:
@@ -40,16 +42,22 @@ def refresh() -> None:
         return
     _, report = _run(actions.refresh, str(source))
     if report is not None:
-        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows.",
-                       title=TITLE)
+        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows."
+                       + _warnings(report.warnings), title=TITLE)
+
+
+def _warnings(warnings: list[str]) -> str:
+    """The warnings of an action (data not loaded for a closed period, a current period
+    set from the data …) under the message, one paragraph each."""
+    return "".join(f"\n\nWarning: {w}" for w in warnings)[:1500]
 
 
 def roll_forward() -> None:
     """Roll forward one period (the ribbon has asked for confirmation already)."""
     book, report = _run(actions.roll_forward)
     if report is not None:
-        book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}.",
-                       title=TITLE)
+        book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}."
+                       + _warnings(report.warnings), title=TITLE)
 
 
 def export_scorecard() -> None:

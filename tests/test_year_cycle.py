@@ -17,6 +17,7 @@ checks are made after refresh, export, agenda and minutes, before it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +70,9 @@ class Planner:
         self.events: list[dict] = []
         self.actions: list[dict] = []
 
-    def type_inputs(self, path: Path, cycle: int, current: str) -> None:
+    def type_inputs(self, book: HeadlessWorkbook, cycle: int, current: str) -> None:
         """An override for next month, a campaign two months out (units on one item ×
-        location) and an action — typed into the input tables' rows."""
-        book = HeadlessWorkbook(path)
+        location) and an action — typed into the input tables' rows, saved."""
         series = plan_layer(book, "baseline").index
         item, location = series[cycle % len(series)]
         item2, location2 = series[(3 * cycle + 1) % len(series)]
@@ -96,7 +96,7 @@ class Planner:
                 if len(frame) else pd.DataFrame([row])
             book.write_table(table, frame)
             typed.append(row)
-        book.save(backups=0)
+        book.save()  # as Excel saves what the planner typed
 
     def check_kept(self, book: HeadlessWorkbook, current: str) -> None:
         """Every override still in the horizon is in plan_overrides and in the plan's
@@ -169,13 +169,14 @@ def test_a_year_of_monthly_cycles(tmp_path):
     assert book.get_value("cfg_company_name") == "Year Test Co"
     check_kpi_values(book)
     check_not_collapsed(book, START)
+    assert not path.with_name(path.name + ".bak1").exists()  # a new file: nothing to undo
 
     planner, rolled, series = Planner(), [], {}
     for cycle in range(1, CYCLES + 1):
         closing, current = shift_period(START, cycle - 1), shift_period(START, cycle)
 
         # 1. the month closes: its data is not in yet
-        series[closing] = len(plan_layer(HeadlessWorkbook(path), "consensus"))
+        series[closing] = len(plan_layer(book, "consensus"))
         out = sop("roll-forward", path)
         (warning,) = warnings_in(out)
         assert f"{closing} is not loaded" in warning
@@ -189,7 +190,7 @@ def test_a_year_of_monthly_cycles(tmp_path):
         assert accuracy.loc[closing, "actual"] == NOT_LOADED
 
         # 2. the planner types this cycle's inputs; the month's data arrives; Refresh
-        planner.type_inputs(path, cycle, current)
+        planner.type_inputs(book, cycle, current)
         out = sop("refresh", path, "--source", data_through(closing))
         assert warnings_in(out) == [], out
         book = HeadlessWorkbook(path)
@@ -223,8 +224,9 @@ def test_a_year_of_monthly_cycles(tmp_path):
             check_history(book, rolled, series)
             check_kpi_values(book)
 
-        # 4. the meeting: scorecard, agenda, minutes — then the year's calendar
+        # 4. the meeting: scorecard, agenda, minutes (they only read the workbook) …
         meeting = tmp_path / f"meeting-{current}"
+        saved = path.read_bytes()
         sop("export-scorecard", path, "--out", meeting)
         assert (meeting / "scorecard.pdf").stat().st_size > 0
         for kind in ("agenda", "minutes"):
@@ -232,10 +234,26 @@ def test_a_year_of_monthly_cycles(tmp_path):
             assert "no values yet" not in out  # the KPI exceptions section is there
             text = (meeting / f"{kind}.md").read_text(encoding="utf-8")
             assert "Year Test Co" in text and f"Y-{cycle:02d}" in text
-        check_kpi_values(HeadlessWorkbook(path))
+        assert path.read_bytes() == saved
+        # … then the year's calendar
         sop("calendar", path, "--year", current[:4])
         book = HeadlessWorkbook(path)
         planner.check_kept(book, current)
         assert len(book.read_table("cal_events")) > 0
 
     assert rolled[-1] == "2027-11" and len(rolled) == CYCLES
+
+    # the plan history, exported, is what `sop kpis --snapshots` reads: its accuracy at
+    # lag 1 and 3 and FVA of the last closed month agree with the Demand sheet's
+    history = tmp_path / "plan history.csv"
+    sop("history", path, "--out", history)
+    exported = pd.read_csv(history, dtype={"snapshot_period": str, "period": str})
+    assert sorted(set(exported["snapshot_period"])) == rolled
+    shown = book.read_table("demand_accuracy").set_index("period").loc[rolled[-1]]
+    for lag, column in ((1, "accuracy_lag1"), (3, "accuracy_lag3")):
+        out = sop("kpis", "--source", data_through(rolled[-1]), "--period", rolled[-1],
+                  "--snapshots", history, "--lag", lag, "--format", "json")
+        result = json.loads(out[out.index("{"):])
+        assert result["accuracy_at_lag"] == pytest.approx(shown[column])
+        if lag == 1:
+            assert result["forecast_value_added"] == pytest.approx(shown["fva_lag1"])

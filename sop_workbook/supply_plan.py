@@ -375,11 +375,18 @@ def capacity_grid(load: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
 
 def opening_on_hand(agg_sales: pd.DataFrame | None, current: str) -> pd.Series:
     """On hand at the end of the last closed period (the one before ``current``),
-    Σ per item × location (index ``item_no``, ``location_code``)."""
+    Σ per item × location (index ``item_no``, ``location_code``). When that period holds
+    no inventory at all (its data is not loaded yet, e.g. just after a roll forward), the
+    last earlier period that does is used — the last known stock, never zero."""
     s = _columns(agg_sales, {"period": "", "item_no": "", "location_code": "",
                              "on_hand_qty": 0.0})
     last_closed = shift_period(current, -1)
-    s = s[_text(s["period"]) == last_closed]
+    periods = _text(s["period"])
+    stocked = periods[(_number(s["on_hand_qty"]).fillna(0.0) != 0).to_numpy()
+                      & (periods < current).to_numpy()]
+    if len(stocked) and not (stocked == last_closed).any():
+        last_closed = max(stocked)
+    s = s[periods == last_closed]
     frame = pd.DataFrame({"item_no": _text(s["item_no"]),
                           "location_code": _text(s["location_code"]),
                           "on_hand_qty": _number(s["on_hand_qty"]).fillna(0.0)})

@@ -19,6 +19,7 @@ import pytest
 
 from sop_workbook import demo_data
 from sop_workbook.loaded import coverage_warning, last_loaded_period
+from sop_workbook.supply_plan import opening_on_hand
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,18 @@ def test_last_loaded_period_counts_actuals_not_budget_rows():
         "budget_qty": [4.0, 4.0, 4.0, 4.0], "fill_lines_due": [1.0, 1.0, 2.0, 0.0]})
     assert last_loaded_period(agg) == "2026-10"
     assert last_loaded_period(agg.assign(invoiced_qty=0.0, shipped_qty=0.0)) is None
+
+
+def test_opening_stock_of_a_month_not_loaded_is_the_last_known_one():
+    agg = pd.DataFrame({
+        "period": ["2026-09", "2026-10", "2026-10", "2026-11", "2026-12"],
+        "item_no": ["A", "A", "B", "A", "A"], "location_code": ["MAIN"] * 5,
+        "on_hand_qty": [7.0, 5.0, 2.0, 0.0, 0.0]})
+    # just after the roll to 2026-12: 2026-11 holds no stock yet → 2026-10's
+    assert opening_on_hand(agg, "2026-12").to_dict() == {("A", "MAIN"): 5.0,
+                                                         ("B", "MAIN"): 2.0}
+    loaded = agg.assign(on_hand_qty=[7.0, 5.0, 2.0, 3.0, 0.0])
+    assert opening_on_hand(loaded, "2026-12").to_dict() == {("A", "MAIN"): 3.0}
 
 
 def test_coverage_warning_either_way():

@@ -235,11 +235,14 @@ def test_a_year_of_monthly_cycles(tmp_path):
             text = (meeting / f"{kind}.md").read_text(encoding="utf-8")
             assert "Year Test Co" in text and f"Y-{cycle:02d}" in text
         assert path.read_bytes() == saved
-        # … then the year's calendar
+        # … then the year's calendar (its result checked in a few cycles: opening the
+        # workbook again costs more than the check)
         sop("calendar", path, "--year", current[:4])
-        book = HeadlessWorkbook(path)
-        planner.check_kept(book, current)
-        assert len(book.read_table("cal_events")) > 0
+        if cycle in (1, 2, CYCLES):
+            book = HeadlessWorkbook(path)
+            planner.check_kept(book, current)
+            events = book.read_table("cal_events")
+            assert len(events) > 0 and str(events["date"].iloc[0])[:4] == current[:4]
 
     assert rolled[-1] == "2027-11" and len(rolled) == CYCLES
 

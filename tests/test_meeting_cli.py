@@ -174,6 +174,7 @@ def meeting_book(tmp_path_factory) -> Path:
         {"decision": "Approve December overtime", "owner": "Operations leader",
          "due": dt.datetime(2026, 12, 1), "status": "approved"}]))
     book.set_value("cfg_meeting_emails", "chair@harbor.example, finance@harbor.example")
+    book.set_value("cfg_company_name", "Harbor & Pine")  # the template names no company
     book.save(backups=0)
     return path
 

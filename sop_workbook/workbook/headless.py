@@ -35,7 +35,7 @@ from ..errors import SopError
 from . import datasheet
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
-from .recalc import evaluate_all, formula_text, write_cached_values
+from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
@@ -417,8 +417,9 @@ class HeadlessWorkbook:
         buf = BytesIO()
         self.wb.save(buf)
         data = buf.getvalue()
-        if self._cached:
-            data = write_cached_values(data, self._cached)
+        cached = self._cached or self._stored_results()
+        if cached:
+            data = write_cached_values(data, cached)
         parts = datasheet.output_parts(data)
         bodies = {}
         for title, (sheet, table) in bodies_src.items():
@@ -436,6 +437,14 @@ class HeadlessWorkbook:
                                                       streamed)
         self._verified = frozenset(bodies)
         return datasheet.write_package(data, bodies)
+
+    def _stored_results(self) -> dict:
+        """The file's cached formula results (KPI values …), for a save without a
+        recalculation in this session: openpyxl drops them, and a command that does not
+        recompute (e.g. ``sop calendar``) must not erase what Refresh computed. The
+        data sheets hold no formulas and are not scanned."""
+        sheets = {ws.title for ws in self.wb.worksheets if ws.title not in self._data}
+        return read_stored_results(self._package.source, sheets)
 
     @staticmethod
     def _clear_streamed_area(ws, streamed: list[StreamedTable]) -> None:

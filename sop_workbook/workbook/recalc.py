@@ -285,8 +285,45 @@ def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
 # --------------------------------------------------------------------------- writing
 
 
+@dataclass(frozen=True)
+class StoredResult:
+    """A formula cell's cached result exactly as a file holds it (type attribute and
+    ``<v>`` text), carried from the file read to the file written unchanged."""
+
+    kind: str | None
+    text: str
+
+
+_STORED = re.compile(r'<c r="([A-Z]+\d+)"((?:\s+[a-zA-Z:]+="[^"]*")*)\s*>'
+                     r'(?:<f>[^<]*</f>|<f\s[^>]*>[^<]*</f>|<f\s[^>]*/>)<v>([^<]*)</v></c>')
+
+
+def read_stored_results(data: bytes, sheets: set[str] | None = None
+                        ) -> dict[tuple[str, str], StoredResult]:
+    """The cached results of the formula cells of a workbook file, by (sheet, cell) — what
+    Excel shows before it recalculates (only the sheets named in ``sheets``, if given).
+    A shared string result (``t="s"``) is not carried: its index would not survive."""
+    parts = _read_zip(data)
+    out: dict[tuple[str, str], StoredResult] = {}
+    for title, part in _sheet_parts(parts).items():
+        if sheets is not None and title not in sheets or part not in parts:
+            continue
+        xml = parts[part].decode("utf-8")
+        if "<f" not in xml:
+            continue
+        for m in _STORED.finditer(xml):
+            kind = re.search(r'\st="([^"]*)"', m.group(2) or "")
+            kind = kind.group(1) if kind else None
+            if kind == "s":
+                continue
+            out[(title, m.group(1))] = StoredResult(kind, m.group(3))
+    return out
+
+
 def _cached(value) -> tuple[str | None, str]:
     """(cell type attribute, <v> text) for a value."""
+    if isinstance(value, StoredResult):
+        return value.kind, value.text
     if isinstance(value, bool):
         return "b", "1" if value else "0"
     if isinstance(value, (int, float)):

@@ -312,8 +312,10 @@ def demo(
             bar.advance(task)
             bar.update(task, description="refresh")
             book = HeadlessWorkbook(workbook)
+            from .input_rows import write_input_table
+
             for name, frame in demo_mod.planner_inputs("2026-10").items():
-                book.write_table(name, frame)
+                write_input_table(book, name, frame)
             report = refresh(book, str(data_dir))
             bar.advance(task)
             from .meeting.book import build_calendar, write_calendar
@@ -437,6 +439,8 @@ def refresh(
         _fail(exc)
     for w in report.warnings:
         err.print(f"warning: {w}", markup=False, highlight=False)
+    for note in report.taken:
+        out.print(note, markup=False, highlight=False)
     rows = sum(report.rows.values())
     out.print(f"refreshed {workbook} from {report.source}: {rows:,} rows in {len(report.rows)} "
               f"tables, {report.udf_cells} KPI cells recomputed", markup=False)
@@ -466,6 +470,8 @@ def roll_forward_cmd(
             book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
+    for note in report.taken:
+        out.print(note, markup=False, highlight=False)
     if report.changed:
         out.print(f"rolled {workbook} from {report.from_period} to {report.to_period}: "
                   f"{report.snapshot_rows:,} plan rows archived, {report.udf_cells} KPI cells "

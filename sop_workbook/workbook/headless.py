@@ -213,6 +213,48 @@ class HeadlessWorkbook:
         min_col = range_boundaries(t.ref)[0]
         return get_column_letter(min_col + self.table_columns(table).index(column))
 
+    # ------------------------------------------------------------- input areas
+    def table_body_rows(self, name: str) -> int:
+        """The rows of the table's body (blank rows included)."""
+        _, table = self._table(name)
+        _, min_row, _, max_row = range_boundaries(table.ref)
+        return max_row - min_row
+
+    def typed_rows_below(self, name: str) -> list[tuple[int, list]]:
+        """(sheet row, values in the table's columns) of each row typed in the input area
+        right below the table: the rows in which at least one of the table's columns is
+        unlocked, up to the first locked row or another table (see
+        :mod:`sop_workbook.input_rows`)."""
+        ws, table = self._table(name)
+        if self._data_sheet(ws) is not None or name in self._streamed:
+            return []
+        min_col, _, max_col, max_row = range_boundaries(table.ref)
+        others = [range_boundaries(t.ref) for t in ws.tables.values() if t is not table]
+        last = max((r for r, _ in ws._cells), default=0)
+        found = []
+        for r in range(max_row + 1, last + 1):
+            if any(o[0] <= max_col and min_col <= o[2] and o[1] <= r <= o[3] for o in others):
+                break
+            row = [ws._cells.get((r, c)) for c in range(min_col, max_col + 1)]
+            if not any(cell is not None and not cell.protection.locked for cell in row):
+                break
+            values = [None if cell is None else cell.value for cell in row]
+            if any(not (v is None or (isinstance(v, str) and not v.strip())) for v in values):
+                found.append((r, values))
+        return found
+
+    def extend_table(self, name: str, last_row: int) -> None:
+        """Let the table's range reach down to ``last_row`` (its cells are not touched)."""
+        ws, table = self._table(name)
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        if last_row <= max_row:
+            return
+        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last_row}"
+        self._check_no_overlap(ws, name, ref)
+        table.ref = ref
+        if table.autoFilter is not None:
+            table.autoFilter.ref = ref
+
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replace the table's rows with ``frame`` (columns matched by name; the table
         grows or shrinks, keeping at least one row). Text is written as text."""

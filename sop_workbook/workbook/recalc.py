@@ -306,7 +306,7 @@ def read_stored_results(data: bytes, sheets: set[str] | None = None
     parts = _read_zip(data)
     out: dict[tuple[str, str], StoredResult] = {}
     for title, part in _sheet_parts(parts).items():
-        if sheets is not None and title not in sheets or part not in parts:
+        if (sheets is not None and title not in sheets) or part not in parts:
             continue
         xml = parts[part].decode("utf-8")
         if "<f" not in xml:

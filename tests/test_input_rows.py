@@ -114,32 +114,42 @@ def test_refresh_takes_an_override_and_an_event_typed_below_their_tables(shrunk,
     assert plan_cell(path, "CH-1001", "override", "p02") == 40
 
 
-@pytest.mark.parametrize(("cells", "message"), [
-    ({"AR29": "ZZ-9999", "AS29": "MAIN", "AT29": "2027-01", "AU29": 5, "AV29": "Promotion"},
-     "2 Demand!AR29: item 'ZZ-9999' is not in the items table"),
-    ({"AR29": "CH-1003", "AS29": "MOON", "AT29": "2027-01", "AU29": 5, "AV29": "Promotion"},
-     "2 Demand!AS29: location 'MOON' is not in the locations table"),
-    ({"AR29": "CH-1003", "AS29": "MAIN", "AT29": "Jan 27", "AU29": 5, "AV29": "Promotion"},
-     "2 Demand!AT29: period 'Jan 27' is not YYYY-MM"),
-    ({"AR29": "CH-1003", "AS29": "MAIN", "AT29": "2027-01", "AU29": "lots",
-      "AV29": "Promotion"}, "2 Demand!AU29: quantity 'lots' is not a number"),
-    ({"AR29": "CH-1003", "AS29": "MAIN", "AT29": "2027-01", "AU29": 5, "AV29": "Hunch"},
-     "2 Demand!AV29: reason code 'Hunch' is not one of Config's reason codes"),
-    ({"AR29": "CH-1003", "AS29": "MAIN", "AT29": "2027-01", "AU29": 5},
-     "2 Demand!AV29: reason code empty is not one of Config's reason codes"),
+_GOOD = {"AR": "CH-1003", "AS": "MAIN", "AT": "2027-01", "AU": 5, "AV": "Promotion"}
+
+
+def _override_rows(*changes: dict) -> dict[str, object]:
+    """Override rows typed from row 29 down, each a good row with ``changes``."""
+    cells = {}
+    for i, change in enumerate(changes):
+        for col, value in {**_GOOD, **change}.items():
+            if value is not None:
+                cells[f"{col}{29 + i}"] = value
+    return cells
+
+
+@pytest.mark.parametrize(("cells", "messages"), [
+    (_override_rows({"AT": "Jan 27"}, {"AU": "lots"}),
+     ["2 Demand!AT29: period 'Jan 27' is not YYYY-MM",
+      "2 Demand!AU30: quantity 'lots' is not a number"]),
+    (_override_rows({"AR": "ZZ-9999"}, {"AS": "MOON"}, {"AV": "Hunch"}, {"AV": None}),
+     ["2 Demand!AR29: item 'ZZ-9999' is not in the items table",
+      "2 Demand!AS30: location 'MOON' is not in the locations table",
+      "2 Demand!AV31: reason code 'Hunch' is not one of Config's reason codes",
+      "2 Demand!AV32: reason code empty is not one of Config's reason codes"]),
     ({"AZ29": "Launch", "BA29": "launch", "BB29": "ZZ-9999", "BE29": "2027-01", "BH29": 5},
-     "2 Demand!BB29: item_no item 'ZZ-9999' is not in the items table"),
-])
+     ["2 Demand!BB29: item_no item 'ZZ-9999' is not in the items table"]),
+], ids=["number-period", "item-location-reason", "event"])
 @pytest.mark.parametrize("command", ["refresh", "roll-forward"])
 def test_an_input_typed_below_that_cannot_be_used_is_refused_with_its_cell(
-        shrunk, tmp_path, cells, message, command):
+        shrunk, tmp_path, cells, messages, command):
     path = copy_of(shrunk, tmp_path)
     type_cells(path, "2 Demand", cells)
     before = path.read_bytes()
     args = ["--source", shrunk[0]] if command == "refresh" else []
     result = run(command, path, *args)
     assert result.exit_code == 2, result.output
-    assert message in result.output
+    for message in messages:
+        assert message in result.output
     assert path.read_bytes() == before  # the workbook is not touched
     assert not list(tmp_path.glob("book.xlsm.bak*"))
 

@@ -245,3 +245,40 @@ def test_calendar_takes_a_closure_typed_below_its_table(shrunk, tmp_path):
     events = HeadlessWorkbook(path).read_table("cal_events")
     dates = {str(d)[:10] for d in events["date"]}
     assert not {"2027-01-04", "2027-01-05"} & dates
+
+
+def test_input_tables_are_the_yellow_tables_of_the_template_with_their_rows():
+    """INPUT_TABLES lists every table with input (yellow) columns in xl/sheets.toml, with
+    the body rows the template gives it."""
+    import tomllib
+
+    spec = tomllib.loads((ROOT / "xl" / "sheets.toml").read_text())
+    found = {}
+    for sheet in spec["sheet"]:
+        for table in sheet.get("tables", []):
+            if any(str(v).startswith("input") for v in table.get("column_styles", {}).values()):
+                rows = len(table.get("rows", [])) if not table.get("from_scorecard") else 1
+                found[table["name"]] = max(rows, table.get("empty_rows", 1))
+    assert found == INPUT_TABLES
+
+
+def test_protected_sheets_let_a_planner_insert_rows():
+    """Every protected sheet of the template allows inserting rows, resizing rows and
+    columns (sheetProtection: 0 = allowed), and keeps cells, columns and deletions
+    protected."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(TEMPLATE) as z:
+        parts = [n for n in z.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
+        protections = [re.search(r"<sheetProtection[^>]*>", z.read(n).decode())
+                       for n in parts]
+    found = [m.group(0) for m in protections if m]
+    assert len(found) >= 10
+    for tag in found:
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+        assert attrs["sheet"] == "1"
+        assert attrs["insertRows"] == "0", tag
+        assert attrs["formatRows"] == attrs["formatColumns"] == "0", tag
+        assert attrs.get("formatCells", "1") == "1", tag
+        assert attrs.get("deleteRows", "1") == "1", tag

@@ -40,7 +40,8 @@ def refresh() -> None:
         return
     _, report = _run(actions.refresh, str(source))
     if report is not None:
-        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows.",
+        taken = "".join(f"\n{note}" for note in report.taken)  # rows typed below tables
+        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows.{taken}",
                        title=TITLE)
 
 
@@ -48,8 +49,9 @@ def roll_forward() -> None:
     """Roll forward one period (the ribbon has asked for confirmation already)."""
     book, report = _run(actions.roll_forward)
     if report is not None:
-        book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}.",
-                       title=TITLE)
+        taken = "".join(f"\n{note}" for note in report.taken)  # rows typed below tables
+        book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}."
+                       f"{taken}", title=TITLE)
 
 
 def export_scorecard() -> None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import zipfile
 from dataclasses import dataclass, field
 from html import unescape
+from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -303,12 +305,14 @@ def read_stored_results(data: bytes, sheets: set[str] | None = None
     """The cached results of the formula cells of a workbook file, by (sheet, cell) — what
     Excel shows before it recalculates (only the sheets named in ``sheets``, if given).
     A shared string result (``t="s"``) is not carried: its index would not survive."""
-    parts = _read_zip(data)
     out: dict[tuple[str, str], StoredResult] = {}
-    for title, part in _sheet_parts(parts).items():
-        if (sheets is not None and title not in sheets) or part not in parts:
-            continue
-        xml = parts[part].decode("utf-8")
+    with zipfile.ZipFile(BytesIO(data)) as z:  # only the parts needed (not the data sheets)
+        names = set(z.namelist())
+        index = {n: z.read(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")}
+        wanted = {title: part for title, part in _sheet_parts(index).items()
+                  if (sheets is None or title in sheets) and part in names}
+        xmls = {title: z.read(part).decode("utf-8") for title, part in wanted.items()}
+    for title, xml in xmls.items():
         if "<f" not in xml:
             continue
         for m in _STORED.finditer(xml):

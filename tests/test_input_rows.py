@@ -282,3 +282,30 @@ def test_protected_sheets_let_a_planner_insert_rows():
         assert attrs["formatRows"] == attrs["formatColumns"] == "0", tag
         assert attrs.get("formatCells", "1") == "1", tag
         assert attrs.get("deleteRows", "1") == "1", tag
+
+
+def test_a_row_written_right_below_a_full_table_joins_it_but_not_a_title(tmp_path):
+    """Headless writers (and Excel on an unprotected sheet) put a row right after the
+    table: it joins the table as Excel would grow it. A section title that follows a
+    table (6 Executive: "Open actions" right below a grown exec_decisions) does not."""
+    from sop_workbook.input_rows import take_typed_rows, write_input_table
+
+    path = tmp_path / "wb.xlsm"
+    shutil.copy(TEMPLATE, path)
+    book = HeadlessWorkbook(path)
+    ws = book.wb["2 Demand"]
+    assert table_ref_of(book, "plan_overrides") == "AR27:AX47"
+    assert ws["AR48"].protection.locked  # no yellow row below the template's table
+    for col, value in zip("RSTUV", ["CH-1001", "MAIN", "2026-12", 3, "Promotion"],
+                          strict=True):
+        ws[f"A{col}48"] = value
+    ws["AR50"] = "after a blank locked row: not an input"
+    assert take_typed_rows(book, ["plan_overrides"]) == [
+        "2 Demand!AR48:AX48: 1 typed row(s) taken into plan_overrides"]
+    assert table_ref_of(book, "plan_overrides") == "AR27:AX48"
+    assert book.read_table("plan_overrides")["item_no"].tolist() == ["CH-1001"]
+
+    write_input_table(book, "exec_decisions", pd.DataFrame({"decision": list("ABCDEFGHIJK")}))
+    assert table_ref_of(book, "exec_decisions") == "F5:I16"
+    assert book.wb["6 Executive"]["F17"].value == "Open actions (from the action log)"
+    assert book.typed_rows_below("exec_decisions") == []

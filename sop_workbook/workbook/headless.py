@@ -223,23 +223,36 @@ class HeadlessWorkbook:
     def typed_rows_below(self, name: str) -> list[tuple[int, list]]:
         """(sheet row, values in the table's columns) of each row typed in the input area
         right below the table: the rows in which at least one of the table's columns is
-        unlocked, up to the first locked row or another table (see
+        unlocked, and rows typed (unformatted, or formatted as the table's body) right
+        after the table or those rows; up to the first other row or another table (see
         :mod:`sop_workbook.input_rows`)."""
         ws, table = self._table(name)
         if self._data_sheet(ws) is not None or name in self._streamed:
             return []
-        min_col, _, max_col, max_row = range_boundaries(table.ref)
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         others = [range_boundaries(t.ref) for t in ws.tables.values() if t is not table]
         last = max((r for r, _ in ws._cells), default=0)
+        body = {c: ws._cells[(min_row + 1, c)]._style for c in range(min_col, max_col + 1)
+                if (min_row + 1, c) in ws._cells}
+
+        def looks_typed(cell, c: int) -> bool:  # unformatted, or formatted as the body
+            return cell is None or not cell.has_style or cell._style == body.get(c)
+
         found = []
         for r in range(max_row + 1, last + 1):
             if any(o[0] <= max_col and min_col <= o[2] and o[1] <= r <= o[3] for o in others):
                 break
             row = [ws._cells.get((r, c)) for c in range(min_col, max_col + 1)]
-            if not any(cell is not None and not cell.protection.locked for cell in row):
-                break
             values = [None if cell is None else cell.value for cell in row]
-            if any(not (v is None or (isinstance(v, str) and not v.strip())) for v in values):
+            typed = [not (v is None or (isinstance(v, str) and not v.strip())) for v in values]
+            locked = not any(cell is not None and not cell.protection.locked for cell in row)
+            # a locked row: taken only if typed right after the table or the rows taken (as
+            # Excel grows a table on an unprotected sheet), never a title or a formatted
+            # cell of something else
+            if locked and (not any(typed) or not all(
+                    looks_typed(cell, min_col + j) for j, cell in enumerate(row) if typed[j])):
+                break
+            if any(typed):
                 found.append((r, values))
         return found
 

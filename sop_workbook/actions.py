@@ -249,6 +249,13 @@ def _blank(value) -> bool:
         isinstance(value, str) and not value.strip())
 
 
+def _key_text(value) -> str:
+    """A key cell as text: 1001.0 (a number as Excel hands it over) reads as 1001."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
 def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | None,
                         locations: pd.DataFrame | None) -> None:
     """Refuse an override that cannot be applied, naming its sheet and cell: an item not in
@@ -259,9 +266,9 @@ def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | Non
         return
     sheet, header_row = book.table_position("plan_overrides")
     offsets = overrides.attrs.get("offsets", list(range(len(overrides))))
-    known_items = ({str(v).strip() for v in items["item_no"]}
+    known_items = ({_key_text(v) for v in items["item_no"]}
                    if items is not None and "item_no" in items and len(items) else None)
-    known_locations = ({str(v).strip() for v in locations["location_code"]}
+    known_locations = ({_key_text(v) for v in locations["location_code"]}
                        if locations is not None and "location_code" in locations
                        and len(locations) else None)
     reasons = _reason_codes(book)
@@ -272,7 +279,7 @@ def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | Non
         def cell(column: str, row=row) -> str:
             return f"{sheet}!{book.column_letter('plan_overrides', column)}{row}"
 
-        item = "" if _blank(rec.get("item_no")) else str(rec.get("item_no")).strip()
+        item = "" if _blank(rec.get("item_no")) else _key_text(rec.get("item_no"))
         if not item:
             problems.append(f"{cell('item_no')}: item_no is empty")
         elif known_items is not None and item not in known_items:
@@ -280,8 +287,8 @@ def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | Non
         location = rec.get("location_code")
         if _blank(location):
             problems.append(f"{cell('location_code')}: location_code is empty")
-        elif known_locations is not None and str(location).strip() not in known_locations:
-            problems.append(f"{cell('location_code')}: location {str(location).strip()!r} is "
+        elif known_locations is not None and _key_text(location) not in known_locations:
+            problems.append(f"{cell('location_code')}: location {_key_text(location)!r} is "
                             "not in the locations table")
         reason = rec.get("reason_code")
         if reasons and (_blank(reason) or str(reason).strip() not in reasons):

@@ -470,7 +470,7 @@ def roll_forward_cmd(
             book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
-    for note in report.taken:
+    for note in report.taken if report.changed else ():
         out.print(note, markup=False, highlight=False)
     if report.changed:
         out.print(f"rolled {workbook} from {report.from_period} to {report.to_period}: "

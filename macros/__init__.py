@@ -42,7 +42,8 @@ def refresh() -> None:
         return
     _, report = _run(actions.refresh, str(source))
     if report is not None:
-        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows."
+        taken = "".join(f"\n{note}" for note in report.taken)  # rows typed below tables
+        book.app.alert(f"Refreshed from {source}: {sum(report.rows.values()):,} rows.{taken}"
                        + _warnings(report.warnings), title=TITLE)
 
 
@@ -56,8 +57,9 @@ def roll_forward() -> None:
     """Roll forward one period (the ribbon has asked for confirmation already)."""
     book, report = _run(actions.roll_forward)
     if report is not None:
+        taken = "".join(f"\n{note}" for note in report.taken)  # rows typed below tables
         book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}."
-                       + _warnings(report.warnings), title=TITLE)
+                       f"{taken}" + _warnings(report.warnings), title=TITLE)
 
 
 def export_scorecard() -> None:

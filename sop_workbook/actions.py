@@ -17,6 +17,7 @@ import pandas as pd
 from . import plan as planning
 from . import stages
 from .errors import SopError
+from .input_rows import take_typed_rows, write_input_table
 from .periods import parse_period, shift_period
 from .scorecard import KpiOptions
 
@@ -27,6 +28,7 @@ class RefreshReport:
     rows: dict[str, int]
     udf_cells: int
     warnings: list[str]
+    taken: list[str] = field(default_factory=list)  # rows typed below input tables, taken in
 
 
 def _int(value, default: int) -> int:
@@ -78,6 +80,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     every KPI cell, stamp time and source. Planner inputs (overrides, events, comments,
     decisions, actions, targets) live in their own tables and are not touched. If the source
     or an input is invalid, nothing in the workbook changes."""
+    taken = take_typed_rows(book)
     sign = str(book.get_value("cfg_gl_income_sign") or "positive").strip().lower()
     sign = sign if sign in ("positive", "negative") else "positive"
     options = options_from_config(book)
@@ -106,7 +109,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     book.set_value("cfg_last_refresh", f"{stamp} from {shown}")
     warnings.extend(note_coverage(book, tables["agg_sales"], settings.current))
     udf_cells = book.recalculate()
-    return RefreshReport(shown, rows, udf_cells, warnings)
+    return RefreshReport(shown, rows, udf_cells, warnings, taken)
 
 
 def note_coverage(book, agg_sales: pd.DataFrame, current: str) -> list[str]:
@@ -188,6 +191,7 @@ def build_stages(book, tables: dict, inputs: stages.Inputs, settings: stages.Set
                  ) -> dict[str, pd.DataFrame]:
     """:func:`stages.build_stage_tables`, with a planner-input problem reported as the
     sheet!cell to fix."""
+    check_override_keys(book, inputs.overrides, tables.get("items"), tables.get("locations"))
     try:
         return stages.build_stage_tables(tables, inputs, settings)
     except planning.TableInputError as exc:
@@ -263,10 +267,77 @@ def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.Da
                                 f"horizon ({current} to {planning.plan_periods(current)[-1]})")
     if problems:
         raise SopError(f"{len(problems)} invalid override(s) on {sheet}", "\n".join(problems))
+    offsets = list(frame.index)
     frame = frame.reset_index(drop=True)
+    frame.attrs["offsets"] = offsets  # each row's offset below the header (for errors)
     frame["period"] = frame["period"].astype(str).str.strip()
     frame["quantity"] = frame["quantity"].astype(float)
     return frame
+
+
+def _reason_codes(book) -> list[str]:
+    """The reason codes of the Config list (lst_tables, column reason_code); empty if the
+    workbook has no such list."""
+    lists = _optional_table(book, "lst_tables")
+    if "reason_code" not in lists:
+        return []
+    return [str(v).strip() for v in lists["reason_code"] if not _blank(v)]
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or (
+        isinstance(value, str) and not value.strip())
+
+
+def _key_text(value) -> str:
+    """A key cell as text: 1001.0 (a number as Excel hands it over) reads as 1001."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | None,
+                        locations: pd.DataFrame | None) -> None:
+    """Refuse an override that cannot be applied, naming its sheet and cell: an item not in
+    the items table, a location not in the locations table (when those tables have rows),
+    a reason code missing or not in Config's list of reason codes. Such an override would
+    otherwise silently add nothing to the plan."""
+    if overrides is None or overrides.empty:
+        return
+    sheet, header_row = book.table_position("plan_overrides")
+    offsets = overrides.attrs.get("offsets", list(range(len(overrides))))
+    known_items = ({_key_text(v) for v in items["item_no"]}
+                   if items is not None and "item_no" in items and len(items) else None)
+    known_locations = ({_key_text(v) for v in locations["location_code"]}
+                       if locations is not None and "location_code" in locations
+                       and len(locations) else None)
+    reasons = _reason_codes(book)
+    problems = []
+    for i, rec in enumerate(overrides.to_dict(orient="records")):
+        row = header_row + 1 + int(offsets[i] if i < len(offsets) else i)
+
+        def cell(column: str, row=row) -> str:
+            return f"{sheet}!{book.column_letter('plan_overrides', column)}{row}"
+
+        item = "" if _blank(rec.get("item_no")) else _key_text(rec.get("item_no"))
+        if not item:
+            problems.append(f"{cell('item_no')}: item_no is empty")
+        elif known_items is not None and item not in known_items:
+            problems.append(f"{cell('item_no')}: item {item!r} is not in the items table")
+        location = rec.get("location_code")
+        if _blank(location):
+            problems.append(f"{cell('location_code')}: location_code is empty")
+        elif known_locations is not None and _key_text(location) not in known_locations:
+            problems.append(f"{cell('location_code')}: location {_key_text(location)!r} is "
+                            "not in the locations table")
+        reason = rec.get("reason_code")
+        if reasons and (_blank(reason) or str(reason).strip() not in reasons):
+            shown = "empty" if _blank(reason) else repr(str(reason).strip())
+            problems.append(f"{cell('reason_code')}: reason code {shown} is not one of "
+                            f"Config's reason codes ({', '.join(reasons)})")
+    if problems:
+        raise SopError(f"{len(problems)} override(s) on {sheet} cannot be applied",
+                       "\n".join(problems) + "\nThe workbook was not changed.")
 
 
 def _is_number(value) -> bool:
@@ -303,6 +374,7 @@ class RollReport:
     snapshot_rows: int
     udf_cells: int
     warnings: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)  # rows typed below input tables, taken in
 
     @property
     def changed(self) -> bool:
@@ -313,28 +385,31 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     """Roll the plan forward (domain.md): archive a snapshot of the plan in plan_history,
     advance the current period, keep overrides on periods that stay, reseed the horizon
     from the baseline, recompute. Rolling to the current period changes nothing."""
+    taken = take_typed_rows(book)
     current = current_period(book)
     grid = book.read_table("plan_demand")
     plan = plan_from_grid(grid, current)
     overrides = read_overrides(book, current)
+    check_override_keys(book, overrides, _optional_table(book, "items"),
+                        _optional_table(book, "locations"))
     try:
         result = planning.roll_forward(plan, overrides, current, to_period)
     except ValueError as exc:
         raise SopError(str(exc)) from None
     if result.rolled == 0:
-        return RollReport(current, current, 0, 0)
+        return RollReport(current, current, 0, 0, taken=taken)
     history = book.read_table("plan_history")
     snapshot = pd.concat([history, result.snapshot], ignore_index=True) if len(history) \
         else result.snapshot
     book.write_table("plan_history", snapshot)
-    book.write_table("plan_overrides", result.overrides)
+    write_input_table(book, "plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
     rebuild_stages(book, agg)
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
-                      warnings)
+                      warnings, taken)
 
 
 #: The workbook tables the review stages are computed from (written by Refresh).

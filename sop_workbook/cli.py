@@ -313,8 +313,10 @@ def demo(
             bar.update(task, description="refresh")
             book = HeadlessWorkbook(workbook)
             book.set_value("cfg_company_name", demo_mod.COMPANY)
+            from .input_rows import write_input_table
+
             for name, frame in demo_mod.planner_inputs("2026-10").items():
-                book.write_table(name, frame)
+                write_input_table(book, name, frame)
             report = refresh(book, str(data_dir))
             bar.advance(task)
             from .meeting.book import build_calendar, write_calendar
@@ -438,6 +440,8 @@ def refresh(
         _fail(exc)
     for w in report.warnings:
         err.print(f"warning: {w}", markup=False, highlight=False)
+    for note in report.taken:
+        out.print(note, markup=False, highlight=False)
     rows = sum(report.rows.values())
     out.print(f"refreshed {workbook} from {report.source}: {rows:,} rows in {len(report.rows)} "
               f"tables, {report.udf_cells} KPI cells recomputed", markup=False)
@@ -500,6 +504,8 @@ def roll_forward_cmd(
             book.save(backups=backups)
     except SopError as exc:
         _fail(exc)
+    for note in report.taken if report.changed else ():
+        out.print(note, markup=False, highlight=False)
     for w in report.warnings:
         err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if report.changed:

@@ -73,6 +73,7 @@ def calendar_cmd(
     day). Each stage must fall after the previous one.
     """
     cli = _cli()
+    from .input_rows import take_typed_rows
     from .meeting import calendar_to_ics
     from .meeting.book import build_calendar, current_cycle, optional_value, write_calendar
     from .workbook.headless import HeadlessWorkbook
@@ -82,6 +83,7 @@ def calendar_cmd(
         if save:
             ensure_writable(workbook)
         book = HeadlessWorkbook(workbook)
+        take_typed_rows(book)  # rules, launches, closures typed below their tables
         year = year or int(current_cycle(book)[:4])
         events = build_calendar(book, year)
         data = None
@@ -111,6 +113,7 @@ def calendar_cmd(
 def _documents(kind: str, workbook: Path, stage: int, out: Path | None, cycle: str | None,
                from_: str | None, as_of: str | None) -> None:
     cli = _cli()
+    from .input_rows import take_typed_rows
     from .meeting import agenda, minutes, to_eml
     from .meeting.book import meeting_pack, recipients
     from .workbook.headless import HeadlessWorkbook
@@ -118,6 +121,7 @@ def _documents(kind: str, workbook: Path, stage: int, out: Path | None, cycle: s
     folder = out if out is not None else workbook.parent
     try:
         book = HeadlessWorkbook(workbook)
+        take_typed_rows(book)  # actions and decisions typed below their tables (not saved)
         pack = meeting_pack(book, cycle, _as_of(as_of))
         doc = agenda(pack, stage) if kind == "agenda" else minutes(pack, stage)
         eml = to_eml(doc.subject, doc.markdown, doc.html, recipients(book), from_)

@@ -308,9 +308,13 @@ class Builder:
             ws.print_area = spec["area"]
 
     def protect(self, ws) -> None:
+        # openpyxl: False = allowed on the protected sheet. Planners may widen columns,
+        # resize rows and insert rows (README: adding rows to an input table); locked
+        # cells (formulas, KPI cells, headers) stay locked.
         ws.protection.sheet = True
         ws.protection.formatColumns = False
         ws.protection.formatRows = False
+        ws.protection.insertRows = False
         ws.protection.sort = False
         ws.protection.autoFilter = False
 

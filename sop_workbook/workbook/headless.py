@@ -35,7 +35,7 @@ from ..errors import SopError
 from . import datasheet
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
-from .recalc import evaluate_all, formula_text, write_cached_values
+from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
@@ -212,6 +212,61 @@ class HeadlessWorkbook:
         _, t = self._table(table)
         min_col = range_boundaries(t.ref)[0]
         return get_column_letter(min_col + self.table_columns(table).index(column))
+
+    # ------------------------------------------------------------- input areas
+    def table_body_rows(self, name: str) -> int:
+        """The rows of the table's body (blank rows included)."""
+        _, table = self._table(name)
+        _, min_row, _, max_row = range_boundaries(table.ref)
+        return max_row - min_row
+
+    def typed_rows_below(self, name: str) -> list[tuple[int, list]]:
+        """(sheet row, values in the table's columns) of each row typed in the input area
+        right below the table: the rows in which at least one of the table's columns is
+        unlocked, and rows typed (unformatted, or formatted as the table's body) right
+        after the table or those rows; up to the first other row or another table (see
+        :mod:`sop_workbook.input_rows`)."""
+        ws, table = self._table(name)
+        if self._data_sheet(ws) is not None or name in self._streamed:
+            return []
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        others = [range_boundaries(t.ref) for t in ws.tables.values() if t is not table]
+        last = max((r for r, _ in ws._cells), default=0)
+        body = {c: ws._cells[(min_row + 1, c)]._style for c in range(min_col, max_col + 1)
+                if (min_row + 1, c) in ws._cells}
+
+        def looks_typed(cell, c: int) -> bool:  # unformatted, or formatted as the body
+            return cell is None or not cell.has_style or cell._style == body.get(c)
+
+        found = []
+        for r in range(max_row + 1, last + 1):
+            if any(o[0] <= max_col and min_col <= o[2] and o[1] <= r <= o[3] for o in others):
+                break
+            row = [ws._cells.get((r, c)) for c in range(min_col, max_col + 1)]
+            values = [None if cell is None else cell.value for cell in row]
+            typed = [not (v is None or (isinstance(v, str) and not v.strip())) for v in values]
+            locked = not any(cell is not None and not cell.protection.locked for cell in row)
+            # a locked row: taken only if typed right after the table or the rows taken (as
+            # Excel grows a table on an unprotected sheet), never a title or a formatted
+            # cell of something else
+            if locked and (not any(typed) or not all(
+                    looks_typed(cell, min_col + j) for j, cell in enumerate(row) if typed[j])):
+                break
+            if any(typed):
+                found.append((r, values))
+        return found
+
+    def extend_table(self, name: str, last_row: int) -> None:
+        """Let the table's range reach down to ``last_row`` (its cells are not touched)."""
+        ws, table = self._table(name)
+        min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+        if last_row <= max_row:
+            return
+        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last_row}"
+        self._check_no_overlap(ws, name, ref)
+        table.ref = ref
+        if table.autoFilter is not None:
+            table.autoFilter.ref = ref
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replace the table's rows with ``frame`` (columns matched by name; the table
@@ -417,8 +472,9 @@ class HeadlessWorkbook:
         buf = BytesIO()
         self.wb.save(buf)
         data = buf.getvalue()
-        if self._cached:
-            data = write_cached_values(data, self._cached)
+        cached = self._cached or self._stored_results()
+        if cached:
+            data = write_cached_values(data, cached)
         parts = datasheet.output_parts(data)
         bodies = {}
         for title, (sheet, table) in bodies_src.items():
@@ -436,6 +492,14 @@ class HeadlessWorkbook:
                                                       streamed)
         self._verified = frozenset(bodies)
         return datasheet.write_package(data, bodies)
+
+    def _stored_results(self) -> dict:
+        """The file's cached formula results (KPI values …), for a save without a
+        recalculation in this session: openpyxl drops them, and a command that does not
+        recompute (e.g. ``sop calendar``) must not erase what Refresh computed. The
+        data sheets hold no formulas and are not scanned."""
+        sheets = {ws.title for ws in self.wb.worksheets if ws.title not in self._data}
+        return read_stored_results(self._package.source, sheets)
 
     @staticmethod
     def _clear_streamed_area(ws, streamed: list[StreamedTable]) -> None:

@@ -86,6 +86,61 @@ class LiveWorkbook:
         data = data.where(data.notna(), None).map(_as_cell)
         table.update(data, index=False)
 
+    # ------------------------------------------------------------- input areas
+    #: how far below a table an input area is looked for (rows)
+    INPUT_AREA_ROWS = 500
+
+    def table_body_rows(self, name: str) -> int:
+        _, table = self._table(name)
+        body = table.data_body_range
+        return 0 if body is None else body.rows.count
+
+    def typed_rows_below(self, name: str) -> list[tuple[int, list]]:
+        """As the headless adapter: the rows typed in the unlocked rows right below the
+        table (Excel's ``Range.Locked`` is True for a row whose cells are all locked)."""
+        sheet, table = self._table(name)
+        whole = table.range
+        first_col, width = whole.column, whole.columns.count
+        top = whole.last_cell.row + 1
+        others = [t.range for t in sheet.tables if t.name != name]
+        found = []
+        for r in range(top, top + self.INPUT_AREA_ROWS):
+            if any(o.row <= r <= o.last_cell.row and o.column <= first_col + width - 1
+                   and first_col <= o.last_cell.column for o in others):
+                break
+            row = sheet.range((r, first_col), (r, first_col + width - 1))
+            if row.api.Locked is True:
+                break
+            values = row.options(ndim=1).value
+            if any(not (v is None or (isinstance(v, str) and not v.strip())) for v in values):
+                found.append((r, values))
+        return found
+
+    def extend_table(self, name: str, last_row: int) -> None:
+        """Resize the table down to ``last_row``; a protected sheet (no password, as the
+        template's) is unprotected for the resize and protected again with the same
+        permissions."""
+        sheet, table = self._table(name)
+        whole = table.range
+        if last_row <= whole.last_cell.row:
+            return
+        target = sheet.range((whole.row, whole.column), (last_row, whole.last_cell.column))
+        api = sheet.api
+        protected = bool(api.ProtectContents)
+        if protected:
+            p = api.Protection
+            allow = {k: getattr(p, k) for k in (
+                "AllowFormattingCells", "AllowFormattingColumns", "AllowFormattingRows",
+                "AllowInsertingColumns", "AllowInsertingRows", "AllowInsertingHyperlinks",
+                "AllowDeletingColumns", "AllowDeletingRows", "AllowSorting", "AllowFiltering",
+                "AllowUsingPivotTables")}
+            api.Unprotect()
+        try:
+            table.resize(target)
+        finally:
+            if protected:
+                api.Protect(DrawingObjects=True, Contents=True, Scenarios=True, **allow)
+
     # ------------------------------------------------------------- calculation + save
     def recalculate(self) -> int:
         self.book.app.calculate()

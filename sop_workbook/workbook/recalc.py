@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import zipfile
 from dataclasses import dataclass, field
 from html import unescape
+from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -285,8 +287,47 @@ def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
 # --------------------------------------------------------------------------- writing
 
 
+@dataclass(frozen=True)
+class StoredResult:
+    """A formula cell's cached result exactly as a file holds it (type attribute and
+    ``<v>`` text), carried from the file read to the file written unchanged."""
+
+    kind: str | None
+    text: str
+
+
+_STORED = re.compile(r'<c r="([A-Z]+\d+)"((?:\s+[a-zA-Z:]+="[^"]*")*)\s*>'
+                     r'(?:<f>[^<]*</f>|<f\s[^>]*>[^<]*</f>|<f\s[^>]*/>)<v>([^<]*)</v></c>')
+
+
+def read_stored_results(data: bytes, sheets: set[str] | None = None
+                        ) -> dict[tuple[str, str], StoredResult]:
+    """The cached results of the formula cells of a workbook file, by (sheet, cell) — what
+    Excel shows before it recalculates (only the sheets named in ``sheets``, if given).
+    A shared string result (``t="s"``) is not carried: its index would not survive."""
+    out: dict[tuple[str, str], StoredResult] = {}
+    with zipfile.ZipFile(BytesIO(data)) as z:  # only the parts needed (not the data sheets)
+        names = set(z.namelist())
+        index = {n: z.read(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")}
+        wanted = {title: part for title, part in _sheet_parts(index).items()
+                  if (sheets is None or title in sheets) and part in names}
+        xmls = {title: z.read(part).decode("utf-8") for title, part in wanted.items()}
+    for title, xml in xmls.items():
+        if "<f" not in xml:
+            continue
+        for m in _STORED.finditer(xml):
+            kind = re.search(r'\st="([^"]*)"', m.group(2) or "")
+            kind = kind.group(1) if kind else None
+            if kind == "s":
+                continue
+            out[(title, m.group(1))] = StoredResult(kind, m.group(3))
+    return out
+
+
 def _cached(value) -> tuple[str | None, str]:
     """(cell type attribute, <v> text) for a value."""
+    if isinstance(value, StoredResult):
+        return value.kind, value.text
     if isinstance(value, bool):
         return "b", "1" if value else "0"
     if isinstance(value, (int, float)):

@@ -56,6 +56,11 @@ class Sign(StrEnum):
     negative = "negative"
 
 
+class UnmappedScope(StrEnum):
+    period = "period"
+    all = "all"
+
+
 class Dimension(StrEnum):
     item = "item"
     category = "category"
@@ -121,7 +126,7 @@ def validate(source: SourceOpt) -> None:
     except SopError as exc:
         _fail(exc)
     for w in warnings:
-        err.print(f"warning: {w}", markup=False, highlight=False)
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         _fail(SourceValidationError(problems, str(source)))
     out.print(f"{source}: valid — no problems found", markup=False)
@@ -151,8 +156,12 @@ def kpis(
     gl_income_sign: Annotated[Sign, typer.Option(help="How gl_budget stores income amounts "
                                                  "(negative = Business Central).")] =
         Sign.positive,
+    unmapped: Annotated[UnmappedScope, typer.Option(help="Unmapped sales-budget lines to "
+                                                    "list: of the period, or of all periods.")]
+        = UnmappedScope.period,
 ) -> None:
-    """Print every KPI of a period (optionally cut by a dimension)."""
+    """Print every KPI of a period (optionally cut by a dimension) and the budget
+    reconciliation of the period."""
     from .kpi import build_facts
     from .loader import load_plan_snapshots, load_source
     from .scorecard import KpiOptions, compute_kpis, compute_kpis_by, rows_to_records
@@ -166,12 +175,15 @@ def kpis(
         data = load_source(source, gl_income_sign=gl_income_sign.value)
         plan = load_plan_snapshots(snapshots) if snapshots else None
         for w in data.warnings:
-            err.print(f"warning: {w}", markup=False, highlight=False)
+            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
         facts = build_facts(data)
-        result = compute_kpis(data, period, options, facts=facts, snapshots=plan)
+        result = compute_kpis(data, period, options, facts=facts, snapshots=plan,
+                              unmapped_periods=unmapped.value)
+        result["parameters"]["unmapped"] = unmapped.value
         rows = None
         if by is not None:
-            rows = compute_kpis_by(data, period, by.value, options, facts=facts)
+            rows = compute_kpis_by(data, period, by.value, options, facts=facts,
+                                   snapshots=plan)
             result["by"] = by.value
             result["rows"] = rows_to_records(rows)
     except SopError as exc:
@@ -188,18 +200,47 @@ def _json(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+#: The measures of a budget-variance row written to CSV (one CSV row each).
+_VARIANCE_MEASURES = ("sales_budget", "financial_budget", "variance", "variance_pct",
+                      "assessment")
+
+
 def _csv(result: dict, rows) -> str:
+    """One long table, whatever the options: ``kpi, label, period, dimension, member,
+    gl_account, value``. The period's KPIs (dimension and member empty), with ``--by`` every
+    KPI per member, then the budget reconciliation of the period (``kpi`` =
+    ``budget_variance.<measure>``, ``label`` = the account's name) and the count of
+    unmapped sales-budget lines listed."""
     from .scorecard import LABELS
 
     buf = io.StringIO()
-    if rows is not None:
-        rows.to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["kpi", "label", "period", "value"])
+    writer.writerow(["kpi", "label", "period", "dimension", "member", "gl_account", "value"])
+
+    def text(value) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        return repr(value) if isinstance(value, float) else str(value)
+
+    period = result["period"]
     for key, label in LABELS.items():
-        value = result.get(key)
-        writer.writerow([key, label, result["period"], "" if value is None else repr(value)])
+        writer.writerow([key, label, period, "", "", "", text(result.get(key))])
+    if "tracking_signal_flag" in result:
+        writer.writerow(["tracking_signal_flag", "Tracking signal beyond ±4", period, "", "",
+                         "", text(result["tracking_signal_flag"])])
+    if rows is not None:
+        by = result["by"]
+        for rec in rows.to_dict(orient="records"):
+            for key in rows.columns:
+                if key != by:
+                    writer.writerow([key, LABELS.get(key, key), period, by, str(rec[by]), "",
+                                     text(rec[key])])
+    for r in result["budget_variance"]:
+        for measure in _VARIANCE_MEASURES:
+            writer.writerow([f"budget_variance.{measure}", r["name"] or "", r["period"], "",
+                             "", r["gl_account"], text(r[measure])])
+    writer.writerow(["unmapped_budget_lines", "Sales-budget lines without a GL account",
+                     period, "", "", "", str(len(result["unmapped_budget_lines"]))])
     return buf.getvalue()
 
 
@@ -237,27 +278,57 @@ def _print_table(result: dict, rows) -> None:
     for key, label in LABELS.items():
         table.add_row(label, _fmt(key, result.get(key)), notes.get(key, ""))
     out.print(table)
-    variance = result["budget_variance"]
-    if variance:
-        vt = Table(title=f"Sales budget vs financial budget — {result['period']}")
-        for col in ("GL account", "name", "sales budget", "financial budget", "variance",
-                    "variance %", "assessment"):
+    _print_reconciliation(result)
+    if rows is not None:
+        _print_by_table(result["by"], rows)
+
+
+def _print_reconciliation(result: dict) -> None:
+    """The budget reconciliation of the period as a controller reads it: the accounts the
+    sales budget feeds (revenue and cost of sales) with variance and assessment, the
+    accounts outside the sales budget apart, and the unmapped lines with a title."""
+    from .kpi.finance import OUTSIDE
+
+    period = result["period"]
+    fed = [r for r in result["budget_variance"] if r["assessment"] != OUTSIDE]
+    outside = [r for r in result["budget_variance"] if r["assessment"] == OUTSIDE]
+    if fed:
+        vt = Table(title=f"Sales budget vs financial budget — {period}")
+        for col in ("GL account", "name", "type", "sales budget", "financial budget",
+                    "variance", "variance %", "assessment"):
             vt.add_column(col, justify="right" if "budget" in col or "var" in col else "left")
-        for r in variance:
-            vt.add_row(r["gl_account"], r["name"] or "", _fmt("", r["sales_budget"]),
-                       _fmt("", r["financial_budget"]), _fmt("", r["variance"]),
+        for r in fed:
+            vt.add_row(r["gl_account"], r["name"] or "", r["account_type"] or "",
+                       _fmt("", r["sales_budget"]), _fmt("", r["financial_budget"]),
+                       _fmt("", r["variance"]),
                        "n/a" if r["variance_pct"] is None else f"{r['variance_pct']:.1%}",
                        r["assessment"])
         out.print(vt, width=max(out.width, 120))
-    if result["unmapped_budget_lines"]:
-        n = len(result["unmapped_budget_lines"])
-        pairs = sorted({(r["gen_bus_posting_group"], r["gen_prod_posting_group"])
-                        for r in result["unmapped_budget_lines"]})
-        shown = ", ".join(f"{b} × {p_}" for b, p_ in pairs)
-        out.print(f"[yellow]{n} sales-budget lines have no sales GL account[/] "
-                  f"(posting setup lacks: {shown})")
-    if rows is not None:
-        _print_by_table(result["by"], rows)
+    if outside:
+        ot = Table(title=f"Outside the sales budget (no posting-setup row feeds them) — {period}")
+        for col in ("GL account", "name", "type", "financial budget"):
+            ot.add_column(col, justify="right" if "budget" in col else "left")
+        for r in outside:
+            ot.add_row(r["gl_account"], r["name"] or "", r["account_type"] or "",
+                       _fmt("", r["financial_budget"]))
+        out.print(ot, width=max(out.width, 100))
+    lines = result["unmapped_budget_lines"]
+    if lines:
+        scope = "all periods" if result["parameters"].get("unmapped") == "all" else period
+        ut = Table(title=f"Sales-budget lines without a GL account — {scope} "
+                         f"({len(lines)} of {result['unmapped_budget_lines_all_periods']} "
+                         "over all periods; --unmapped all lists every period)")
+        for col in ("period", "customer", "item", "location", "missing posting-setup pair",
+                    "amount"):
+            ut.add_column(col, justify="right" if col == "amount" else "left")
+        for r in lines[:50]:
+            ut.add_row(r["period"], r["customer_no"], r["item_no"], r["location_code"],
+                       f"{r['gen_bus_posting_group']} × {r['gen_prod_posting_group']}",
+                       _fmt("", r["amount"]))
+        out.print(ut, width=max(out.width, 110))
+        if len(lines) > 50:
+            out.print(f"… and {len(lines) - 50} more (--format json or csv lists them all)",
+                      markup=False)
 
 
 def _print_by_table(by: str, rows) -> None:
@@ -436,7 +507,7 @@ def refresh(
     except SopError as exc:
         _fail(exc)
     for w in report.warnings:
-        err.print(f"warning: {w}", markup=False, highlight=False)
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     rows = sum(report.rows.values())
     out.print(f"refreshed {workbook} from {report.source}: {rows:,} rows in {len(report.rows)} "
               f"tables, {report.udf_cells} KPI cells recomputed", markup=False)

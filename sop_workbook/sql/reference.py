@@ -27,8 +27,9 @@ def in_memory_tables(source: str, options: KpiOptions | None = None,
     tables.update(build_plan_inputs(data))
     mapping = map_sales_budget_to_gl(data)
     tables["fin_budget_variance"] = budget_variance(data, mapping)
+    fed_lines = pd.concat([mapping.mapped, mapping.cost], ignore_index=True)
     tables["fin_budget_detail"] = (
-        mapping.mapped.groupby(["gl_account", "period", "customer_no", "item_no",
+        fed_lines.groupby(["gl_account", "period", "customer_no", "item_no",
                                 "location_code"], as_index=False)["amount"].sum())
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import SopError
 from ..periods import days_in_period, format_period, parse_period
+from .finance import OUTSIDE
 
 #: dimension name → aggregate column
 DIMENSION_COLUMNS = {
@@ -317,14 +318,24 @@ def _forecast_bias(rows: _Rows):
 
 
 def tracking_signal(agg: pd.DataFrame, period: str, dimension=None, member=None, periods=6):
-    """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the n periods ending at ``period``."""
-    end = parse_period(period)
-    window = [format_period(m) for m in range(end - periods + 1, end + 1)]
-    rows = _picked(agg, window, dimension, member).columns(
-        "period", "invoiced_amount", "budget_amount")
-    per = rows.groupby(rows["period"].astype(str))[["invoiced_amount", "budget_amount"]].sum()
+    """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the last n = ``periods`` periods up to
+    ``period`` in which the cut has data (a non-zero invoiced or budget quantity or
+    amount); fewer than 3 such periods, or MAD = 0, gives None (as
+    :func:`sop_workbook.kpi.forecast.tracking_signal`)."""
+    from .forecast import TRACKING_SIGNAL_MIN_PERIODS
+
+    rows = _picked(agg, None, dimension, member)
+    measures = [c for c in ("invoiced_amount", "budget_amount", "invoiced_qty", "budget_qty")
+                if c in agg]
+    frame = rows.columns("period", *measures)
+    frame = frame[frame["period"].astype(str) <= period]  # YYYY-MM sorts as text
+    numbers = frame[measures].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    per = numbers.groupby(frame["period"].astype(str)).sum()
+    per = per[(per != 0).any(axis=1)].sort_index().tail(periods)
+    if len(per) < TRACKING_SIGNAL_MIN_PERIODS:
+        return None
     err = per["invoiced_amount"] - per["budget_amount"]
-    mad = float(err.abs().sum()) / periods
+    mad = float(err.abs().sum()) / len(per)
     return None if mad == 0 else float(err.sum()) / mad
 
 
@@ -356,14 +367,20 @@ def budget_variance(table: pd.DataFrame, gl_account: str, period: str,
                     measure: str = "variance"):
     """One GL account × period of the variance table (fin_budget_variance): ``variance`` =
     sales budget − financial budget, ``variance_pct`` = variance ÷ |financial budget|, or
-    either budget. No row (or a zero financial budget for the %) gives None."""
+    either budget. No row (or a zero financial budget for the %) gives None; so does any
+    measure but the financial budget of an account outside the sales budget."""
     if measure not in VARIANCE_MEASURES:
         raise SopError(f"measure: {measure!r} must be one of {', '.join(VARIANCE_MEASURES)}")
     rows = table[(table["gl_account"].astype(str) == str(gl_account))
                  & (table["period"].astype(str) == period)]
     if rows.empty:
         return None
-    sales, fin = _sum(rows, "sales_budget"), _sum(rows, "financial_budget")
+    fin = _sum(rows, "financial_budget")
+    if measure == "financial_budget":
+        return fin
+    if "assessment" in rows and rows["assessment"].astype(str).eq(OUTSIDE).all():
+        return None  # outside the sales budget: no sales budget, no variance
+    sales = _sum(rows, "sales_budget")
     if measure == "sales_budget":
         return sales
     if measure == "financial_budget":

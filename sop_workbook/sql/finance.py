@@ -16,8 +16,8 @@ As :mod:`sop_workbook.kpi.finance` and *Refresh* build them:
   ``variance_pct`` = variance ÷ |financial_budget| (NULL when 0); ``assessment`` =
   favourable / unfavourable by the sign of variance (reversed for expense accounts),
   ``on budget`` when 0; with the account's ``name`` and ``account_type``;
-- ``fin_budget_detail`` — Σ mapped ``amount`` (revenue, or cost on a COGS account) per gl_account × period × customer × item ×
-  location;
+- ``fin_budget_detail`` — Σ mapped ``amount`` (revenue, or cost on a COGS account) per
+  gl_account × period × customer × item × location;
 - ``fin_unmapped`` — the unmapped lines: period, customer_no, item_no, both posting groups,
   amount (in file order for a file source, else by budget key).
 """

@@ -280,6 +280,25 @@ TABLES: dict[str, TableSpec] = {
 #: Tables the contract says may be absent from a source (no purchases / no capacity check).
 OPTIONAL_TABLES = frozenset({"purchase_orders", "capacity", "routings"})
 
+#: The master tables the transaction tables refer to. One that is missing from a source, or
+#: has no rows, while rows refer to it is one problem (:func:`empty_master_problem`), not
+#: one "not a known …" problem per referring row.
+MASTER_TABLES = frozenset({"items", "customers", "locations", "vendors", "gl_accounts"})
+
+
+def empty_master_problem(table: str, missing: bool, referring: dict[str, int]):
+    """The one problem of a master table that is missing or empty while ``referring``
+    ({table: rows}) rows refer to it."""
+    from .errors import Problem
+
+    state = ("is missing from the source" if missing else "has no rows")
+    total = sum(referring.values())
+    where = ", ".join(f"{name} ({n:,})" for name, n in referring.items())
+    return Problem(table, None, None,
+                   f"the master table {state}, but {total:,} rows refer to it: {where}; "
+                   f"add the {table} table (none of these references can be checked)")
+
+
 #: Load order: master tables first so references can be checked against them.
 TABLE_ORDER: tuple[str, ...] = tuple(TABLES)
 

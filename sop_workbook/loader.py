@@ -215,12 +215,24 @@ def validate_tables(raw: dict[str, RawTable]) -> tuple[dict[str, pd.DataFrame], 
             frame = _empty_frame(spec)
             rows[name] = np.arange(0)
         typed[name] = frame
+    orphans: dict[str, dict[str, int]] = {}
+    reference_problems: list[Problem] = []
     for name, spec in c.TABLES.items():
         if name in broken:
             continue
         refs = [r for r in spec.references if r.table not in broken]
-        problems += _check_references(spec, refs, typed, rows[name])
-    return typed, problems
+        # a missing or empty master table is one problem, not one per referring row
+        empty = [r for r in refs if r.table in c.MASTER_TABLES and typed[r.table].empty]
+        for ref in empty:
+            cols = [col for col in ref.columns if col in typed[name]]
+            n = int(typed[name][cols].notna().all(axis=1).sum()) if cols else 0
+            if n:
+                orphans.setdefault(ref.table, {})[name] = n
+        refs = [r for r in refs if r not in empty]
+        reference_problems += _check_references(spec, refs, typed, rows[name])
+    for table, referring in orphans.items():
+        problems.append(c.empty_master_problem(table, table not in raw, referring))
+    return typed, problems + reference_problems
 
 
 def _empty_frame(spec: c.TableSpec) -> pd.DataFrame:

@@ -157,7 +157,8 @@ def test_missing_or_empty_master_table_is_one_problem(tmp_path, how):
         load_aggregates(str(src))
     items = [p for p in caught.value.problems if p.table == "items"]
     assert len(items) == 1 and "3 rows refer to it: sales_lines (3)" in items[0].message
-    for command in (["validate", "--source", src], ["kpis", "--source", src, "--period", "2024-03"]):
+    for command in (["validate", "--source", src],
+                    ["kpis", "--source", src, "--period", "2024-03"]):
         proc = run_cli(*command)
         assert proc.returncode == 2, proc.stdout
         lines_out = [line for line in proc.stderr.splitlines() if line.startswith("items")]

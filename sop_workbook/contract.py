@@ -274,11 +274,22 @@ TABLES: dict[str, TableSpec] = {
             {"hours_per_unit": NUMBER},
             references=(_ref("item_no", "items"),),
         ),
+        # the hours actually worked per work center, as Business Central's capacity ledger
+        # entries export them (labour absorption needs it)
+        TableSpec(
+            "capacity_ledger",
+            ("entry_no",),
+            ("entry_no", "work_center", "posting_date", "hours"),
+            ("cost_amount", "item_no", "prod_order_no"),
+            {"posting_date": DATE, "hours": NUMBER, "cost_amount": NUMBER},
+            references=(_ref("item_no", "items"),),
+        ),
     ]
 }
 
-#: Tables the contract says may be absent from a source (no purchases / no capacity check).
-OPTIONAL_TABLES = frozenset({"purchase_orders", "capacity", "routings"})
+#: Tables the contract says may be absent from a source (no purchases / no capacity check
+#: / no hours worked for labour absorption).
+OPTIONAL_TABLES = frozenset({"purchase_orders", "capacity", "routings", "capacity_ledger"})
 
 #: The master tables the transaction tables refer to. One that is missing from a source, or
 #: has no rows, while rows refer to it is one problem (:func:`empty_master_problem`), not

@@ -9,6 +9,7 @@ import pandas as pd
 from ..aggregates import build_aggregates
 from ..contract import TABLES
 from ..kpi import budget_variance, build_facts, map_sales_budget_to_gl
+from ..kpi.standards import labour_aggregate, lead_time_aggregate
 from ..loader import load_source
 from ..plan_inputs import build_plan_inputs
 from ..scorecard import KpiOptions
@@ -34,6 +35,8 @@ def in_memory_tables(source: str, options: KpiOptions | None = None,
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
+    tables["agg_lead_time"] = lead_time_aggregate(data)
+    tables["agg_labour"] = labour_aggregate(data)
     return tables
 
 

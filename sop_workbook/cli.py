@@ -156,6 +156,9 @@ def kpis(
     gl_income_sign: Annotated[Sign, typer.Option(help="How gl_budget stores income amounts "
                                                  "(negative = Business Central).")] =
         Sign.positive,
+    labour_rate: Annotated[float | None, typer.Option(min=0, help="Labour rate per hour for "
+                                                      "the over/under-absorbed payroll.")]
+        = None,
     unmapped: Annotated[UnmappedScope, typer.Option(help="Unmapped sales-budget lines to "
                                                     "list: of the period, or of all periods.")]
         = UnmappedScope.period,
@@ -171,7 +174,7 @@ def kpis(
 
         parse_period(period)
         options = KpiOptions(tolerance_days, fill_level.value, fill_basis.value, days_early,
-                             days_late, turns_months, ts_periods, lag)
+                             days_late, turns_months, ts_periods, lag, labour_rate)
         data = load_source(source, gl_income_sign=gl_income_sign.value)
         plan = load_plan_snapshots(snapshots) if snapshots else None
         for w in data.warnings:
@@ -270,6 +273,10 @@ def _print_table(result: dict, rows) -> None:
         "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
         "tracking_signal": f"last {p['ts_periods']} periods, flag beyond ±4",
         "accuracy_at_lag": f"lag {p['lag']}, needs plan snapshots",
+        "lead_time_adherence": "lines ordered in the period, items with a lead time",
+        "labour_absorption": "standard hours earned ÷ hours worked",
+        "absorbed_payroll": ("needs --labour-rate" if p.get("labour_rate") is None
+                             else f"at {p['labour_rate']:,.2f} per hour"),
     }
     table = Table(title=f"S&OP KPIs — {result['period']}")
     table.add_column("KPI")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import kpi
+from .kpi import standards
 from .kpi.cuts import DimensionNotApplicable
 from .loader import SourceData
 from .periods import parse_period
@@ -29,6 +30,7 @@ class KpiOptions:
     turns_months: int = 1  # inventory turns window ending at the period
     ts_periods: int = 6  # tracking signal window
     lag: int = 1  # accuracy at lag / forecast value added (needs plan snapshots)
+    labour_rate: float | None = None  # over/under-absorbed payroll (None: not computed)
 
     def __post_init__(self) -> None:
         if self.fill_level not in kpi.FILL_LEVELS:
@@ -71,11 +73,15 @@ LABELS: dict[str, str] = {
     "committed_amount": "Committed amount",
     "won_amount": "Won amount",
     "commit_vs_closed": "Won ÷ committed",
+    "lead_time_adherence": "Adherence to standard lead times",
+    "labour_absorption": "Labour absorption",
+    "absorbed_payroll": "Over/under-absorbed payroll",
 }
 
 PERCENT_KPIS = frozenset({"sales_otd", "fill_rate", "vendor_otd", "schedule_attainment",
                           "forecast_accuracy", "forecast_bias", "accuracy_at_lag",
-                          "forecast_value_added", "close_ratio", "commit_vs_closed"})
+                          "forecast_value_added", "close_ratio", "commit_vs_closed",
+                          "lead_time_adherence", "labour_absorption"})
 
 
 def _clean(value) -> float | None:
@@ -133,6 +139,17 @@ def compute_kpis(
     out["committed_amount"] = cvc.committed
     out["won_amount"] = cvc.won
     out["commit_vs_closed"] = _clean(cvc.ratio)
+    adherence = standards.lead_time_adherence(data, period)
+    out["lead_time_adherence"] = _clean(adherence.value)
+    detail["lead_time_adherence"] = {"numerator": adherence.adhered,
+                                     "denominator": adherence.lines,
+                                     "without_standard": adherence.without_standard}
+    labour = standards.labour_absorption(data, period, labour_rate=options.labour_rate)
+    out["labour_absorption"] = _clean(labour.value)
+    out["absorbed_payroll"] = _clean(labour.absorbed_payroll)
+    detail["labour_absorption"] = {"numerator": labour.earned_hours,
+                                   "denominator": labour.worked_hours,
+                                   "labour_rate": options.labour_rate}
     mapping = kpi.map_sales_budget_to_gl(data)
     variance = kpi.budget_variance(data, mapping, period)
     outside = variance["assessment"].eq(kpi.finance.OUTSIDE)
@@ -210,6 +227,16 @@ def compute_kpis_by(
     for key, col in (("committed_amount", "committed"), ("won_amount", "won"),
                      ("commit_vs_closed", "ratio")):
         columns[key] = cvc[col] if cvc is not None else pd.Series(dtype=float)
+    add("lead_time_adherence",
+        lambda: standards.lead_time_adherence(data, period, by=by)["value"])
+    labour = None
+    with contextlib.suppress(DimensionNotApplicable):
+        labour = standards.labour_absorption(data, period, labour_rate=options.labour_rate,
+                                             by=by)
+    columns["labour_absorption"] = labour["value"] if labour is not None else pd.Series(
+        dtype=float)
+    columns["absorbed_payroll"] = (labour["absorbed_payroll"] if labour is not None
+                                   else pd.Series(dtype=float))
     frame = pd.concat({k: v.astype(float) for k, v in columns.items()}, axis=1)
     frame.index.name = by
     return frame.sort_index().reset_index()

@@ -358,6 +358,54 @@ def _commit_vs_closed(rows: _Rows):
     return _ratio(rows.sum("won_amount"), rows.sum("committed_amount"))
 
 
+def lead_time_adherence(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ lt_adhered ÷ Σ lt_lines (agg_lead_time): sales lines ordered in the period whose
+    promised date ≥ order date + the item's standard lead time ÷ the lines whose item has
+    one (lines without a standard are counted apart in lt_without_standard)."""
+    return _lead_time_adherence(_picked(agg, period, dimension, member))
+
+
+def _lead_time_adherence(rows: _Rows):
+    return _ratio(rows.sum("lt_adhered"), rows.sum("lt_lines"))
+
+
+def labour_absorption(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ earned_hours ÷ Σ worked_hours (agg_labour): standard hours earned by production
+    finished in the period ÷ hours worked in it (capacity ledger)."""
+    return _labour_absorption(_picked(agg, period, dimension, member))
+
+
+def _labour_absorption(rows: _Rows):
+    return _ratio(rows.sum("earned_hours"), rows.sum("worked_hours"))
+
+
+def absorbed_payroll(agg: pd.DataFrame, period: str, labour_rate: float, dimension=None,
+                     member=None):
+    """Over/under-absorbed payroll: (Σ earned_hours − Σ worked_hours) × labour rate;
+    positive = over-absorbed. No rows → None."""
+    rows = _picked(agg, period, dimension, member)
+    if not len(rows.positions):
+        return None
+    return (rows.sum("earned_hours") - rows.sum("worked_hours")) * float(labour_rate)
+
+
+def labour_by_work_center(agg: pd.DataFrame, period: str, labour_rate: float) -> pd.DataFrame:
+    """Per work center of the period: earned and worked hours, absorption (earned ÷
+    worked; None without hours worked) and over/under-absorbed payroll at the rate."""
+    rows = select(agg, period)
+    numbers = rows[["earned_hours", "worked_hours"]].apply(pd.to_numeric, errors="coerce")
+    grouped = numbers.fillna(0.0).groupby(rows["work_center"].astype(str)).sum().sort_index()
+    return pd.DataFrame({
+        "work_center": grouped.index.tolist(),
+        "earned_hours": grouped["earned_hours"].to_numpy(),
+        "worked_hours": grouped["worked_hours"].to_numpy(),
+        "absorption": [_ratio(e, w) for e, w in zip(grouped["earned_hours"],
+                                                     grouped["worked_hours"], strict=True)],
+        "absorbed_payroll": ((grouped["earned_hours"] - grouped["worked_hours"])
+                             * float(labour_rate)).to_numpy(),
+    })
+
+
 # --------------------------------------------------------------------------- finance
 
 VARIANCE_MEASURES = ("variance", "variance_pct", "sales_budget", "financial_budget")
@@ -408,6 +456,7 @@ KPI_FUNCTIONS = {
     "days_of_supply": days_of_supply, "forecast_accuracy": forecast_accuracy,
     "forecast_bias": forecast_bias, "tracking_signal": tracking_signal,
     "close_ratio": close_ratio, "commit_vs_closed": commit_vs_closed,
+    "lead_time_adherence": lead_time_adherence, "labour_absorption": labour_absorption,
 }
 
 
@@ -442,7 +491,8 @@ _FIGURES = {
     "sales_otd": _sales_otd, "fill_rate": _fill_rate, "vendor_otd": _vendor_otd,
     "schedule_attainment": _schedule_attainment, "forecast_accuracy": _forecast_accuracy,
     "forecast_bias": _forecast_bias, "close_ratio": _close_ratio,
-    "commit_vs_closed": _commit_vs_closed,
+    "commit_vs_closed": _commit_vs_closed, "lead_time_adherence": _lead_time_adherence,
+    "labour_absorption": _labour_absorption,
 }
 
 

@@ -122,6 +122,15 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "capacity": ["work_center", "period", "available_hours"],
     "routings": ["item_no", "work_center", "hours_per_unit"],
+    "capacity_ledger": [
+        "entry_no",
+        "work_center",
+        "posting_date",
+        "hours",
+        "cost_amount",
+        "item_no",
+        "prod_order_no",
+    ],
 }
 
 # Master data shared by every case.

@@ -1,4 +1,4 @@
-"""The source data contract (``../shared/data-contract.md``) as data.
+"""The source data contract (``docs/data-contract.md``) as data.
 
 Each :class:`TableSpec` names a table's key, its required and optional columns, the type
 of every column and the references it makes to master tables. The loader validates a

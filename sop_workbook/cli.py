@@ -83,7 +83,9 @@ def _progress() -> Progress:
                     "{task.total}"), TimeElapsedColumn(), console=err, transient=False)
 
 
-SourceOpt = Annotated[Path, typer.Option("--source", "-s", help="Folder of <table>.csv/.parquet.")]
+SourceOpt = Annotated[str, typer.Option("--source", "-s", help="Folder of <table>.csv/.parquet, "
+                                        "or a database URL (postgresql://…, "
+                                        "duckdb:///file.duckdb, any SQLAlchemy URL).")]
 
 
 @app.command("demo-data")
@@ -117,9 +119,11 @@ def _tables() -> list[str]:
 
 @app.command()
 def validate(source: SourceOpt) -> None:
-    """Check a source against the data contract and print the report (computes nothing)."""
+    """Check a source (folder or database URL) against the data contract and print the
+    report (computes nothing). The same checks and messages as kpis and refresh."""
     from .errors import SourceValidationError
-    from .loader import validate_source
+    from .sql.load import validate_source
+    from .sql.sources import shown_source
 
     try:
         problems, warnings = validate_source(source)
@@ -128,8 +132,8 @@ def validate(source: SourceOpt) -> None:
     for w in warnings:
         err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if problems:
-        _fail(SourceValidationError(problems, str(source)))
-    out.print(f"{source}: valid — no problems found", markup=False)
+        _fail(SourceValidationError(problems, shown_source(source)))
+    out.print(f"{shown_source(source)}: valid — no problems found", markup=False)
 
 
 @app.command()
@@ -166,8 +170,9 @@ def kpis(
     """Print every KPI of a period (optionally cut by a dimension) and the budget
     reconciliation of the period."""
     from .kpi import build_facts
-    from .loader import load_plan_snapshots, load_source
+    from .loader import load_plan_snapshots
     from .scorecard import KpiOptions, compute_kpis, compute_kpis_by, rows_to_records
+    from .sql.load import load_source_data
 
     try:
         from .periods import parse_period
@@ -175,7 +180,7 @@ def kpis(
         parse_period(period)
         options = KpiOptions(tolerance_days, fill_level.value, fill_basis.value, days_early,
                              days_late, turns_months, ts_periods, lag, labour_rate)
-        data = load_source(source, gl_income_sign=gl_income_sign.value)
+        data = load_source_data(source, gl_income_sign=gl_income_sign.value)
         plan = load_plan_snapshots(snapshots) if snapshots else None
         for w in data.warnings:
             err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import SourceValidationError
 from ..scorecard import KpiOptions
 from . import finance, operations, sales
-from .sources import Source, Task, open_source
+from .sources import Source, Task, open_source, shown_source
 from .validation import Validation, stage_and_validate
 
 #: The master tables *Refresh* writes, with their contract columns.
@@ -79,7 +79,7 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
             if not result.problems:
                 tables = compute_tables(src, options, gl_income_sign)
         if result.problems:
-            raise SourceValidationError(result.problems, str(source))
+            raise SourceValidationError(result.problems, shown_source(source))
         warnings = list(src.warnings) + finance.sign_warning(src, gl_income_sign)
     return AggregateData(tables, warnings, str(source))
 

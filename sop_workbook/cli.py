@@ -133,7 +133,8 @@ def validate(source: SourceOpt) -> None:
         err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         _fail(SourceValidationError(problems, shown_source(source)))
-    out.print(f"{shown_source(source)}: valid — no problems found", markup=False)
+    out.print(f"{shown_source(source)}: valid — no problems found", markup=False,
+              soft_wrap=True)
 
 
 @app.command()

@@ -66,8 +66,8 @@ def sales_parts(facts: Facts, options: KpiOptions, dims: dict[str, str]) -> list
     ship_month = month_of_days(ship["day"])
     otd_due = lines["due_promised"][ship["line"]]
     parts = [_frame(ship_month, ship, dims, np.ones(len(ship), dtype=bool),
-                    otd_lines=np.ones(len(ship)),
-                    otd_on_time=ship["day"] <= otd_due + tol,
+                    otd_lines=ship["delivery"],
+                    otd_on_time=ship["delivery"] & (ship["day"] <= otd_due + tol),
                     shipped_qty=ship["quantity"])]
     due = lines["due_promised"] if options.fill_basis == "promised" else lines["due_requested"]
     qty = lines["quantity"]

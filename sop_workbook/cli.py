@@ -56,6 +56,11 @@ class Sign(StrEnum):
     negative = "negative"
 
 
+class UnmappedScope(StrEnum):
+    period = "period"
+    all = "all"
+
+
 class Dimension(StrEnum):
     item = "item"
     category = "category"
@@ -78,7 +83,9 @@ def _progress() -> Progress:
                     "{task.total}"), TimeElapsedColumn(), console=err, transient=False)
 
 
-SourceOpt = Annotated[Path, typer.Option("--source", "-s", help="Folder of <table>.csv/.parquet.")]
+SourceOpt = Annotated[str, typer.Option("--source", "-s", help="Folder of <table>.csv/.parquet, "
+                                        "or a database URL (postgresql://…, "
+                                        "duckdb:///file.duckdb, any SQLAlchemy URL).")]
 
 
 @app.command("demo-data")
@@ -112,19 +119,22 @@ def _tables() -> list[str]:
 
 @app.command()
 def validate(source: SourceOpt) -> None:
-    """Check a source against the data contract and print the report (computes nothing)."""
+    """Check a source (folder or database URL) against the data contract and print the
+    report (computes nothing). The same checks and messages as kpis and refresh."""
     from .errors import SourceValidationError
-    from .loader import validate_source
+    from .sql.load import validate_source
+    from .sql.sources import shown_source
 
     try:
         problems, warnings = validate_source(source)
     except SopError as exc:
         _fail(exc)
     for w in warnings:
-        err.print(f"warning: {w}", markup=False, highlight=False)
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if problems:
-        _fail(SourceValidationError(problems, str(source)))
-    out.print(f"{source}: valid — no problems found", markup=False)
+        _fail(SourceValidationError(problems, shown_source(source)))
+    out.print(f"{shown_source(source)}: valid — no problems found", markup=False,
+              soft_wrap=True)
 
 
 @app.command()
@@ -151,27 +161,38 @@ def kpis(
     gl_income_sign: Annotated[Sign, typer.Option(help="How gl_budget stores income amounts "
                                                  "(negative = Business Central).")] =
         Sign.positive,
+    labour_rate: Annotated[float | None, typer.Option(min=0, help="Labour rate per hour for "
+                                                      "the over/under-absorbed payroll.")]
+        = None,
+    unmapped: Annotated[UnmappedScope, typer.Option(help="Unmapped sales-budget lines to "
+                                                    "list: of the period, or of all periods.")]
+        = UnmappedScope.period,
 ) -> None:
-    """Print every KPI of a period (optionally cut by a dimension)."""
+    """Print every KPI of a period (optionally cut by a dimension) and the budget
+    reconciliation of the period."""
     from .kpi import build_facts
-    from .loader import load_plan_snapshots, load_source
+    from .loader import load_plan_snapshots
     from .scorecard import KpiOptions, compute_kpis, compute_kpis_by, rows_to_records
+    from .sql.load import load_source_data
 
     try:
         from .periods import parse_period
 
         parse_period(period)
         options = KpiOptions(tolerance_days, fill_level.value, fill_basis.value, days_early,
-                             days_late, turns_months, ts_periods, lag)
-        data = load_source(source, gl_income_sign=gl_income_sign.value)
+                             days_late, turns_months, ts_periods, lag, labour_rate)
+        data = load_source_data(source, gl_income_sign=gl_income_sign.value)
         plan = load_plan_snapshots(snapshots) if snapshots else None
         for w in data.warnings:
-            err.print(f"warning: {w}", markup=False, highlight=False)
+            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
         facts = build_facts(data)
-        result = compute_kpis(data, period, options, facts=facts, snapshots=plan)
+        result = compute_kpis(data, period, options, facts=facts, snapshots=plan,
+                              unmapped_periods=unmapped.value)
+        result["parameters"]["unmapped"] = unmapped.value
         rows = None
         if by is not None:
-            rows = compute_kpis_by(data, period, by.value, options, facts=facts)
+            rows = compute_kpis_by(data, period, by.value, options, facts=facts,
+                                   snapshots=plan)
             result["by"] = by.value
             result["rows"] = rows_to_records(rows)
     except SopError as exc:
@@ -188,18 +209,47 @@ def _json(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+#: The measures of a budget-variance row written to CSV (one CSV row each).
+_VARIANCE_MEASURES = ("sales_budget", "financial_budget", "variance", "variance_pct",
+                      "assessment")
+
+
 def _csv(result: dict, rows) -> str:
+    """One long table, whatever the options: ``kpi, label, period, dimension, member,
+    gl_account, value``. The period's KPIs (dimension and member empty), with ``--by`` every
+    KPI per member, then the budget reconciliation of the period (``kpi`` =
+    ``budget_variance.<measure>``, ``label`` = the account's name) and the count of
+    unmapped sales-budget lines listed."""
     from .scorecard import LABELS
 
     buf = io.StringIO()
-    if rows is not None:
-        rows.to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["kpi", "label", "period", "value"])
+    writer.writerow(["kpi", "label", "period", "dimension", "member", "gl_account", "value"])
+
+    def text(value) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        return repr(value) if isinstance(value, float) else str(value)
+
+    period = result["period"]
     for key, label in LABELS.items():
-        value = result.get(key)
-        writer.writerow([key, label, result["period"], "" if value is None else repr(value)])
+        writer.writerow([key, label, period, "", "", "", text(result.get(key))])
+    if "tracking_signal_flag" in result:
+        writer.writerow(["tracking_signal_flag", "Tracking signal beyond ±4", period, "", "",
+                         "", text(result["tracking_signal_flag"])])
+    if rows is not None:
+        by = result["by"]
+        for rec in rows.to_dict(orient="records"):
+            for key in rows.columns:
+                if key != by:
+                    writer.writerow([key, LABELS.get(key, key), period, by, str(rec[by]), "",
+                                     text(rec[key])])
+    for r in result["budget_variance"]:
+        for measure in _VARIANCE_MEASURES:
+            writer.writerow([f"budget_variance.{measure}", r["name"] or "", r["period"], "",
+                             "", r["gl_account"], text(r[measure])])
+    writer.writerow(["unmapped_budget_lines", "Sales-budget lines without a GL account",
+                     period, "", "", "", str(len(result["unmapped_budget_lines"]))])
     return buf.getvalue()
 
 
@@ -229,6 +279,10 @@ def _print_table(result: dict, rows) -> None:
         "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
         "tracking_signal": f"last {p['ts_periods']} periods, flag beyond ±4",
         "accuracy_at_lag": f"lag {p['lag']}, needs plan snapshots",
+        "lead_time_adherence": "lines ordered in the period, items with a lead time",
+        "labour_absorption": "standard hours earned ÷ hours worked",
+        "absorbed_payroll": ("needs --labour-rate" if p.get("labour_rate") is None
+                             else f"at {p['labour_rate']:,.2f} per hour"),
     }
     table = Table(title=f"S&OP KPIs — {result['period']}")
     table.add_column("KPI")
@@ -237,27 +291,57 @@ def _print_table(result: dict, rows) -> None:
     for key, label in LABELS.items():
         table.add_row(label, _fmt(key, result.get(key)), notes.get(key, ""))
     out.print(table)
-    variance = result["budget_variance"]
-    if variance:
-        vt = Table(title=f"Sales budget vs financial budget — {result['period']}")
-        for col in ("GL account", "name", "sales budget", "financial budget", "variance",
-                    "variance %", "assessment"):
+    _print_reconciliation(result)
+    if rows is not None:
+        _print_by_table(result["by"], rows)
+
+
+def _print_reconciliation(result: dict) -> None:
+    """The budget reconciliation of the period as a controller reads it: the accounts the
+    sales budget feeds (revenue and cost of sales) with variance and assessment, the
+    accounts outside the sales budget apart, and the unmapped lines with a title."""
+    from .kpi.finance import OUTSIDE
+
+    period = result["period"]
+    fed = [r for r in result["budget_variance"] if r["assessment"] != OUTSIDE]
+    outside = [r for r in result["budget_variance"] if r["assessment"] == OUTSIDE]
+    if fed:
+        vt = Table(title=f"Sales budget vs financial budget — {period}")
+        for col in ("GL account", "name", "type", "sales budget", "financial budget",
+                    "variance", "variance %", "assessment"):
             vt.add_column(col, justify="right" if "budget" in col or "var" in col else "left")
-        for r in variance:
-            vt.add_row(r["gl_account"], r["name"] or "", _fmt("", r["sales_budget"]),
-                       _fmt("", r["financial_budget"]), _fmt("", r["variance"]),
+        for r in fed:
+            vt.add_row(r["gl_account"], r["name"] or "", r["account_type"] or "",
+                       _fmt("", r["sales_budget"]), _fmt("", r["financial_budget"]),
+                       _fmt("", r["variance"]),
                        "n/a" if r["variance_pct"] is None else f"{r['variance_pct']:.1%}",
                        r["assessment"])
         out.print(vt, width=max(out.width, 120))
-    if result["unmapped_budget_lines"]:
-        n = len(result["unmapped_budget_lines"])
-        pairs = sorted({(r["gen_bus_posting_group"], r["gen_prod_posting_group"])
-                        for r in result["unmapped_budget_lines"]})
-        shown = ", ".join(f"{b} × {p_}" for b, p_ in pairs)
-        out.print(f"[yellow]{n} sales-budget lines have no sales GL account[/] "
-                  f"(posting setup lacks: {shown})")
-    if rows is not None:
-        _print_by_table(result["by"], rows)
+    if outside:
+        ot = Table(title=f"Outside the sales budget (no posting-setup row feeds them) — {period}")
+        for col in ("GL account", "name", "type", "financial budget"):
+            ot.add_column(col, justify="right" if "budget" in col else "left")
+        for r in outside:
+            ot.add_row(r["gl_account"], r["name"] or "", r["account_type"] or "",
+                       _fmt("", r["financial_budget"]))
+        out.print(ot, width=max(out.width, 100))
+    lines = result["unmapped_budget_lines"]
+    if lines:
+        scope = "all periods" if result["parameters"].get("unmapped") == "all" else period
+        ut = Table(title=f"Sales-budget lines without a GL account — {scope} "
+                         f"({len(lines)} of {result['unmapped_budget_lines_all_periods']} "
+                         "over all periods; --unmapped all lists every period)")
+        for col in ("period", "customer", "item", "location", "missing posting-setup pair",
+                    "amount"):
+            ut.add_column(col, justify="right" if col == "amount" else "left")
+        for r in lines[:50]:
+            ut.add_row(r["period"], r["customer_no"], r["item_no"], r["location_code"],
+                       f"{r['gen_bus_posting_group']} × {r['gen_prod_posting_group']}",
+                       _fmt("", r["amount"]))
+        out.print(ut, width=max(out.width, 110))
+        if len(lines) > 50:
+            out.print(f"… and {len(lines) - 50} more (--format json or csv lists them all)",
+                      markup=False)
 
 
 def _print_by_table(by: str, rows) -> None:
@@ -439,7 +523,7 @@ def refresh(
     except SopError as exc:
         _fail(exc)
     for w in report.warnings:
-        err.print(f"warning: {w}", markup=False, highlight=False)
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     for note in report.taken:
         out.print(note, markup=False, highlight=False)
     rows = sum(report.rows.values())

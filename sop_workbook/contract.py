@@ -1,4 +1,4 @@
-"""The source data contract (``../shared/data-contract.md``) as data.
+"""The source data contract (``docs/data-contract.md``) as data.
 
 Each :class:`TableSpec` names a table's key, its required and optional columns, the type
 of every column and the references it makes to master tables. The loader validates a
@@ -274,11 +274,41 @@ TABLES: dict[str, TableSpec] = {
             {"hours_per_unit": NUMBER},
             references=(_ref("item_no", "items"),),
         ),
+        # the hours actually worked per work center, as Business Central's capacity ledger
+        # entries export them (labour absorption needs it)
+        TableSpec(
+            "capacity_ledger",
+            ("entry_no",),
+            ("entry_no", "work_center", "posting_date", "hours"),
+            ("cost_amount", "item_no", "prod_order_no"),
+            {"posting_date": DATE, "hours": NUMBER, "cost_amount": NUMBER},
+            references=(_ref("item_no", "items"),),
+        ),
     ]
 }
 
-#: Tables the contract says may be absent from a source (no purchases / no capacity check).
-OPTIONAL_TABLES = frozenset({"purchase_orders", "capacity", "routings"})
+#: Tables the contract says may be absent from a source (no purchases / no capacity check
+#: / no hours worked for labour absorption).
+OPTIONAL_TABLES = frozenset({"purchase_orders", "capacity", "routings", "capacity_ledger"})
+
+#: The master tables the transaction tables refer to. One that is missing from a source, or
+#: has no rows, while rows refer to it is one problem (:func:`empty_master_problem`), not
+#: one "not a known …" problem per referring row.
+MASTER_TABLES = frozenset({"items", "customers", "locations", "vendors", "gl_accounts"})
+
+
+def empty_master_problem(table: str, missing: bool, referring: dict[str, int]):
+    """The one problem of a master table that is missing or empty while ``referring``
+    ({table: rows}) rows refer to it."""
+    from .errors import Problem
+
+    state = ("is missing from the source" if missing else "has no rows")
+    total = sum(referring.values())
+    where = ", ".join(f"{name} ({n:,})" for name, n in referring.items())
+    return Problem(table, None, None,
+                   f"the master table {state}, but {total:,} rows refer to it: {where}; "
+                   f"add the {table} table (none of these references can be checked)")
+
 
 #: Load order: master tables first so references can be checked against them.
 TABLE_ORDER: tuple[str, ...] = tuple(TABLES)

@@ -19,7 +19,8 @@ from .errors import SopError
 
 STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828", "n/a": "#9e9e9e"}
 PERCENT_KEYS = {"sales_otd", "fill_rate", "fill_rate_unit", "vendor_otd", "schedule_attainment",
-                "forecast_accuracy", "forecast_bias", "close_ratio", "commit_vs_closed"}
+                "forecast_accuracy", "forecast_bias", "close_ratio", "commit_vs_closed",
+                "lead_time_adherence", "labour_absorption"}
 
 
 @dataclass

@@ -215,12 +215,24 @@ def validate_tables(raw: dict[str, RawTable]) -> tuple[dict[str, pd.DataFrame], 
             frame = _empty_frame(spec)
             rows[name] = np.arange(0)
         typed[name] = frame
+    orphans: dict[str, dict[str, int]] = {}
+    reference_problems: list[Problem] = []
     for name, spec in c.TABLES.items():
         if name in broken:
             continue
         refs = [r for r in spec.references if r.table not in broken]
-        problems += _check_references(spec, refs, typed, rows[name])
-    return typed, problems
+        # a missing or empty master table is one problem, not one per referring row
+        empty = [r for r in refs if r.table in c.MASTER_TABLES and typed[r.table].empty]
+        for ref in empty:
+            cols = [col for col in ref.columns if col in typed[name]]
+            n = int(typed[name][cols].notna().all(axis=1).sum()) if cols else 0
+            if n:
+                orphans.setdefault(ref.table, {})[name] = n
+        refs = [r for r in refs if r not in empty]
+        reference_problems += _check_references(spec, refs, typed, rows[name])
+    for table, referring in orphans.items():
+        problems.append(c.empty_master_problem(table, table not in raw, referring))
+    return typed, problems + reference_problems
 
 
 def _empty_frame(spec: c.TableSpec) -> pd.DataFrame:
@@ -435,24 +447,31 @@ def normalise_gl_sign(data: SourceData, gl_income_sign: str) -> None:
     """Put ``gl_budget`` income amounts in natural sign (revenue positive).
 
     ``negative``: the source stores income as negative amounts (Business Central); those of
-    income accounts are multiplied by −1. ``positive``: amounts are kept, but if most income
-    budget amounts are negative a warning says so (the sign is never changed silently).
+    income accounts are multiplied by −1. ``positive``: amounts are kept. Either way, income
+    amounts still negative afterwards are warned about, naming the accounts
+    (:func:`sop_workbook.kpi.finance.income_sign_warnings`): the sign is never changed
+    silently, and a budget stored with the other sign is never judged silently.
     """
+    from .kpi.finance import income_sign_warnings
+
     if gl_income_sign not in ("positive", "negative"):
         raise SopError(f"gl income sign must be 'positive' or 'negative', not {gl_income_sign!r}")
     budget = data.tables["gl_budget"]
     if budget.empty:
         return
-    types = data.tables["gl_accounts"].set_index("gl_account")["account_type"]
-    income = budget["gl_account"].map(types).eq("income").to_numpy()
+    accounts = data.tables["gl_accounts"].set_index("gl_account")
+    income = budget["gl_account"].map(accounts["account_type"]).eq("income").to_numpy()
     if gl_income_sign == "negative":
         budget = budget.copy()
         budget.loc[income, "amount"] = -budget.loc[income, "amount"]
         data.tables["gl_budget"] = budget
-    elif income.any() and (budget.loc[income, "amount"] < 0).mean() > 0.5:
-        data.warnings.append(
-            "gl_budget: most income-account amounts are negative; if the source stores income "
-            "as credits (Business Central), load it with --gl-income-sign negative")
+    rows = budget[income]
+    if len(rows):
+        per = rows.assign(neg=(rows["amount"] < 0).astype(int)).groupby(
+            "gl_account", sort=True).agg(lines=("neg", "size"), negative=("neg", "sum"))
+        per = per.reset_index()
+        per["name"] = per["gl_account"].map(accounts["name"])
+        data.warnings.extend(income_sign_warnings(per, gl_income_sign))
 
 
 def load_plan_snapshots(path: str | Path) -> pd.DataFrame:

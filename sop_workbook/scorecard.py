@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import kpi
+from .kpi import standards
 from .kpi.cuts import DimensionNotApplicable
 from .loader import SourceData
 from .periods import parse_period
@@ -29,6 +30,7 @@ class KpiOptions:
     turns_months: int = 1  # inventory turns window ending at the period
     ts_periods: int = 6  # tracking signal window
     lag: int = 1  # accuracy at lag / forecast value added (needs plan snapshots)
+    labour_rate: float | None = None  # over/under-absorbed payroll (None: not computed)
 
     def __post_init__(self) -> None:
         if self.fill_level not in kpi.FILL_LEVELS:
@@ -71,11 +73,15 @@ LABELS: dict[str, str] = {
     "committed_amount": "Committed amount",
     "won_amount": "Won amount",
     "commit_vs_closed": "Won ÷ committed",
+    "lead_time_adherence": "Adherence to standard lead times",
+    "labour_absorption": "Labour absorption",
+    "absorbed_payroll": "Over/under-absorbed payroll",
 }
 
 PERCENT_KPIS = frozenset({"sales_otd", "fill_rate", "vendor_otd", "schedule_attainment",
                           "forecast_accuracy", "forecast_bias", "accuracy_at_lag",
-                          "forecast_value_added", "close_ratio", "commit_vs_closed"})
+                          "forecast_value_added", "close_ratio", "commit_vs_closed",
+                          "lead_time_adherence", "labour_absorption"})
 
 
 def _clean(value) -> float | None:
@@ -92,10 +98,17 @@ def compute_kpis(
     *,
     facts: kpi.Facts | None = None,
     snapshots: pd.DataFrame | None = None,
+    unmapped_periods: str = "period",
 ) -> dict:
     """Every KPI of ``period`` in total: a flat dict of snake_case keys (None = no value),
     plus ``detail`` (numerator/denominator of each ratio), ``budget_variance`` (rows of the
-    period) and ``unmapped_budget_lines`` (all periods)."""
+    period: the accounts the sales budget feeds, then those outside it, see
+    :func:`sop_workbook.kpi.finance.budget_variance`) and ``unmapped_budget_lines`` (the
+    sales-budget lines of the period without a GL account; ``unmapped_periods='all'``: of
+    every period), with ``unmapped_budget_lines_all_periods`` counting them over all
+    periods."""
+    if unmapped_periods not in ("period", "all"):
+        raise ValueError("unmapped_periods must be 'period' or 'all'")
     parse_period(period)
     options = options or KpiOptions()
     facts = facts or kpi.build_facts(data)
@@ -126,12 +139,29 @@ def compute_kpis(
     out["committed_amount"] = cvc.committed
     out["won_amount"] = cvc.won
     out["commit_vs_closed"] = _clean(cvc.ratio)
+    adherence = standards.lead_time_adherence(data, period)
+    out["lead_time_adherence"] = _clean(adherence.value)
+    detail["lead_time_adherence"] = {"numerator": adherence.adhered,
+                                     "denominator": adherence.lines,
+                                     "without_standard": adherence.without_standard}
+    labour = standards.labour_absorption(data, period, labour_rate=options.labour_rate)
+    out["labour_absorption"] = _clean(labour.value)
+    out["absorbed_payroll"] = _clean(labour.absorbed_payroll)
+    detail["labour_absorption"] = {"numerator": labour.earned_hours,
+                                   "denominator": labour.worked_hours,
+                                   "labour_rate": options.labour_rate}
     mapping = kpi.map_sales_budget_to_gl(data)
     variance = kpi.budget_variance(data, mapping, period)
+    outside = variance["assessment"].eq(kpi.finance.OUTSIDE)
+    variance = pd.concat([variance[~outside], variance[outside]], ignore_index=True)
     out["budget_variance"] = _records(variance)
     unmapped_cols = ["period", "customer_no", "item_no", "location_code",
                      "gen_bus_posting_group", "gen_prod_posting_group", "quantity", "amount"]
-    out["unmapped_budget_lines"] = _records(mapping.unmapped[unmapped_cols])
+    unmapped = mapping.unmapped[unmapped_cols]
+    out["unmapped_budget_lines_all_periods"] = len(unmapped)
+    if unmapped_periods == "period":
+        unmapped = unmapped[unmapped["period"].astype(str) == period]
+    out["unmapped_budget_lines"] = _records(unmapped)
     out["detail"] = detail
     out["warnings"] = list(data.warnings)
     return json_safe(out)
@@ -144,11 +174,14 @@ def compute_kpis_by(
     options: KpiOptions | None = None,
     *,
     facts: kpi.Facts | None = None,
+    snapshots: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every KPI of ``period`` cut by dimension ``by``: one row per value of ``by``.
 
-    A KPI whose facts do not carry that dimension (e.g. vendor OTD by customer) is left
-    empty (NaN) in every row.
+    The columns are every KPI of :func:`compute_kpis` (the tracking-signal flag included:
+    1 beyond ±4, 0 inside, empty without a signal; accuracy at lag and forecast value added
+    with ``snapshots``, by item, category or location). A KPI whose facts do not carry
+    that dimension (e.g. vendor OTD by customer) is left empty (NaN) in every row.
     """
     if by not in kpi.DIMENSIONS:
         raise ValueError(f"unknown dimension {by!r}; choose one of {', '.join(kpi.DIMENSIONS)}")
@@ -168,12 +201,42 @@ def compute_kpis_by(
     add("forecast_bias", lambda: kpi.forecast_error(facts, period, by=by)["bias"])
     add("tracking_signal", lambda: kpi.tracking_signal(facts, period,
                                                        periods=options.ts_periods, by=by))
+    ts = columns["tracking_signal"]
+    columns["tracking_signal_flag"] = (ts.abs() > kpi.TRACKING_SIGNAL_LIMIT).astype(float).where(
+        ts.notna())
+    columns["accuracy_at_lag"] = pd.Series(dtype=float)
+    columns["forecast_value_added"] = pd.Series(dtype=float)
+    if snapshots is not None:
+        category_of = data["items"].set_index("item_no")["category"]
+
+        def lagged() -> pd.Series:
+            found = kpi.accuracy_at_lag(facts, snapshots, period, lag=options.lag, by=by,
+                                        category_of=category_of)
+            return pd.Series(dtype=float) if found is None else found["accuracy"]
+
+        def fva() -> pd.Series:
+            found = kpi.forecast_value_added(facts, snapshots, period, lag=options.lag, by=by,
+                                             category_of=category_of)
+            return pd.Series(dtype=float) if found is None else found
+
+        add("accuracy_at_lag", lagged)
+        add("forecast_value_added", fva)
     cvc = None
     with contextlib.suppress(DimensionNotApplicable):
         cvc = kpi.commit_vs_closed(facts, period, by=by)
     for key, col in (("committed_amount", "committed"), ("won_amount", "won"),
                      ("commit_vs_closed", "ratio")):
         columns[key] = cvc[col] if cvc is not None else pd.Series(dtype=float)
+    add("lead_time_adherence",
+        lambda: standards.lead_time_adherence(data, period, by=by)["value"])
+    labour = None
+    with contextlib.suppress(DimensionNotApplicable):
+        labour = standards.labour_absorption(data, period, labour_rate=options.labour_rate,
+                                             by=by)
+    columns["labour_absorption"] = labour["value"] if labour is not None else pd.Series(
+        dtype=float)
+    columns["absorbed_payroll"] = (labour["absorbed_payroll"] if labour is not None
+                                   else pd.Series(dtype=float))
     frame = pd.concat({k: v.astype(float) for k, v in columns.items()}, axis=1)
     frame.index.name = by
     return frame.sort_index().reset_index()

@@ -201,6 +201,24 @@ def small_sources() -> dict[str, dict[str, list[dict]]]:
                 ship("SH7", 1, "SO3", 1, "2026-05-02", 3),
             ],
         },
+        "returns": {
+            # undo and reshipment, a partial return, an undo of the latest of two shipments
+            "sales_lines": [
+                line("SO1", 1, 10, "2026-03-10"),
+                line("SO1", 2, 10, "2026-03-20", item="B"),
+                line("SO2", 1, 10, "2026-03-10", customer="C2"),
+            ],
+            "sales_shipments": [
+                ship("SH1", 1, "SO1", 1, "2026-03-08", 10),
+                ship("SH2", 1, "SO1", 1, "2026-03-09", -10),
+                ship("SH3", 1, "SO1", 1, "2026-03-15", 10),
+                ship("SH4", 1, "SO1", 2, "2026-03-18", 10),
+                ship("SH5", 1, "SO1", 2, "2026-04-02", -4),
+                ship("SH6", 1, "SO2", 1, "2026-03-05", 10),
+                ship("SH7", 1, "SO2", 1, "2026-03-12", 10),
+                ship("SH8", 1, "SO2", 1, "2026-03-13", -10),
+            ],
+        },
         "supply": {
             "purchase_receipts": [
                 _receipt("R1", "V1", "A", "2026-03-10", "2026-03-10"),

@@ -1,6 +1,6 @@
 """Hand-worked figures for sales OTD, fill rate, vendor OTD and schedule attainment.
 
-Every expected number is worked out on paper from ../shared/domain.md; the arithmetic is in
+Every expected number is worked out on paper from docs/kpis.md; the arithmetic is in
 the comment next to it.
 """
 

@@ -139,10 +139,11 @@ def test_tracking_signal(forecast):
     # errors A−F per period: Jan 100−80 = +20, Feb 100−90 = +10, Mar 350−370 = −20
     # Σ = 10; MAD = (20 + 10 + 20)/3 → TS = 10 / (50/3) = 0.6
     assert tracking_signal(forecast, P, periods=3) == pytest.approx(0.6)
-    # a 6-period window: Oct–Dec have no actual and no forecast (error 0) but count in n:
-    # MAD = 50/6 → TS = 10 / (50/6) = 1.2
-    assert tracking_signal(forecast, P, periods=6) == pytest.approx(1.2)
-    # Jan alone: +20 / 20 = 1
-    assert tracking_signal(forecast, "2026-01", periods=1) == pytest.approx(1.0)
+    # a 6-period window: Oct–Dec have no data, so they are not periods of the window:
+    # the same 3 periods → 0.6 (not 10 / (50/6) = 1.2 with empty months as errors of 0)
+    assert tracking_signal(forecast, P, periods=6) == pytest.approx(0.6)
+    # Jan alone: 1 period with data < 3 → no value
+    assert tracking_signal(forecast, "2026-01", periods=1) is None
+    assert tracking_signal(forecast, P, periods=2) is None  # 2 periods < 3
     assert tracking_signal(forecast, "2025-06", periods=3) is None  # no data → no MAD
     assert forecast_error(forecast, "2025-06").accuracy is None

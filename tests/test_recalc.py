@@ -48,11 +48,14 @@ def cached(path: Path) -> openpyxl.Workbook:
 def test_named_kpi_cells_equal_the_engine(demo_book):
     path, data = demo_book
     values = cached(path)
-    engine = compute_kpis(data, "2026-10", KpiOptions())
+    sheet, ref = values.defined_names["cfg_labour_rate"].attr_text.split("!")
+    rate = float(values[sheet.strip("'")][ref.replace("$", "")].value)
+    engine = compute_kpis(data, "2026-10", KpiOptions(labour_rate=rate))
     engine["fill_rate_unit"] = compute_kpis(data, "2026-10", KpiOptions(fill_level="unit"))[
         "fill_rate"]
     names = [n for n in values.defined_names if n.startswith("kpi_") and n != "kpi_period"]
-    assert len(names) == 12
+    assert len(names) == 15
+    assert engine["lead_time_adherence"] is not None and engine["labour_absorption"] is not None
     for name in names:
         sheet, ref = values.defined_names[name].attr_text.split("!")
         got = values[sheet.strip("'")][ref.replace("$", "")].value

@@ -146,10 +146,18 @@ def test_finance_figures_worked_by_hand(tmp_path):
     assert (march.sales_budget, march.financial_budget, march.variance) == (120, 100, 20)
     assert march.variance_pct == pytest.approx(0.2)
     assert march.assessment == "favourable"
-    cogs = _row(var, gl_account="7110", period="2026-03")  # expense, no sales budget
-    assert (cogs.variance, cogs.assessment) == (-60, "favourable")
-    zero = _row(var, gl_account="6120", period="2026-05")
-    assert pd.isna(zero.variance_pct) and zero.assessment == "on budget"
+    # 7110 is DOMESTIC/RETAIL's COGS account: cost of sales = budgeted qty × unit cost,
+    # C1×A 6 × 10 = 60 (C2×B is EXPORT: no setup row) vs financial 60 → variance 0
+    cogs = _row(var, gl_account="7110", period="2026-03")
+    assert (cogs.sales_budget, cogs.variance, cogs.assessment) == (60, 0, "on budget")
+    # April: C1×A 4 × 10 + C1×B 1 × 5 = 45 of cost, no financial budget → +45 on an
+    # expense account: unfavourable
+    april = _row(var, gl_account="7110", period="2026-04")
+    assert (april.sales_budget, april.variance, april.assessment) == (45, 45, "unfavourable")
+    # 6120 is named by no posting-setup row: outside the sales budget, never judged
+    outside = _row(var, gl_account="6120", period="2026-05")
+    assert pd.isna(outside.sales_budget) and pd.isna(outside.variance)
+    assert pd.isna(outside.variance_pct) and outside.assessment == "outside the sales budget"
     unmapped = tables["fin_unmapped"]
     assert unmapped[["customer_no", "gen_bus_posting_group", "amount"]].values.tolist() == [
         ["C2", "EXPORT", 30.0]]

@@ -34,8 +34,12 @@ def test_kpis_on_a_range_with_header():
     assert udfs.SOP_DAYS_OF_SUPPLY(TABLE, "2026-10") == pytest.approx(62 / 3)
     # turns Oct = 160 × 12 ÷ mean(end Sep 100, end Oct 620) = 1920 / 360
     assert udfs.SOP_INVENTORY_TURNS(TABLE, "2026-10") == pytest.approx(1920 / 360)
-    # tracking signal over 2 periods: errors Sep +20, Oct −40 → −20 / (60/2)
-    assert udfs.SOP_TRACKING_SIGNAL(TABLE, "2026-10", None, None, 2) == pytest.approx(-2 / 3)
+    # tracking signal: only 2 periods with data (Sep +20, Oct −40) < 3 → no value
+    assert udfs.SOP_TRACKING_SIGNAL(TABLE, "2026-10", None, None, 2) == "#N/A"
+    # with August (A 90, F 60: +30) there are 3: Σ = 30 + 20 − 40 = 10,
+    # MAD = (30 + 20 + 40) / 3 = 30 → 10 / 30
+    aug = ["2026-08", "A", "CHAIRS", "MAIN", 0, 0, 0, 0, 0, 0, 0, 90, 60, 30, 0, 0, 0]
+    assert udfs.SOP_TRACKING_SIGNAL([HEADER, aug, *ROWS], "2026-10") == pytest.approx(1 / 3)
 
 
 def test_no_value_is_na_and_bad_arguments_say_which():

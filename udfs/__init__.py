@@ -250,6 +250,53 @@ def SOP_TRACKING_SIGNAL(data, period, dimension=None, member=None, periods=None)
     return agg.tracking_signal(as_table(data), _period(period), dim, mem, periods=n)
 
 
+SOP_LEAD_TIME_ADHERENCE = _kpi_udf(
+    "SOP_LEAD_TIME_ADHERENCE", agg.lead_time_adherence,
+    "Adherence to standard lead times: sales lines ordered in the period promised no "
+    "earlier than order date + the item's lead time ÷ lines of items with a standard lead "
+    "time. Table: agg_lead_time (cut by salesperson or customer).")
+SOP_LABOUR_ABSORPTION = _kpi_udf(
+    "SOP_LABOUR_ABSORPTION", agg.labour_absorption,
+    "Labour absorption: standard hours earned (finished quantity × routing hours) ÷ hours "
+    "worked (capacity ledger) in the period. Table: agg_labour (cut by work_center).")
+
+
+def _rate(value) -> float:
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise SopError(f"labour_rate: {value!r} is not a number") from None
+    if not math.isfinite(rate) or rate < 0:
+        raise SopError("labour_rate: must be a number ≥ 0")
+    return rate
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc="The labour aggregate with its header: agg_labour[#All]")
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
+@xw.arg("dimension", doc="Optional: work_center")
+@xw.arg("member", doc="Optional: the work center")
+@_udf
+def SOP_ABSORBED_PAYROLL(data, period, labour_rate, dimension=None, member=None):
+    """Over/under-absorbed payroll: (standard hours earned − hours worked) × labour rate;
+    positive = over-absorbed."""
+    dim, mem = _cut(dimension, member)
+    return agg.absorbed_payroll(as_table(data), _period(period), _rate(labour_rate), dim, mem)
+
+
+@xw.func(category="S&OP")
+@xw.arg("data", doc="The labour aggregate with its header: agg_labour[#All]")
+@xw.arg("period", doc=PERIOD_DOC)
+@xw.arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
+@_udf
+def SOP_LABOUR_BY_WORK_CENTER(data, period, labour_rate):
+    """Labour absorption by work center (spills): earned and worked hours, absorption and
+    over/under-absorbed payroll of the period, with a header row."""
+    return _spill(agg.labour_by_work_center(as_table(data), _period(period),
+                                            _rate(labour_rate)))
+
+
 def _whole(value, name: str, default: int) -> int:
     if value is None or _text(value).strip() == "":
         return default

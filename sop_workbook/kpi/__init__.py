@@ -2,8 +2,8 @@
 
 Each KPI takes the facts, a period ``YYYY-MM`` and keyword options, and returns a figure
 for the whole period or, with ``by=<dimension>``, a DataFrame with one row per value of
-that dimension. Formulas are stated in each function's docstring and follow
-``../shared/domain.md``.
+that dimension. Formulas are stated in each function's docstring and follow the KPI
+definitions in ``docs/kpis.md``.
 """
 
 from .cuts import DimensionNotApplicable, Ratio

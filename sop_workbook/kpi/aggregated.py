@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import SopError
 from ..periods import days_in_period, format_period, parse_period
+from .finance import OUTSIDE
 
 #: dimension name → aggregate column
 DIMENSION_COLUMNS = {
@@ -317,14 +318,24 @@ def _forecast_bias(rows: _Rows):
 
 
 def tracking_signal(agg: pd.DataFrame, period: str, dimension=None, member=None, periods=6):
-    """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the n periods ending at ``period``."""
-    end = parse_period(period)
-    window = [format_period(m) for m in range(end - periods + 1, end + 1)]
-    rows = _picked(agg, window, dimension, member).columns(
-        "period", "invoiced_amount", "budget_amount")
-    per = rows.groupby(rows["period"].astype(str))[["invoiced_amount", "budget_amount"]].sum()
+    """Σ_t (A_t − F_t) ÷ ((1/n) Σ_t |A_t − F_t|) over the last n = ``periods`` periods up to
+    ``period`` in which the cut has data (a non-zero invoiced or budget quantity or
+    amount); fewer than 3 such periods, or MAD = 0, gives None (as
+    :func:`sop_workbook.kpi.forecast.tracking_signal`)."""
+    from .forecast import TRACKING_SIGNAL_MIN_PERIODS
+
+    rows = _picked(agg, None, dimension, member)
+    measures = [c for c in ("invoiced_amount", "budget_amount", "invoiced_qty", "budget_qty")
+                if c in agg]
+    frame = rows.columns("period", *measures)
+    frame = frame[frame["period"].astype(str) <= period]  # YYYY-MM sorts as text
+    numbers = frame[measures].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    per = numbers.groupby(frame["period"].astype(str)).sum()
+    per = per[(per != 0).any(axis=1)].sort_index().tail(periods)
+    if len(per) < TRACKING_SIGNAL_MIN_PERIODS:
+        return None
     err = per["invoiced_amount"] - per["budget_amount"]
-    mad = float(err.abs().sum()) / periods
+    mad = float(err.abs().sum()) / len(per)
     return None if mad == 0 else float(err.sum()) / mad
 
 
@@ -347,6 +358,54 @@ def _commit_vs_closed(rows: _Rows):
     return _ratio(rows.sum("won_amount"), rows.sum("committed_amount"))
 
 
+def lead_time_adherence(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ lt_adhered ÷ Σ lt_lines (agg_lead_time): sales lines ordered in the period whose
+    promised date ≥ order date + the item's standard lead time ÷ the lines whose item has
+    one (lines without a standard are counted apart in lt_without_standard)."""
+    return _lead_time_adherence(_picked(agg, period, dimension, member))
+
+
+def _lead_time_adherence(rows: _Rows):
+    return _ratio(rows.sum("lt_adhered"), rows.sum("lt_lines"))
+
+
+def labour_absorption(agg: pd.DataFrame, period: str, dimension=None, member=None):
+    """Σ earned_hours ÷ Σ worked_hours (agg_labour): standard hours earned by production
+    finished in the period ÷ hours worked in it (capacity ledger)."""
+    return _labour_absorption(_picked(agg, period, dimension, member))
+
+
+def _labour_absorption(rows: _Rows):
+    return _ratio(rows.sum("earned_hours"), rows.sum("worked_hours"))
+
+
+def absorbed_payroll(agg: pd.DataFrame, period: str, labour_rate: float, dimension=None,
+                     member=None):
+    """Over/under-absorbed payroll: (Σ earned_hours − Σ worked_hours) × labour rate;
+    positive = over-absorbed. No rows → None."""
+    rows = _picked(agg, period, dimension, member)
+    if not len(rows.positions):
+        return None
+    return (rows.sum("earned_hours") - rows.sum("worked_hours")) * float(labour_rate)
+
+
+def labour_by_work_center(agg: pd.DataFrame, period: str, labour_rate: float) -> pd.DataFrame:
+    """Per work center of the period: earned and worked hours, absorption (earned ÷
+    worked; None without hours worked) and over/under-absorbed payroll at the rate."""
+    rows = select(agg, period)
+    numbers = rows[["earned_hours", "worked_hours"]].apply(pd.to_numeric, errors="coerce")
+    grouped = numbers.fillna(0.0).groupby(rows["work_center"].astype(str)).sum().sort_index()
+    return pd.DataFrame({
+        "work_center": grouped.index.tolist(),
+        "earned_hours": grouped["earned_hours"].to_numpy(),
+        "worked_hours": grouped["worked_hours"].to_numpy(),
+        "absorption": [_ratio(e, w) for e, w in zip(grouped["earned_hours"],
+                                                     grouped["worked_hours"], strict=True)],
+        "absorbed_payroll": ((grouped["earned_hours"] - grouped["worked_hours"])
+                             * float(labour_rate)).to_numpy(),
+    })
+
+
 # --------------------------------------------------------------------------- finance
 
 VARIANCE_MEASURES = ("variance", "variance_pct", "sales_budget", "financial_budget")
@@ -356,14 +415,20 @@ def budget_variance(table: pd.DataFrame, gl_account: str, period: str,
                     measure: str = "variance"):
     """One GL account × period of the variance table (fin_budget_variance): ``variance`` =
     sales budget − financial budget, ``variance_pct`` = variance ÷ |financial budget|, or
-    either budget. No row (or a zero financial budget for the %) gives None."""
+    either budget. No row (or a zero financial budget for the %) gives None; so does any
+    measure but the financial budget of an account outside the sales budget."""
     if measure not in VARIANCE_MEASURES:
         raise SopError(f"measure: {measure!r} must be one of {', '.join(VARIANCE_MEASURES)}")
     rows = table[(table["gl_account"].astype(str) == str(gl_account))
                  & (table["period"].astype(str) == period)]
     if rows.empty:
         return None
-    sales, fin = _sum(rows, "sales_budget"), _sum(rows, "financial_budget")
+    fin = _sum(rows, "financial_budget")
+    if measure == "financial_budget":
+        return fin
+    if "assessment" in rows and rows["assessment"].astype(str).eq(OUTSIDE).all():
+        return None  # outside the sales budget: no sales budget, no variance
+    sales = _sum(rows, "sales_budget")
     if measure == "sales_budget":
         return sales
     if measure == "financial_budget":
@@ -391,6 +456,7 @@ KPI_FUNCTIONS = {
     "days_of_supply": days_of_supply, "forecast_accuracy": forecast_accuracy,
     "forecast_bias": forecast_bias, "tracking_signal": tracking_signal,
     "close_ratio": close_ratio, "commit_vs_closed": commit_vs_closed,
+    "lead_time_adherence": lead_time_adherence, "labour_absorption": labour_absorption,
 }
 
 
@@ -425,7 +491,8 @@ _FIGURES = {
     "sales_otd": _sales_otd, "fill_rate": _fill_rate, "vendor_otd": _vendor_otd,
     "schedule_attainment": _schedule_attainment, "forecast_accuracy": _forecast_accuracy,
     "forecast_bias": _forecast_bias, "close_ratio": _close_ratio,
-    "commit_vs_closed": _commit_vs_closed,
+    "commit_vs_closed": _commit_vs_closed, "lead_time_adherence": _lead_time_adherence,
+    "labour_absorption": _labour_absorption,
 }
 
 

@@ -25,11 +25,14 @@ def sales_otd(facts: Facts, period: str, *, tolerance_days: int = 0, by: str | N
 
     The promised date is the sales line's; a line with no promised date falls back to its
     requested date. Each shipment line counts once (a partial shipment is a line of its own).
+    Only deliveries count: a negative shipment line (an undo, a correction) is never one,
+    and nets against the earlier shipments of its sales line — a shipment it cancels in
+    full is not a delivery either (:func:`~sop_workbook.kpi.facts.delivery_flags`).
     """
     ship = facts.shipments
     first, last = period_day_bounds(period)
     day = ship["day"]
-    in_period = (day >= first) & (day <= last)
+    in_period = (day >= first) & (day <= last) & ship["delivery"]
     due = facts.sales_lines["due_promised"][ship["line"]]
     on_time = day <= due + tolerance_days  # every line has a due date (loader rule)
     return ratio(ship, in_period, by, on_time)

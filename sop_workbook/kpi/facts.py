@@ -70,6 +70,36 @@ class Facts:
     item_category: np.ndarray  # category code of each item code (shared categories)
 
 
+def delivery_flags(line: np.ndarray, day: np.ndarray, quantity: np.ndarray,
+                   shipment_no: pd.Series, line_no: pd.Series) -> np.ndarray:
+    """Which shipment lines are deliveries (sales OTD counts them).
+
+    A line with a quantity ≤ 0 is never a delivery. A negative line (an undo, a
+    correction) nets against the earlier shipments of its sales line, the latest first:
+    a positive line that the negative lines dated on or after it cancel entirely is not a
+    delivery either; one cancelled only in part still is. The lines of a sales line are
+    taken in order of shipment date (on the same day positive lines before negative ones),
+    then shipment_no and line_no. Equivalently, with C the running net quantity of the
+    sales line in that order, a positive line i is a delivery when
+    min(C(t) for t ≥ i) > C(i − 1).
+    """
+    positive = quantity > 0
+    if len(quantity) == 0 or not (quantity < 0).any():
+        return positive
+    frame = pd.DataFrame({"line": line, "day": day, "neg": quantity < 0,
+                          "shipment_no": shipment_no.astype(str).to_numpy(),
+                          "line_no": line_no.to_numpy(), "qty": quantity})
+    frame = frame.sort_values(["line", "day", "neg", "shipment_no", "line_no"],
+                              kind="mergesort")
+    running = frame.groupby("line", sort=False)["qty"].cumsum()
+    reverse = running.iloc[::-1].groupby(frame["line"].iloc[::-1], sort=False).cummin()
+    lowest_after = reverse.iloc[::-1]
+    kept = (lowest_after > running - frame["qty"] + 1e-9) & (frame["qty"] > 0)
+    out = np.zeros(len(quantity), dtype=bool)
+    out[frame.index.to_numpy()] = kept.to_numpy()
+    return out
+
+
 def build_facts(data: SourceData) -> Facts:
     """Join and encode the source tables for the KPI functions (pure)."""
     items = data["items"].set_index("item_no")
@@ -112,11 +142,15 @@ def build_facts(data: SourceData) -> Facts:
     ship_keys = pd.MultiIndex.from_frame(ships[["order_no", "order_line_no"]].astype(object))
     line_idx = line_index.get_indexer(ship_keys) if len(ships) else np.zeros(0, dtype=np.int64)
     shipped_lines = lines.iloc[line_idx] if len(ships) else lines.iloc[:0]
+    ship_day = day_numbers(ships["shipment_date"])
+    ship_qty = ships["quantity"].to_numpy(dtype=float)
     shipments = FactTable(
         {
             "line": line_idx.astype(np.int64),
-            "day": day_numbers(ships["shipment_date"]),
-            "quantity": ships["quantity"].to_numpy(dtype=float),
+            "day": ship_day,
+            "quantity": ship_qty,
+            "delivery": delivery_flags(line_idx, ship_day, ship_qty, ships["shipment_no"],
+                                       ships["line_no"]),
         },
         sales_dims(shipped_lines.reset_index(drop=True)),
     )

@@ -105,12 +105,14 @@ def _with_accuracy(grouped: pd.DataFrame) -> pd.DataFrame:
     return grouped.assign(accuracy=acc, bias=bias)
 
 
-def _grid(facts: Facts, first_month: int, n_months: int, by: str | None):
+def _grid(facts: Facts, first_month: int, n_months: int, by: str | None,
+          data_only: bool = False):
     """Seed-case sums on the item × location × month grid of a window, by bincount.
 
     Returns (actual, forecast, rows, group) where the first three are arrays over the
     cells and ``group`` maps each cell to the code of ``by`` (None → all zeros), and the
     number of groups. Used for the dimensions that are a function of item × location.
+    ``data_only``: ``rows`` counts only lines with a non-zero quantity or amount.
     """
     inv, bud = facts.invoices, facts.sales_budget
     items, locs = inv.dims["item"].categories, inv.dims["location"].categories
@@ -125,8 +127,9 @@ def _grid(facts: Facts, first_month: int, n_months: int, by: str | None):
         else:
             mask = (month >= first_month) & (month < first_month + n_months)
             code = table["cell"][mask] * n_months + (month[mask] - first_month)
-        return (np.bincount(code, weights=table["amount"][mask], minlength=size),
-                np.bincount(code, minlength=size))
+        counted = (np.bincount(code, weights=_has_data(table)[mask], minlength=size)
+                   if data_only else np.bincount(code, minlength=size))
+        return (np.bincount(code, weights=table["amount"][mask], minlength=size), counted)
 
     actual, rows_a = cells(inv)
     forecast, rows_f = cells(bud)
@@ -172,43 +175,81 @@ def forecast_error(facts: Facts, period: str, *, by: str | None = None):
     return _with_accuracy(frame[present])
 
 
-def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | None = None):
-    """Tracking signal over the last ``periods`` periods ending with ``period``.
+#: Fewest periods with data a tracking signal needs (fewer: no value).
+TRACKING_SIGNAL_MIN_PERIODS = 3
 
-    ``TS = Σ_t (A_t − F_t) ÷ MAD`` with ``MAD = (1/n) Σ_t |A_t − F_t|``, t over the n
-    periods of the window, A_t and F_t the cut's totals of period t. A period with no
-    actual and no forecast has an error of 0 and still counts in n (the window is always
-    n periods, as "over the last n periods" reads). Beyond ±4 the forecast is biased
-    (:data:`TRACKING_SIGNAL_LIMIT`); positive = actuals above forecast (under-forecast).
-    MAD = 0 gives no value. Returns a float or None, or per ``by`` a Series (NaN = none).
+
+def _has_data(table) -> np.ndarray:
+    """Lines that are data for the tracking signal: a non-zero quantity or amount."""
+    return (table["amount"] != 0) | (table["quantity"] != 0)
+
+
+def _first_month(facts: Facts, end: int) -> int | None:
+    """The earliest month ≤ ``end`` with an invoice or sales-budget line, or None."""
+    found = [int(t["month"][t["month"] <= end].min()) for t in (facts.invoices,
+             facts.sales_budget) if np.any(t["month"] <= end)]
+    return min(found) if found else None
+
+
+def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | None = None):
+    """Tracking signal over the last ``periods`` periods *with data* up to ``period``.
+
+    ``TS = Σ_t (A_t − F_t) ÷ MAD`` with ``MAD = (1/n) Σ_t |A_t − F_t|``, t over the last
+    n periods ≤ ``period`` in which the cut has data (an invoice or sales-budget line with
+    a non-zero quantity or amount), A_t and F_t the cut's totals of period t. Months
+    without data — before the first data, or a gap — are not periods of the window (they
+    are not errors of 0), so the window may reach further back than n months. Fewer than
+    :data:`TRACKING_SIGNAL_MIN_PERIODS` such periods, or MAD = 0, gives no value. Beyond ±4
+    the forecast is biased (:data:`TRACKING_SIGNAL_LIMIT`); positive = actuals above
+    forecast (under-forecast). Returns a float or None, or per ``by`` a Series
+    (NaN = none).
     """
     if periods < 1:
         raise ValueError("the tracking signal needs a window of at least 1 period")
     end = parse_period(period)
-    first = end - periods + 1
+    first = _first_month(facts, end)
+    if first is None:
+        return None if by is None else pd.Series(dtype=float, name="tracking_signal")
+    n_months = end - first + 1
     if by not in _GRID_DIMS:
-        cells = seed_cells(facts, np.arange(first, end + 1), by)
+        keys = _keys(by)
+        months = np.arange(first, end + 1)
+        inv, bud = facts.invoices, facts.sales_budget
+        a = _frame(inv, np.isin(inv["month"], months) & _has_data(inv), keys, "amount",
+                   "actual")
+        f = _frame(bud, np.isin(bud["month"], months) & _has_data(bud), keys, "amount",
+                   "forecast")
+        cells = _combine(a, f, keys)
         per_period = cells.groupby([by, "month"], sort=True)[["actual", "forecast"]].sum()
-        err = per_period["actual"] - per_period["forecast"]
-        return err.groupby(level=0).apply(_ts, periods=periods).astype(float).rename(
-            "tracking_signal")
-    actual, forecast, rows, group, n_groups, labels = _grid(facts, first, periods, by)
-    month_of_cell = np.arange(len(actual)) % periods
-    key = group * periods + month_of_cell
-    err = np.bincount(key, weights=actual - forecast, minlength=n_groups * periods)
-    had = np.bincount(key, weights=rows, minlength=n_groups * periods) > 0
-    err = err.reshape(n_groups, periods)
-    n = had.reshape(n_groups, periods).sum(axis=1)  # periods with data, per group
-    mad = np.abs(err).sum(axis=1) / periods
+        err = (per_period["actual"] - per_period["forecast"]).to_frame("err")
+        # each group's periods with data, latest first: keep the last n
+        err["rank"] = err.groupby(level=0).cumcount(ascending=False)
+        chosen = err[err["rank"] < periods]["err"]
+        return chosen.groupby(level=0).apply(_ts).astype(float).rename("tracking_signal")
+    actual, forecast, rows, group, n_groups, labels = _grid(facts, first, n_months, by,
+                                                            data_only=True)
+    month_of_cell = np.arange(len(actual)) % n_months
+    key = group * n_months + month_of_cell
+    err = np.bincount(key, weights=actual - forecast, minlength=n_groups * n_months)
+    had = np.bincount(key, weights=rows, minlength=n_groups * n_months) > 0
+    err, had = err.reshape(n_groups, n_months), had.reshape(n_groups, n_months)
+    from_end = np.cumsum(had[:, ::-1], axis=1)[:, ::-1]  # periods with data from t on
+    chosen = had & (from_end <= periods)
+    n = chosen.sum(axis=1)
+    total = np.where(chosen, err, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ts = np.where(mad > 0, err.sum(axis=1) / mad, np.nan)
+        mad = np.where(chosen, np.abs(err), 0.0).sum(axis=1) / n
+        ts = np.where((n >= TRACKING_SIGNAL_MIN_PERIODS) & (mad > 0), total / mad, np.nan)
     if by is None:
         return None if np.isnan(ts[0]) else float(ts[0])
     return pd.Series(ts, index=pd.Index(labels, name=by), name="tracking_signal")[n > 0]
 
 
-def _ts(err: pd.Series, periods: int) -> float | None:
-    mad = float(err.abs().sum()) / periods
+def _ts(err: pd.Series) -> float | None:
+    """Σ e ÷ mean |e| over the periods given; None below the minimum or with MAD 0."""
+    if len(err) < TRACKING_SIGNAL_MIN_PERIODS:
+        return None
+    mad = float(err.abs().sum()) / len(err)
     if mad == 0:
         return None
     return float(err.sum()) / mad

@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import SourceValidationError
 from ..scorecard import KpiOptions
 from . import finance, operations, sales
-from .sources import Source, Task, open_source
+from .sources import Source, Task, open_source, shown_source
 from .validation import Validation, stage_and_validate
 
 #: The master tables *Refresh* writes, with their contract columns.
@@ -28,7 +28,8 @@ MASTER_TABLES = ("items", "customers", "locations", "vendors", "gl_accounts", "p
 #: Every table :func:`load_aggregates` returns, in order.
 RESULT_ORDER = (*MASTER_TABLES, "agg_sales", "agg_customer", "agg_vendor", "agg_production",
                 "agg_funnel", "agg_pipeline", "agg_supply_open", "agg_item_mix", "routings",
-                "capacity", "fin_budget_variance", "fin_budget_detail", "fin_unmapped")
+                "capacity", "fin_budget_variance", "fin_budget_detail", "fin_unmapped",
+                "agg_lead_time", "agg_labour")
 
 
 @dataclass
@@ -53,8 +54,9 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
     compute in SQL every table *Refresh* writes: the master tables, the KPI aggregates
     (``agg_sales``, ``agg_customer``, ``agg_vendor``, ``agg_production``, ``agg_funnel``),
     the planning inputs (``agg_pipeline``, ``agg_supply_open``, ``agg_item_mix``,
-    ``routings``, ``capacity``) and the finance tables (``fin_budget_variance``,
-    ``fin_budget_detail``, ``fin_unmapped``).
+    ``routings``, ``capacity``), the finance tables (``fin_budget_variance``,
+    ``fin_budget_detail``, ``fin_unmapped``) and the performance-against-standards tables
+    (``agg_lead_time``, ``agg_labour``).
 
     Raises :class:`~sop_workbook.errors.SourceValidationError` listing every problem if
     the source fails the contract (no table is returned then).
@@ -77,7 +79,7 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
             if not result.problems:
                 tables = compute_tables(src, options, gl_income_sign)
         if result.problems:
-            raise SourceValidationError(result.problems, str(source))
+            raise SourceValidationError(result.problems, shown_source(source))
         warnings = list(src.warnings) + finance.sign_warning(src, gl_income_sign)
     return AggregateData(tables, warnings, str(source))
 
@@ -154,9 +156,14 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
              needs=prepared),
         Task("compute:agg_customer", one("agg_customer", partial(sales.agg_customer, src)),
              needs=prepared),
-        # the staged sales lines and shipments are read by nothing else
+        # the staged sales lines and shipments are read by nothing else (but agg_lead_time)
         Task("compute:release", lambda: sales.release(src) or {},
-             needs=("compute:prepare", *refs)),
+             needs=("compute:prepare", "compute:agg_lead_time", *refs)),
+        Task("compute:agg_lead_time", one("agg_lead_time",
+                                          partial(operations.agg_lead_time, src)),
+             needs=stages),
+        Task("compute:agg_labour", one("agg_labour", partial(operations.agg_labour, src)),
+             needs=stages),
         Task("compute:agg_item_mix", one("agg_item_mix", partial(sales.agg_item_mix, src)),
              needs=stages),
         Task("compute:finance", computed(finance_tables), needs=stages),

@@ -4,16 +4,20 @@ As :mod:`sop_workbook.kpi.finance` and *Refresh* build them:
 
 - each sales-budget line is mapped to ``gl_account`` = ``posting_setup.sales_account`` of
   (the customer's ``gen_bus_posting_group``, the item's ``gen_prod_posting_group``); a line
-  without such a setup row is *unmapped*;
+  without such a setup row is *unmapped*; the same row's ``cogs_account`` (when it has
+  one) receives the line's ``quantity`` × the item's ``unit_cost`` (cost of sales);
 - ``fin_budget_variance`` — per ``gl_account`` × ``period`` present on either side:
-  ``sales_budget`` = Σ mapped sales-budget ``amount``; ``financial_budget`` = Σ
+  ``sales_budget`` = Σ mapped sales-budget ``amount`` on a sales account, Σ quantity ×
+  unit cost on a COGS account; an account no setup row names is *outside the sales
+  budget* (sales_budget, variance and variance_pct NULL, assessment ``outside the sales
+  budget``); ``financial_budget`` = Σ
   ``gl_budget.amount`` in natural sign (with ``gl_income_sign='negative'`` the amounts of
   income accounts are negated); ``variance`` = sales_budget − financial_budget;
   ``variance_pct`` = variance ÷ |financial_budget| (NULL when 0); ``assessment`` =
   favourable / unfavourable by the sign of variance (reversed for expense accounts),
   ``on budget`` when 0; with the account's ``name`` and ``account_type``;
-- ``fin_budget_detail`` — Σ mapped ``amount`` per gl_account × period × customer × item ×
-  location;
+- ``fin_budget_detail`` — Σ mapped ``amount`` (revenue, or cost on a COGS account) per
+  gl_account × period × customer × item × location;
 - ``fin_unmapped`` — the unmapped lines: period, customer_no, item_no, both posting groups,
   amount (in file order for a file source, else by budget key).
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import SopError
-from ..kpi.finance import ASSESSMENTS
+from ..kpi.finance import ASSESSMENTS, OUTSIDE, income_sign_warnings
 from .frames import sort_frame, sorted_sql, text_column
 from .sources import Source
 from .validation import staged
@@ -54,7 +58,9 @@ def prepare(src: Source) -> None:
         f"SELECT ROW_NUMBER() OVER (ORDER BY {order}) AS sop_order, "
         f"b.{q('period')} AS period, b.{q('customer_no')} AS customer_no, "
         f"b.{q('item_no')} AS item_no, b.{q('location_code')} AS location_code, "
-        f"b.{q('amount')} AS amount, cu.{q('gen_bus_posting_group')} AS gen_bus_posting_group, "
+        f"b.{q('amount')} AS amount, b.{q('quantity')} * COALESCE(i.{q('unit_cost')}, 0) "
+        f"AS cost, ps.{q('cogs_account')} AS cogs_account, "
+        f"cu.{q('gen_bus_posting_group')} AS gen_bus_posting_group, "
         f"i.{q('gen_prod_posting_group')} AS gen_prod_posting_group, "
         f"ps.{q('sales_account')} AS gl_account "
         f"FROM {staged('sales_budget')} AS b "
@@ -67,20 +73,25 @@ def prepare(src: Source) -> None:
 
 
 def sign_warning(src: Source, gl_income_sign: str) -> list[str]:
-    """The loader's warning: with the positive sign, most income budget amounts negative."""
-    if gl_income_sign != "positive":
-        return []
+    """The loader's warnings: income budget amounts negative after normalisation, naming
+    the accounts (:func:`~sop_workbook.kpi.finance.income_sign_warnings`)."""
     q = src.dialect.quote
-    row = src.query(
-        f"SELECT COUNT(*) AS n, SUM(CASE WHEN g.{q('amount')} < 0 THEN 1 ELSE 0 END) AS neg "
+    amount = f"g.{q('amount')}"
+    if gl_income_sign == "negative":
+        amount = f"-{amount}"
+    frame = src.query(
+        f"SELECT g.{q('gl_account')} AS gl_account, MAX(a.{q('name')}) AS name, "
+        f"COUNT(*) AS lines, SUM(CASE WHEN {amount} < 0 THEN 1 ELSE 0 END) AS negative "
         f"FROM {staged('gl_budget')} AS g JOIN {staged('gl_accounts')} AS a "
-        f"ON a.{q('gl_account')} = g.{q('gl_account')} WHERE a.{q('account_type')} = 'income'"
-    ).iloc[0]
-    n, neg = int(row["n"] or 0), float(row["neg"] or 0)
-    if n and neg / n > 0.5:
-        return ["gl_budget: most income-account amounts are negative; if the source stores "
-                "income as credits (Business Central), load it with --gl-income-sign negative"]
-    return []
+        f"ON a.{q('gl_account')} = g.{q('gl_account')} WHERE a.{q('account_type')} = 'income' "
+        f"GROUP BY g.{q('gl_account')} ORDER BY g.{q('gl_account')}"
+    )
+    if frame.empty:
+        return []
+    frame["lines"] = pd.to_numeric(frame["lines"]).astype(int)
+    frame["negative"] = pd.to_numeric(frame["negative"]).fillna(0).astype(int)
+    frame["gl_account"] = text_column(frame["gl_account"])
+    return income_sign_warnings(frame, gl_income_sign)
 
 
 def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
@@ -90,9 +101,16 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
     if gl_income_sign == "negative":
         amount = f"CASE WHEN a.{q('account_type')} = 'income' THEN -{amount} ELSE {amount} END"
     fav, unfav, even = (f"'{a}'" for a in ASSESSMENTS)
+    ps = staged("posting_setup")
     sql = (
-        f"WITH sales AS (SELECT gl_account, period, SUM(amount) AS total FROM {MAPPED} "
-        f"WHERE gl_account IS NOT NULL GROUP BY gl_account, period), "
+        f"WITH fed_lines AS (SELECT gl_account, period, amount FROM {MAPPED} "
+        f"WHERE gl_account IS NOT NULL UNION ALL SELECT cogs_account, period, cost "
+        f"FROM {MAPPED} WHERE cogs_account IS NOT NULL), "
+        f"sales AS (SELECT gl_account, period, SUM(amount) AS total FROM fed_lines "
+        f"GROUP BY gl_account, period), "
+        f"fed AS (SELECT {q('sales_account')} AS gl_account FROM {ps} "
+        f"WHERE {q('sales_account')} IS NOT NULL UNION SELECT {q('cogs_account')} FROM {ps} "
+        f"WHERE {q('cogs_account')} IS NOT NULL), "
         f"fin AS (SELECT g.{q('gl_account')} AS gl_account, g.{q('period')} AS period, "
         f"SUM({amount}) AS total FROM {staged('gl_budget')} AS g "
         f"LEFT JOIN {staged('gl_accounts')} AS a ON a.{q('gl_account')} = g.{q('gl_account')} "
@@ -104,13 +122,17 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
         f"FROM sales AS s FULL OUTER JOIN fin AS f "
         f"ON f.gl_account = s.gl_account AND f.period = s.period), "
         f"v AS (SELECT b.gl_account, a.{q('name')} AS name, a.{q('account_type')} AS "
-        f"account_type, b.period, b.sales_budget, b.financial_budget, "
-        f"b.sales_budget - b.financial_budget AS variance FROM both_sides AS b "
-        f"LEFT JOIN {staged('gl_accounts')} AS a ON a.{q('gl_account')} = b.gl_account) "
+        f"account_type, b.period, CASE WHEN fed.gl_account IS NOT NULL THEN b.sales_budget "
+        f"END AS sales_budget, b.financial_budget, "
+        f"CASE WHEN fed.gl_account IS NOT NULL THEN b.sales_budget - b.financial_budget END "
+        f"AS variance FROM both_sides AS b "
+        f"LEFT JOIN {staged('gl_accounts')} AS a ON a.{q('gl_account')} = b.gl_account "
+        f"LEFT JOIN fed ON fed.gl_account = b.gl_account) "
         f"SELECT gl_account, name, account_type, period, sales_budget, financial_budget, "
         f"variance, CASE WHEN ABS(financial_budget) <> 0 THEN variance / ABS(financial_budget) "
         f"END AS variance_pct, "
-        f"CASE WHEN (CASE WHEN account_type = 'expense' THEN -variance ELSE variance END) > 0 "
+        f"CASE WHEN variance IS NULL THEN '{OUTSIDE}' "
+        f"WHEN (CASE WHEN account_type = 'expense' THEN -variance ELSE variance END) > 0 "
         f"THEN {fav} WHEN (CASE WHEN account_type = 'expense' THEN -variance ELSE variance END)"
         f" < 0 THEN {unfav} ELSE {even} END AS assessment FROM v"
     )
@@ -128,9 +150,13 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
 def fin_budget_detail(src: Source) -> pd.DataFrame:
     d = src.dialect
     keys = ", ".join(DETAIL_GRAIN)
+    lines = (f"SELECT gl_account, period, customer_no, item_no, location_code, amount "
+             f"FROM {MAPPED} WHERE gl_account IS NOT NULL UNION ALL "
+             f"SELECT cogs_account, period, customer_no, item_no, location_code, cost "
+             f"FROM {MAPPED} WHERE cogs_account IS NOT NULL")
     frame = src.query(sorted_sql(
         src, f"SELECT {keys}, CAST(SUM(amount) AS {d.double_type}) AS amount "
-        f"FROM {MAPPED} WHERE gl_account IS NOT NULL GROUP BY {keys}", DETAIL_GRAIN))
+        f"FROM ({lines}) AS fed_lines GROUP BY {keys}", DETAIL_GRAIN))
     out = pd.DataFrame({col: text_column(frame[col]) for col in DETAIL_GRAIN},
                        index=range(len(frame)))
     out["amount"] = pd.to_numeric(frame["amount"]).astype(float).to_numpy() if len(frame) \

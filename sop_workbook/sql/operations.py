@@ -180,3 +180,63 @@ def typed_frame(spec: c.TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col] = text_column(values)
     return pd.DataFrame(out, index=range(len(frame)))
+
+
+def agg_lead_time(src: Source) -> pd.DataFrame:
+    """``agg_lead_time`` as :func:`sop_workbook.kpi.standards.lead_time_aggregate`: per
+    month of ``order_date`` × the customer's salesperson × customer: ``lt_lines`` (lines
+    whose item has a ``lead_time_days``), ``lt_adhered`` (of them, due date ≥ order date +
+    lead time; the due date is the promised date, else the requested date; whole days, so
+    ≥ order date + CEIL(lead time)), ``lt_without_standard`` (lines of items without)."""
+    from ..kpi.standards import LEAD_TIME_COLUMNS, LEAD_TIME_GRAIN
+
+    d = src.dialect
+    q = d.quote
+    order, lead = f"l.{q('order_date')}", f"i.{q('lead_time_days')}"
+    due = f"COALESCE(l.{q('promised_date')}, l.{q('requested_date')})"
+    standard = f"{lead} IS NOT NULL AND {due} IS NOT NULL"
+    days = f"CAST(CEIL({lead}) AS INTEGER)"
+    part = Part(
+        f"{staged('sales_lines')} AS l LEFT JOIN {staged('items')} AS i "
+        f"ON i.{q('item_no')} = l.{q('item_no')} LEFT JOIN {staged('customers')} AS cu "
+        f"ON cu.{q('customer_no')} = l.{q('customer_no')} WHERE {order} IS NOT NULL",
+        {MONTH: d.month_index(order),
+         "salesperson": f"COALESCE(cu.{q('salesperson')}, {_NONE})",
+         "customer_no": f"l.{q('customer_no')}"},
+        {"lt_lines": f"CASE WHEN {standard} THEN 1 ELSE 0 END",
+         "lt_adhered": f"CASE WHEN {standard} AND {due} >= {d.add_days(order, days)} "
+                       f"THEN 1 ELSE 0 END",
+         "lt_without_standard": f"CASE WHEN {standard} THEN 0 ELSE 1 END"})
+    grain = LEAD_TIME_GRAIN[1:]
+    return query_finished(src, union_sum([part], [MONTH, *grain], LEAD_TIME_COLUMNS, d),
+                          LEAD_TIME_GRAIN, LEAD_TIME_COLUMNS)
+
+
+def agg_labour(src: Source) -> pd.DataFrame:
+    """``agg_labour`` as :func:`sop_workbook.kpi.standards.labour_aggregate`: per month ×
+    work center: ``earned_hours`` = Σ finished_quantity (empty → 0) × routing
+    hours_per_unit of the production orders by month of ``finished_date``, at each work
+    center of the item's routing; ``worked_hours`` / ``worked_cost`` = Σ capacity-ledger
+    ``hours`` / ``cost_amount`` (empty → 0) by month of ``posting_date``."""
+    from ..kpi.standards import LABOUR_COLUMNS, LABOUR_GRAIN
+
+    d = src.dialect
+    q = d.quote
+    done = f"p.{q('finished_date')}"
+    posted = f"c.{q('posting_date')}"
+    parts = [
+        Part(f"{staged('production_orders')} AS p JOIN {staged('routings')} AS r "
+             f"ON r.{q('item_no')} = p.{q('item_no')} WHERE {done} IS NOT NULL",
+             {MONTH: d.month_index(done),
+              "work_center": f"COALESCE(r.{q('work_center')}, {_NONE})"},
+             {"earned_hours": f"COALESCE(p.{q('finished_quantity')}, 0) * "
+                              f"r.{q('hours_per_unit')}"}),
+        Part(f"{staged('capacity_ledger')} AS c WHERE {posted} IS NOT NULL",
+             {MONTH: d.month_index(posted),
+              "work_center": f"COALESCE(c.{q('work_center')}, {_NONE})"},
+             {"worked_hours": f"c.{q('hours')}",
+              "worked_cost": f"COALESCE(c.{q('cost_amount')}, 0)"}),
+    ]
+    grain = LABOUR_GRAIN[1:]
+    return query_finished(src, union_sum(parts, [MONTH, *grain], LABOUR_COLUMNS, d),
+                          LABOUR_GRAIN, LABOUR_COLUMNS)

@@ -9,6 +9,7 @@ import pandas as pd
 from ..aggregates import build_aggregates
 from ..contract import TABLES
 from ..kpi import budget_variance, build_facts, map_sales_budget_to_gl
+from ..kpi.standards import labour_aggregate, lead_time_aggregate
 from ..loader import load_source
 from ..plan_inputs import build_plan_inputs
 from ..scorecard import KpiOptions
@@ -27,12 +28,15 @@ def in_memory_tables(source: str, options: KpiOptions | None = None,
     tables.update(build_plan_inputs(data))
     mapping = map_sales_budget_to_gl(data)
     tables["fin_budget_variance"] = budget_variance(data, mapping)
+    fed_lines = pd.concat([mapping.mapped, mapping.cost], ignore_index=True)
     tables["fin_budget_detail"] = (
-        mapping.mapped.groupby(["gl_account", "period", "customer_no", "item_no",
+        fed_lines.groupby(["gl_account", "period", "customer_no", "item_no",
                                 "location_code"], as_index=False)["amount"].sum())
     tables["fin_unmapped"] = mapping.unmapped[["period", "customer_no", "item_no",
                                                "gen_bus_posting_group",
                                                "gen_prod_posting_group", "amount"]]
+    tables["agg_lead_time"] = lead_time_aggregate(data)
+    tables["agg_labour"] = labour_aggregate(data)
     return tables
 
 

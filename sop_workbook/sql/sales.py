@@ -10,9 +10,13 @@ requested basis ``COALESCE(requested_date, promised_date)``. ``tol`` = tolerance
 
 Columns (each Σ over the rows of its period × grain cell):
 
-- ``otd_lines`` = # shipment lines, by month of ``shipment_date``;
+- ``otd_lines`` = # shipment lines that are deliveries, by month of ``shipment_date``;
   ``otd_on_time`` = # of them with ``shipment_date ≤ due date (promised basis) + tol``;
-  ``shipped_qty`` = Σ shipment ``quantity``.
+  ``shipped_qty`` = Σ shipment ``quantity`` (net: negative lines included). A delivery is
+  a line with a positive quantity that the negative lines of its sales line do not
+  cancel in full (:func:`sop_workbook.kpi.facts.delivery_flags`: in order of shipment
+  date, positive before negative on a day, shipment_no, line_no, with C the running net
+  quantity of the sales line, min(C from the line on) > C before it).
 - ``fill_lines_due`` = # sales lines with ``quantity > 0``, by month of the due date on the
   configured fill basis; ``fill_lines_filled`` = # of them whose on-time shipped quantity
   (Σ of the line's shipment quantities dated ≤ due date + tol) ≥ ``quantity − 1e-9``;
@@ -68,16 +72,40 @@ def prepare(src: Source, options: KpiOptions) -> None:
         line = f"s.{q('order_no')} AS order_no, s.{q('order_line_no')} AS line_no"
         line_cols = "order_no, line_no"
         line_match = f"f.order_no = l.{q('order_no')} AND f.line_no = l.{q('line_no')}"
-    src.materialize(SHIPS, (
+    qty = f"s.{q('quantity')}"
+    negatives = src.query(f"SELECT COUNT(*) AS n FROM {staged('sales_shipments')} AS s "
+                          f"WHERE {qty} < 0").iloc[0]["n"]
+    joined = (
         f"SELECT {line}, {keys}, "
-        f"{d.month_index(shipped)} AS {MONTH}, s.{q('quantity')} AS quantity, "
+        f"{d.month_index(shipped)} AS {MONTH}, {qty} AS quantity, "
         f"CASE WHEN {shipped} <= {d.add_days(due('promised'), tol)} THEN 1 ELSE 0 END "
         f"AS on_time, "
         f"CASE WHEN {shipped} <= {d.add_days(due(options.fill_basis), tol)} "
-        f"THEN s.{q('quantity')} ELSE 0 END AS fill_qty "
+        f"THEN {qty} ELSE 0 END AS fill_qty"
+    )
+    source = (
         f"FROM {staged('sales_shipments')} AS s JOIN {staged('sales_lines')} AS l "
         f"ON l.{q('order_no')} = s.{q('order_no')} AND l.{q('line_no')} = s.{q('order_line_no')}"
-    ))
+    )
+    if not int(negatives or 0):  # no undo or correction: every positive line delivers
+        src.materialize(SHIPS, f"{joined}, CASE WHEN {qty} > 0 THEN 1 ELSE 0 END AS delivery "
+                               f"{source}")
+    else:
+        part = (f"PARTITION BY s.{q('order_no')}, s.{q('order_line_no')} "
+                f"ORDER BY {shipped}, CASE WHEN {qty} < 0 THEN 1 ELSE 0 END, "
+                f"s.{q('shipment_no')}, s.{q('line_no')}")
+        running = f"SUM({qty}) OVER ({part} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        cols = ", ".join([*line_cols.split(", "), *_KEYS, MONTH, "quantity", "on_time",
+                          "fill_qty"])
+        src.materialize(SHIPS, (
+            f"SELECT {cols}, CASE WHEN quantity > 0 AND lowest_after > "
+            f"running - quantity + CAST(1e-9 AS {d.double_type}) THEN 1 ELSE 0 END "
+            f"AS delivery FROM (SELECT *, MIN(running) OVER (PARTITION BY sop_k1, sop_k2 "
+            f"ORDER BY sop_seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) "
+            f"AS lowest_after FROM ({joined}, {running} AS running, "
+            f"s.{q('order_no')} AS sop_k1, s.{q('order_line_no')} AS sop_k2, "
+            f"ROW_NUMBER() OVER ({part}) AS sop_seq {source}) AS sop_r) AS sop_d"
+        ))
     fill_due = due(options.fill_basis)
     src.materialize(FILL, (
         f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
@@ -107,7 +135,8 @@ def _sales_parts(src: Source, keys: list[str]) -> list[Part]:
 
     return [
         Part(SHIPS, grain(MONTH, None),
-             {"otd_lines": "1", "otd_on_time": "on_time", "shipped_qty": "quantity"}),
+             {"otd_lines": "delivery", "otd_on_time": "on_time * delivery",
+              "shipped_qty": "quantity"}),
         Part(FILL, grain(MONTH, None),
              {"fill_lines_due": "1",
               "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",

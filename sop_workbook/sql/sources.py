@@ -339,6 +339,20 @@ def _in_needed_order(tasks: list[Task]) -> list[Task]:
 # --------------------------------------------------------------------------- opening
 
 
+def shown_source(source: str | Path) -> str:
+    """``source`` as it may be printed: a folder as given, a database URL without its
+    password (even a URL SQLAlchemy cannot parse: ``user:secret@`` → ``user:***@``)."""
+    text = str(source)
+    if "://" not in text:
+        return text
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(text).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", text)
+
+
 def open_source(source: str | Path) -> Source:
     """Open ``source`` (a folder or a database URL; see the module docstring)."""
     text = str(source)
@@ -348,8 +362,9 @@ def open_source(source: str | Path) -> Source:
 
     try:
         url = make_url(text)
-    except Exception as exc:
-        raise SopError(f"not a database URL: {text!r}", str(exc)) from None
+    except Exception:
+        raise SopError(f"not a database URL: {shown_source(text)!r}",
+                       "expected dialect://user:password@host/database") from None
     backend = url.get_backend_name()
     if backend == "duckdb":
         return _open_duckdb_file(text, url.database or "")

@@ -191,6 +191,8 @@ class Validation:
                        and _missing_columns(c.TABLES[name], src.tables[name])}
         self.staged: dict[str, tuple[list[Problem], int | None, bool]] = {}
         self.keyed: dict[str, list[Problem]] = {}
+        #: master table with no rows → {referring table: rows referring to it}
+        self.orphans: dict[str, dict[str, int]] = {}
         order = sorted(names, key=lambda name: (name not in first, -_size(src, name)))
         self.tasks = [Task(f"stage:{name}", partial(self._stage, name),
                            solo=_size(src, name) >= LARGE_FILE) for name in order]
@@ -222,7 +224,16 @@ class Validation:
     def _references(self, name: str) -> list[Problem]:
         if not self.staged[name][1]:  # no rows (or none staged)
             return []
-        return _check_references(self.src, name, self.references[name])
+        refs = self.references[name]
+        # a master table that is missing or empty: one problem for it (see result), not
+        # one "not a known …" per row that refers to it
+        empty = [ref for ref in refs if ref.table in c.MASTER_TABLES
+                 and not self.staged[ref.table][1]]
+        for ref in empty:
+            n = _referring_rows(self.src, name, ref)
+            if n:
+                self.orphans.setdefault(ref.table, {})[name] = n
+        return _check_references(self.src, name, [ref for ref in refs if ref not in empty])
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
         """No problem with the source's files and the rows and keys of the tables ``names``
@@ -239,6 +250,9 @@ class Validation:
         for name in c.TABLES:
             table_problems, n, _ = self.staged[name]
             problems += table_problems + self.keyed[name]
+            if name in self.orphans:
+                problems.append(c.empty_master_problem(name, name not in self.src.tables,
+                                                       self.orphans[name]))
             if n is not None:
                 rows[name] = n
         for name in c.TABLES:
@@ -317,6 +331,14 @@ def _check_references(src: Source, name: str, refs: list[c.Reference]) -> list[P
     unknown = dict(zip(single, _has_unknown_values(src, spec, single), strict=True))
     return [problem for ref in refs if unknown.get(ref, True)
             for problem in _check_reference(src, spec, ref)]
+
+
+def _referring_rows(src: Source, name: str, ref: c.Reference) -> int:
+    """How many rows of table ``name`` give a value for the reference ``ref``."""
+    q = src.dialect.quote
+    given = " AND ".join(f"{q(col)} IS NOT NULL" for col in ref.columns)
+    return int(_num(src.query(f"SELECT COUNT(*) AS n FROM {staged(name)} WHERE {given}"
+                              ).iloc[0]["n"]))
 
 
 def _has_unknown_values(src: Source, spec: c.TableSpec, refs: list[c.Reference]) -> list[bool]:

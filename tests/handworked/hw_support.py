@@ -1,8 +1,9 @@
 """Helpers for the hand-worked acceptance tests (tests/handworked).
 
-These tests are written from ``../shared/domain.md`` and ``../shared/data-contract.md``
-only; every expected figure is worked out by hand next to its assertion. The helpers
-here write a CSV source folder (all 18 contract tables, headers always present) and
+These tests are written from the KPI definitions and the data contract
+(``docs/kpis.md``, ``docs/data-contract.md``) only; every expected figure is worked out by
+hand next to its assertion. The helpers here write a CSV source folder (every contract
+table, headers always present) and
 run the CLI as a user would: ``python -m sop_workbook kpis --source DIR ...``.
 
 Named ``hw_support`` (not ``conftest``/``helpers``) so it cannot clash with modules of
@@ -122,6 +123,15 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "capacity": ["work_center", "period", "available_hours"],
     "routings": ["item_no", "work_center", "hours_per_unit"],
+    "capacity_ledger": [
+        "entry_no",
+        "work_center",
+        "posting_date",
+        "hours",
+        "cost_amount",
+        "item_no",
+        "prod_order_no",
+    ],
 }
 
 # Master data shared by every case.

@@ -138,3 +138,31 @@ def test_formula_looking_text_is_accepted(tmp_path, text):
     assert not problem_lines(proc.stderr, "customers", "name")
     out = kpis(src, P)
     assert out["sales_otd"] == pytest.approx(1.0)  # 1 line shipped on its promised date
+
+
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_missing_or_empty_master_table_is_one_problem(tmp_path, how):
+    from sop_workbook.errors import SourceValidationError
+    from sop_workbook.sql import load_aggregates
+
+    lines = {"sales_lines": [sl("SO1", 1, "2024-03-10", 5), sl("SO1", 2, "2024-03-12", 5),
+                             sl("SO2", 1, "2024-03-15", 5)]}
+    if how == "missing":
+        src = write_source(tmp_path, lines, omit=("items",))
+    else:
+        src = write_source(tmp_path, lines, replace={"items": []})
+    # the only rows referring to items are the 3 sales lines
+    assert MASTER["items"]
+    with pytest.raises(SourceValidationError) as caught:  # the SQL path (refresh)
+        load_aggregates(str(src))
+    items = [p for p in caught.value.problems if p.table == "items"]
+    assert len(items) == 1 and "3 rows refer to it: sales_lines (3)" in items[0].message
+    for command in (["validate", "--source", src],
+                    ["kpis", "--source", src, "--period", "2024-03"]):
+        proc = run_cli(*command)
+        assert proc.returncode == 2, proc.stdout
+        lines_out = [line for line in proc.stderr.splitlines() if line.startswith("items")]
+        assert len(lines_out) == 1, proc.stderr
+        state = "is missing from the source" if how == "missing" else "has no rows"
+        assert state in lines_out[0] and "3 rows refer to it: sales_lines (3)" in lines_out[0]
+        assert "not a known item_no" not in proc.stderr

@@ -6,11 +6,15 @@ account; a line with no mapping is an error to report, not a line to drop.
 Budget variance per GL account and period: variance = sales budget (mapped) - financial
 budget; variance % = variance / |financial budget|; for revenue accounts a positive
 variance is favourable, for cost accounts unfavourable. Income stored as negative (BC) is
-normalised on load by a configured sign.
+normalised on load by a configured sign. The same posting-setup pair maps budgeted
+quantity x item unit cost to the setup's COGS account; an account no setup row names is
+"outside the sales budget" (never favourable or unfavourable).
 
 Master (hw_support.MASTER): C1 = DOM, C2 = EXP; I1, I2 = RETAIL, I3 = SERVICE,
 I4 = FREIGHT; DOM+RETAIL -> 4000 (income), EXP+RETAIL -> 4100 (income),
-DOM+FREIGHT -> 6100 (expense); 6000 is an expense account; no setup for SERVICE.
+DOM+FREIGHT -> 6100 (expense); every setup row has COGS account 5000; 6000 is an
+expense account no setup row names; no setup for SERVICE. Unit costs: I1 5, I2 8, I4 0.
+Every budget line here has quantity 1.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def by_account(out):
 
 
 def check_march(rows):
-    assert set(rows) == {"4000", "4100", "6000", "6100"}  # 5000 has no budget on either side
+    assert set(rows) == {"4000", "4100", "5000", "6000", "6100"}
     for r in rows.values():
         assert r["period"] == P
     r = rows["4000"]  # income
@@ -90,12 +94,19 @@ def check_march(rows):
     assert r["variance"] == pytest.approx(-200)  # 800 - 1000
     assert r["variance_pct"] == pytest.approx(-0.2)  # -200 / |1000|
     assert r["assessment"] == "unfavourable"  # income, negative variance
-    r = rows["6000"]  # expense, financial budget only
-    assert r["sales_budget"] == pytest.approx(0)
+    r = rows["5000"]  # COGS: qty x unit cost of the mapped lines, no financial budget
+    # C1 I1 1x5 + C1 I2 1x8 + C2 I1 1x5 + C1 I4 1x0 = 18 (C1 I3 has no setup row)
+    assert r["sales_budget"] == pytest.approx(18)
+    assert r["financial_budget"] == pytest.approx(0)
+    assert r["variance"] == pytest.approx(18)  # 18 - 0
+    assert r["variance_pct"] is None  # 18 / |0| -> no value
+    assert r["assessment"] == "unfavourable"  # cost account, positive variance
+    r = rows["6000"]  # expense no posting-setup row names: outside the sales budget
+    assert r["sales_budget"] is None
     assert r["financial_budget"] == pytest.approx(500)
-    assert r["variance"] == pytest.approx(-500)  # 0 - 500
-    assert r["variance_pct"] == pytest.approx(-1.0)  # -500 / |500|
-    assert r["assessment"] == "favourable"  # cost account, negative variance
+    assert r["variance"] is None
+    assert r["variance_pct"] is None
+    assert r["assessment"] == "outside the sales budget"
     r = rows["6100"]  # expense, mapped from the I4 (FREIGHT) line
     assert r["sales_budget"] == pytest.approx(300)
     assert r["financial_budget"] == pytest.approx(200)
@@ -134,7 +145,9 @@ def test_budget_variance_bc_data_without_flag_is_taken_as_stored(tmp_path):
 def test_budget_variance_april_on_budget_and_zero_financial_budget(tmp_path):
     out = kpis(write_source(tmp_path, SALES_BUDGET, GL_POSITIVE), "2024-04")
     rows = by_account(out)
-    assert set(rows) == {"4000", "4100"}  # the I3 line (unmapped) makes no row
+    # the I3 line (unmapped) makes no row; 5000: C1 I1 1x5 + C2 I1 1x5 = 10 of cost
+    assert set(rows) == {"4000", "4100", "5000"}
+    assert rows["5000"]["sales_budget"] == pytest.approx(10)
     r = rows["4000"]
     assert r["sales_budget"] == pytest.approx(2000)
     assert r["financial_budget"] == pytest.approx(2000)
@@ -149,9 +162,8 @@ def test_budget_variance_april_on_budget_and_zero_financial_budget(tmp_path):
     assert r["assessment"] == "favourable"  # income, positive variance
 
 
-def test_unmapped_budget_lines_reported_all_periods(tmp_path):
-    out = kpis(write_source(tmp_path, SALES_BUDGET, GL_POSITIVE), P)
-    got = sorted(
+def _unmapped(out):
+    return sorted(
         (
             u["period"],
             u["customer_no"],
@@ -163,8 +175,19 @@ def test_unmapped_budget_lines_reported_all_periods(tmp_path):
         )
         for u in out["unmapped_budget_lines"]
     )
+
+
+def test_unmapped_budget_lines_of_the_period(tmp_path):
+    out = kpis(write_source(tmp_path, SALES_BUDGET, GL_POSITIVE), P)
+    # I3 is SERVICE; no posting setup for DOM+SERVICE: only March's line is listed
+    assert _unmapped(out) == [("2024-03", "C1", "I3", "WH1", "DOM", "SERVICE", 250.0)]
+    assert out["unmapped_budget_lines_all_periods"] == 2
+
+
+def test_unmapped_budget_lines_reported_all_periods(tmp_path):
+    out = kpis(write_source(tmp_path, SALES_BUDGET, GL_POSITIVE), P, "--unmapped", "all")
     # I3 is SERVICE; no posting setup for DOM+SERVICE or EXP+SERVICE
-    assert got == [
+    assert _unmapped(out) == [
         ("2024-03", "C1", "I3", "WH1", "DOM", "SERVICE", 250.0),
         ("2024-04", "C2", "I3", "WH1", "EXP", "SERVICE", 90.0),
     ]

@@ -4,8 +4,9 @@ domain.md: at the item x location x period grain, accuracy = max(0, 1 - sum|A-F|
 bias = sum(F-A) / sum A; with no plan snapshots A = invoiced revenue
 (sales_invoices.amount), F = sales-budget amount (summed over customers into the cell);
 cells present on either side count, a missing side is 0. Tracking signal =
-sum_t(A_t - F_t) / MAD, MAD = mean_t |A_t - F_t| over the last n periods (default 6)
-ending at the requested period, A_t / F_t being period totals.
+sum_t(A_t - F_t) / MAD, MAD = mean_t |A_t - F_t| over the last n periods that have data
+(default 6) up to the requested period, A_t / F_t being period totals; no value with fewer
+than 3 such periods (a month without data is not an error of 0).
 """
 
 from __future__ import annotations
@@ -114,8 +115,9 @@ def test_forecast_accuracy_floored_at_zero(tmp_path):
     assert out["forecast_accuracy"] is not None
     assert out["forecast_accuracy"] == pytest.approx(0.0)
     assert out["forecast_bias"] == pytest.approx(3.0)  # (400-100)/100
-    # only March deviates over the 6 periods: sum -300 / (300/6) = -6
-    assert out["tracking_signal"] == pytest.approx(-300 / (300 / 6))
+    # only March has data: 1 period < 3 -> no tracking signal (not -6 from empty months)
+    assert out["tracking_signal"] is None
+    assert out["tracking_signal_flag"] is None
 
 
 def test_forecast_no_actuals_is_null(tmp_path):
@@ -124,8 +126,8 @@ def test_forecast_no_actuals_is_null(tmp_path):
     # sum A = 0 -> accuracy and bias have no value
     assert out["forecast_accuracy"] is None
     assert out["forecast_bias"] is None
-    # tracking signal: sum(A-F) = -400, MAD = 400/6 -> -6 (denominator is not zero)
-    assert out["tracking_signal"] == pytest.approx(-6.0)
+    # tracking signal: one period with data (March) < 3 -> no value
+    assert out["tracking_signal"] is None
 
 
 def test_tracking_signal_perfect_forecast_is_null(tmp_path):
@@ -142,28 +144,53 @@ def test_tracking_signal_perfect_forecast_is_null(tmp_path):
     assert out["tracking_signal"] is None  # MAD = 0 -> no value
 
 
-@pytest.mark.parametrize(
-    "february",
-    [
-        [],  # no invoice and no budget in February: A_Feb = F_Feb = 0
-        [("inv", 400), ("bud", 400)],  # February on target: A_Feb = F_Feb = 400
-    ],
-)
-def test_tracking_signal_window_is_n_periods_even_when_one_is_empty(tmp_path, february):
-    feb_inv = [inv("G2", 1, "2024-02-10", a) for kind, a in february if kind == "inv"]
-    feb_bud = [bud("2024-02", a) for kind, a in february if kind == "bud"]
+def test_tracking_signal_window_counts_only_periods_with_data(tmp_path):
+    src = write_source(
+        tmp_path,
+        {
+            "sales_invoices": [inv("G1", 1, "2024-01-10", 300), inv("G3", 1, "2024-03-10", 500)],
+            "sales_budget": [bud("2024-01", 200), bud("2024-03", 300)],
+        },
+    )
+    out = kpis(src, P, "--ts-periods", "3")
+    # periods with data: Jan (+100) and Mar (+200); February has none -> 2 periods < 3
+    assert out["tracking_signal"] is None
+
+
+def test_tracking_signal_window_reaches_back_over_a_gap(tmp_path):
+    src = write_source(
+        tmp_path,
+        {
+            "sales_invoices": [
+                inv("G0", 1, "2023-11-10", 100),
+                inv("G1", 1, "2024-01-10", 300),
+                inv("G3", 1, "2024-03-10", 500),
+            ],
+            "sales_budget": [bud("2023-11", 400), bud("2024-01", 200), bud("2024-03", 300)],
+        },
+    )
+    out = kpis(src, P, "--ts-periods", "3")
+    # the last 3 periods with data: Nov 100-400 = -300, Jan +100, Mar +200 (Dec, Feb empty)
+    # sum = 0 -> 0 / ((300 + 100 + 200) / 3) = 0.0
+    assert out["tracking_signal"] == pytest.approx(0.0)
+    out = kpis(src, P, "--ts-periods", "2")
+    # n = 2 periods with data (Jan, Mar) < 3 -> no value, whatever the window asked
+    assert out["tracking_signal"] is None
+
+
+def test_tracking_signal_with_three_periods_of_data(tmp_path):
     src = write_source(
         tmp_path,
         {
             "sales_invoices": [
                 inv("G1", 1, "2024-01-10", 300),
+                inv("G2", 1, "2024-02-10", 400),
                 inv("G3", 1, "2024-03-10", 500),
-                *feb_inv,
             ],
-            "sales_budget": [bud("2024-01", 200), bud("2024-03", 300), *feb_bud],
+            "sales_budget": [bud("2024-01", 200), bud("2024-02", 400), bud("2024-03", 300)],
         },
     )
-    out = kpis(src, P, "--ts-periods", "3")
-    # Jan 300-200 = +100, Feb 0 (either way the error is 0), Mar 500-300 = +200
-    # sum = 300; MAD = (100 + 0 + 200) / 3 = 100 -> 3.0 in both variants
+    out = kpis(src, P)  # default window 6, only 3 periods have data
+    # Jan +100, Feb 0, Mar +200: sum 300, MAD = (100 + 0 + 200) / 3 = 100 -> 3.0, no flag
     assert out["tracking_signal"] == pytest.approx(300 / ((100 + 0 + 200) / 3))
+    assert out["tracking_signal_flag"] is False

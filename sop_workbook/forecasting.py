@@ -225,19 +225,21 @@ SES_GRID = GRID_BETA == 0
 DAMPED_GRID = GRID_BETA > 0
 
 
-def _smooth(x: np.ndarray, start: np.ndarray):
-    """Run every (α, β, φ) of the grid over x (adjusted history, zeros before start).
-    Returns level, trend, SSE, each (G, S), after the last column."""
+def _smooth(x: np.ndarray, start: np.ndarray, grid=None):
+    """Run every (α, β, φ) of the grid (default: the module's) over x (adjusted history,
+    zeros before start). Returns level, trend, SSE, each (G, S), after the last column."""
+    grid_alpha, grid_beta, grid_phi = (GRID_ALPHA, GRID_BETA, GRID_PHI) if grid is None \
+        else (np.atleast_1d(np.asarray(g, dtype=float)) for g in grid)
     s, t = x.shape
     n = t - start
     a0, b0 = _line(x, start, np.minimum(n, SEASONAL_MIN))
-    trend_grid = (GRID_BETA > 0)[:, None]
+    trend_grid = (grid_beta > 0)[:, None]
     level0 = np.where(trend_grid, (a0 - b0)[None, :], a0[None, :])
     trend0 = np.where(trend_grid, b0[None, :], 0.0)
     level, trend = level0.copy(), trend0.copy()
-    alpha = GRID_ALPHA[:, None]
-    beta = (GRID_ALPHA * GRID_BETA)[:, None]
-    phi = GRID_PHI[:, None]
+    alpha = grid_alpha[:, None]
+    beta = (grid_alpha * grid_beta)[:, None]
+    phi = grid_phi[:, None]
     sse = np.zeros_like(level)
     f, e, tmp = np.empty_like(level), np.empty_like(level), np.empty_like(level)
     first = int(start.min()) if s else t
@@ -302,6 +304,55 @@ def _tsb(y: np.ndarray, start: np.ndarray, alpha: float = TSB_ALPHA, beta: float
                         np.where(later, prob + beta * (demand - prob), prob))
         seen |= demand
     return np.where(seen, prob * z, np.nan)
+
+
+# ----------------------------------------------------------------- single models
+# Fixed parameters, no seasonal adjustment: the building blocks of fit_all, for checking
+# by hand. Each returns (S, horizon), floored at 0, NaN rows where it cannot be fitted.
+
+
+def seasonal_naive(y, horizon: int = 12, start=None) -> np.ndarray:
+    """Same month last year; NaN rows for series with < 12 periods."""
+    y, start = _prepare(y, start)
+    t = y.shape[1]
+    if t < SEASON:
+        return np.full((y.shape[0], horizon), np.nan)
+    out = np.maximum(y[:, t - SEASON + np.arange(horizon) % SEASON], 0.0)
+    out[t - start < SEASON] = np.nan
+    return out
+
+
+def exponential_smoothing(y, horizon: int = 12, alpha: float = 0.3, beta: float = 0.0,
+                          phi: float = 1.0, start=None) -> np.ndarray:
+    """SES (β = 0) or (damped) trend smoothing with the given α, β (share of α), φ."""
+    y, start = _prepare(y, start)
+    level, trend, _ = _smooth(y, start, (alpha, beta, phi))
+    h = np.arange(1, horizon + 1)
+    return np.maximum(level[0][:, None] + np.cumsum(phi ** h)[None, :] * trend[0][:, None],
+                      0.0)
+
+
+def theta(y, horizon: int = 12, alpha: float = 0.3, start=None) -> np.ndarray:
+    """Theta (SES with drift) with the given α."""
+    y, start = _prepare(y, start)
+    n = y.shape[1] - start
+    level, _, _ = _smooth(y, start, (alpha, 0.0, 1.0))
+    _, slope = _line(y, start, n)
+    h = np.arange(1, horizon + 1)[None, :]
+    drift = h - 1 + 1 / alpha - (1 - alpha) ** n[:, None] / alpha
+    return np.maximum(level[0][:, None] + slope[:, None] / 2 * drift, 0.0)
+
+
+def croston_sba(y, horizon: int = 12, start=None) -> np.ndarray:
+    """Croston-SBA (NaN with < 2 demands); does not check intermittency."""
+    y, start = _prepare(y, start)
+    return np.repeat(np.maximum(_croston(y, start), 0.0)[:, None], horizon, axis=1)
+
+
+def tsb(y, horizon: int = 12, start=None) -> np.ndarray:
+    """TSB (NaN without demand); does not check intermittency."""
+    y, start = _prepare(y, start)
+    return np.repeat(np.maximum(_tsb(y, start), 0.0)[:, None], horizon, axis=1)
 
 
 # ----------------------------------------------------------------- one origin

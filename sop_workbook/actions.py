@@ -8,6 +8,7 @@ write Excel tables by name, read and write named cells, recalculate.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -321,6 +322,25 @@ def rebuild_stages(book) -> dict[str, pd.DataFrame]:
         book.write_table(name, frame)
     draw_category_charts(book, tables["demand_rollup"])
     return tables
+
+
+@dataclass
+class BaselineReport:
+    series: int
+    models: Counter
+    udf_cells: int
+
+
+def rerun_baseline(book) -> BaselineReport:
+    """Re-run the statistical baseline without a Refresh: the history already in the
+    workbook (agg_sales) is forecast again and every review-stage table built on the plan
+    is rewritten (:func:`rebuild_stages`); inputs are kept, the KPI cells recomputed.
+    ``models`` counts the model (or pair of models) per item × location."""
+    tables = rebuild_stages(book)
+    grid = tables["plan_demand"]
+    notes = grid.loc[grid["layer"].eq("baseline"), "note"].dropna().astype(str)
+    models = Counter(n.split(" · ")[0].removeprefix("model: ") for n in notes)
+    return BaselineReport(len(notes), models, book.recalculate())
 
 
 def export_scorecard(book, out_dir) -> dict:

@@ -2,7 +2,7 @@
 (``xl/vba/Ribbon.bas``): ``import macros; macros.refresh()`` and so on.
 
 Each wraps the calling workbook in the live adapter and runs the same action as the
-headless command (``sop refresh``, ``sop roll-forward``, ``sop export-scorecard``). Errors
+headless command (``sop refresh``, ``sop roll-forward``, ``sop baseline``, ``sop export-scorecard``). Errors
 the planner can act on are shown in a message box; nothing is half-written (the actions
 validate before they write).
 """
@@ -49,6 +49,14 @@ def roll_forward() -> None:
     book, report = _run(actions.roll_forward)
     if report is not None:
         book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}.",
+                       title=TITLE)
+
+
+def baseline() -> None:
+    """Re-run the statistical baseline on the history in the workbook (no Refresh)."""
+    book, report = _run(actions.rerun_baseline)
+    if report is not None:
+        book.app.alert(f"Baseline re-run for {report.series:,} item × location series.",
                        title=TITLE)
 
 

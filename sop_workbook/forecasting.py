@@ -61,15 +61,19 @@ R forecast package's ``nsdiffs(test = "seas")``). Otherwise ``I ≡ 1``.
 Selection (:func:`select_and_forecast`)
 ---------------------------------------
 Rolling origin over the planning horizon: every model is fitted on the history up to
-``T − o`` for each offset ``o`` in :data:`ORIGINS` (12, 9, 6, 3 months back; offsets
-beyond the history are skipped) and forecasts up to the last history column —
-min(horizon, o) periods, 12 + 9 + 6 + 3 = 30 forecasts with a horizon of 12. A model's
-**backtest error** is the mean absolute error of those forecasts; a model that cannot be
-fitted at one of the origins used has no score. The model with the smallest error is
-chosen (ties → first in :data:`MODELS` order); it is refitted on the whole history and
-forecasts ``horizon`` periods. A rolling origin scores a model on the horizon it will be
-used for, so a seasonal series is not handed a flat forecast because it looked good one
-step ahead.
+``T − o`` for each offset ``o`` in :data:`ORIGINS` (12, 9, 6, 3 months back; an origin
+that leaves a series fewer than 3 periods is skipped for it) and forecasts up to the last
+history column — min(horizon, o) periods, 12 + 9 + 6 + 3 = 30 forecasts with a horizon of
+12. A model's **backtest error** is the mean absolute error of those forecasts; a model
+that cannot be fitted at one of the origins used has no score. The baseline is the mean
+of the two models with the smallest error (:data:`POOL`; ties → first in :data:`MODELS`
+order), the second only if its error is at most twice the best's (:data:`POOL_RATIO`,
+so a clearly better model is not diluted); each is refitted on the whole history and
+forecasts ``horizon`` periods. ``model`` names the model(s) in :data:`MODELS` order,
+e.g. ``damped+theta``, and ``error`` is the backtest MAE of exactly that mean. A rolling
+origin scores a model on the horizon it will be used for, so a seasonal series is not
+handed a flat forecast because it looked good one step ahead; averaging the two best
+is steadier than picking one on a 30-forecast backtest (measured: README).
 
 Explicit cases (``model`` names): history all zeros (or none) → ``no_demand``, forecast
 0; fewer than 2 periods with demand → ``mean`` (the history's mean, so a single spike
@@ -109,6 +113,7 @@ STRENGTH_MIN = 0.64  # seasonal strength above which a series is seasonal
 MIN_PERIODS = {"seasonal_naive": SEASON, "ses": 3, "damped": 6, "theta": 3,
                "combined": SEASON}
 POOL = 2  # the forecast is the mean of this many best models
+POOL_RATIO = 2.0  # … of those whose backtest error is at most this × the best's
 INTERMITTENT_MODELS = ("croston_sba", "tsb")
 
 
@@ -494,7 +499,8 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
     fittable = np.isfinite(final.forecast).all(axis=2)  # (M, S)
     score = np.where(np.isfinite(mae) & fittable, mae, np.inf)
     order = np.argsort(score, axis=0, kind="stable")[:max(1, pool)]  # (P, S)
-    picked = np.isfinite(np.take_along_axis(score, order, axis=0))  # (P, S)
+    ranked_score = np.take_along_axis(score, order, axis=0)
+    picked = np.isfinite(ranked_score) & (ranked_score <= POOL_RATIO * ranked_score[0] + 1e-12)
     count = picked.sum(axis=0)
     cols = np.arange(s)
 

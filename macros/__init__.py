@@ -2,9 +2,9 @@
 (``xl/vba/Ribbon.bas``): ``import macros; macros.refresh()`` and so on.
 
 Each wraps the calling workbook in the live adapter and runs the same action as the
-headless command (``sop refresh``, ``sop roll-forward``, ``sop baseline``, ``sop export-scorecard``). Errors
-the planner can act on are shown in a message box; nothing is half-written (the actions
-validate before they write).
+headless command (``sop refresh``, ``sop roll-forward``, ``sop baseline``,
+``sop export-scorecard``). Errors the planner can act on are shown in a message box;
+nothing is half-written (the actions validate before they write).
 """
 
 from __future__ import annotations

@@ -552,7 +552,8 @@ def baseline(workbook: WorkbookArg, backups: BackupsOpt = 3) -> None:
         _fail(exc)
     models = ", ".join(f"{m} {c}" for m, c in report.models.most_common(5))
     out.print(f"baseline of {workbook} re-run: {report.series:,} item × location series "
-              f"({models}), {report.udf_cells} KPI cells recomputed", markup=False)
+              f"({models}), {report.udf_cells} KPI cells recomputed", markup=False,
+              soft_wrap=True)
 
 
 @app.command()

@@ -3,6 +3,7 @@ the vectorised code against a naive one-series-at-a-time implementation written 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -295,7 +296,7 @@ def _naive_fit(h, first_col, horizon):
     demands = [i for i, v in enumerate(h) if v > 0]
     if demands and n / len(demands) > 1.32:
         z, p = h[demands[0]], demands[0] + 1.0
-        for prev, i in zip(demands, demands[1:], strict=False):
+        for prev, i in itertools.pairwise(demands):
             z, p = z + 0.1 * (h[i] - z), p + 0.1 * ((i - prev) - p)
         if len(demands) >= 2:
             out["croston_sba"] = [0.95 * z / p] * horizon

@@ -75,6 +75,10 @@ origin scores a model on the horizon it will be used for, so a seasonal series i
 handed a flat forecast because it looked good one step ahead; averaging the two best
 is steadier than picking one on a 30-forecast backtest (measured: README).
 
+History used: at most the most recent :data:`MAX_HISTORY` (240) months of a longer
+history — demand of 20 years ago rarely describes today's, and the cost stays bounded
+(the workbook plans on 36 months; ``sop forecast`` takes any length).
+
 Explicit cases (``model`` names): history all zeros (or none) → ``no_demand``, forecast
 0; fewer than 2 periods with demand → ``mean`` (the history's mean, so a single spike
 after zeros is spread over the whole history, spike ÷ n a month); a series too short for
@@ -100,6 +104,7 @@ MODELS = ("seasonal_naive", "ses", "damped", "theta", "combined", "croston_sba",
 NO_DEMAND = "no_demand"
 FALLBACK = "mean"
 ORIGINS = (12, 9, 6, 3)
+MAX_HISTORY = 240  # months: a longer history is cut to its most recent 20 years
 ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 BETAS = (0.05, 0.2)  # trend smoothing as a share of α (β* = α·β)
 PHIS = (0.8, 0.9, 0.98)
@@ -459,21 +464,35 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
     backtest forecasts from. ``y`` may be cut short (fewer columns) to forecast from an
     earlier period; ``start`` marks where each series' history begins."""
     y, start = _prepare(y, start)
+    if y.shape[1] > MAX_HISTORY:  # the most recent MAX_HISTORY months only
+        cut = y.shape[1] - MAX_HISTORY
+        y, start = y[:, cut:], np.maximum(start - cut, 0)
     s, t = y.shape
     n = t - start
     m = len(MODELS)
-    backtests = []  # (forecasts (M, S, k), actuals (S, k), used (S,))
+    # Every origin's history (shifted right so that it ends in the last column, which
+    # only relabels its calendar phase) and the whole history are fitted in one call:
+    # one pass over the months for all of them.
+    copies, plan = [y], []  # plan: (row offset, origin end, k, used)
+    starts = [start]
     for o in origins:
         end = t - o
         if end < 1:
             continue
-        k = min(horizon, o)
         sub_start = np.minimum(start, end)
         used = (end - sub_start) >= 3  # the series has history at this origin
         if not used.any():
             continue
-        fit = fit_all(y[:, :end], k, sub_start)
-        backtests.append((fit.forecast, y[:, end:end + k], used))
+        shifted = np.zeros_like(y)
+        shifted[:, o:] = y[:, :end]
+        plan.append((len(copies) * s, end, min(horizon, o), used))
+        copies.append(shifted)
+        starts.append(sub_start + o)
+    stacked = fit_all(np.concatenate(copies), max(horizon, 1), np.concatenate(starts))
+    final = Fit(stacked.forecast[:, :s], stacked.index[:s], stacked.ses_at[:s],
+                stacked.damped_at[:s])
+    backtests = [(stacked.forecast[:, row:row + s, :k], y[:, end:end + k], used)
+                 for row, end, k, used in plan]
     needed = sum((np.where(u, a.shape[1], 0) for _, a, u in backtests), np.zeros(s))
 
     def backtest_mae(pick) -> np.ndarray:
@@ -495,7 +514,6 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
         scale = np.where(needed > 0, sum((np.where(u[:, None], a, 0.0).sum(axis=1)
                                           for _, a, u in backtests), np.zeros(s))
                          / np.maximum(needed, 1), np.nan)
-    final = fit_all(y, horizon, start)
     fittable = np.isfinite(final.forecast).all(axis=2)  # (M, S)
     score = np.where(np.isfinite(mae) & fittable, mae, np.inf)
     order = np.argsort(score, axis=0, kind="stable")[:max(1, pool)]  # (P, S)

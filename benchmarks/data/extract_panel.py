@@ -62,7 +62,7 @@ def panel(wheels: Path) -> dict[str, pd.Series]:
     weekly = pd.Series(co2["co2"].to_numpy(),
                        index=pd.to_datetime(co2["date"].astype(str), format="%Y%m%d"))
     monthly = weekly.resample("MS").mean()  # mean of the month's weekly readings
-    monthly = monthly.interpolate()  # a month with no reading: midway (none in practice?)
+    monthly = monthly.interpolate()  # 5 months without a reading: linear between neighbours
     out["co2"] = _monthly(monthly.round(3), monthly.index[0].strftime("%Y-%m"))
     elec = _csv(wheels, "statsmodels", "statsmodels/datasets/elec_equip/elec_equip.csv")
     first = pd.to_datetime(elec.iloc[0, 0], format="%b-%d-%Y").strftime("%Y-%m")

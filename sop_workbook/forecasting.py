@@ -137,7 +137,10 @@ def _prepare(y, start) -> tuple[np.ndarray, np.ndarray]:
 
 def adi(y, start=None) -> np.ndarray:
     """Average demand interval: periods of history ÷ periods with demand > 0 (∞ if none)."""
-    y, start = _prepare(y, start)
+    return _adi(*_prepare(y, start))
+
+
+def _adi(y: np.ndarray, start: np.ndarray) -> np.ndarray:
     n = y.shape[1] - start
     nonzero = (y > 0).sum(axis=1)
     with np.errstate(divide="ignore"):
@@ -178,7 +181,10 @@ def _line(x: np.ndarray, start: np.ndarray, length: np.ndarray):
 def seasonal_indices(y, start=None) -> np.ndarray:
     """(S, 12) multiplicative seasonal indices by phase (column mod 12); rows of 1 where
     the series is not treated as seasonal (rules in the module docstring)."""
-    y, start = _prepare(y, start)
+    return _seasonal_indices(*_prepare(y, start))
+
+
+def _seasonal_indices(y: np.ndarray, start: np.ndarray) -> np.ndarray:
     s, t = y.shape
     n = t - start
     out = np.ones((s, SEASON))
@@ -388,7 +394,7 @@ def fit_all(y, horizon: int = 12, start=None) -> Fit:
     n = t - start
     h = np.arange(1, horizon + 1)
     out = np.full((len(MODELS), s, horizon), np.nan)
-    index = seasonal_indices(y, start)
+    index = _seasonal_indices(y, start)
     if t == 0:
         return Fit(out, index, np.zeros(s, int), np.zeros(s, int))
     phase_hist = np.arange(t) % SEASON
@@ -423,7 +429,7 @@ def fit_all(y, horizon: int = 12, start=None) -> Fit:
     # combination of damped, theta and seasonal naive
     out[4] = (out[0] + out[2] + out[3]) / 3.0
     # intermittent models
-    inter = np.flatnonzero(intermittent(y, start))
+    inter = np.flatnonzero(_adi(y, start) > ADI_CUTOFF)
     if len(inter):
         cro = _croston(y[inter], start[inter])
         tsb = _tsb(y[inter], start[inter])
@@ -496,20 +502,19 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
     needed = sum((np.where(u, a.shape[1], 0) for _, a, u in backtests), np.zeros(s))
 
     def backtest_mae(pick) -> np.ndarray:
-        """(S,) MAE of forecasts ``pick(forecasts)`` (S, k) over the origins used; NaN if
-        any is missing."""
-        total = np.zeros(s)
-        count = np.zeros(s)
+        """MAE (…, S) of the forecasts ``pick(forecasts)`` (…, S, k) over the origins
+        used; NaN if any of them is missing."""
+        total = count = 0.0
         for f, a, u in backtests:
             err = np.abs(pick(f) - a)
-            ok = u & np.isfinite(err).all(axis=1)
-            total += np.where(ok, np.nan_to_num(err).sum(axis=1), 0.0)
-            count += np.where(ok, a.shape[1], 0)
+            ok = u & ~np.isnan(err).any(axis=-1)
+            total = total + np.where(ok, err.sum(axis=-1), 0.0)
+            count = count + np.where(ok, a.shape[1], 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where((count == needed) & (needed > 0), total / np.maximum(count, 1),
                             np.nan)
 
-    mae = np.stack([backtest_mae(lambda f, i=i: f[i]) for i in range(m)])  # (M, S)
+    mae = backtest_mae(lambda f: f) if backtests else np.full((m, s), np.nan)  # (M, S)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(needed > 0, sum((np.where(u[:, None], a, 0.0).sum(axis=1)
                                           for _, a, u in backtests), np.zeros(s))
@@ -525,11 +530,11 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
     def combine(f: np.ndarray) -> np.ndarray:
         total = np.zeros(f.shape[1:])
         for r in range(order.shape[0]):
-            total += np.where(picked[r][:, None], np.nan_to_num(f[order[r], cols]), 0.0)
+            total += np.where(picked[r][:, None], f[order[r], cols], 0.0)
         return total / np.maximum(count, 1)[:, None]
 
     forecast = combine(final.forecast)
-    error = backtest_mae(combine)
+    error = backtest_mae(combine) if backtests else np.full(s, np.nan)
     names = np.array(MODELS, dtype=object)
     ranked = np.sort(np.where(picked, order, m), axis=0)  # the picked, in MODELS order
     model = np.array(["+".join(names[ranked[:c, i]]) for i, c in enumerate(count)],
@@ -542,7 +547,8 @@ def select_and_forecast(y, horizon: int = 12, start=None, *, origins=ORIGINS,
     model[few] = FALLBACK
     error[few] = np.nan
     zero = ~(y != 0).any(axis=1)
+    adi_all = _adi(y, start)
     forecast[zero] = 0.0
     model[zero] = NO_DEMAND
     return Selection(np.maximum(forecast, 0.0), model, mae.T.copy(), error, scale,
-                     final.index, adi(y, start), intermittent(y, start))
+                     final.index, adi_all, adi_all > ADI_CUTOFF)

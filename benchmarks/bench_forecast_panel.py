@@ -12,7 +12,8 @@ Accuracy is seasonal MASE (m = 12): mean |forecast − actual| over the 12 held-
 ÷ the in-sample mean |y_t − y_{t−12}| of the history the forecast was made from. Each
 method forecasts 12 months from the same histories: the project's
 :func:`sop_workbook.forecasting.select_and_forecast` (all histories of a task in one
-call), and statsforecast's ``AutoETS(season_length=12)``, ``AutoTheta(season_length=12)``
+call), the baseline before issue 18 (``previous_baseline.py``), and statsforecast's
+``AutoETS(season_length=12)``, ``AutoTheta(season_length=12)``
 and ``SeasonalNaive(12)`` (``n_jobs=1``, each model timed alone after a warm-up call, so
 numba compilation is not counted). Time per series = wall time ÷ number of histories;
 the baseline is also timed one series per call ("1/call").
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import previous_baseline as previous
 
 from sop_workbook import forecasting as fc
 
@@ -63,16 +65,29 @@ def mase(history: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> float
     return float(np.mean(np.abs(forecast - actual)) / scale)
 
 
-def project(histories: list[np.ndarray]) -> tuple[np.ndarray, list[str], float]:
-    """Right-aligned into one array (start = first column of each history), one call."""
+def _aligned(histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-aligned into one array (start = first column of each history)."""
     t = max(len(h) for h in histories)
     y = np.zeros((len(histories), t))
     start = np.array([t - len(h) for h in histories])
     for i, h in enumerate(histories):
         y[i, t - len(h):] = h
+    return y, start
+
+
+def project(histories: list[np.ndarray]) -> tuple[np.ndarray, list[str], float]:
+    y, start = _aligned(histories)
     t0 = time.perf_counter()
     sel = fc.select_and_forecast(y, H, start)
     return sel.forecast, list(sel.model), time.perf_counter() - t0
+
+
+def previous_baseline(histories: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """The baseline before issue 18 (one-step backtest over 6 months)."""
+    y, start = _aligned(histories)
+    t0 = time.perf_counter()
+    sel = previous.select_and_forecast(y, H, 6, start)
+    return sel.forecast, time.perf_counter() - t0
 
 
 def statsforecast_models():
@@ -113,6 +128,8 @@ def main() -> None:
         f, models, sec = project(hist)
         methods["baseline"] = f
         times[("baseline", task)] = (sec, len(hist))
+        methods["previous"], sec = previous_baseline(hist)
+        times[("previous", task)] = (sec, len(hist))
         t0 = time.perf_counter()
         for h in hist:  # the same, one series per call
             fc.select_and_forecast(h[None, :], H)

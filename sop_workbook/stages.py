@@ -315,9 +315,9 @@ def _layered(history: pd.DataFrame, plan: pd.DataFrame, keys: list[str], current
 
 def baseline_notes(baseline: pd.DataFrame) -> pd.Series:
     """The baseline row's note per item × location: ``model: damped+theta · backtest
-    MAE 12.3 (18% of demand)`` — the model(s) the baseline comes from and their mean
-    absolute error over the rolling-origin backtest (last 12 months forecast from 12, 9, 6
-    and 3 months back), absolute and ÷ the mean demand of those months."""
+    MAE 12.3 (18%)`` — the model(s) the baseline comes from and their mean absolute error
+    over the rolling-origin backtest (last 12 months forecast from 12, 9, 6 and 3 months
+    back), in units and as a share of the mean demand of those months."""
     first = baseline.drop_duplicates(KEYS).set_index(KEYS)
     blank = pd.Series(np.nan, index=first.index)
     notes = []
@@ -327,7 +327,7 @@ def baseline_notes(baseline: pd.DataFrame) -> pd.Series:
         if pd.notna(mae):
             note += f" · backtest MAE {mae:,.1f}"
             if pd.notna(rel):
-                note += f" ({rel:.0%} of demand)"
+                note += f" ({rel:.0%})"
         elif model != "no_demand":
             note += " · not backtested"
         notes.append(note)

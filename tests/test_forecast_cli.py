@@ -146,8 +146,7 @@ def test_demand_sheet_shows_model_and_backtest_error(refreshed):
     base = _baseline_rows(refreshed)
     # A: 10 every month — every model forecasts 10 with backtest MAE 0; ties → MODELS
     # order (seasonal naive, SES), the second kept (0 ≤ 2 × 0)
-    assert base.loc["A", "note"] == "model: seasonal_naive+ses · backtest MAE 0.0 (0% of " \
-        "demand)"
+    assert base.loc["A", "note"] == "model: seasonal_naive+ses · backtest MAE 0.0 (0%)"
     assert [base.loc["A", f"p{i:02d}"] for i in range(1, 13)] == [10.0] * 12
     # B: three identical years — indices exact, adjusted history flat: all models repeat
     # the pattern with MAE 0 → same pair, baseline = the pattern from 2026-01

@@ -50,6 +50,9 @@ All forecasts are floored at 0 (demand is not negative), in the backtest too. ``
     ``π ← (1 − β)π`` without. ``F(h) = π·z``. Needs ≥ 1 demand; intermittent series only.
     After a long run of zeros π decays, so an item whose demand stopped fades out.
 
+Croston-SBA and TSB are candidates only for intermittent series; on those the other
+models compete as well.
+
 Seasonal indices ``I`` (classical multiplicative decomposition, on the history up to the
 origin): a centred 2×12 moving average ``CMA_t`` where it has 6 history periods on both
 sides, ratios ``y_t ÷ CMA_t`` (CMA > 0), ``I[p]`` = mean ratio of the periods with phase
@@ -86,11 +89,13 @@ any origin (n < o + 3 for every offset, so n < 6) → ``mean`` as well.
 
 Why not statsforecast (measured in ``benchmarks/bench_forecast_panel.py``, README)
 -------------------------------------------------------------------------------------
-On the panel of real monthly series in ``benchmarks/data`` this selection is as accurate
-as the best of statsforecast's AutoETS and AutoTheta at a small fraction of their time
-per series, and 2,000 series × 36 months run in well under a second with numpy alone —
-no numba JIT warm-up in Excel's Python, no scipy/statsmodels/numba to ship, and a rule a
-planner can check: each model's backtest error, smallest wins.
+On the panel of real monthly series in ``benchmarks/data`` this baseline has a lower mean
+seasonal MASE over 12 months (0.841 with full histories, 0.846 with 36 months) than
+statsforecast's AutoETS (0.980, 0.946) and AutoTheta (0.872, 1.323), at a small fraction
+of their time per series, and 2,000 series × 36 months run in well under a second with
+numpy alone — no numba JIT warm-up in Excel's Python, no scipy/statsmodels/numba to
+ship, and a rule a planner can check: each model's backtest error, the two smallest
+averaged.
 """
 
 from __future__ import annotations
@@ -119,7 +124,6 @@ MIN_PERIODS = {"seasonal_naive": SEASON, "ses": 3, "damped": 6, "theta": 3,
                "combined": SEASON}
 POOL = 2  # the forecast is the mean of this many best models
 POOL_RATIO = 2.0  # … of those whose backtest error is at most this × the best's
-INTERMITTENT_MODELS = ("croston_sba", "tsb")
 
 
 def _prepare(y, start) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,9 @@
 (``xl/vba/Ribbon.bas``): ``import macros; macros.refresh()`` and so on.
 
 Each wraps the calling workbook in the live adapter and runs the same action as the
-headless command (``sop refresh``, ``sop roll-forward``, ``sop export-scorecard``). Errors
-the planner can act on are shown in a message box; nothing is half-written (the actions
-validate before they write).
+headless command (``sop refresh``, ``sop roll-forward``, ``sop baseline``,
+``sop export-scorecard``). Errors the planner can act on are shown in a message box;
+nothing is half-written (the actions validate before they write).
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ def roll_forward() -> None:
         taken = "".join(f"\n{note}" for note in report.taken)  # rows typed below tables
         book.app.alert(f"Rolled forward from {report.from_period} to {report.to_period}."
                        f"{taken}" + _warnings(report.warnings), title=TITLE)
+
+
+def baseline() -> None:
+    """Re-run the statistical baseline on the history in the workbook (no Refresh)."""
+    book, report = _run(actions.rerun_baseline)
+    if report is not None:
+        book.app.alert(f"Baseline re-run for {report.series:,} item × location series.",
+                       title=TITLE)
 
 
 def export_scorecard() -> None:

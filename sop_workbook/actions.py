@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -558,6 +559,25 @@ def export_plan_history(book, target) -> int:
         tmp.unlink(missing_ok=True)
         raise SopError(f"cannot write {target}: {exc}") from None
     return len(frame)
+
+
+@dataclass
+class BaselineReport:
+    series: int
+    models: Counter
+    udf_cells: int
+
+
+def rerun_baseline(book) -> BaselineReport:
+    """Re-run the statistical baseline without a Refresh: the history already in the
+    workbook (agg_sales) is forecast again and every review-stage table built on the plan
+    is rewritten (:func:`rebuild_stages`); inputs are kept, the KPI cells recomputed.
+    ``models`` counts the model (or pair of models) per item × location."""
+    tables = rebuild_stages(book)
+    grid = tables["plan_demand"]
+    notes = grid.loc[grid["layer"].eq("baseline"), "note"].dropna().astype(str)
+    models = Counter(n.split(" · ")[0].removeprefix("model: ") for n in notes)
+    return BaselineReport(len(notes), models, book.recalculate())
 
 
 def export_scorecard(book, out_dir) -> dict:

@@ -650,6 +650,58 @@ def history_cmd(
 
 
 @app.command()
+def forecast(
+    history: Annotated[Path, typer.Argument(help="CSV with columns series,period,quantity "
+                                            "(period YYYY-MM, every month of a series "
+                                            "present).")],
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Months to "
+                                         "forecast past each series' last month.")] = 12,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the CSV here "
+                                                  "(default: standard output).")] = None,
+) -> None:
+    """Forecast any monthly history with the workbook's statistical baseline.
+
+    Writes series,period,forecast,model. Gaps, duplicate months and non-numbers are
+    reported with their row and column; nothing is written then.
+    """
+    from .forecast_csv import forecast_history, read_history, write_forecast
+
+    try:
+        frame = forecast_history(read_history(history), horizon)
+        text = write_forecast(frame, out_file)
+    except SopError as exc:
+        _fail(exc)
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        n = frame["series"].nunique()
+        err.print(f"wrote {len(frame):,} rows ({n:,} series × {horizon} months) to "
+                  f"{out_file}", markup=False, highlight=False)
+
+
+@app.command()
+def baseline(workbook: WorkbookArg, backups: BackupsOpt = 3) -> None:
+    """Re-run the statistical baseline on the history already in WORKBOOK (no Refresh,
+    no source needed): the plan, its model and backtest notes and every stage built on it
+    are recomputed; overrides and other inputs are kept. A backup is kept."""
+    from .actions import rerun_baseline
+    from .workbook.headless import HeadlessWorkbook
+    from .workbook.io import ensure_writable
+
+    try:
+        ensure_writable(workbook)
+        book = HeadlessWorkbook(workbook)
+        report = rerun_baseline(book)
+        book.save(backups=backups)
+    except SopError as exc:
+        _fail(exc)
+    models = ", ".join(f"{m} {c}" for m, c in report.models.most_common(5))
+    out.print(f"baseline of {workbook} re-run: {report.series:,} item × location series "
+              f"({models}), {report.udf_cells} KPI cells recomputed", markup=False,
+              soft_wrap=True)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__)

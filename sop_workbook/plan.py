@@ -6,13 +6,15 @@ period (:func:`demand_history`, or the workbook's ``agg_sales.invoiced_qty``).
 
 Layers (per item × location × plan period; each is kept visible in the Demand sheet)
 -------------------------------------------------------------------------------------
-- **baseline** (:func:`statistical_baseline`): per item × location, the model chosen by
-  :func:`sop_workbook.forecasting.select_and_forecast` (moving average of 3, seasonal
-  naive, simple exponential smoothing, Croston-SBA for intermittent series; chosen by a
-  rolling-origin one-step backtest over the last ``backtest`` periods — the rules are in
-  that module's docstring) on the last ``months`` (36) periods before the current one.
-  A series starts at its first period with a history row; the model is named in
-  ``model``. Baselines are ≥ 0.
+- **baseline** (:func:`statistical_baseline`): per item × location, the forecast of
+  :func:`sop_workbook.forecasting.select_and_forecast` (seasonal naive, exponential
+  smoothing with and without damped trend on the seasonally adjusted history, Theta, a
+  combination, Croston-SBA and TSB for intermittent series; the mean of the two with the
+  smallest rolling-origin backtest error over the plan horizon — the rules are in that
+  module's docstring) on the last ``months`` (36) periods before the current one. A
+  series starts at its first period with a history row; the model(s) are named in
+  ``model`` and their backtest error in ``backtest_mae`` / ``backtest_error``.
+  Baselines are ≥ 0.
 - **override**: the planners' quantities (table ``plan_overrides``), summed per cell.
 - **events** (:func:`event_uplift`): marketing events; per cell
   ``Σ_events baseline × uplift_pct + share × uplift_units``.
@@ -109,15 +111,18 @@ def history_matrix(history: pd.DataFrame, current_period: str, months: int = 36)
 
 
 def statistical_baseline(history: pd.DataFrame, current_period: str, horizon: int = 12,
-                         backtest: int = 6, months: int = 36) -> pd.DataFrame:
+                         origins=forecasting.ORIGINS, months: int = 36) -> pd.DataFrame:
     """Baseline per item × location × plan period: columns item_no, location_code, period,
-    baseline, model (see the module docstring and :mod:`sop_workbook.forecasting`)."""
+    baseline, model, backtest_mae (the chosen model's mean absolute error over the
+    rolling-origin backtest, NaN where not backtested) and backtest_error (that MAE ÷
+    the mean demand of the backtested periods). See the module docstring and
+    :mod:`sop_workbook.forecasting`."""
     keys, y, start = history_matrix(history, current_period, months)
-    cols = [*KEYS, "period", "baseline", "model"]
+    cols = [*KEYS, "period", "baseline", "model", "backtest_mae", "backtest_error"]
     if keys.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float if c == "baseline" else object)
-                             for c in cols})
-    sel = forecasting.select_and_forecast(y, horizon, backtest, start)
+        return pd.DataFrame({c: pd.Series(dtype=object if c in (*KEYS, "period", "model")
+                                          else float) for c in cols})
+    sel = forecasting.select_and_forecast(y, horizon, start, origins=origins)
     periods = plan_periods(current_period, horizon)
     out = pd.DataFrame({
         "item_no": np.repeat(keys["item_no"].to_numpy(), horizon),
@@ -125,6 +130,8 @@ def statistical_baseline(history: pd.DataFrame, current_period: str, horizon: in
         "period": np.tile(periods, len(keys)),
         "baseline": np.maximum(sel.forecast, 0.0).ravel(),
         "model": np.repeat(sel.model, horizon),
+        "backtest_mae": np.repeat(sel.error, horizon),
+        "backtest_error": np.repeat(sel.relative_error, horizon),
     })
     return out[cols]
 

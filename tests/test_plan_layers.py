@@ -146,7 +146,8 @@ def test_baseline_history_window_and_empty():
     empty = plan.statistical_baseline(pd.DataFrame(columns=["item_no", "location_code",
                                                             "period", "quantity"]), "2026-11")
     assert empty.empty and list(empty.columns) == ["item_no", "location_code", "period",
-                                                   "baseline", "model"]
+                                                   "baseline", "model", "backtest_mae",
+                                                   "backtest_error"]
     # rows at or after the current period are not history; a series that stopped before
     # the 36-month window still gets a zero baseline
     hist = pd.DataFrame({"item_no": ["A", "A", "B"], "location_code": "MAIN",

@@ -2,7 +2,7 @@
 
 Current period 2026-01 (plan 2026-01 … 2026-12), 24 months of history 2024-01 … 2025-12,
 one invoice per item and month at MAIN: A 10/month, B 20/month, C 5/month. Constant
-series: every candidate model (seasonal naive, moving average, exponential smoothing)
+series: every candidate model (seasonal naive, exponential smoothing, Theta, their mean)
 forecasts the constant, so the baseline is A 10, B 20, C 5 in every plan period whatever
 the model chosen.
 

@@ -33,6 +33,12 @@ Public Sub SOP_RollForward(control As IRibbonControl)
     RunPython "import macros; macros.roll_forward()"
 End Sub
 
+' Re-run baseline: forecast the statistical baseline again from the history already in
+' the workbook (no Refresh); overrides and other inputs are kept.
+Public Sub SOP_Baseline(control As IRibbonControl)
+    RunPython "import macros; macros.baseline()"
+End Sub
+
 ' Export scorecard: the one-page executive scorecard (PDF), its charts (PNG) and a
 ' values-only copy (XLSX), written next to the workbook.
 Public Sub SOP_ExportScorecard(control As IRibbonControl)

@@ -278,6 +278,13 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
             empty = ~present
             problems += _problems_at(spec.name, row_no, col, empty,
                                      lambda i: "value is empty (required)")
+        if kind == c.TEXT and col not in spec.enums and col not in {
+                r for ref in spec.references for r in ref.columns}:
+            from .sql.validation import control_character_message
+
+            held = text.str.contains(_CONTROL, regex=True, na=False).to_numpy(dtype=bool)
+            problems += _problems_at(spec.name, row_no, col, held,
+                                     lambda i, t=text: control_character_message(t.iloc[i]))
         out[col] = values
     parsed = pd.DataFrame(out, index=frame.index)
     for col in spec.columns:
@@ -288,6 +295,10 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
     problems += _check_keys(spec, parsed, row_no)
     problems += _check_rules(spec, given, row_no)
     return parsed, problems
+
+
+#: characters a workbook cell cannot hold (as sql.dialect.CONTROL_RE)
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 
 
 def _clean_text(series: pd.Series) -> pd.Series:

@@ -368,6 +368,13 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad_column(spec, col)
                                            else "")
             checks.append(_Check(col, empty, None, lambda v: "value is empty (required)"))
+    referencing = {col for ref in spec.references for col in ref.columns}
+    for col in spec.columns:  # text landing in the workbook (references match a master key)
+        condition = d.has_control_character(q(col))
+        if (col in present and condition and spec.type_of(col) == c.TEXT
+                and col not in spec.enums and col not in referencing):
+            checks.append(_Check(col, f"{q(col)} IS NOT NULL AND {condition}", q(col),
+                                 control_character_message))
     if spec.name == "sales_lines":
         def given(col):
             return f"({q(col)} IS NOT NULL OR {q('bad__' + col)} IS NOT NULL)"
@@ -375,6 +382,15 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             "promised_date", f"NOT {given('promised_date')} AND NOT {given('requested_date')}",
             None, lambda v: "empty, and requested_date is empty too: the line has no due date"))
     return checks
+
+
+def control_character_message(value) -> str:
+    """The message for a text holding a character a workbook cell cannot hold."""
+    text = str(value)
+    bad = next((ch for ch in text if (ord(ch) < 32 and ch not in "\t\n\r")
+                or ch in "\ufffe\uffff"), None)
+    code = f"U+{ord(bad):04X}" if bad is not None else "a control character"
+    return f"{text[:40]!r} contains the character {code}, which a workbook cannot hold"
 
 
 def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:

@@ -189,6 +189,9 @@ class Validation:
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
+        # a file that cannot be read at all: its problem is reported, not every reference
+        # to it (hundreds of knock-on "unknown item" lines)
+        self.broken |= {problem.table for problem in src.problems}
         self.staged: dict[str, tuple[list[Problem], int | None, bool]] = {}
         self.keyed: dict[str, list[Problem]] = {}
         order = sorted(names, key=lambda name: (name not in first, -_size(src, name)))
@@ -222,7 +225,9 @@ class Validation:
     def _references(self, name: str) -> list[Problem]:
         if not self.staged[name][1]:  # no rows (or none staged)
             return []
-        return _check_references(self.src, name, self.references[name])
+        refs = [ref for ref in self.references[name]  # not to a file found unreadable
+                if self.staged[ref.table][1] is not None]
+        return _check_references(self.src, name, refs) if refs else []
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
         """No problem with the source's files and the rows and keys of the tables ``names``
@@ -295,7 +300,7 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, boo
             raise
         problems.append(file_problem(name, table.where, exc))
         src.materialize(staged(name), staging_select(spec, None, None, d))
-        return problems, 0, False
+        return problems, None, False  # unreadable: references to it are not checked
     table_problems, n, keyed = _check_table(src, spec)
     return problems + table_problems, n, keyed
 

@@ -78,6 +78,13 @@ def _where(book, name: str, label: str) -> str:
     return f"{cell} ({label or name.removeprefix('cfg_').replace('_', ' ')})"
 
 
+def check_config(book) -> None:
+    """Every setting on the Config sheet range-checked (an error names the cell)."""
+    options_from_config(book)
+    settings_from_config(book)
+    config_choice(book, "cfg_gl_income_sign", ("positive", "negative"))
+
+
 def options_from_config(book) -> KpiOptions:
     """The KPI options set on the Config sheet (names cfg_*), range-checked."""
     return KpiOptions(
@@ -316,6 +323,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     """Roll the plan forward (domain.md): archive a snapshot of the plan in plan_history,
     advance the current period, keep overrides on periods that stay, reseed the horizon
     from the baseline, recompute. Rolling to the current period changes nothing."""
+    check_config(book)  # the KPI cells are recomputed with these settings too
     current = current_period(book)
     grid = book.read_table("plan_demand")
     plan = plan_from_grid(grid, current)

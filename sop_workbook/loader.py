@@ -297,7 +297,8 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
                 r for ref in spec.references for r in ref.columns}:
             from .sql.validation import control_character_message
 
-            held = text.str.contains(_CONTROL, regex=True, na=False).to_numpy(dtype=bool)
+            held = (text.str.contains(_CONTROL, regex=True, na=False)
+                    | (text.str.len().fillna(0) > 32_767)).to_numpy(dtype=bool)
             problems += _problems_at(spec.name, row_no, col, held,
                                      lambda i, t=text: control_character_message(t.iloc[i]))
         out[col] = values
@@ -493,7 +494,7 @@ def load_plan_snapshots(path: str | Path) -> pd.DataFrame:
     try:
         table = _read_one(con, spec.name, file)
     except _ReadError as exc:
-        raise SourceValidationError([Problem(spec.name, exc.row, None, exc.message)],
+        raise SourceValidationError([Problem(spec.name, exc.row, exc.column, exc.message)],
                                     str(file)) from None
     finally:
         con.close()

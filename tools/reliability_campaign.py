@@ -387,20 +387,8 @@ def hostile_sources(base: Path, folder: Path) -> list[tuple[str, Path, str | Non
         d = folder / f"s{n[0]:02d}"
         shutil.rmtree(d, ignore_errors=True)
         shutil.copytree(base, d)
-        path = d / f"{table}.csv"
-        edit(path)
+        edit(d / f"{table}.csv")
         out.append((name, d, expect))
-
-    def lines_edit(i: int, old: bytes, new: bytes, sep: bytes = b"\n"):
-        def edit(path: Path) -> None:
-            lines = path.read_bytes().split(b"\n")
-            assert old in lines[i], (path, i, old)
-            lines[i] = lines[i].replace(old, new, 1)
-            path.write_bytes(sep.join(lines))
-        return edit
-
-    def replace_file(content: bytes):
-        return lambda path: path.write_bytes(content)
 
     def special(kind: str):
         def edit(path: Path) -> None:
@@ -415,64 +403,77 @@ def hostile_sources(base: Path, folder: Path) -> list[tuple[str, Path, str | Non
                 path.symlink_to("/dev/null")
         return edit
 
-    # line i of a file is row i + 1 (header = row 1)
-    for table, row_i, old, col in [("items", 3, b"AUSTIN", "description"),
-                                   ("customers", 2, b"Blue", "name"),
-                                   ("vendors", 1, b",", "name"),
-                                   ("locations", 1, b",", "name")]:
-        new = old.replace(b"A", b"A\0") if old != b"," else b",\0"
-        variant(f"NUL byte in {table}", table, lines_edit(row_i, old, new),
-                f"{table}, row {row_i + 1}, column {col}")
-        variant(f"control character in {table}", table,
-                lines_edit(row_i, old, old + b"\x07" if old != b"," else b",\x1b"),
-                f"{table}, row {row_i + 1}, column {col}")
-    variant("quoted field starting with CR", "items", lines_edit(3, b'"', b'"\r'), None)
-    variant("quoted field starting with CR (first row)", "items", lines_edit(1, b'"', b'"\r'),
-            None)
-    variant("quoted field starting with CRLF, CRLF file", "items",
-            lines_edit(2, b'"', b'"\r\n', b"\r\n"), None)
+    def write(content: bytes):
+        return lambda path: path.write_bytes(content)
+
+    # the file's line i is row i + 1 (header = row 1); raw_cell puts bytes as they are
+    for table, line, col in [("items", 3, "description"), ("customers", 2, "name"),
+                             ("vendors", 1, "name"), ("locations", 1, "name")]:
+        variant(f"NUL byte in {table}.{col}", table, raw_cell(line, col, b'"AB\0CD"'),
+                f"{table}, row {line + 1}, column {col}")
+        variant(f"control character in {table}.{col}", table,
+                raw_cell(line, col, b"Bell\x07" if line % 2 else b"Esc\x1b[0m"),
+                f"{table}, row {line + 1}, column {col}")
+    variant("U+FFFF in a text", "customers", raw_cell(4, "name", "x\uffffy".encode()),
+            "customers, row 5, column name")
+    variant("quoted field starting with CR", "items",
+            raw_cell(3, "description", b'"\rChair, white"'), None)
+    variant("quoted field starting with CR (first row)", "items",
+            raw_cell(1, "description", b'"\rDesk"'), None)
+    variant("quoted field starting with CRLF, CRLF file", "items", lambda p: (
+        raw_cell(2, "description", b'"\r\nLamp"')(p),
+        p.write_bytes(p.read_bytes().replace(b"\r\n", b"\0").replace(b"\n", b"\r\n")
+                      .replace(b"\0", b"\r\n"))), None)
     variant("quoted field holding a line break", "customers",
-            lines_edit(2, b"Blue", b'"Blue\nHarbor"x'.replace(b"x", b"")), "customers, row 3")
-    variant("10 MB field", "items", lines_edit(3, b'"', b'"' + b"x" * 10_000_000),
+            raw_cell(2, "name", b'"Blue\nHarbor"'), None)
+    variant("tab in a text", "customers", raw_cell(3, "name", b"Blue\tHarbor"), None)
+    variant("quoted comma and doubled quotes", "customers",
+            raw_cell(5, "name", b'"The ""Big"", Co"'), None)
+    variant("non-BMP text", "vendors", raw_cell(2, "name", "Caf\u00e9 \U0001F600".encode()),
+            None)
+    variant("10 MB field", "items", raw_cell(3, "description",
+                                           b'"' + b"x" * 10_000_000 + b'"'),
             "items, row 4, column description")
-    variant("40,000-character field", "items", lines_edit(5, b'"', b'"' + b"y" * 40_000),
+    variant("40,000-character field", "items", raw_cell(5, "description", b"y" * 40_000),
             "items, row 6, column description")
-    variant("stray quote in an unquoted field", "items", lines_edit(4, b",", b',ab"c'),
+    variant("quote inside an unquoted field (read as it is)", "items",
+            raw_cell(4, "description", b'ab"c'), None)
+    variant("stray quote breaking the quoting", "items",
+            raw_cell(4, "description", b'ab"c"Storage, grey"'),
             "items, row 5, column description")
-    variant("text after a closing quote", "items", lines_edit(4, b'",', b'"x,'),
+    variant("text after a closing quote", "items", raw_cell(4, "description", b'"abc"x'),
             "items, row 5, column description")
     variant("quote never closed (last row)", "vendors",
             lambda p: p.write_bytes(p.read_bytes().rstrip(b"\n") + b'\nV9,"Open\n'),
             "vendors, row")
-    variant("stray quote in sales_lines", "sales_lines", lines_edit(7, b",", b',Q"', b"\n"),
-            "sales_lines, row 8")
-    variant("extra field", "customers", lines_edit(3, b",", b",extra,"), "customers, row 4")
-    variant("missing field", "customers",
-            lambda p: p.write_bytes(p.read_bytes().replace(b"\n", b"\nC1,only\n", 1)),
-            "customers, row 2")
-    for kind, expect in [("fifo", "FIFO"), ("dir", "folder"), ("dev", "device"),
-                         ("null", "device")]:
+    variant("stray quote in sales_lines", "sales_lines", raw_cell(7, "order_no", b'S"O'),
+            "sales_lines, row 8, column order_no")
+    variant("extra field", "customers", lambda p: p.write_bytes(
+        _lines_edit(p, 3, lambda b: b + b",extra")), "customers, row 4")
+    variant("missing field", "customers", lambda p: p.write_bytes(
+        _lines_edit(p, 1, lambda b: b"C1,only")), "customers, row 2")
+    for kind, what in [("fifo", "FIFO"), ("dir", "folder"), ("dev", "device"),
+                       ("null", "device")]:
         for table in ("items", "sales_lines"):
             variant(f"{table}.csv is a {kind}", table, special(kind),
-                    f"{table}: {table}.csv is a {expect}")
-    variant("empty file", "items", replace_file(b""), "items: file is empty")
-    variant("blank file", "customers", replace_file(b"\n\n  \n"), "customers: file is empty")
-    variant("not UTF-8", "items", lines_edit(2, b"D", b"\xff"), "items, row 3")
+                    f"{table}: {table}.csv is a {what}")
+    variant("empty file", "items", write(b""), "items: file is empty")
+    variant("blank file", "customers", write(b"\n\n  \n"), "customers: file is empty")
+    variant("not UTF-8", "items", raw_cell(2, "description", b"Caf\xe9"), "items, row 3")
     variant("UTF-16", "vendors", lambda p: p.write_bytes(p.read_text().encode("utf-16")),
             "vendors, row 1")
     variant("BOM", "items", lambda p: p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes()), None)
     variant("CRLF line ends", "sales_lines",
             lambda p: p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n")), None)
-    variant("header only", "vendors", lambda p: p.write_bytes(p.read_bytes().split(b"\n")[0]
-                                                              + b"\n"), None)
+    variant("header only", "purchase_orders",
+            lambda p: p.write_bytes(p.read_bytes().split(b"\n")[0] + b"\n"), None)
     variant("required column missing", "items",
             lambda p: p.write_bytes(p.read_bytes().replace(b"item_no,", b"itemno,", 1)),
             "items, row 1, column item_no")
     variant("column twice", "customers",
             lambda p: p.write_bytes(p.read_bytes().replace(b",salesperson", b",NAME", 1)),
             "column name")
-    variant("number not a number", "items", lines_edit(2, b",", b",", b"\n"), None)
-    variant("quantity text", "sales_lines", _cell_edit(4, "quantity", "=1+1"),
+    variant("quantity a formula", "sales_lines", _cell_edit(4, "quantity", "=1+1"),
             "sales_lines, row 5, column quantity")
     variant("date invalid", "sales_lines", _cell_edit(6, "promised_date", "2026-02-30"),
             "sales_lines, row 7, column promised_date")
@@ -488,30 +489,54 @@ def hostile_sources(base: Path, folder: Path) -> list[tuple[str, Path, str | Non
             "sales_lines, row 6, column item_no")
     variant("bad period", "inventory", _cell_edit(1, "period", "2026-13"),
             "inventory, row 2, column period")
-    variant("formula text", "customers", _cell_edit(1, "name", "=HYPERLINK(\"x\")"), None)
+    variant("formula text", "customers", _cell_edit(1, "name", '=HYPERLINK("x")'), None)
+    variant("empty required value", "items", _cell_edit(2, "category", ""),
+            "items, row 3, column category")
     variant("csv and parquet", "vendors", lambda p: (p.parent / "vendors.parquet").write_bytes(
         b"PAR1"), "vendors: both")
     variant("parquet garbage", "vendors", lambda p: (p.unlink(), (p.parent / "vendors.parquet")
                                                       .write_bytes(b"PAR1garbagePAR1")),
             "vendors")
-    variant("semicolon file", "locations",
-            lambda p: p.write_bytes(p.read_bytes().replace(b",", b";")), None)
-    variant("empty required value", "items", _cell_edit(2, "item_no", ""),
-            "items, row 3, column item_no")
-    variant("long line, many fields", "customers",
-            lambda p: p.write_bytes(p.read_bytes().replace(b"\n", b"," * 5000 + b"\n", 2)),
-            "customers, row")
+    variant("semicolon file", "locations", _rewrite(delimiter=";"), None)
     return out
 
 
-def _cell_edit(line: int, column: str, value: str):
+def _lines_edit(path: Path, line: int, change) -> bytes:
+    lines = path.read_bytes().split(b"\n")
+    lines[line] = change(lines[line])
+    return b"\n".join(lines)
+
+
+def raw_cell(line: int, column: str, raw: bytes):
+    """Put ``raw`` bytes, exactly, as the cell of record ``line`` (0 = header) and
+    ``column`` (the rest of the file rewritten as standard CSV)."""
     import csv
 
     def edit(path: Path) -> None:
         rows = list(csv.reader(io.StringIO(path.read_text("utf-8"))))
-        rows[line][rows[0].index(column)] = value
+        rows[line][rows[0].index(column)] = "SOPPLACEHOLDER"
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(rows)
+        path.write_bytes(buf.getvalue().encode("utf-8").replace(b"SOPPLACEHOLDER", raw, 1))
+    return edit
+
+
+def _cell_edit(line: int, column: str, value: str):
+    """A cell set to ``value`` (written as CSV writes it)."""
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([value])
+    return raw_cell(line, column, buf.getvalue().encode("utf-8") if value else b"")
+
+
+def _rewrite(delimiter: str):
+    import csv
+
+    def edit(path: Path) -> None:
+        rows = list(csv.reader(io.StringIO(path.read_text("utf-8"))))
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
         path.write_text(buf.getvalue(), "utf-8")
     return edit
 

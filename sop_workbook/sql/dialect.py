@@ -81,6 +81,10 @@ class Dialect:
             return f"({expr} RLIKE {literal('^(' + pattern + ')$')})"
         return f"regexp_like({expr}, {literal('^(' + pattern + ')$')})"  # trino and others
 
+    def length(self, expr: str) -> str:
+        """SQL: a text's length in characters."""
+        return f"char_length({expr})" if self.name == "postgresql" else f"LENGTH({expr})"
+
     def has_control_character(self, expr: str) -> str | None:
         """SQL: does a text hold a character a workbook cannot (XML 1.0: U+0000–U+0008,
         U+000B, U+000C, U+000E–U+001F, U+FFFE, U+FFFF)? None where not expressible."""

@@ -32,7 +32,7 @@ from .. import contract as c
 from ..errors import Problem
 from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
-from .sources import Source, SourceTable, Task, file_problem
+from .sources import MAX_CELL_CHARS, Source, SourceTable, Task, file_problem
 
 MAX_PROBLEMS_PER_CHECK = 20
 #: Files of at least this size are staged one at a time (DuckDB reads them on all cores).
@@ -378,7 +378,8 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
         condition = d.has_control_character(q(col))
         if (col in present and condition and spec.type_of(col) == c.TEXT
                 and col not in spec.enums and col not in referencing):
-            checks.append(_Check(col, f"{q(col)} IS NOT NULL AND {condition}", q(col),
+            checks.append(_Check(col, f"{q(col)} IS NOT NULL AND ({condition} OR "
+                                 f"{d.length(q(col))} > {MAX_CELL_CHARS})", q(col),
                                  control_character_message))
     if spec.name == "sales_lines":
         def given(col):
@@ -390,8 +391,11 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
 
 
 def control_character_message(value) -> str:
-    """The message for a text holding a character a workbook cell cannot hold."""
+    """The message for a text a workbook cell cannot hold: too long, or holding a
+    character it cannot hold."""
     text = str(value)
+    if len(text) > MAX_CELL_CHARS:
+        return f"a text of {len(text):,} characters (a cell holds at most {MAX_CELL_CHARS:,})"
     bad = next((ch for ch in text if (ord(ch) < 32 and ch not in "\t\n\r")
                 or ch in "\ufffe\uffff"), None)
     code = f"U+{ord(bad):04X}" if bad is not None else "a control character"

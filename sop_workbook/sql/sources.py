@@ -472,33 +472,13 @@ def csv_reading(fetch, path: Path) -> tuple[str, list[str], str]:
         found = None
     if found is not None and ((found[2] == "," and found[3] in ('"', ""))
                               or b"," not in _first_line_bytes(path)):
-        _check_header(path, found[2] or ",")
         names = [column["name"] for column in found[0]]
         return _detected_reading(found[1]) or fallback, names, fallback
     problem = _located(path)
     if problem is not None:
         raise problem
-    _check_header(path, ",")
     names = [row[0] for row in fetch(f"DESCRIBE SELECT * FROM {standard}")]
     return standard, names, standard
-
-
-def _check_header(path: Path, delimiter: str) -> None:
-    """A column named twice (case and surrounding spaces ignored) is an error on row 1:
-    DuckDB would quietly rename the second one (``name_1``)."""
-    import csv
-
-    head = _first_line_bytes(path).decode("utf-8-sig", errors="replace").rstrip("\r")
-    try:
-        names = next(csv.reader([head], delimiter=delimiter), [])
-    except csv.Error:
-        return
-    seen: dict[str, str] = {}
-    for name in names:
-        norm = name.strip().lower()
-        if norm and norm in seen:
-            raise FileReadError(f"column appears twice ({seen[norm]!r} and {name!r})", 1, norm)
-        seen[norm] = name
 
 
 def _first_line_bytes(path: Path, size: int = 1 << 16) -> bytes:

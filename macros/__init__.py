@@ -16,14 +16,21 @@ import xlwings as xw
 from sop_workbook import actions
 from sop_workbook.errors import SopError
 from sop_workbook.workbook.live import LiveWorkbook
+from sop_workbook.workbook.lock import writer_lock
 
 TITLE = "S&OP"
 
 
-def _run(action, *args):
+def _run(action, *args, writes: bool = True):
+    """Run ``action`` on the calling workbook; a writing action holds the workbook's writer
+    lock (the one ``sop refresh``/``roll-forward`` take) for its whole run, so a headless
+    command on the same file waits or is refused, never overwritten."""
     book = xw.Book.caller()
     try:
-        return book, action(LiveWorkbook(book), *args)
+        if not writes:
+            return book, action(LiveWorkbook(book), *args)
+        with writer_lock(Path(book.fullname), command=f"S&OP ribbon ({action.__name__})"):
+            return book, action(LiveWorkbook(book), *args)
     except SopError as exc:
         text = exc.summary + (f"\n\n{exc.detail}" if exc.detail else "")
         book.app.alert(text[:1800], title=TITLE)
@@ -74,6 +81,6 @@ def export_scorecard() -> None:
     """Export the scorecard next to the workbook, in <workbook name>_scorecard/."""
     book = xw.Book.caller()
     folder = Path(book.fullname).with_name(Path(book.fullname).stem + "_scorecard")
-    _, files = _run(actions.export_scorecard, folder)
+    _, files = _run(actions.export_scorecard, folder, writes=False)
     if files is not None:
         book.app.alert(f"Scorecard written to {folder}", title=TITLE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,22 +33,70 @@ class RefreshReport:
     taken: list[str] = field(default_factory=list)  # rows typed below input tables, taken in
 
 
-def _int(value, default: int) -> int:
+def config_value(book, name: str, default: float | None, low: float, high: float, *,
+                 whole: bool = False, label: str = "") -> float | None:
+    """A number on the Config sheet (defined name ``name``), range-checked: empty → the
+    default; text that is not a number, a fraction where a whole number is needed, or a
+    value outside [low, high] is an error naming the cell, e.g. ``Config!B6 (horizon):
+    100000000 is outside 1 to 12``."""
     try:
-        return int(float(value))
-    except (TypeError, ValueError):
+        value = book.get_value(name)
+    except SopError:
         return default
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    where = _where(book, name, label)
+    if isinstance(value, bool):
+        raise SopError(f"{where}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SopError(f"{where}: {value!r} is not a number") from None
+    if number != number or not low <= number <= high:
+        raise SopError(f"{where}: {value!r} is outside {low:g} to {high:g}")
+    if whole and not number.is_integer():
+        raise SopError(f"{where}: {value!r} is not a whole number")
+    return int(number) if whole else number
+
+
+def config_choice(book, name: str, choices: tuple[str, ...], label: str = "") -> str:
+    """A choice on the Config sheet: empty → the first; anything else not listed is an
+    error naming the cell."""
+    try:
+        value = book.get_value(name)
+    except SopError:
+        return choices[0]
+    text = str(value if value is not None else "").strip().lower()
+    if not text:
+        return choices[0]
+    if text not in choices:
+        raise SopError(f"{_where(book, name, label)}: {value!r} is not one of "
+                       f"{', '.join(choices)}")
+    return text
+
+
+def _where(book, name: str, label: str) -> str:
+    try:
+        cell = book.address(name)
+    except Exception:  # an adapter without addresses, or a name pointing nowhere
+        cell = "Config"
+    return f"{cell} ({label or name.removeprefix('cfg_').replace('_', ' ')})"
+
+
+def check_config(book) -> None:
+    """Every setting on the Config sheet range-checked (an error names the cell)."""
+    options_from_config(book)
+    settings_from_config(book)
+    config_choice(book, "cfg_gl_income_sign", ("positive", "negative"))
 
 
 def options_from_config(book) -> KpiOptions:
-    """The KPI options set on the Config sheet (names cfg_*)."""
-    early = book.get_value("cfg_days_early")
-    basis = str(book.get_value("cfg_fill_basis") or "promised").strip().lower()
+    """The KPI options set on the Config sheet (names cfg_*), range-checked."""
     return KpiOptions(
-        tolerance_days=_int(book.get_value("cfg_tolerance_days"), 0),
-        fill_basis=basis if basis in ("promised", "requested") else "promised",
-        days_early=None if early in (None, "") else _int(early, 0),
-        days_late=_int(book.get_value("cfg_days_late"), 0),
+        tolerance_days=config_value(book, "cfg_tolerance_days", 0, 0, 365, whole=True),
+        fill_basis=config_choice(book, "cfg_fill_basis", ("promised", "requested")),
+        days_early=config_value(book, "cfg_days_early", None, 0, 365, whole=True),
+        days_late=config_value(book, "cfg_days_late", 0, 0, 365, whole=True),
     )
 
 
@@ -82,8 +131,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     decisions, actions, targets) live in their own tables and are not touched. If the source
     or an input is invalid, nothing in the workbook changes."""
     taken = take_typed_rows(book)
-    sign = str(book.get_value("cfg_gl_income_sign") or "positive").strip().lower()
-    sign = sign if sign in ("positive", "negative") else "positive"
+    sign = config_choice(book, "cfg_gl_income_sign", ("positive", "negative"))
     options = options_from_config(book)
     start = None
     if not str(book.get_value("cfg_current_period") or "").strip():
@@ -140,23 +188,22 @@ def start_period(agg_sales: pd.DataFrame) -> str:
 
 
 def settings_from_config(book, current: str | None = None) -> stages.Settings:
-    """The planning settings on the Config sheet (names cfg_*), with their defaults
-    (``current``: the current period to use instead of Config's)."""
-    def number(name: str, default: float) -> float:
-        try:
-            value = book.get_value(name)
-        except SopError:
-            return default
-        try:
-            return float(value) if value not in (None, "") else default
-        except (TypeError, ValueError):
-            raise SopError(f"Config {name}: {value!r} is not a number") from None
-
-    return stages.Settings(current=current or current_period(book),
-                           horizon=int(number("cfg_horizon", 12)) or 12,
-                           safety_days=number("cfg_safety_days", 14.0),
-                           lookahead=max(1, int(number("cfg_dos_lookahead", 3))),
-                           labour_rate=number("cfg_labour_rate", 0.0))
+    """The planning settings on the Config sheet (names cfg_*), with their defaults,
+    range-checked (the horizon is at most the plan columns p01… of plan_demand);
+    ``current``: the current period to use instead of Config's."""
+    current = current or current_period(book)
+    try:
+        columns = book.table_columns("plan_demand")
+        slots = sum(1 for col in columns if re.fullmatch(r"p\d\d", str(col)))
+    except SopError:
+        slots = 12
+    return stages.Settings(
+        current=current,
+        horizon=config_value(book, "cfg_horizon", 12, 1, max(1, slots), whole=True),
+        safety_days=config_value(book, "cfg_safety_days", 14.0, 0, 3650),
+        lookahead=config_value(book, "cfg_dos_lookahead", 3, 1, 24, whole=True,
+                               label="days-of-supply lookahead"),
+        labour_rate=config_value(book, "cfg_labour_rate", 0.0, 0, 1e7))
 
 
 def _optional_table(book, name: str) -> pd.DataFrame:
@@ -234,7 +281,11 @@ def current_period(book) -> str:
     try:
         parse_period(value)
     except SopError:
-        raise SopError(f"Config!B5 (current period): {value!r} is not YYYY-MM") from None
+        raise SopError(f"{_where(book, 'cfg_current_period', 'current period')}: {value!r} "
+                       "is not YYYY-MM") from None
+    if not 1900 <= int(value[:4]) <= 2199:
+        raise SopError(f"{_where(book, 'cfg_current_period', 'current period')}: {value!r} "
+                       "is outside 1900-01 to 2199-12")
     return value
 
 
@@ -386,6 +437,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     """Roll the plan forward (domain.md): archive a snapshot of the plan in plan_history,
     advance the current period, keep overrides on periods that stay, reseed the horizon
     from the baseline, recompute. Rolling to the current period changes nothing."""
+    check_config(book)  # the KPI cells are recomputed with these settings too
     taken = take_typed_rows(book)
     current = current_period(book)
     grid = book.read_table("plan_demand")

@@ -712,6 +712,87 @@ from .cli_meeting import register as _register_meeting  # noqa: E402 (commands b
 _register_meeting(app)
 
 
+# --------------------------------------------------------------------------- guards
+# Around every command (issue 20): a writing command holds the workbook's writer lock for
+# its whole run and first removes what a killed run left; every command on a workbook
+# refuses a file that is not a usable S&OP workbook before any work; an OSError is a
+# one-line error (exit 2); anything unexpected is one line naming a log file (exit 3).
+
+#: commands that write a workbook: the parameter holding the file they write
+_WRITES = {"recalc": "target", "refresh": "workbook", "roll-forward": "workbook",
+           "undo": "workbook", "calendar": "workbook"}
+
+
+def _guarded(name: str, callback):
+    import contextlib
+    import functools
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        from .workbook.checks import check_sop_workbook
+        from .workbook.io import io_error, remove_temporaries
+        from .workbook.lock import tidy_if_idle, writer_lock
+
+        try:
+            with contextlib.ExitStack() as stack:
+                workbook = kwargs.get("workbook")
+                if isinstance(workbook, Path):
+                    written = kwargs.get(_WRITES[name]) or workbook if name in _WRITES \
+                        else None
+                    if written is not None and (name != "calendar" or kwargs.get("save")):
+                        stack.enter_context(writer_lock(written))
+                        remove_temporaries(written)
+                    else:
+                        tidy_if_idle(workbook)
+                    if name != "undo":  # undo checks the backup it restores
+                        check_sop_workbook(workbook)
+                return callback(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except SopError as exc:
+            _fail(exc)
+        except OSError as exc:
+            _fail(io_error(exc, f"sop {name}", "The workbook was not changed."))
+        except MemoryError:
+            _fail(SopError(f"sop {name}: out of memory", "The workbook was not changed."))
+        except Exception as exc:
+            if isinstance(exc, __import__("click").exceptions.ClickException):
+                raise
+            _unexpected(name)
+
+    return run
+
+
+def _unexpected(name: str) -> None:
+    """One line naming a log file with the traceback; exit code 3."""
+    import datetime as dt
+    import os
+    import tempfile
+    import traceback
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = traceback.format_exc()
+    last = text.strip().splitlines()[-1] if text.strip() else "unknown error"
+    log = None
+    folder = Path(os.environ.get("SOP_LOG_DIR") or Path(tempfile.gettempdir()) / "sop-workbook")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / f"error-{stamp}-{os.getpid()}.log"
+        log.write_text(f"sop {name} {' '.join(sys.argv[2:])}\nversion {__version__}\n\n{text}",
+                       encoding="utf-8")
+    except OSError:
+        log = None
+    where = f"details in {log}" if log else "no log could be written"
+    err.print(f"error: sop {name} failed unexpectedly ({last}); {where}. Please report it.",
+              markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(3)
+
+
+for _info in app.registered_commands:
+    _info.callback = _guarded(_info.name or _info.callback.__name__.replace("_", "-"),
+                              _info.callback)
+
+
 def main() -> None:
     try:
         app()

@@ -80,7 +80,7 @@ def load_source(
 def validate_source(source: str | Path) -> tuple[list[Problem], list[str]]:
     """Check ``source`` against the contract; return (problems, warnings). Loads nothing."""
     raw, warnings, read_problems = read_raw_tables(source)
-    _, problems = validate_tables(raw)
+    _, problems = validate_tables(raw, unreadable={p.table for p in read_problems})
     return read_problems + problems, warnings
 
 
@@ -129,7 +129,7 @@ def read_raw_tables(
         try:
             raw[name] = _read_one(con, name, path)
         except _ReadError as exc:
-            problems.append(Problem(name, exc.row, None, exc.message))
+            problems.append(Problem(name, exc.row, exc.column, exc.message))
     con.close()
     if not raw and not problems:
         raise SopError(
@@ -140,20 +140,30 @@ def read_raw_tables(
 
 
 class _ReadError(Exception):
-    def __init__(self, message: str, row: int | None = None) -> None:
+    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.row = row
+        self.column = column
 
 
 def _read_one(con, name: str, path: Path) -> RawTable:
     """Read one file as text cells: trimmed, with empty cells as None (done in DuckDB)."""
     import duckdb
 
+    from .sql.sources import FileReadError, check_regular, csv_reading, file_problem
+
     try:
+        check_regular(path)
         if path.suffix == ".csv":
             _check_csv_bytes(path)
-            rel = con.read_csv(str(path), header=True, all_varchar=True)
+            # read as the SQL path reads it (sop_workbook.sql.sources.csv_reading)
+            relation, _, fallback = csv_reading(lambda sql: con.execute(sql).fetchall(), path)
+            try:
+                rel = con.sql(f"SELECT * FROM {relation}")
+                rel.columns  # noqa: B018 (binds the reading: an error surfaces here)
+            except duckdb.Error:
+                rel = con.sql(f"SELECT * FROM {fallback}")
             first_row = 2
         else:
             rel = con.read_parquet(str(path))
@@ -162,9 +172,11 @@ def _read_one(con, name: str, path: Path) -> RawTable:
             f"NULLIF(TRIM(CAST({_quote(col)} AS VARCHAR)), '') AS {_quote(col)}"
             for col in rel.columns)
         frame = con.sql(f"SELECT {cells} FROM rel").df()
+    except FileReadError as exc:
+        raise _ReadError(exc.message, exc.row, exc.column) from None
     except duckdb.Error as exc:
-        kind = "CSV" if path.suffix == ".csv" else "Parquet"
-        raise _ReadError(f"cannot read {kind}: {_first_line(exc)}") from None
+        found = file_problem(name, path, exc)
+        raise _ReadError(found.message, found.row, found.column) from None
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(name, frame, first_row, str(path))
 
@@ -197,12 +209,15 @@ def _first_line(exc: Exception) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def validate_tables(raw: dict[str, RawTable]) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Parse every table against its spec and check keys and references."""
+def validate_tables(raw: dict[str, RawTable], unreadable: set[str] = frozenset()
+                    ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Parse every table against its spec and check keys and references (not references
+    to the ``unreadable`` tables, whose file problem is reported instead)."""
     problems: list[Problem] = []
     typed: dict[str, pd.DataFrame] = {}
     rows: dict[str, np.ndarray] = {}
-    broken: set[str] = set()  # tables lacking required columns: references not checkable
+    # tables lacking required columns or unreadable: references to them not checkable
+    broken: set[str] = set(unreadable)
     for name, spec in c.TABLES.items():
         if name in raw:
             table = raw[name]
@@ -290,6 +305,14 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
             empty = ~present
             problems += _problems_at(spec.name, row_no, col, empty,
                                      lambda i: "value is empty (required)")
+        if kind == c.TEXT and col not in spec.enums and col not in {
+                r for ref in spec.references for r in ref.columns}:
+            from .sql.validation import control_character_message
+
+            held = (text.str.contains(_CONTROL, regex=True, na=False)
+                    | (text.str.len().fillna(0) > 32_767)).to_numpy(dtype=bool)
+            problems += _problems_at(spec.name, row_no, col, held,
+                                     lambda i, t=text: control_character_message(t.iloc[i]))
         out[col] = values
     parsed = pd.DataFrame(out, index=frame.index)
     for col in spec.columns:
@@ -300,6 +323,10 @@ def _parse_table(spec: c.TableSpec, table: RawTable) -> tuple[pd.DataFrame, list
     problems += _check_keys(spec, parsed, row_no)
     problems += _check_rules(spec, given, row_no)
     return parsed, problems
+
+
+#: characters a workbook cell cannot hold (as sql.dialect.CONTROL_RE)
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 
 
 def _clean_text(series: pd.Series) -> pd.Series:
@@ -486,7 +513,7 @@ def load_plan_snapshots(path: str | Path) -> pd.DataFrame:
     try:
         table = _read_one(con, spec.name, file)
     except _ReadError as exc:
-        raise SourceValidationError([Problem(spec.name, exc.row, None, exc.message)],
+        raise SourceValidationError([Problem(spec.name, exc.row, exc.column, exc.message)],
                                     str(file)) from None
     finally:
         con.close()

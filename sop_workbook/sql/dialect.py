@@ -27,6 +27,10 @@ ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0
 PERIOD_RE = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 
+#: characters a workbook cell cannot hold (RE2 and PostgreSQL syntax)
+CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+
+
 def literal(text: str) -> str:
     """A SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
@@ -76,6 +80,19 @@ class Dialect:
         if self.name == "databricks":
             return f"({expr} RLIKE {literal('^(' + pattern + ')$')})"
         return f"regexp_like({expr}, {literal('^(' + pattern + ')$')})"  # trino and others
+
+    def length(self, expr: str) -> str:
+        """SQL: a text's length in characters."""
+        return f"char_length({expr})" if self.name == "postgresql" else f"LENGTH({expr})"
+
+    def has_control_character(self, expr: str) -> str | None:
+        """SQL: does a text hold a character a workbook cannot (XML 1.0: U+0000–U+0008,
+        U+000B, U+000C, U+000E–U+001F, U+FFFE, U+FFFF)? None where not expressible."""
+        if self.name == "duckdb":
+            return f"regexp_matches({expr}, {literal(CONTROL_RE)})"
+        if self.name == "postgresql":  # its text cannot hold U+0000 at all
+            return f"({expr} ~ {literal(CONTROL_RE)})"
+        return None
 
     def number(self, text: str) -> str:
         """Trimmed text → double, as the loader reads numbers (pandas.to_numeric: a decimal

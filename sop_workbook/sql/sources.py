@@ -23,7 +23,9 @@ there is empty, with a warning unless the contract lists it as optional
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -443,27 +445,68 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
     fallback = None
     try:
         if path.suffix == ".csv":
-            check_csv_start(path)
-            # DuckDB detects the CSV format (delimiter, quoting, line ends, columns) once:
-            # here; staging then reads the file with these options instead of again
-            # detecting them (the detection is a serial part of reading a file)
-            options = f"{literal(str(path))}, header = true, all_varchar = true"
-            fallback = f"read_csv({options})"
-            found = src.fetch(f"SELECT Columns, Prompt FROM sniff_csv({options})")[0]
-            names = [column["name"] for column in found[0]]
-            relation = _detected_reading(found[1]) or fallback
+            relation, names, fallback = csv_reading(src.fetch, path)
             first_row = 2
         else:
+            check_regular(path)
             relation = f"read_parquet({literal(str(path))})"
             names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
             first_row = 1
     except FileReadError as exc:
-        return Problem(name, exc.row, None, exc.message)
+        return Problem(name, exc.row, exc.column, exc.message)
     except duckdb.Error as exc:
         return file_problem(name, path, exc)
     columns, dups = _match_columns(name, names, src.dialect)
     return SourceTable(name, relation, columns, first_row, str(path), dups,
                        fallback if relation != fallback else None)
+
+
+def csv_reading(fetch, path: Path) -> tuple[str, list[str], str]:
+    """How to read a CSV file: (the ``read_csv(...)`` relation, its column names, the
+    plain auto-detecting reading to fall back on). ``fetch(sql)`` runs a query on a DuckDB
+    connection. DuckDB detects the format (delimiter, quoting, line ends, columns) once,
+    here; staging then reads the file with these options spelt out. When the detection
+    fails, or settles on something other than commas and double quotes although the header
+    has commas (a stray quote throws it off), the file is read as the standard CSV it
+    should be: its first problem is reported with row and column
+    (:func:`locate_csv_problem`), or, if it has none, it is read with the standard options.
+    """
+    import duckdb
+
+    check_regular(path)
+    check_csv_start(path)
+    options = f"{literal(str(path))}, header = true, all_varchar = true"
+    fallback = f"read_csv({options})"
+    standard = f"read_csv({options}, delim = ',', quote = '\"', escape = '\"')"
+    try:
+        found = fetch(f"SELECT Columns, Prompt, Delimiter, Quote FROM sniff_csv({options})")[0]
+    except duckdb.Error:
+        problem = _located(path)
+        if problem is not None:
+            raise problem from None
+        found = None
+    if found is not None and ((found[2] == "," and found[3] in ('"', ""))
+                              or b"," not in _first_line_bytes(path)):
+        names = [column["name"] for column in found[0]]
+        return _detected_reading(found[1]) or fallback, names, fallback
+    problem = _located(path)
+    if problem is not None:
+        raise problem
+    names = [row[0] for row in fetch(f"DESCRIBE SELECT * FROM {standard}")]
+    return standard, names, standard
+
+
+def _first_line_bytes(path: Path, size: int = 1 << 16) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size).split(b"\n", 1)[0]
+
+
+def _located(path: Path) -> FileReadError | None:
+    try:
+        check_csv_bytes(path)
+    except FileReadError as exc:
+        return exc
+    return locate_csv_problem(path)
 
 
 def _detected_reading(prompt: str) -> str | None:
@@ -561,21 +604,104 @@ def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]
 
 
 class FileReadError(Exception):
-    def __init__(self, message: str, row: int | None = None) -> None:
+    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.row = row
+        self.column = column
+
+
+def check_regular(path: Path) -> None:
+    """A source file must be a regular file: reading a FIFO would wait forever, a device
+    never end, a folder fail."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise FileReadError(f"cannot read {path.name}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "not a regular file")
+        raise FileReadError(f"{path.name} is {kind}, not a regular file")
+
+
+#: the longest text a workbook cell holds
+MAX_CELL_CHARS = 32_767
+
+
+def locate_csv_problem(path: Path, delimiter: str = ",") -> FileReadError | None:
+    """The first place where ``path`` (UTF-8 text) is not well-formed CSV (RFC 4180:
+    fields separated by ``delimiter``, optionally in double quotes with quotes doubled
+    inside, records ended by CRLF, LF or CR), with its row as numbered in the file (the
+    header is row 1; a record spanning lines is one row) and its column (the header's
+    name, else ``field N``): an unclosed quote, text after a closing quote, a quote inside
+    an unquoted field, a field longer than a cell holds, a record with another number of
+    fields than the header. None if the file is well-formed."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        return FileReadError(f"cannot read {path.name}: {exc.strerror}")
+    unquoted = re.compile(f"[^{re.escape(delimiter)}\"\r\n]*")
+    n = len(text)
+    pos, row, col = 0, 1, 1
+    header: list[str] | None = None
+    values: list[str] = []
+
+    def where(column: int) -> str:
+        if header is not None and column <= len(header) and header[column - 1].strip():
+            return header[column - 1].strip().lower()
+        return f"field {column}"
+
+    while pos < n:
+        if text[pos] == '"':
+            m = _QUOTED.match(text, pos)
+            if m is None:
+                return FileReadError("a quoted field is not closed (a stray quote?); a quote "
+                                     'inside a quoted field must be doubled ("")', row, where(col))
+            value, pos = m.group(1).replace('""', '"'), m.end()
+            if pos < n and text[pos] not in (delimiter, "\r", "\n"):
+                return FileReadError(f"text after the closing quote ({text[pos:pos + 12]!r}); "
+                                     'a quote inside a quoted field must be doubled ("")',
+                                     row, where(col))
+        else:
+            m = unquoted.match(text, pos)
+            value, pos = m.group(0), m.end()
+            if pos < n and text[pos] == '"':
+                return FileReadError("a quote inside an unquoted field; put the field in "
+                                     'quotes and double the quote ("")', row, where(col))
+        if len(value) > MAX_CELL_CHARS:
+            return FileReadError(f"a field of {len(value):,} characters (a cell holds at most "
+                                 f"{MAX_CELL_CHARS:,})", row, where(col))
+        values.append(value)
+        if pos < n and text[pos] == delimiter:
+            pos += 1
+            col += 1
+            if pos < n:
+                continue
+            values.append("")
+        elif pos < n:
+            pos += 2 if text.startswith("\r\n", pos) else 1
+        if header is None:
+            header = values
+        elif len(values) != len(header) and not (len(values) == 1 and not values[0]):
+            return FileReadError(f"{len(values)} fields, the header has {len(header)}", row,
+                                 where(min(len(values), len(header) + 1)))
+        row, col, values = row + 1, 1, []
+    return None
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"', re.S)
 
 
 def file_problem(table: str, path: str | Path, exc: Exception) -> Problem:
-    """The problem to report for a file DuckDB could not read: the loader's precise
-    message for bytes that are not UTF-8 (with the line), else DuckDB's first line."""
+    """The problem to report for a file DuckDB could not read: for a CSV file the first
+    place where it is not UTF-8 or not well-formed CSV, with row and column; else
+    DuckDB's first line."""
     path = Path(path)
     if path.suffix == ".csv":
-        try:
-            check_csv_bytes(path)
-        except FileReadError as err:
-            return Problem(table, err.row, None, err.message)
+        found = _located(path)
+        if found is not None:
+            return Problem(table, found.row, found.column, found.message)
     kind = "CSV" if path.suffix == ".csv" else "Parquet"
     return Problem(table, None, None, f"cannot read {kind}: {first_line(exc)}")
 

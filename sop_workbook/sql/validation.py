@@ -32,7 +32,7 @@ from .. import contract as c
 from ..errors import Problem
 from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
-from .sources import Source, SourceTable, Task, file_problem
+from .sources import MAX_CELL_CHARS, Source, SourceTable, Task, file_problem
 
 MAX_PROBLEMS_PER_CHECK = 20
 #: Files of at least this size are staged one at a time (DuckDB reads them on all cores).
@@ -189,6 +189,9 @@ class Validation:
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
+        # a file that cannot be read at all: its problem is reported, not every reference
+        # to it (hundreds of knock-on "unknown item" lines)
+        self.broken |= {problem.table for problem in src.problems}
         self.staged: dict[str, tuple[list[Problem], int | None, bool]] = {}
         self.keyed: dict[str, list[Problem]] = {}
         #: master table with no rows → {referring table: rows referring to it}
@@ -224,7 +227,8 @@ class Validation:
     def _references(self, name: str) -> list[Problem]:
         if not self.staged[name][1]:  # no rows (or none staged)
             return []
-        refs = self.references[name]
+        # not to a file found unreadable
+        refs = [ref for ref in self.references[name] if self.staged[ref.table][1] is not None]
         # a master table that is missing or empty: one problem for it (see result), not
         # one "not a known …" per row that refers to it
         empty = [ref for ref in refs if ref.table in c.MASTER_TABLES
@@ -233,7 +237,8 @@ class Validation:
             n = _referring_rows(self.src, name, ref)
             if n:
                 self.orphans.setdefault(ref.table, {})[name] = n
-        return _check_references(self.src, name, [ref for ref in refs if ref not in empty])
+        rest = [ref for ref in refs if ref not in empty]
+        return _check_references(self.src, name, rest) if rest else []
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
         """No problem with the source's files and the rows and keys of the tables ``names``
@@ -309,7 +314,7 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, boo
             raise
         problems.append(file_problem(name, table.where, exc))
         src.materialize(staged(name), staging_select(spec, None, None, d))
-        return problems, 0, False
+        return problems, None, False  # unreadable: references to it are not checked
     table_problems, n, keyed = _check_table(src, spec)
     return problems + table_problems, n, keyed
 
@@ -390,6 +395,14 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad_column(spec, col)
                                            else "")
             checks.append(_Check(col, empty, None, lambda v: "value is empty (required)"))
+    referencing = {col for ref in spec.references for col in ref.columns}
+    for col in spec.columns:  # text landing in the workbook (references match a master key)
+        condition = d.has_control_character(q(col))
+        if (col in present and condition and spec.type_of(col) == c.TEXT
+                and col not in spec.enums and col not in referencing):
+            checks.append(_Check(col, f"{q(col)} IS NOT NULL AND ({condition} OR "
+                                 f"{d.length(q(col))} > {MAX_CELL_CHARS})", q(col),
+                                 control_character_message))
     if spec.name == "sales_lines":
         def given(col):
             return f"({q(col)} IS NOT NULL OR {q('bad__' + col)} IS NOT NULL)"
@@ -397,6 +410,18 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             "promised_date", f"NOT {given('promised_date')} AND NOT {given('requested_date')}",
             None, lambda v: "empty, and requested_date is empty too: the line has no due date"))
     return checks
+
+
+def control_character_message(value) -> str:
+    """The message for a text a workbook cell cannot hold: too long, or holding a
+    character it cannot hold."""
+    text = str(value)
+    if len(text) > MAX_CELL_CHARS:
+        return f"a text of {len(text):,} characters (a cell holds at most {MAX_CELL_CHARS:,})"
+    bad = next((ch for ch in text if (ord(ch) < 32 and ch not in "\t\n\r")
+                or ch in "\ufffe\uffff"), None)
+    code = f"U+{ord(bad):04X}" if bad is not None else "a control character"
+    return f"{text[:40]!r} contains the character {code}, which a workbook cannot hold"
 
 
 def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:

@@ -106,6 +106,11 @@ class HeadlessWorkbook:
     def get_value(self, name: str):
         return self._name_cell(name).value
 
+    def address(self, name: str) -> str:
+        """Where a defined name points, as Sheet!A1 (for messages)."""
+        cell = self._name_cell(name)
+        return f"{cell.parent.title}!{cell.coordinate}"
+
     def set_value(self, name: str, value) -> None:
         cell = self._name_cell(name)
         cell.value = value

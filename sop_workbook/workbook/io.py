@@ -9,6 +9,8 @@ new one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import zipfile
@@ -103,10 +105,35 @@ def ensure_writable(path: Path) -> None:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files left by a process that was killed mid-save (never the original)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
         pid = tmp.name[len(path.name) + 2:-4]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
+
+
+def temporaries(path: Path) -> list[Path]:
+    """The temporary files a save of ``path`` makes (``.name.<pid>.tmp``, ``name.bakN.tmp``)
+    that are there now."""
+    path = Path(path)
+    name = glob_escape(path.name)
+    found = list(path.parent.glob(f".{name}.*.tmp")) + list(path.parent.glob(f"{name}.bak*.tmp"))
+    return [p for p in found if p.is_file() or p.is_symlink()]
+
+
+def remove_temporaries(path: Path) -> list[Path]:
+    """Remove every temporary file of a save of ``path`` — call only while holding its
+    writer lock (:mod:`.lock`): then no other save is using them, so they are what a
+    killed run left behind. Returns what was removed."""
+    removed = []
+    for tmp in temporaries(path):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
 
 
 def _alive(pid: int) -> bool:
@@ -127,8 +154,11 @@ def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS,
     equal ``data`` before it replaces ``path``."""
     path = Path(path)
     ensure_writable(path)
-    _remove_stale_temporaries(path)
-    required = key_parts(path)
+    try:
+        _remove_stale_temporaries(path)
+        required = key_parts(path)
+    except OSError as exc:
+        raise io_error(exc, f"cannot read {path}", "The workbook was not changed.") from None
     check_workbook_bytes(data, required, verified)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -146,12 +176,26 @@ def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS,
             _rotate_backups(path, backups)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except PermissionError as exc:
-        raise SopError(f"cannot write {path}: {exc.strerror}",
-                       "Is the workbook open in another program, or read-only?") from None
+    except OSError as exc:
+        raise io_error(exc, f"cannot write {path}", "The workbook was not changed.") from None
     finally:
-        if tmp.exists():
+        with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def io_error(exc: OSError, what: str, detail: str = "") -> SopError:
+    """An OSError as a one-line error the user can act on (disk full, permission, I/O)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EFBIG: "the file is larger than this system allows",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EROFS: "the file system is read-only", errno.EIO: "an input/output error",
+            }.get(exc.errno)
+    text = f"{what}: {hint} ({reason})" if hint and hint.lower() != reason.lower() \
+        else f"{what}: {reason}"
+    if exc.filename and str(exc.filename) not in what:
+        text += f" [{exc.filename}]"
+    return SopError(text, detail)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -170,20 +214,31 @@ def _fsync_dir(folder: Path) -> None:
 
 def restore_backup(path: Path) -> Path:
     """Undo the last change: the newest backup becomes the workbook again; the current
-    file is kept as ``name.undone``; older backups move up one."""
+    file is kept as ``name.undone``; older backups move up one. The backup must pass the
+    checks a workbook passes before any command works on it
+    (:func:`.checks.check_sop_workbook`); otherwise nothing changes."""
+    from .checks import check_sop_workbook
+
     path = Path(path)
     newest = backup_path(path, 1)
-    if not newest.exists():
+    if not (newest.exists() or newest.is_symlink()):
         raise SopError(f"no backup of {path} to restore ({newest.name} does not exist)")
     ensure_writable(path)
-    check_workbook_bytes(newest.read_bytes(), {"xl/workbook.xml"})
-    if path.exists():
-        os.replace(path, path.with_name(path.name + ".undone"))
-    os.replace(newest, path)
-    n = 2
-    while backup_path(path, n).exists():
-        os.replace(backup_path(path, n), backup_path(path, n - 1))
-        n += 1
+    try:
+        check_sop_workbook(newest, what="backup")
+    except SopError as exc:
+        raise SopError(f"the backup {newest.name} cannot be restored: {exc.summary}",
+                       "Nothing was changed.") from None
+    try:
+        if path.exists():
+            os.replace(path, path.with_name(path.name + ".undone"))
+        os.replace(newest, path)
+        n = 2
+        while backup_path(path, n).exists():
+            os.replace(backup_path(path, n), backup_path(path, n - 1))
+            n += 1
+    except OSError as exc:
+        raise io_error(exc, f"cannot restore {path}") from None
     _fsync_dir(path.parent)
     return path
 
@@ -193,15 +248,32 @@ def backup_path(path: Path, n: int = 1) -> Path:
 
 
 def _rotate_backups(path: Path, backups: int) -> None:
-    for n in range(backups, 1, -1):
-        older = backup_path(path, n - 1)
-        if older.exists():
-            os.replace(older, backup_path(path, n))
-    data = path.read_bytes()
+    """Move ``.bak1`` … up one and make the current file ``.bak1``: a hard link to it where
+    the file system has them (no copy: it cannot fail for lack of space, and the rename
+    of the new file leaves the link holding the old content), else a flushed copy."""
     target = backup_path(path, 1)
     tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(path, tmp)
+    except OSError:
+        try:
+            with open(path, "rb") as src, open(tmp, "wb") as fh:
+                while chunk := src.read(1 << 22):
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+    try:
+        for n in range(backups, 1, -1):
+            older = backup_path(path, n - 1)
+            if older.exists() or older.is_symlink():
+                os.replace(older, backup_path(path, n))
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

@@ -38,6 +38,11 @@ class LiveWorkbook:
     def get_value(self, name: str):
         return self._name_range(name).value
 
+    def address(self, name: str) -> str:
+        """Where a defined name points, as Sheet!A1 (for messages)."""
+        rng = self._name_range(name)
+        return f"{rng.sheet.name}!{rng.address.replace('$', '')}"
+
     def set_value(self, name: str, value) -> None:
         self._name_range(name).value = _as_cell(value)
 

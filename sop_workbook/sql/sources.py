@@ -23,8 +23,10 @@ there is empty, with a warning unless the contract lists it as optional
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -86,6 +88,9 @@ class Source:
         self.problems: list[Problem] = []  # tables that cannot be read at all
         self.is_files = False
         self.ctes: dict[str, str] = {}
+        #: materialised relations stored under another name (see :meth:`materialize`)
+        self.renames: dict[str, str] = {}
+        self.run_id = uuid.uuid4().hex[:12]
 
     # -- execution
     def execute(self, sql: str) -> None:
@@ -98,17 +103,30 @@ class Source:
     def materialize(self, name: str, select: str) -> None:
         """Make ``name`` the result of ``select`` for later statements: a temporary table
         where the dialect has them, else a CTE put in front of every query that uses it."""
-        if self.dialect.temp_tables:
-            self._execute(f"DROP TABLE IF EXISTS {name}")
-            self._execute(f"CREATE TEMPORARY TABLE {name} AS {select}")
+        if self.dialect.temp_tables and name not in self.ctes:
+            if getattr(self.dialect, "storage", None) == "scratch":
+                # a real table: named for this run (several may run at once), dropped by
+                # close()
+                self.renames.setdefault(name, f"{name}_{self.run_id}")
+            for statement in self.dialect.create_statements(name, select):
+                self._execute(self._renamed(statement))
         else:
             self.ctes[name] = select
 
     def release(self, name: str) -> None:
         """Drop the materialised relation ``name`` that no later statement reads (frees
         its memory; a CTE stays, as the relations defined from it need it)."""
-        if self.dialect.temp_tables:
-            self._execute(f"DROP TABLE IF EXISTS {name}")
+        if self.dialect.temp_tables and name not in self.ctes:
+            for statement in self.dialect.drop_statements(name):
+                self._execute(self._renamed(statement))
+            self.renames.pop(name, None)
+
+    def _renamed(self, sql: str) -> str:
+        """``sql`` with the materialised relations named as stored for this run."""
+        if not self.renames:
+            return sql
+        names = "|".join(map(re.escape, self.renames))
+        return re.sub(rf"\b({names})\b", lambda m: self.renames[m.group(1)], sql)
 
     def run_all(self, tasks: list[Callable[[], T]]) -> list[T]:
         """Run independent tasks, the costliest first; their results in order."""
@@ -123,6 +141,9 @@ class Source:
         return {task.name: task.run() for task in _in_needed_order(tasks)}
 
     def _with_ctes(self, sql: str) -> str:
+        return self._renamed(self._inlined(sql))
+
+    def _inlined(self, sql: str) -> str:
         if not self.ctes:
             return sql
         needed: set[str] = set()
@@ -290,6 +311,26 @@ class DbapiSource(Source):
         super().__init__(name, dialect)
         self.engine = engine
         self.raw = engine.raw_connection()
+        self._materialized_once = False
+
+    def materialize(self, name: str, select: str) -> None:
+        """As :meth:`Source.materialize`; where the first materialisation is refused (a
+        warehouse where this user may not create tables), every relation is inlined as a
+        CTE instead, with a warning."""
+        if self._materialized_once or not self.dialect.temp_tables:
+            return super().materialize(name, select)
+        try:
+            super().materialize(name, select)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                self.raw.rollback()
+            self.renames.pop(name, None)
+            self.dialect = dataclasses.replace(self.dialect, temp_tables=False)
+            self.warnings.append(
+                f"{self.name}: cannot create a table ({first_line(exc)}); every query "
+                "reads the source tables again instead")
+            super().materialize(name, select)
+        self._materialized_once = True
 
     def _execute(self, sql: str) -> None:
         cur = self.raw.cursor()
@@ -303,6 +344,10 @@ class DbapiSource(Source):
         try:
             cur.execute(sql)
             names = [d[0] for d in cur.description]
+            if getattr(self.dialect, "sqlalchemy_normalizes", False):
+                # unquoted aliases come back upper case (Snowflake): every name this
+                # package asks for is lower case
+                names = [str(n).lower() for n in names]
             rows = cur.fetchall()
         finally:
             cur.close()
@@ -310,6 +355,9 @@ class DbapiSource(Source):
 
     def close(self) -> None:
         try:
+            for name in list(self.renames):  # the run's tables in the warehouse
+                with contextlib.suppress(Exception):
+                    self.release(name)
             self.raw.rollback()
             self.raw.close()
         finally:
@@ -499,6 +547,12 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         raise SopError(f"cannot use database URL {url.render_as_string(hide_password=True)}",
                        first_line(exc)) from None
     dialect = dialect_for(engine.dialect.name)
+    if dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        from .dialects import register_sqlite_functions
+
+        event.listen(engine, "connect", register_sqlite_functions)
     try:
         src = DbapiSource(url.render_as_string(hide_password=True), engine, dialect)
     except Exception as exc:
@@ -512,16 +566,29 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         schema = insp.default_schema_name
         names = list(insp.get_table_names(schema)) + list(insp.get_view_names(schema))
         found: dict[str, tuple[str, str, list[str]]] = {}
+        stored = stored_name(engine.dialect)
         for table in names:
             if table.lower() in c.TABLES and table.lower() not in found:
-                cols = [col["name"] for col in insp.get_columns(table, schema)]
-                found[table.lower()] = (schema, table, cols)
+                cols = [stored(col["name"]) for col in insp.get_columns(table, schema)]
+                found[table.lower()] = (stored(schema) if schema else schema, stored(table),
+                                        cols)
     except Exception as exc:
         src.close()
         raise SopError(f"cannot read the tables of {src.name}", first_line(exc)) from None
     _register_db_tables(src, found, lambda s, t: (
         f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)))
     return src
+
+
+def stored_name(sqlalchemy_dialect) -> Callable[[str], str]:
+    """How a name SQLAlchemy reports is stored in the database, for quoting it: engines
+    that store unquoted names upper case (Snowflake, Oracle) are reported lower case by
+    their SQLAlchemy dialects (``requires_name_normalize``); ``denormalize_name`` gives
+    the stored spelling back (``sales_lines`` → ``SALES_LINES``; a name created quoted in
+    mixed or lower case is reported, and kept, as it is)."""
+    if getattr(sqlalchemy_dialect, "requires_name_normalize", False):
+        return lambda name: str(sqlalchemy_dialect.denormalize_name(name))
+    return str
 
 
 def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]],

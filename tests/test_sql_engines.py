@@ -38,7 +38,7 @@ def demo(tmp_path_factory):
 
 @pytest.mark.parametrize("engine", list(DIALECTS))
 def test_demo_through_each_engines_sql(demo, engine):
-    folder, typed, _, expected = demo
+    _folder, typed, _, expected = demo
     with transpiled(DIALECTS[engine], typed) as src:
         got = load_aggregates("transpiled")
     assert_same_tables(expected["default"], got.tables)

@@ -60,7 +60,7 @@ class EngineDialect(Dialect):
 
     def create_statements(self, name: str, select: str) -> list[str]:
         if self.storage == CACHED:
-            return [f"CACHE TABLE {name} AS {select}"]
+            return [*self.drop_statements(name), f"CACHE TABLE {name} AS {select}"]
         if self.storage == SCRATCH:
             return [f"CREATE TABLE {name} AS {select}"]
         return [f"DROP TABLE IF EXISTS {name}", f"CREATE TEMPORARY TABLE {name} AS {select}"]

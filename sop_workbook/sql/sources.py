@@ -392,6 +392,10 @@ def open_source(source: str | Path) -> Source:
     text = str(source)
     if "://" not in text:
         return _open_folder(Path(text))
+    if text.startswith(("spark://", "sc://")):  # Spark: a session, not a SQLAlchemy URL
+        from .spark import open_spark
+
+        return open_spark(text)
     from sqlalchemy.engine import make_url
 
     try:
@@ -541,11 +545,16 @@ def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
 def _open_sqlalchemy(text: str, url) -> DbapiSource:
     from sqlalchemy import create_engine, inspect
 
+    from .failures import missing_driver, scrub
+
+    shown = url.render_as_string(hide_password=True)
     try:
         engine = create_engine(url, poolclass=None)
     except Exception as exc:  # missing driver, bad URL
-        raise SopError(f"cannot use database URL {url.render_as_string(hide_password=True)}",
-                       first_line(exc)) from None
+        if isinstance(exc, ImportError) or type(exc).__name__ == "NoSuchModuleError":
+            raise missing_driver(url.get_backend_name(), shown, exc) from None
+        raise SopError(f"cannot use database URL {shown}",
+                       scrub(first_line(exc), url.password)) from None
     dialect = dialect_for(engine.dialect.name)
     if dialect.name == "sqlite":
         from sqlalchemy import event
@@ -557,8 +566,8 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         src = DbapiSource(url.render_as_string(hide_password=True), engine, dialect)
     except Exception as exc:
         engine.dispose()
-        raise SopError(f"cannot connect to {url.render_as_string(hide_password=True)}",
-                       first_line(exc)) from None
+        raise SopError(f"cannot connect to {shown}: {scrub(first_line(exc), url.password)}"
+                       ) from None
     try:
         if dialect.name == "postgresql":
             src.execute("SET DateStyle = 'ISO, YMD'")  # dates cast to text as YYYY-MM-DD
@@ -574,7 +583,8 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
                                         cols)
     except Exception as exc:
         src.close()
-        raise SopError(f"cannot read the tables of {src.name}", first_line(exc)) from None
+        raise SopError(f"cannot read the tables of {src.name}",
+                       scrub(first_line(exc), url.password)) from None
     _register_db_tables(src, found, lambda s, t: (
         f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)))
     return src

@@ -48,6 +48,7 @@ class TranspiledSource(sql_sources.Source):
             register_sqlite_functions(self.con)
         self.statements: list[tuple[str, exp.Expression]] = []
         found: dict[str, tuple[str, str, list[str]]] = {}
+        types: dict[str, dict[str, str]] = {}
         for name, frame in tables.items():
             stored = name.upper() if upper_case else name
             cols = [c.upper() if upper_case else c for c in frame.columns]
@@ -58,9 +59,12 @@ class TranspiledSource(sql_sources.Source):
                 self.con.execute(f'CREATE TABLE "{stored}" AS SELECT * FROM sop_frame')
                 self.con.unregister("sop_frame")
             found[name] = ("", stored, cols)
+            if not self.native:  # the columns' types, as the engine would report them
+                types[name] = {row[0]: row[1] for row in
+                               self.con.execute(f'DESCRIBE "{stored}"').fetchall()}
         #: the names the source tables are stored under (exactly, case included)
         self.stored_tables = {entry[1] for entry in found.values()}
-        sql_sources._register_db_tables(self, found, lambda s, t: dialect.quote(t))
+        sql_sources._register_db_tables(self, found, lambda s, t: dialect.quote(t), types)
 
     def _duckdb(self, sql: str) -> str:
         tree = sqlglot.parse_one(sql, read=self.read)  # raises on what the engine rejects

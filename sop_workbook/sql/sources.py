@@ -55,6 +55,9 @@ class SourceTable:
     #: a CSV file: the reading DuckDB detects by itself, for when ``relation`` (the same
     #: reading with the detected options spelt out) fails
     fallback: str | None = None
+    #: the native kind of typed source columns (:func:`.typed.native_kind`) by contract
+    #: column; text columns are not listed
+    native: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -478,6 +481,7 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
     import duckdb
 
     fallback = None
+    native: dict[str, str] = {}
     try:
         if path.suffix == ".csv":
             check_csv_start(path)
@@ -492,7 +496,9 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
             first_row = 2
         else:
             relation = f"read_parquet({literal(str(path))})"
-            names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
+            described = src.fetch(f"DESCRIBE SELECT * FROM {relation}")
+            names = [row[0] for row in described]
+            native = native_columns({row[0]: row[1] for row in described})
             first_row = 1
     except FileReadError as exc:
         return Problem(name, exc.row, None, exc.message)
@@ -500,7 +506,8 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
         return file_problem(name, path, exc)
     columns, dups = _match_columns(name, names, src.dialect)
     return SourceTable(name, relation, columns, first_row, str(path), dups,
-                       fallback if relation != fallback else None)
+                       fallback if relation != fallback else None,
+                       native=native if path.suffix != ".csv" else {})
 
 
 def _detected_reading(prompt: str) -> str | None:
@@ -524,7 +531,8 @@ def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
     try:
         con.execute(f"ATTACH {literal(str(path))} AS sop_src (READ_ONLY)")
         rows = con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns "
             "WHERE table_catalog = 'sop_src' ORDER BY table_schema, table_name, "
             "ordinal_position").fetchall()
     except duckdb.Error as exc:
@@ -532,13 +540,15 @@ def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
         raise SopError(f"cannot open DuckDB database {database!r}", first_line(exc)) from None
     src = DuckDBSource(text, con)
     found: dict[str, tuple[str, str, list[str]]] = {}
-    for schema, table, column in rows:
+    types: dict[str, dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
         if schema == "main" and table.lower() in c.TABLES:
             entry = found.setdefault(table.lower(), (schema, table, []))
             if entry[1] == table:  # the first of names differing only in case
                 entry[2].append(column)
+                types.setdefault(table.lower(), {}).setdefault(column, data_type)
     _register_db_tables(src, found, lambda schema, table: (
-        f"sop_src.{src.dialect.quote(schema)}.{src.dialect.quote(table)}"))
+        f"sop_src.{src.dialect.quote(schema)}.{src.dialect.quote(table)}"), types)
     return src
 
 
@@ -575,10 +585,14 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         schema = insp.default_schema_name
         names = list(insp.get_table_names(schema)) + list(insp.get_view_names(schema))
         found: dict[str, tuple[str, str, list[str]]] = {}
+        types: dict[str, dict[str, str]] = {}
         stored = stored_name(engine.dialect)
         for table in names:
             if table.lower() in c.TABLES and table.lower() not in found:
-                cols = [stored(col["name"]) for col in insp.get_columns(table, schema)]
+                described = insp.get_columns(table, schema)
+                cols = [stored(col["name"]) for col in described]
+                types[table.lower()] = {stored(col["name"]): _type_name(col.get("type"))
+                                        for col in described}
                 found[table.lower()] = (stored(schema) if schema else schema, stored(table),
                                         cols)
     except Exception as exc:
@@ -586,8 +600,33 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         raise SopError(f"cannot read the tables of {src.name}",
                        scrub(first_line(exc), url.password)) from None
     _register_db_tables(src, found, lambda s, t: (
-        f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)))
+        f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)), types)
     return src
+
+
+def native_columns(types: dict[str, str]) -> dict[str, str]:
+    """Normalised column name → native kind (:func:`.typed.native_kind`) of the typed
+    columns among ``types`` (source column name → type name); the first of a name."""
+    from .typed import native_kind
+
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for column, type_name in types.items():
+        norm = _normalise(column)
+        if norm in seen:
+            continue
+        seen.add(norm)
+        kind = native_kind(type_name)
+        if kind:
+            out[norm] = kind
+    return out
+
+
+def _type_name(sqlalchemy_type) -> str:
+    try:
+        return str(sqlalchemy_type)
+    except Exception:  # a type the default compiler cannot spell: treated as text
+        return ""
 
 
 def stored_name(sqlalchemy_dialect) -> Callable[[str], str]:
@@ -602,7 +641,9 @@ def stored_name(sqlalchemy_dialect) -> Callable[[str], str]:
 
 
 def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]],
-                        qualify) -> None:
+                        qualify, types: dict[str, dict[str, str]] | None = None) -> None:
+    """Register the contract tables ``found`` (name → schema, table, columns as stored);
+    ``types``: per table, the source columns' type names (typed columns stay typed)."""
     for name in c.TABLE_ORDER:
         if name not in found:
             if name not in c.OPTIONAL_TABLES:
@@ -612,7 +653,8 @@ def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]
         schema, table, cols = found[name]
         columns, dups = _match_columns(name, cols, src.dialect)
         src.tables[name] = SourceTable(name, qualify(schema, table), columns, None,
-                                       f"{schema}.{table}" if schema else table, dups)
+                                       f"{schema}.{table}" if schema else table, dups,
+                                       native=native_columns((types or {}).get(name, {})))
     if not src.tables:
         src.close()
         raise SopError(f"no contract tables found in {src.name}",

@@ -143,14 +143,17 @@ def open_spark(url: str) -> SparkSource:
 def _register_catalog(src: SparkSource, database: str | None) -> None:
     q = src.dialect.quote
     found: dict[str, tuple[str, str, list[str]]] = {}
+    types: dict[str, dict[str, str]] = {}
     for table in src.session.catalog.listTables(database) if database else \
             src.session.catalog.listTables():
         name = table.name.lower()
         if name in c.TABLES and name not in found:
             schema = database if (database and not table.isTemporary) else ""
             relation = f"{q(schema)}.{q(table.name)}" if schema else q(table.name)
-            found[name] = (schema, table.name, list(src.session.table(relation).columns))
-    _register_db_tables(src, found, lambda s, t: f"{q(s)}.{q(t)}" if s else q(t))
+            dtypes = src.session.table(relation).dtypes
+            found[name] = (schema, table.name, [column for column, _ in dtypes])
+            types[name] = dict(dtypes)
+    _register_db_tables(src, found, lambda s, t: f"{q(s)}.{q(t)}" if s else q(t), types)
 
 
 def _register_files(src: SparkSource, folder: Path) -> None:
@@ -161,6 +164,7 @@ def _register_files(src: SparkSource, folder: Path) -> None:
                        "Give files=FOLDER, a folder of <table>.csv files.")
     q = src.dialect.quote
     found: dict[str, tuple[str, str, list[str]]] = {}
+    types: dict[str, dict[str, str]] = {}
     for name in c.TABLE_ORDER:
         paths = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
         if len(paths) > 1:
@@ -178,7 +182,8 @@ def _register_files(src: SparkSource, folder: Path) -> None:
         frame.createOrReplaceTempView(view)
         src.views.append(view)
         found[name] = ("", view, list(frame.columns))
+        types[name] = dict(frame.dtypes)
     if not found:
         raise SopError(f"no contract tables found in {folder}",
                        "Expected files such as items.csv, sales_lines.csv.")
-    _register_db_tables(src, found, lambda s, t: q(t))
+    _register_db_tables(src, found, lambda s, t: q(t), types)

@@ -130,3 +130,35 @@ def test_sqlite_text_tables_for_real(tmp_path):
             frame.to_sql(name, con, index=False)
     got = load_aggregates(f"sqlite:///{path}", KpiOptions(tolerance_days=1))
     assert_same_tables(in_memory_tables(str(folder), KpiOptions(tolerance_days=1)), got.tables)
+
+
+def test_typed_parquet_values_checked_without_text(tmp_path):
+    """Typed Parquet columns are staged from their values (no text parsing), and a value
+    the contract rejects is still reported with table, row and column."""
+    import duckdb
+
+    from sop_workbook.sql import open_source
+
+    folder = write_small_source(tmp_path / "d", "delivery")
+    con = duckdb.connect()
+    for path in sorted(folder.glob("*.csv")):
+        select = f"SELECT * FROM read_csv('{path}', header = true)"
+        if path.stem == "sales_lines":  # typed: DOUBLE quantity, DATE promised_date
+            select = (f"SELECT * REPLACE (CASE WHEN order_no = 'SO1' AND line_no = 2 "
+                      f"THEN 1e20 ELSE quantity END::DOUBLE AS quantity, CASE WHEN "
+                      f"order_no = 'SO2' AND line_no = 1 THEN DATE '1850-01-01' ELSE "
+                      f"promised_date::DATE END AS promised_date) FROM ({select})")
+        con.execute(f"COPY ({select}) TO '{path.with_suffix('.parquet')}' (FORMAT parquet)")
+        path.unlink()
+    con.close()
+    with open_source(str(folder)) as src:
+        assert src.tables["sales_lines"].native["quantity"] == "number"
+        assert src.tables["sales_lines"].native["promised_date"] == "date"
+    with pytest.raises(SourceValidationError) as info:
+        load_aggregates(str(folder))
+    found = {(p.table, p.row, p.column): p.message for p in info.value.problems}
+    assert found[("sales_lines", 2, "quantity")] == (
+        "'1e+20' is not a number (or is out of range ±1e+15)")
+    assert found[("sales_lines", 3, "promised_date")] == (
+        "'1850-01-01' is not a date (YYYY-MM-DD, 1900–2199)")
+    assert len(info.value.problems) == 2

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
@@ -210,6 +213,7 @@ class DuckDBSource(Source):
         # The staged tables live only as long as the connection: DuckDB's automatic
         # checkpoint (compressing them once enough was written) is wasted work here.
         con.execute("SET checkpoint_threshold = '1TB'")
+        self._spill = bound_memory(con)
 
     def _connection(self):
         return getattr(self._local, "con", None) or self.con
@@ -296,6 +300,8 @@ class DuckDBSource(Source):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # already closed
             self.con.close()
+        if self._spill:
+            shutil.rmtree(self._spill, ignore_errors=True)
 
     def row_id(self, alias: str) -> str | None:
         return f"{alias}.rowid"
@@ -365,6 +371,23 @@ class DbapiSource(Source):
             self.raw.close()
         finally:
             self.engine.dispose()
+
+
+def bound_memory(con) -> str | None:
+    """Let an embedded DuckDB spill to disk: a temporary folder (in the system's temp
+    folder, removed on close) for what does not fit its memory limit —
+    ``SOP_DUCKDB_MEMORY_LIMIT`` (e.g. ``600MB``) if set, else DuckDB's default (80 % of
+    RAM). An in-memory DuckDB has no spill folder unless given one. Returns the folder."""
+    limit = os.environ.get("SOP_DUCKDB_MEMORY_LIMIT", "").strip()
+    folder = tempfile.mkdtemp(prefix="sop-duckdb-")
+    try:
+        con.execute(f"SET temp_directory = {literal(folder)}")
+        if limit:
+            con.execute(f"SET memory_limit = {literal(limit)}")
+    except Exception as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SopError(f"cannot set DuckDB's memory limit {limit!r}", first_line(exc)) from None
+    return folder
 
 
 def _in_needed_order(tasks: list[Task]) -> list[Task]:

@@ -20,6 +20,7 @@ import pandas as pd
 from ..errors import SourceValidationError
 from ..scorecard import KpiOptions
 from . import finance, operations, sales
+from .failures import engine_errors
 from .sources import Source, Task, open_source, shown_source
 from .validation import Validation, stage_and_validate
 
@@ -63,7 +64,7 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
     """
     options = options or KpiOptions()
     finance.check_sign(gl_income_sign)
-    with open_source(source) as src:
+    with open_source(source) as src, engine_errors(src.name):
         if src.parallel and not src.problems:
             # tables are computed as soon as the tables they read are staged without a
             # problem, while the rest is still being staged and checked (if a problem

@@ -109,7 +109,7 @@ class Dialect:
         time) or else an Excel date serial; NULL unless a date in 1900-01-01..2199-12-31."""
         # an Excel serial: day 1 is 1899-12-31, so 2..109574 is 1900-01-01..2199-12-31
         n = self.number(text)
-        day = self.add_days("DATE '1899-12-30'", f"CAST(FLOOR({n}) AS INTEGER)")
+        day = self.add_days(self.date_literal("1899-12-30"), f"CAST(FLOOR({n}) AS INTEGER)")
         serial = f"CASE WHEN {n} >= 2 AND {n} <= 109574 THEN {day} END"
         slow = (f"CASE WHEN {self.full_match(text, ISO_DATE_RE)} THEN {self.to_date(text)} "
                 f"ELSE {serial} END")
@@ -172,6 +172,18 @@ class Dialect:
         return (f"CASE WHEN {date} BETWEEN DATE '1900-01-01' AND DATE '2199-12-31' "
                 f"THEN {date} END")
 
+    def date_literal(self, iso: str) -> str:
+        """A date constant (``iso``: ``YYYY-MM-DD``)."""
+        return f"DATE {literal(iso)}"
+
+    def create_statements(self, name: str, select: str) -> list[str]:
+        """Statements materialising ``select`` as the relation ``name`` (where
+        :attr:`temp_tables`); :mod:`.dialects` spells other engines' ways."""
+        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TEMPORARY TABLE {name} AS {select}"]
+
+    def drop_statements(self, name: str) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {name}"]
+
     def add_days(self, date: str, days: str) -> str:
         if self.name in ("duckdb", "postgresql"):
             return f"({date} + {days})"
@@ -198,17 +210,19 @@ POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 
 
 def dialect_for(name: str) -> Dialect:
-    """The dialect of a SQLAlchemy dialect name (``postgresql``, ``duckdb``, ``trino``…)."""
+    """The dialect of a SQLAlchemy dialect name (``postgresql``, ``duckdb``, ``trino``…;
+    the other engines' dialects are in :mod:`.dialects`); an engine without one is an
+    error naming the supported engines."""
+    from .dialects import ENGINES, SUPPORTED
+
     name = name.lower()
     if name == "duckdb":
         return DUCKDB
     if name in ("postgresql", "postgres"):
         return POSTGRESQL
-    if name == "trino":
-        return Dialect("trino", text_type="VARCHAR", double_type="DOUBLE", temp_tables=False)
-    if name == "snowflake":
-        return Dialect("snowflake", text_type="VARCHAR", double_type="DOUBLE")
-    if name == "databricks":
-        return Dialect("databricks", text_type="STRING", double_type="DOUBLE",
-                       temp_tables=False)
-    return Dialect(name, temp_tables=False)
+    if name in ENGINES:
+        return ENGINES[name]
+    from ..errors import SopError
+
+    raise SopError(f"database engine {name!r} is not supported",
+                   f"Supported: {', '.join(SUPPORTED)} (see the README, SQL sources).")

@@ -23,10 +23,14 @@ there is empty, with a warning unless the contract lists it as optional
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
+import shutil
 import stat
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -55,6 +59,9 @@ class SourceTable:
     #: a CSV file: the reading DuckDB detects by itself, for when ``relation`` (the same
     #: reading with the detected options spelt out) fails
     fallback: str | None = None
+    #: the native kind of typed source columns (:func:`.typed.native_kind`) by contract
+    #: column; text columns are not listed
+    native: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +95,9 @@ class Source:
         self.problems: list[Problem] = []  # tables that cannot be read at all
         self.is_files = False
         self.ctes: dict[str, str] = {}
+        #: materialised relations stored under another name (see :meth:`materialize`)
+        self.renames: dict[str, str] = {}
+        self.run_id = uuid.uuid4().hex[:12]
 
     # -- execution
     def execute(self, sql: str) -> None:
@@ -100,17 +110,30 @@ class Source:
     def materialize(self, name: str, select: str) -> None:
         """Make ``name`` the result of ``select`` for later statements: a temporary table
         where the dialect has them, else a CTE put in front of every query that uses it."""
-        if self.dialect.temp_tables:
-            self._execute(f"DROP TABLE IF EXISTS {name}")
-            self._execute(f"CREATE TEMPORARY TABLE {name} AS {select}")
+        if self.dialect.temp_tables and name not in self.ctes:
+            if getattr(self.dialect, "storage", None) == "scratch":
+                # a real table: named for this run (several may run at once), dropped by
+                # close()
+                self.renames.setdefault(name, f"{name}_{self.run_id}")
+            for statement in self.dialect.create_statements(name, select):
+                self._execute(self._renamed(statement))
         else:
             self.ctes[name] = select
 
     def release(self, name: str) -> None:
         """Drop the materialised relation ``name`` that no later statement reads (frees
         its memory; a CTE stays, as the relations defined from it need it)."""
-        if self.dialect.temp_tables:
-            self._execute(f"DROP TABLE IF EXISTS {name}")
+        if self.dialect.temp_tables and name not in self.ctes:
+            for statement in self.dialect.drop_statements(name):
+                self._execute(self._renamed(statement))
+            self.renames.pop(name, None)
+
+    def _renamed(self, sql: str) -> str:
+        """``sql`` with the materialised relations named as stored for this run."""
+        if not self.renames:
+            return sql
+        names = "|".join(map(re.escape, self.renames))
+        return re.sub(rf"\b({names})\b", lambda m: self.renames[m.group(1)], sql)
 
     def run_all(self, tasks: list[Callable[[], T]]) -> list[T]:
         """Run independent tasks, the costliest first; their results in order."""
@@ -125,6 +148,9 @@ class Source:
         return {task.name: task.run() for task in _in_needed_order(tasks)}
 
     def _with_ctes(self, sql: str) -> str:
+        return self._renamed(self._inlined(sql))
+
+    def _inlined(self, sql: str) -> str:
         if not self.ctes:
             return sql
         needed: set[str] = set()
@@ -188,6 +214,7 @@ class DuckDBSource(Source):
         # The staged tables live only as long as the connection: DuckDB's automatic
         # checkpoint (compressing them once enough was written) is wasted work here.
         con.execute("SET checkpoint_threshold = '1TB'")
+        self._spill = bound_memory(con)
 
     def _connection(self):
         return getattr(self._local, "con", None) or self.con
@@ -274,6 +301,8 @@ class DuckDBSource(Source):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # already closed
             self.con.close()
+        if self._spill:
+            shutil.rmtree(self._spill, ignore_errors=True)
 
     def row_id(self, alias: str) -> str | None:
         return f"{alias}.rowid"
@@ -292,6 +321,26 @@ class DbapiSource(Source):
         super().__init__(name, dialect)
         self.engine = engine
         self.raw = engine.raw_connection()
+        self._materialized_once = False
+
+    def materialize(self, name: str, select: str) -> None:
+        """As :meth:`Source.materialize`; where the first materialisation is refused (a
+        warehouse where this user may not create tables), every relation is inlined as a
+        CTE instead, with a warning."""
+        if self._materialized_once or not self.dialect.temp_tables:
+            return super().materialize(name, select)
+        try:
+            super().materialize(name, select)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                self.raw.rollback()
+            self.renames.pop(name, None)
+            self.dialect = dataclasses.replace(self.dialect, temp_tables=False)
+            self.warnings.append(
+                f"{self.name}: cannot create a table ({first_line(exc)}); every query "
+                "reads the source tables again instead")
+            super().materialize(name, select)
+        self._materialized_once = True
 
     def _execute(self, sql: str) -> None:
         cur = self.raw.cursor()
@@ -305,6 +354,10 @@ class DbapiSource(Source):
         try:
             cur.execute(sql)
             names = [d[0] for d in cur.description]
+            if getattr(self.dialect, "sqlalchemy_normalizes", False):
+                # unquoted aliases come back upper case (Snowflake): every name this
+                # package asks for is lower case
+                names = [str(n).lower() for n in names]
             rows = cur.fetchall()
         finally:
             cur.close()
@@ -312,10 +365,30 @@ class DbapiSource(Source):
 
     def close(self) -> None:
         try:
+            for name in list(self.renames):  # the run's tables in the warehouse
+                with contextlib.suppress(Exception):
+                    self.release(name)
             self.raw.rollback()
             self.raw.close()
         finally:
             self.engine.dispose()
+
+
+def bound_memory(con) -> str | None:
+    """Let an embedded DuckDB spill to disk: a temporary folder (in the system's temp
+    folder, removed on close) for what does not fit its memory limit —
+    ``SOP_DUCKDB_MEMORY_LIMIT`` (e.g. ``600MB``) if set, else DuckDB's default (80 % of
+    RAM). An in-memory DuckDB has no spill folder unless given one. Returns the folder."""
+    limit = os.environ.get("SOP_DUCKDB_MEMORY_LIMIT", "").strip()
+    folder = tempfile.mkdtemp(prefix="sop-duckdb-")
+    try:
+        con.execute(f"SET temp_directory = {literal(folder)}")
+        if limit:
+            con.execute(f"SET memory_limit = {literal(limit)}")
+    except Exception as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SopError(f"cannot set DuckDB's memory limit {limit!r}", first_line(exc)) from None
+    return folder
 
 
 def _in_needed_order(tasks: list[Task]) -> list[Task]:
@@ -360,6 +433,10 @@ def open_source(source: str | Path) -> Source:
     text = str(source)
     if "://" not in text:
         return _open_folder(Path(text))
+    if text.startswith(("spark://", "sc://")):  # Spark: a session, not a SQLAlchemy URL
+        from .spark import open_spark
+
+        return open_spark(text)
     from sqlalchemy.engine import make_url
 
     try:
@@ -443,6 +520,7 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
     import duckdb
 
     fallback = None
+    native: dict[str, str] = {}
     try:
         if path.suffix == ".csv":
             relation, names, fallback = csv_reading(src.fetch, path)
@@ -450,7 +528,9 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
         else:
             check_regular(path)
             relation = f"read_parquet({literal(str(path))})"
-            names = [row[0] for row in src.fetch(f"DESCRIBE SELECT * FROM {relation}")]
+            described = src.fetch(f"DESCRIBE SELECT * FROM {relation}")
+            names = [row[0] for row in described]
+            native = native_columns({row[0]: row[1] for row in described})
             first_row = 1
     except FileReadError as exc:
         return Problem(name, exc.row, exc.column, exc.message)
@@ -458,7 +538,8 @@ def _open_file(src: DuckDBSource, name: str, path: Path) -> SourceTable | Proble
         return file_problem(name, path, exc)
     columns, dups = _match_columns(name, names, src.dialect)
     return SourceTable(name, relation, columns, first_row, str(path), dups,
-                       fallback if relation != fallback else None)
+                       fallback if relation != fallback else None,
+                       native=native if path.suffix != ".csv" else {})
 
 
 def csv_reading(fetch, path: Path) -> tuple[str, list[str], str]:
@@ -530,7 +611,8 @@ def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
     try:
         con.execute(f"ATTACH {literal(str(path))} AS sop_src (READ_ONLY)")
         rows = con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns "
             "WHERE table_catalog = 'sop_src' ORDER BY table_schema, table_name, "
             "ordinal_position").fetchall()
     except duckdb.Error as exc:
@@ -538,31 +620,44 @@ def _open_duckdb_file(text: str, database: str) -> DuckDBSource:
         raise SopError(f"cannot open DuckDB database {database!r}", first_line(exc)) from None
     src = DuckDBSource(text, con)
     found: dict[str, tuple[str, str, list[str]]] = {}
-    for schema, table, column in rows:
+    types: dict[str, dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
         if schema == "main" and table.lower() in c.TABLES:
             entry = found.setdefault(table.lower(), (schema, table, []))
             if entry[1] == table:  # the first of names differing only in case
                 entry[2].append(column)
+                types.setdefault(table.lower(), {}).setdefault(column, data_type)
     _register_db_tables(src, found, lambda schema, table: (
-        f"sop_src.{src.dialect.quote(schema)}.{src.dialect.quote(table)}"))
+        f"sop_src.{src.dialect.quote(schema)}.{src.dialect.quote(table)}"), types)
     return src
 
 
 def _open_sqlalchemy(text: str, url) -> DbapiSource:
     from sqlalchemy import create_engine, inspect
 
+    from .failures import missing_driver, scrub
+
+    shown = url.render_as_string(hide_password=True)
     try:
         engine = create_engine(url, poolclass=None)
     except Exception as exc:  # missing driver, bad URL
-        raise SopError(f"cannot use database URL {url.render_as_string(hide_password=True)}",
-                       first_line(exc)) from None
+        if isinstance(exc, ImportError) or type(exc).__name__ == "NoSuchModuleError":
+            raise missing_driver(url.get_backend_name(), shown, exc) from None
+        raise SopError(f"cannot use database URL {shown}",
+                       scrub(first_line(exc), url.password)) from None
     dialect = dialect_for(engine.dialect.name)
+    if dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        from .dialects import register_sqlite_functions
+
+        event.listen(engine, "connect", register_sqlite_functions)
     try:
         src = DbapiSource(url.render_as_string(hide_password=True), engine, dialect)
     except Exception as exc:
         engine.dispose()
-        raise SopError(f"cannot connect to {url.render_as_string(hide_password=True)}",
-                       first_line(exc)) from None
+        raise SopError(f"cannot connect to {shown}: {scrub(first_line(exc), url.password)}"
+                       ) from None
     try:
         if dialect.name == "postgresql":
             src.execute("SET DateStyle = 'ISO, YMD'")  # dates cast to text as YYYY-MM-DD
@@ -570,20 +665,65 @@ def _open_sqlalchemy(text: str, url) -> DbapiSource:
         schema = insp.default_schema_name
         names = list(insp.get_table_names(schema)) + list(insp.get_view_names(schema))
         found: dict[str, tuple[str, str, list[str]]] = {}
+        types: dict[str, dict[str, str]] = {}
+        stored = stored_name(engine.dialect)
         for table in names:
             if table.lower() in c.TABLES and table.lower() not in found:
-                cols = [col["name"] for col in insp.get_columns(table, schema)]
-                found[table.lower()] = (schema, table, cols)
+                described = insp.get_columns(table, schema)
+                cols = [stored(col["name"]) for col in described]
+                types[table.lower()] = {stored(col["name"]): _type_name(col.get("type"))
+                                        for col in described}
+                found[table.lower()] = (stored(schema) if schema else schema, stored(table),
+                                        cols)
     except Exception as exc:
         src.close()
-        raise SopError(f"cannot read the tables of {src.name}", first_line(exc)) from None
+        raise SopError(f"cannot read the tables of {src.name}",
+                       scrub(first_line(exc), url.password)) from None
     _register_db_tables(src, found, lambda s, t: (
-        f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)))
+        f"{dialect.quote(s)}.{dialect.quote(t)}" if s else dialect.quote(t)), types)
     return src
 
 
+def native_columns(types: dict[str, str]) -> dict[str, str]:
+    """Normalised column name → native kind (:func:`.typed.native_kind`) of the typed
+    columns among ``types`` (source column name → type name); the first of a name."""
+    from .typed import native_kind
+
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for column, type_name in types.items():
+        norm = _normalise(column)
+        if norm in seen:
+            continue
+        seen.add(norm)
+        kind = native_kind(type_name)
+        if kind:
+            out[norm] = kind
+    return out
+
+
+def _type_name(sqlalchemy_type) -> str:
+    try:
+        return str(sqlalchemy_type)
+    except Exception:  # a type the default compiler cannot spell: treated as text
+        return ""
+
+
+def stored_name(sqlalchemy_dialect) -> Callable[[str], str]:
+    """How a name SQLAlchemy reports is stored in the database, for quoting it: engines
+    that store unquoted names upper case (Snowflake, Oracle) are reported lower case by
+    their SQLAlchemy dialects (``requires_name_normalize``); ``denormalize_name`` gives
+    the stored spelling back (``sales_lines`` → ``SALES_LINES``; a name created quoted in
+    mixed or lower case is reported, and kept, as it is)."""
+    if getattr(sqlalchemy_dialect, "requires_name_normalize", False):
+        return lambda name: str(sqlalchemy_dialect.denormalize_name(name))
+    return str
+
+
 def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]],
-                        qualify) -> None:
+                        qualify, types: dict[str, dict[str, str]] | None = None) -> None:
+    """Register the contract tables ``found`` (name → schema, table, columns as stored);
+    ``types``: per table, the source columns' type names (typed columns stay typed)."""
     for name in c.TABLE_ORDER:
         if name not in found:
             if name not in c.OPTIONAL_TABLES:
@@ -593,7 +733,8 @@ def _register_db_tables(src: Source, found: dict[str, tuple[str, str, list[str]]
         schema, table, cols = found[name]
         columns, dups = _match_columns(name, cols, src.dialect)
         src.tables[name] = SourceTable(name, qualify(schema, table), columns, None,
-                                       f"{schema}.{table}" if schema else table, dups)
+                                       f"{schema}.{table}" if schema else table, dups,
+                                       native=native_columns((types or {}).get(name, {})))
     if not src.tables:
         src.close()
         raise SopError(f"no contract tables found in {src.name}",

@@ -33,6 +33,7 @@ from ..errors import Problem
 from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
 from .sources import MAX_CELL_CHARS, Source, SourceTable, Task, file_problem
+from .typed import shown_text, stays_typed, typed_value
 
 MAX_PROBLEMS_PER_CHECK = 20
 #: Files of at least this size are staged one at a time (DuckDB reads them on all cores).
@@ -61,9 +62,11 @@ def has_bad_column(spec: c.TableSpec, column: str) -> bool:
 
 
 def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: str | None,
-                   d: Dialect) -> str:
+                   d: Dialect, native: dict[str, str] | None = None) -> str:
     """SELECT producing the staged table from the source relation (``columns``: contract
     column → quoted source column). ``relation`` None → an empty table of the right types.
+    ``native``: the native kinds of source columns (:mod:`.typed`); a column whose kind is
+    the contract's is staged from its value, without parsing its text.
     """
     q = d.quote
     if relation is None:
@@ -82,14 +85,20 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
     def clean(col: str) -> str:
         return d.clean_text(q("r__" + col))
 
+    kept = {col for col in present if col not in spec.enums
+            and stays_typed(spec.type_of(col), (native or {}).get(col), d)}
+
     # level 0: the source column as text; level 1: cleaned text (trimmed, empty → NULL)
-    l0 = [f"CAST({columns[col]} AS {d.text_type}) AS {q('r__' + col)}" for col in present]
-    l1 = [q("r__" + col) if is_direct(col) else f"{clean(col)} AS {q('t__' + col)}"
-          for col in present]
+    l0 = [f"{columns[col]} AS {q('r__' + col)}" if col in kept else
+          f"CAST({columns[col]} AS {d.text_type}) AS {q('r__' + col)}" for col in present]
+    l1 = [q("r__" + col) if is_direct(col) or col in kept else
+          f"{clean(col)} AS {q('t__' + col)}" for col in present]
     # level 2: numbers of whole-number columns
     l2: list[str] = []
     for col in present:
-        if is_direct(col):
+        if col in kept:
+            l2.append(q("r__" + col))
+        elif is_direct(col):
             l2.append(q("r__" + col))
             if spec.type_of(col) == c.INT:
                 l2.append(f"{d.number_raw(q('r__' + col), clean(col))} AS {q('n__' + col)}")
@@ -100,6 +109,9 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
     for col in present:
         t, r = q("t__" + col), q("r__" + col)
         kind = spec.type_of(col)
+        if col in kept:
+            l3 += [f"{typed_value(kind, native[col], r, d)} AS {q(col)}", r]
+            continue
         if col in spec.enums:
             typed = f"LOWER({t})"
         elif kind == c.NUMBER:
@@ -138,6 +150,10 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
         t = q("t__" + col)
         if col not in present:
             l4.append(f"CAST(NULL AS {d.text_type}) AS {bad}")
+        elif col in kept:
+            r = q("r__" + col)
+            l4.append(f"CASE WHEN {q(col)} IS NULL AND {r} IS NOT NULL THEN "
+                      f"{shown_text(r, d)} END AS {bad}")
         elif col in spec.enums:
             allowed = ", ".join(literal(v) for v in spec.enums[col])
             l4.append(f"CASE WHEN {q(col)} NOT IN ({allowed}) THEN {t} END AS {bad}")
@@ -302,7 +318,7 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, boo
     try:
         try:
             src.materialize(staged(name), staging_select(spec, table.columns, table.relation,
-                                                          d))
+                                                          d, table.native))
         except Exception:
             if table.fallback is None:
                 raise

@@ -303,6 +303,12 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     numbers becomes float, the others stay as they are."""
     out = frame.copy()
     for col in out.columns:
+        kind = out[col].dtype.kind
+        if kind in "iuf":  # numbers already (every value an int or float)
+            out[col] = out[col].astype(float)
+            continue
+        if kind == "b":
+            continue
         values = out[col].dropna()
         if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                for v in values):

@@ -95,6 +95,8 @@ class Package:
     stub: bytes
     sheets: dict[str, DataSheet]  # by sheet title
     source: bytes  # the original file
+    #: big tables of the other sheets, cut out of the stub (kept.KeptTable, by table name)
+    kept: dict = field(default_factory=dict)
 
 
 def _attr(tag: bytes, name: bytes) -> str | None:
@@ -246,18 +248,27 @@ def open_package(data: bytes) -> Package:
             worksheets = {}
         candidates = {part: title for title, part in worksheets.items()
                       if len(_rels(z, part, names)) == 1}
+        others = {part: title for title, part in worksheets.items()}
+        kept_tables = {}
         for info in z.infolist():
             body = z.read(info.filename)
+            found = None
             if info.filename in candidates:
                 title = candidates[info.filename]
                 found = _inspect(z, names, title, info.filename, body)
                 if found is not None:
                     sheets[title] = found
                     body = _stub(body, found)
+            if found is None and info.filename in others:  # big tables of a mixed sheet
+                from .kept import cut_tables
+
+                body, tables = cut_tables(z, names, others[info.filename], info.filename,
+                                          body)
+                kept_tables.update((t.name, t) for t in tables)
             entry = zipfile.ZipInfo(info.filename, info.date_time)
             entry.external_attr = info.external_attr
             stub.writestr(entry, body, compress_type=zipfile.ZIP_STORED)
-    return Package(out.getvalue(), sheets, data)
+    return Package(out.getvalue(), sheets, data, kept_tables)
 
 
 def sheet_xml(data: bytes, part: str) -> bytes:
@@ -1106,6 +1117,9 @@ class StreamedTable:
     def holds(self, r: int, c: int) -> bool:
         return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
 
+    def layout(self) -> _Layout:
+        return self.encoded.layout()
+
 
 _ROW_CELL = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
 _CELL_COL = re.compile(r'\sr="([A-Z]{1,3})\d+"')
@@ -1181,7 +1195,7 @@ def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
 
 def _merged_rows(tables: list[StreamedTable], inside: dict[int, bytes], lo: int, hi: int
                  ) -> Iterator[bytes]:
-    layouts = [t.encoded.layout() for t in tables]
+    layouts = [t.layout() for t in tables]
     for a in range(lo, hi + 1, ROWS_PER_CHUNK):
         yield _rows_xml(a, min(hi + 1, a + ROWS_PER_CHUNK), layouts, inside)
 

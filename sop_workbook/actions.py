@@ -122,12 +122,13 @@ def _optional_table(book, name: str) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def read_inputs(book, current: str) -> stages.Inputs:
-    """The planners' inputs, each checked (errors name sheet and cell)."""
+def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> stages.Inputs:
+    """The planners' inputs, each checked (errors name sheet and cell); ``snapshots``: the
+    plan history when the caller holds it already (as read_table would give it)."""
     return stages.Inputs(
         overrides=read_overrides(book, current),
         events=read_events(book),
-        snapshots=_optional_table(book, "plan_history"),
+        snapshots=_optional_table(book, "plan_history") if snapshots is None else snapshots,
         decisions=_optional_table(book, "presop_decisions"),
         actions=_optional_table(book, "act_log"),
     )
@@ -288,7 +289,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     book.write_table("plan_history", snapshot)
     book.write_table("plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
-    rebuild_stages(book)
+    rebuild_stages(book, snapshots=snapshot)  # the history just written, not read back
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells)
 
@@ -316,11 +317,11 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def rebuild_stages(book) -> dict[str, pd.DataFrame]:
+def rebuild_stages(book, snapshots: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Recompute every review-stage table from the aggregates already in the workbook
     (used by Roll forward, which must not need the source) and write them."""
     settings = settings_from_config(book)
-    inputs = read_inputs(book, settings.current)
+    inputs = read_inputs(book, settings.current, snapshots)
     agg = {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
     tables = build_stages(book, agg, inputs, settings)
     for name, frame in tables.items():

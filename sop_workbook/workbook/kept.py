@@ -25,7 +25,6 @@ part has a totals row.
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -68,6 +67,9 @@ class KeptTable:
     starts: np.ndarray  # where their cells begin in the part's XML
     ends: np.ndarray  # ... and end
     has_shared_strings: bool  # cells of type "s" (indices into the file's sharedStrings)
+    #: per row, where its <row r="n"> element begins and ends when the row is only a
+    #: plain tag and the table's cells (-1 otherwise): runs of such rows are copied whole
+    row_spans: np.ndarray | None = None
     columns: list[str] = field(default_factory=list)
     styles: dict[int, object] = field(default_factory=dict)  # column → StyleArray
     frame: pd.DataFrame | None = None  # the rows as parsed (empty rows dropped)
@@ -86,16 +88,35 @@ class KeptTable:
         return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
 
     def body_xml(self, xml: bytes) -> bytes:
-        """A worksheet holding only the table's body cells (what parse_rows reads)."""
+        """A worksheet holding only the table's body cells (what parse_rows reads): runs
+        of whole rows copied in one slice each, the other rows cell run by cell run."""
         pieces = [b'<worksheet xmlns="' + _MAIN_NS + b'"><sheetData>']
         view = memoryview(xml)
-        for r, s, e in zip(self.rows.tolist(), self.starts.tolist(), self.ends.tolist(),
-                           strict=True):
-            pieces.append(b'<row r="%d">' % r)
-            pieces.append(view[s:e])
-            pieces.append(b"</row>")
+        for kind, a, b in _segments(self, np.ones(len(self.rows), dtype=bool)):
+            if kind:  # rows a … b-1, whole and next to each other in the file
+                pieces.append(view[int(self.row_spans[a, 0]):int(self.row_spans[b - 1, 1])])
+            else:
+                pieces.append(b'<row r="%d">' % int(self.rows[a]))
+                pieces.append(view[int(self.starts[a]):int(self.ends[a])])
+                pieces.append(b"</row>")
         pieces.append(b"</sheetData></worksheet>")
         return b"".join(pieces)
+
+    def raw_rows(self, size: int = 1 << 22):
+        """The body's <row> elements as they were in the file, for a save where no other
+        cell lies in those rows: runs of whole rows as slices of the file, in pieces of
+        about ``size`` bytes (nothing decoded or re-joined)."""
+        if self.xml is None:
+            raise RuntimeError(f"the XML of table {self.name} is not loaded")
+        view = memoryview(self.xml)
+        for kind, a, b in _segments(self, np.ones(len(self.rows), dtype=bool)):
+            if kind:
+                start, stop = int(self.row_spans[a, 0]), int(self.row_spans[b - 1, 1])
+                for i in range(start, stop, size):
+                    yield view[i:min(stop, i + size)]
+            else:
+                yield b'<row r="%d">' % int(self.rows[a]) + \
+                    bytes(view[int(self.starts[a]):int(self.ends[a])]) + b"</row>"
 
     def layout(self) -> _KeptLayout:
         if self.xml is None:
@@ -127,24 +148,30 @@ class _KeptLayout:
         return at
 
 
+def _segments(table: KeptTable, chosen: np.ndarray):
+    """(True, a, b) for each stretch of chosen rows a … b-1 that are whole rows directly
+    after one another in the file, (False, i, i + 1) for each other chosen row; in order."""
+    spans = table.row_spans
+    n = len(chosen)
+    whole = chosen & (spans[:, 0] >= 0)
+    joined = np.zeros(n, dtype=bool)  # row i continues the stretch of row i - 1
+    joined[1:] = whole[1:] & whole[:-1] & (spans[1:, 0] == spans[:-1, 1])
+    first = np.flatnonzero(whole & ~joined)
+    breaks = np.append(np.flatnonzero(~joined), n)
+    last = breaks[np.searchsorted(breaks, first, side="right")]
+    single = np.flatnonzero(chosen & ~whole)
+    begin = np.concatenate([first, single])
+    end = np.concatenate([last, single + 1])
+    kind = np.concatenate([np.ones(len(first), dtype=bool), np.zeros(len(single), dtype=bool)])
+    order = np.argsort(begin, kind="stable")
+    yield from zip(kind[order].tolist(), begin[order].tolist(), end[order].tolist(),
+                   strict=True)
+
+
 def read_part(data: bytes, part: str) -> bytes:
-    """A member of the workbook zip, inflated (with ISA-L when installed: ~3× zlib)."""
+    """A member of the workbook zip, inflated (:func:`datasheet.read_member`)."""
     with zipfile.ZipFile(BytesIO(data)) as z:
-        info = z.getinfo(part)
-        if info.compress_type != zipfile.ZIP_DEFLATED or datasheet._data_zlib is \
-                datasheet.zlib:
-            return z.read(part)
-    at = info.header_offset
-    if data[at:at + 4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"bad local header of {part}")
-    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-    begin = at + 30 + name_len + extra_len
-    out = datasheet._data_zlib.decompress(memoryview(data)[begin:begin + info.compress_size],
-                                          -15)
-    if len(out) != info.file_size or datasheet.zlib.crc32(out) != info.CRC:
-        with zipfile.ZipFile(BytesIO(data)) as z:  # let zipfile report the damage
-            return z.read(part)
-    return out
+        return datasheet.read_member(data, z, z.getinfo(part))
 
 
 # --------------------------------------------------------------------------- cutting
@@ -161,6 +188,7 @@ class _Candidate:
     rows: list = field(default_factory=list)
     starts: list = field(default_factory=list)
     ends: list = field(default_factory=list)
+    spans: list = field(default_factory=list)
     ok: bool = True
 
 
@@ -190,17 +218,20 @@ def cut_tables(z: zipfile.ZipFile, names: set[str], title: str, part: str, xml: 
         if len(hits):
             k = np.searchsorted(starts, hits, side="right") - 1
             shared = bool(((k >= 0) & (hits < ends[np.maximum(k, 0)])).any())
-        kept.append(KeptTable(c.name, title, part, c.ref, c.min_col, c.max_col, c.header,
-                              c.last, rows, starts, ends, shared))
+        table = KeptTable(c.name, title, part, c.ref, c.min_col, c.max_col, c.header,
+                          c.last, rows, starts, ends, shared, np.concatenate(c.spans))
+        kept.append(table)
         body = rows > c.header + 1  # the first body row stays: it carries the styles
-        cuts.append(np.stack([starts[body], ends[body]], axis=1))
+        for kind, a, b in _segments(table, body):
+            if kind:  # whole rows: their elements go
+                cuts.append((int(table.row_spans[a, 0]), int(table.row_spans[b - 1, 1])))
+            else:
+                cuts.append((int(starts[a]), int(ends[a])))
     if not kept:
         return xml, []
-    spans = np.concatenate(cuts)
-    spans = spans[np.argsort(spans[:, 0], kind="stable")]
     view = memoryview(xml)
     pieces, pos = [], 0
-    for s, e in spans.tolist():
+    for s, e in sorted(cuts):
         pieces.append(view[pos:s])
         pos = e
     pieces.append(view[pos:])
@@ -307,7 +338,7 @@ def _scan_block(xml, view, lo, hi, candidates) -> None:
                            & (a[np.minimum(rp + 7, last)] == 34)).all():
         raise _Irregular
     try:
-        row_no, _ = datasheet._digits(a, rp + 8)
+        row_no, row_no_end = datasheet._digits(a, rp + 8)
     except datasheet._Irregular:
         raise _Irregular from None
     owner = np.searchsorted(rp, cs, side="right") - 1
@@ -339,6 +370,16 @@ def _scan_block(xml, view, lo, hi, candidates) -> None:
             if ((k >= 0) & (fs < ends[np.maximum(k, 0)])).any():
                 c.ok = False  # a formula in the body: openpyxl keeps the table
                 continue
+        # whole rows: a plain <row r="n"> tag, then the table's cells, then </row>
+        o = owner[firsts]
+        plain = (a[np.minimum(row_no_end[o], last)] == 34) \
+            & (a[np.minimum(row_no_end[o] + 1, last)] == 62) \
+            & (row_no_end[o] + 2 == cs[firsts])
+        whole = plain & ~same_row
+        spans = np.full((len(firsts), 2), -1, dtype=np.int64)
+        spans[whole, 0] = rp[o[whole]] + lo
+        spans[whole, 1] = ends[whole] + len(b"</row>")
         c.rows.append(cell_row[firsts])
         c.starts.append(starts)
         c.ends.append(ends)
+        c.spans.append(spans)

@@ -7,8 +7,11 @@ interface.
 Data sheets (one Excel table and nothing else — the master, ``agg_*`` and detail tables)
 are not loaded cell by cell: openpyxl sees only their header, their rows are parsed when
 :meth:`HeadlessWorkbook.read_table` asks and streamed into the file on save
-(:mod:`sop_workbook.workbook.datasheet`). ``wb`` (openpyxl) therefore holds every sheet
-except the rows of data sheets.
+(:mod:`sop_workbook.workbook.datasheet`). Big tables on the other sheets (the review
+stages' plan tables, the plan history) are kept out of openpyxl the same way on open
+(:mod:`sop_workbook.workbook.kept`: parsed when read, put back unchanged at save unless
+rewritten) and streamed when written. ``wb`` (openpyxl) therefore holds every sheet
+except the rows of data sheets and of those big tables.
 """
 
 from __future__ import annotations

@@ -174,3 +174,17 @@ def test_tables_with_a_formula_or_shared_strings(saved, tmp_path):
     for name, frame in expected.items():
         pd.testing.assert_frame_equal(sheet_table(ws, name), frame)
     assert ws["C200"].value == "=1+1"
+
+
+def test_a_table_past_excels_last_row_is_refused(saved, monkeypatch):
+    """A plan history that outgrows the sheet (72,000 rows per roll at 2,000 items × 3
+    locations) is refused with the table named, before anything changes."""
+    from sop_workbook.workbook import headless
+
+    monkeypatch.setattr(headless, "EXCEL_MAX_ROWS", 27 + N)
+    before = saved.read_bytes()
+    book = HeadlessWorkbook(saved)
+    book.write_table("plan_demand", demand_frame(book, N))  # up to the last row: fine
+    with pytest.raises(SopError, match=r"plan_demand would need 1,201 rows.*last row"):
+        book.write_table("plan_demand", demand_frame(book, N + 1))
+    assert "plan_demand" in book._streamed and saved.read_bytes() == before

@@ -44,6 +44,8 @@ from .recalc import evaluate_all, formula_text, write_cached_values
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
 STREAM_MIN_ROWS = 500
+#: Rows of a worksheet in Excel: a table written past it would make a file Excel refuses.
+EXCEL_MAX_ROWS = 1_048_576
 
 
 def _cell_value(value):
@@ -241,6 +243,10 @@ class HeadlessWorkbook:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         n = len(frame)
         new_max = min_row + max(n, 1)
+        if new_max > EXCEL_MAX_ROWS:
+            raise SopError(f"table {name} would need {n:,} rows on sheet {ws.title}, past "
+                           f"Excel's last row {EXCEL_MAX_ROWS:,}",
+                           "The workbook was not changed.")
         ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
         self._check_no_overlap(ws, name, ref)
         sheet = self._data_sheet(ws)

@@ -80,8 +80,10 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     sign = sign if sign in ("positive", "negative") else "positive"
     options = options_from_config(book)
     settings = settings_from_config(book)
-    inputs = read_inputs(book, settings.current)
+    inputs = read_inputs(book, settings.current, snapshots=pd.DataFrame())
     tables, warnings = source_tables(source, options, sign)
+    # the plan history is read after the source is loaded: their memory peaks do not add up
+    inputs.snapshots = _optional_table(book, "plan_history")
     tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():

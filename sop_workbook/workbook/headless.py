@@ -74,6 +74,7 @@ class HeadlessWorkbook:
         try:
             self._package = datasheet.open_package(self.path.read_bytes())
             self.wb = openpyxl.load_workbook(BytesIO(self._package.stub), keep_vba=True)
+            self._package.stub = b""  # loaded: not held for the whole command
         except SopError:
             raise
         except Exception as exc:  # openpyxl raises many kinds for a bad file
@@ -204,8 +205,10 @@ class HeadlessWorkbook:
         if body is not None:
             return pd.DataFrame(self._body_rows(body), columns=body.columns).dropna(
                 how="all")
-        if name in self._kept:
-            return self._kept_frame(self._kept[name]).copy()
+        if name in self._kept:  # usually read once per command: handed out, not kept
+            frame = self._kept_frame(self._kept[name])
+            self._kept[name].frame = None
+            return frame
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         rows = [[c.value for c in row] for row in ws.iter_rows(
             min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]

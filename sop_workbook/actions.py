@@ -141,11 +141,13 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
         warnings.insert(0, f"Config's current period was empty: set to {start}, the period "
                         "after the data's last one (as `sop new --period` would)")
     settings = settings_from_config(book, start)
-    inputs = read_inputs(book, settings.current)
+    inputs = read_inputs(book, settings.current, snapshots=pd.DataFrame())
     if start is None:
         tables, warnings = source_tables(source, options, sign)
     else:
         book.set_value("cfg_current_period", start)
+    # the plan history is read after the source is loaded: their memory peaks do not add up
+    inputs.snapshots = _optional_table(book, "plan_history")
     tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
@@ -213,12 +215,13 @@ def _optional_table(book, name: str) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def read_inputs(book, current: str) -> stages.Inputs:
-    """The planners' inputs, each checked (errors name sheet and cell)."""
+def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> stages.Inputs:
+    """The planners' inputs, each checked (errors name sheet and cell); ``snapshots``: the
+    plan history when the caller holds it already (as read_table would give it)."""
     return stages.Inputs(
         overrides=read_overrides(book, current),
         events=read_events(book),
-        snapshots=_optional_table(book, "plan_history"),
+        snapshots=_optional_table(book, "plan_history") if snapshots is None else snapshots,
         decisions=_optional_table(book, "presop_decisions"),
         actions=_optional_table(book, "act_log"),
     )
@@ -458,7 +461,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     write_input_table(book, "plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
-    rebuild_stages(book, agg)
+    rebuild_stages(book, agg, snapshots=snapshot)  # the history just written, not read back
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
@@ -475,6 +478,12 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     numbers becomes float, the others stay as they are."""
     out = frame.copy()
     for col in out.columns:
+        kind = out[col].dtype.kind
+        if kind in "iuf":  # numbers already (every value an int or float)
+            out[col] = out[col].astype(float)
+            continue
+        if kind == "b":
+            continue
         values = out[col].dropna()
         if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                for v in values):
@@ -487,12 +496,13 @@ def stage_sources(book) -> dict[str, pd.DataFrame]:
     return {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
 
 
-def rebuild_stages(book, agg: dict[str, pd.DataFrame] | None = None
-                   ) -> dict[str, pd.DataFrame]:
+def rebuild_stages(book, agg: dict[str, pd.DataFrame] | None = None,
+                   snapshots: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Recompute every review-stage table from the aggregates already in the workbook
-    (used by Roll forward, which must not need the source) and write them."""
+    (used by Roll forward, which must not need the source) and write them
+    (``snapshots``: the plan history, when the caller has it already)."""
     settings = settings_from_config(book)
-    inputs = read_inputs(book, settings.current)
+    inputs = read_inputs(book, settings.current, snapshots)
     agg = stage_sources(book) if agg is None else agg
     tables = build_stages(book, agg, inputs, settings)
     for name, frame in tables.items():

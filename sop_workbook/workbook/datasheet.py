@@ -95,6 +95,8 @@ class Package:
     stub: bytes
     sheets: dict[str, DataSheet]  # by sheet title
     source: bytes  # the original file
+    #: big tables of the other sheets, cut out of the stub (kept.KeptTable, by table name)
+    kept: dict = field(default_factory=dict)
 
 
 def _attr(tag: bytes, name: bytes) -> str | None:
@@ -246,18 +248,49 @@ def open_package(data: bytes) -> Package:
             worksheets = {}
         candidates = {part: title for title, part in worksheets.items()
                       if len(_rels(z, part, names)) == 1}
+        others = {part: title for title, part in worksheets.items()}
+        kept_tables = {}
         for info in z.infolist():
-            body = z.read(info.filename)
+            body = read_member(data, z, info)
+            found = None
             if info.filename in candidates:
                 title = candidates[info.filename]
                 found = _inspect(z, names, title, info.filename, body)
                 if found is not None:
                     sheets[title] = found
                     body = _stub(body, found)
+            if found is None and info.filename in others:  # big tables of a mixed sheet
+                from .kept import cut_tables
+
+                body, tables = cut_tables(z, names, others[info.filename], info.filename,
+                                          body)
+                kept_tables.update((t.name, t) for t in tables)
             entry = zipfile.ZipInfo(info.filename, info.date_time)
             entry.external_attr = info.external_attr
             stub.writestr(entry, body, compress_type=zipfile.ZIP_STORED)
-    return Package(out.getvalue(), sheets, data)
+    return Package(out.getvalue(), sheets, data, kept_tables)
+
+
+def read_member(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member of the zip ``z`` (whose bytes are ``data``), inflated by ISA-L when
+    installed (~3× zlib on the big sheet parts; CRC checked as zipfile does)."""
+    if info.compress_type != zipfile.ZIP_DEFLATED or _data_zlib is zlib \
+            or info.file_size < (1 << 16):
+        return z.read(info.filename)
+    at = info.header_offset
+    if data[at:at + 4] != b"PK\x03\x04":
+        return z.read(info.filename)  # zipfile reports what is wrong
+    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
+    begin = at + 30 + name_len + extra_len
+    try:
+        inflater = _data_zlib.decompressobj(-15)  # no more than the size declared
+        out = inflater.decompress(memoryview(data)[begin:begin + info.compress_size],
+                                  info.file_size + 1)
+    except Exception:  # a damaged member: zipfile reports it
+        return z.read(info.filename)
+    if len(out) != info.file_size or _data_zlib.crc32(out) != info.CRC:
+        return z.read(info.filename)
+    return out
 
 
 def sheet_xml(data: bytes, part: str) -> bytes:
@@ -1106,6 +1139,9 @@ class StreamedTable:
     def holds(self, r: int, c: int) -> bool:
         return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
 
+    def layout(self) -> _Layout:
+        return self.encoded.layout()
+
 
 _ROW_CELL = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
 _CELL_COL = re.compile(r'\sr="([A-Z]{1,3})\d+"')
@@ -1158,6 +1194,8 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
     head += b"".join(before)
     tail = b"".join(after) + tail_data
     ordered = sorted(tables, key=lambda t: t.min_col)
+    if len(ordered) == 1 and not inside and hasattr(ordered[0], "raw_rows"):
+        return head, ordered[0].raw_rows(), tail  # a kept table alone in its rows
     return head, _merged_rows(ordered, inside, lo, hi), tail
 
 
@@ -1181,7 +1219,7 @@ def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
 
 def _merged_rows(tables: list[StreamedTable], inside: dict[int, bytes], lo: int, hi: int
                  ) -> Iterator[bytes]:
-    layouts = [t.encoded.layout() for t in tables]
+    layouts = [t.layout() for t in tables]
     for a in range(lo, hi + 1, ROWS_PER_CHUNK):
         yield _rows_xml(a, min(hi + 1, a + ROWS_PER_CHUNK), layouts, inside)
 

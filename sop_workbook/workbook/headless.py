@@ -7,8 +7,11 @@ interface.
 Data sheets (one Excel table and nothing else — the master, ``agg_*`` and detail tables)
 are not loaded cell by cell: openpyxl sees only their header, their rows are parsed when
 :meth:`HeadlessWorkbook.read_table` asks and streamed into the file on save
-(:mod:`sop_workbook.workbook.datasheet`). ``wb`` (openpyxl) therefore holds every sheet
-except the rows of data sheets.
+(:mod:`sop_workbook.workbook.datasheet`). Big tables on the other sheets (the review
+stages' plan tables, the plan history) are kept out of openpyxl the same way on open
+(:mod:`sop_workbook.workbook.kept`: parsed when read, put back unchanged at save unless
+rewritten) and streamed when written. ``wb`` (openpyxl) therefore holds every sheet
+except the rows of data sheets and of those big tables.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from ..errors import SopError
 from . import datasheet
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
+from .kept import KeptTable, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
 STREAM_MIN_ROWS = 500
+#: Rows of a worksheet in Excel: a table written past it would make a file Excel refuses.
+EXCEL_MAX_ROWS = 1_048_576
 
 
 def _cell_value(value):
@@ -68,6 +74,7 @@ class HeadlessWorkbook:
         try:
             self._package = datasheet.open_package(self.path.read_bytes())
             self.wb = openpyxl.load_workbook(BytesIO(self._package.stub), keep_vba=True)
+            self._package.stub = b""  # loaded: not held for the whole command
         except SopError:
             raise
         except Exception as exc:  # openpyxl raises many kinds for a bad file
@@ -88,6 +95,17 @@ class HeadlessWorkbook:
                     sheet.styles[c] = copy(cell._style)
                     del ws._cells[(r, c)]
         self._streamed: dict[str, StreamedTable] = {}  # by table name
+        # big tables of the stage sheets as they are in the file (parsed when read, put
+        # back unchanged at save unless written): kept.py
+        self._kept: dict[str, KeptTable] = dict(self._package.kept)
+        for table in self._kept.values():
+            ws = self.wb[table.title]
+            table.columns = [ws.cell(table.header_row, c).value
+                             for c in range(table.min_col, table.max_col + 1)]
+            for c in range(table.min_col, table.max_col + 1):
+                cell = ws._cells.pop((table.first_row, c), None)
+                if cell is not None:  # the first body row: the columns' styles
+                    table.styles[c] = copy(cell._style)
         # background jobs rendering and compressing table bodies written since open (by
         # table name): a table written again, or a workbook dropped unsaved, cancels them
         self._jobs: dict[str, list[datasheet.Job]] = {}
@@ -192,6 +210,10 @@ class HeadlessWorkbook:
         if body is not None:
             return pd.DataFrame(self._body_rows(body), columns=body.columns).dropna(
                 how="all")
+        if name in self._kept:  # usually read once per command: handed out, not kept
+            frame = self._kept_frame(self._kept[name])
+            self._kept[name].frame = None
+            return frame
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         rows = [[c.value for c in row] for row in ws.iter_rows(
             min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
@@ -284,6 +306,10 @@ class HeadlessWorkbook:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         n = len(frame)
         new_max = min_row + max(n, 1)
+        if new_max > EXCEL_MAX_ROWS:
+            raise SopError(f"table {name} would need {n:,} rows on sheet {ws.title}, past "
+                           f"Excel's last row {EXCEL_MAX_ROWS:,}",
+                           "The workbook was not changed.")
         ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{new_max}"
         self._check_no_overlap(ws, name, ref)
         sheet = self._data_sheet(ws)
@@ -303,7 +329,7 @@ class HeadlessWorkbook:
         elif n > STREAM_MIN_ROWS:
             self._stream_body(ws, name, frame, columns, min_col, min_row, max_col, max_row)
         else:
-            body = self._streamed.pop(name, None)
+            body = self._streamed.pop(name, None) or self._kept.pop(name, None)
             if body is not None:  # the first body row's cells carry the columns' styles
                 for c, style in body.styles.items():
                     ws.cell(min_row + 1, c)._style = copy(style)
@@ -317,7 +343,7 @@ class HeadlessWorkbook:
                      max_row) -> None:
         """Keep a big table's body out of openpyxl: encoded now (raising before anything
         changes), streamed into the sheet at save."""
-        old = self._streamed.get(name)
+        old = self._streamed.get(name) or self._kept.get(name)
         if old is not None:
             styles = old.styles
             max_row = max(max_row, old.last_row)
@@ -329,6 +355,7 @@ class HeadlessWorkbook:
                  for j, col in enumerate(columns)]
         encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1, name)
         _cancel_jobs(self._jobs, name)
+        self._kept.pop(name, None)  # replaced: its rows in the file are no longer wanted
         self._jobs[name] = [datasheet.prepare_later(encoded)]
         for key in [k for k in ws._cells if k[0] > min_row and min_col <= k[1] <= max_col
                     and k[0] <= max_row]:
@@ -336,13 +363,33 @@ class HeadlessWorkbook:
         self._streamed[name] = StreamedTable(name, ws.title, min_col, max_col, min_row,
                                              encoded, frame.copy(), columns, styles)
 
-    def _streamed_on(self, title: str) -> list[StreamedTable]:
-        return [b for b in self._streamed.values() if b.title == title]
+    def _streamed_on(self, title: str) -> list[StreamedTable | KeptTable]:
+        """The table bodies on a sheet that openpyxl does not hold (streamed or kept)."""
+        return [b for b in (*self._streamed.values(), *self._kept.values())
+                if b.title == title]
 
-    def _body_rows(self, body: StreamedTable) -> list[list]:
+    def _body_rows(self, body: StreamedTable | KeptTable) -> list[list]:
         if body.values is None:
-            body.values = _python_rows(body.written, body.columns)
+            if isinstance(body, KeptTable):
+                frame = self._kept_frame(body).reindex(range(body.n_rows))
+            else:
+                frame = body.written
+            body.values = _python_rows(frame, body.columns)
         return body.values
+
+    def _kept_frame(self, table: KeptTable) -> pd.DataFrame:
+        """A kept table's rows as read_table gives them (parsed from the file once)."""
+        if table.frame is None:
+            if table.has_shared_strings and self._shared_strings is None:
+                self._shared_strings = _shared_strings(self._package.source)
+            xml = table.xml if table.xml is not None else read_part(self._package.source,
+                                                                    table.part)
+            body = table.body_xml(xml)
+            del xml
+            table.frame = datasheet.parse_rows(
+                body, table, table.columns, date_styles=self._date_styles,
+                shared_strings=self._shared_strings, epoch=self.wb.epoch)
+        return table.frame
 
     def _column_spec(self, ws, sheet: DataSheet, col: int, values) -> ColumnSpec:
         style = sheet.styles.get(col)
@@ -469,8 +516,14 @@ class HeadlessWorkbook:
                 frame = self._frame(sheet, columns)
                 self.write_table(table.displayName, frame)
             bodies_src[title] = (sheet, table)
-        mixed: dict[str, list[StreamedTable]] = {}
-        for body in self._streamed.values():
+        for name, table in list(self._kept.items()):
+            if table.has_shared_strings:  # its cells point into the file's sharedStrings,
+                ws = self.wb[table.title]  # which openpyxl rewrites: written as values
+                frame = self._kept_frame(table).reindex(range(table.n_rows))
+                self._stream_body(ws, name, frame, table.columns, table.min_col,
+                                  table.header_row, table.max_col, table.last_row)
+        mixed: dict[str, list[StreamedTable | KeptTable]] = {}
+        for body in (*self._streamed.values(), *self._kept.values()):
             mixed.setdefault(body.title, []).append(body)
         for title, streamed in mixed.items():
             self._clear_streamed_area(self.wb[title], streamed)
@@ -491,12 +544,22 @@ class HeadlessWorkbook:
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
+        xml_of = {}  # the original XML of the parts holding kept tables, once each
         for title, streamed in mixed.items():
+            for table in streamed:
+                if isinstance(table, KeptTable):
+                    if table.part not in xml_of:
+                        xml_of[table.part] = read_part(self._package.source, table.part)
+                    table.xml = xml_of[table.part]
             part = parts[title]
             bodies[part] = datasheet.merge_sheet_data(datasheet.sheet_xml(data, part),
                                                       streamed)
         self._verified = frozenset(bodies)
-        return datasheet.write_package(data, bodies)
+        try:
+            return datasheet.write_package(data, bodies)
+        finally:
+            for table in self._kept.values():
+                table.xml = None
 
     def _stored_results(self) -> dict:
         """The file's cached formula results (KPI values …), for a save without a
@@ -736,7 +799,7 @@ class _RecalcBook:
         self.defined_names = book.wb.defined_names
         self.sheetnames = book.wb.sheetnames
         self._views = {t: _DataSheetView(book, book.wb[t]) for t in book._data}
-        for body in book._streamed.values():
+        for body in (*book._streamed.values(), *book._kept.values()):
             if body.title not in self._views:
                 self._views[body.title] = _MixedSheetView(book, book.wb[body.title],
                                                           book._streamed_on(body.title))
@@ -747,14 +810,21 @@ class _RecalcBook:
 
     def table_frame(self, name: str) -> pd.DataFrame | None:
         """A data-sheet table written in this session as the frame given to write_table
-        (every table column, in order), so a UDF gets ``table[#All]`` without the frame
-        being turned into cells and back; None otherwise (read through the cells)."""
+        (every table column, in order), or as parsed from the file when it was not, so a
+        UDF gets ``table[#All]`` without the frame being turned into cells and back; None
+        otherwise (read through the cells)."""
         entry = self.book.tables.get(name)
         if entry is None:
             return None
         sheet = self.book._data.get(entry[0].title)
-        if sheet is None or sheet.written is None or not sheet.columns:
+        if sheet is None:
             return None
+        if sheet.written is None or not sheet.columns:
+            if sheet.dirty:
+                return None
+            # not written in this session: the rows as parsed from the file (read_table's
+            # frame, parsed once), not turned into cells and back either
+            return self.book._frame(sheet, self.book.table_columns(name))
         return sheet.written.reindex(columns=sheet.columns)
 
     def __getitem__(self, title: str):

@@ -11,20 +11,24 @@ from sop_workbook import demo_data
 from sop_workbook.aggregates import build_aggregates
 from sop_workbook.kpi import build_facts
 from sop_workbook.kpi.aggregated import DIMENSION_COLUMNS, KPI_FUNCTIONS, kpi_by, select
+from sop_workbook.kpi.standards import labour_aggregate, lead_time_aggregate
 from sop_workbook.loader import load_source
 
 TABLE_OF = {"sales_otd": "agg_sales", "fill_rate": "agg_sales", "vendor_otd": "agg_vendor",
             "schedule_attainment": "agg_production", "inventory_turns": "agg_sales",
             "days_of_supply": "agg_sales", "forecast_accuracy": "agg_sales",
             "forecast_bias": "agg_sales", "tracking_signal": "agg_sales",
-            "close_ratio": "agg_funnel", "commit_vs_closed": "agg_funnel"}
+            "close_ratio": "agg_funnel", "commit_vs_closed": "agg_funnel",
+            "lead_time_adherence": "agg_lead_time", "labour_absorption": "agg_labour"}
 
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kpiby") / "data"
     demo_data.write(folder, items=12, months=14)
-    return build_aggregates(build_facts(load_source(folder)))
+    data = load_source(folder)
+    return {**build_aggregates(build_facts(data)), "agg_lead_time": lead_time_aggregate(data),
+            "agg_labour": labour_aggregate(data)}
 
 
 def _same(a, b) -> bool:

@@ -2,6 +2,7 @@
 closed. Master data (tests/sources.py): C1 is DOMESTIC, C2 EXPORT; items A and B are
 RETAIL; the posting setup maps only DOMESTIC × RETAIL → 6110."""
 
+import pandas as pd
 import pytest
 from sources import write_source
 
@@ -54,11 +55,13 @@ def test_budget_variance(finance_src):
     assert v.loc["6110", "variance"] == pytest.approx(-100)
     assert v.loc["6110", "variance_pct"] == pytest.approx(-100 / 1500)
     assert v.loc["6110", "assessment"] == "unfavourable"
-    # 6120 income, no mapped sales budget: 0 − 200 → unfavourable, −100 %
-    assert v.loc["6120", "variance"] == pytest.approx(-200)
-    assert v.loc["6120", "assessment"] == "unfavourable"
-    # 7110 expense: 0 − 800 = −800 → below a cost budget → favourable
-    assert v.loc["7110", "variance_pct"] == pytest.approx(-1.0)
+    # 6120: no posting-setup row names it → outside the sales budget, not judged
+    assert pd.isna(v.loc["6120", "variance"])
+    assert v.loc["6120", "assessment"] == "outside the sales budget"
+    # 7110 expense, DOMESTIC/RETAIL's COGS account: C1×A 1 × 10 + C1×B 1 × 5 = 15 of cost
+    # (C2 is EXPORT: unmapped) − 800 = −785 → below a cost budget → favourable
+    assert v.loc["7110", "sales_budget"] == pytest.approx(15)
+    assert v.loc["7110", "variance_pct"] == pytest.approx(-785 / 800)
     assert v.loc["7110", "assessment"] == "favourable"
 
 

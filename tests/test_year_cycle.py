@@ -2,17 +2,16 @@
 
 It starts with ``sop new`` at 2026-11 on the data as it stood at the end of 2026-10, then
 every month: the month closes (``sop roll-forward``), the planner types an override, a
-marketing event and an action into the input tables, the month's data arrives (one demo
+marketing event and an action in the input areas below the input tables, the month's data arrives (one demo
 data set cut by date, :func:`sop_workbook.demo_data.as_of`) and ``sop refresh`` loads it;
-the scorecard is exported and the executive meeting's agenda and minutes drafted; the
-calendar of the year is generated. Once, a roll forward made by mistake is undone
+the calendar of the year is generated, the scorecard is exported and the executive
+meeting's agenda and minutes drafted. Once, a roll forward made by mistake is undone
 (``sop undo``). After each step the plan, the planner's inputs, the KPI cells, the plan
 history and the accuracy figures are checked against what the step must leave.
 
 The commands run in this process through the ``sop`` app (typer's test runner), as a user
-runs them. ``sop calendar`` runs last in each cycle: on this branch it still rewrites the
-Scorecard without its stored KPI values (issue 15, fixed in another branch), so the KPI
-checks are made after refresh, export, agenda and minutes, before it.
+runs them. ``sop calendar`` runs right after the refresh: the KPI values it must keep are
+then checked on the reopened workbook and needed by the export, agenda and minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl.utils.cell import range_boundaries
 from typer.testing import CliRunner
 
 from sop_workbook import demo_data
@@ -72,7 +72,8 @@ class Planner:
 
     def type_inputs(self, book: HeadlessWorkbook, cycle: int, current: str) -> None:
         """An override for next month, a campaign two months out (units on one item ×
-        location) and an action — typed into the input tables' rows, saved."""
+        location) and an action — typed in the input area right below each input table
+        (the table itself is not touched: Refresh takes the rows in), saved."""
         series = plan_layer(book, "baseline").index
         item, location = series[cycle % len(series)]
         item2, location2 = series[(3 * cycle + 1) % len(series)]
@@ -91,10 +92,7 @@ class Planner:
         for table, row, typed in (("plan_overrides", override, self.overrides),
                                   ("plan_events", event, self.events),
                                   ("act_log", action, self.actions)):
-            frame = book.read_table(table)
-            frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True) \
-                if len(frame) else pd.DataFrame([row])
-            book.write_table(table, frame)
+            type_below(book, table, row)
             typed.append(row)
         book.save()  # as Excel saves what the planner typed
 
@@ -121,6 +119,22 @@ class Planner:
                     e["uplift_units"]), e
         actions = book.read_table("act_log")
         assert set(actions["id"]) == {a["id"] for a in self.actions}
+
+
+def type_below(book: HeadlessWorkbook, table: str, row: dict) -> None:
+    """What a planner does in Excel: type a row's values in the first row below the table
+    (after its last row, blank rows included), column by column, into empty cells."""
+    ws, t = book.tables[table]
+    min_col, _, _, max_row = range_boundaries(t.ref)
+    columns = book.table_columns(table)
+    assert set(row) <= set(columns), (table, row)
+    r = max_row + 1
+    for name, value in row.items():
+        if value is None:
+            continue
+        cell = ws.cell(r, min_col + columns.index(name))
+        assert cell.value is None, f"{ws.title}!{cell.coordinate} is not empty"
+        cell.value = value
 
 
 def check_not_collapsed(book: HeadlessWorkbook, current: str) -> None:
@@ -193,6 +207,8 @@ def test_a_year_of_monthly_cycles(tmp_path):
         planner.type_inputs(book, cycle, current)
         out = sop("refresh", path, "--source", data_through(closing))
         assert warnings_in(out) == [], out
+        for table in ("plan_overrides", "plan_events", "act_log"):
+            assert f"1 typed row(s) taken into {table}" in out, (table, out)
         book = HeadlessWorkbook(path)
         assert book.get_value("cfg_data_through") == closing
         check_kpi_values(book)
@@ -224,10 +240,21 @@ def test_a_year_of_monthly_cycles(tmp_path):
             check_history(book, rolled, series)
             check_kpi_values(book)
 
-        # 4. the meeting: scorecard, agenda, minutes (they only read the workbook) …
+        # 4. the year's calendar: it keeps the stored KPI values and the planner's inputs
+        # (checked on the reopened workbook in a few cycles: opening it again costs more
+        # than the check; in every cycle the meeting commands below need the KPI values)
+        sop("calendar", path, "--year", current[:4])
+        if cycle in (1, 2, CYCLES):
+            book = HeadlessWorkbook(path)
+            check_kpi_values(book)
+            planner.check_kept(book, current)
+            events = book.read_table("cal_events")
+            assert events["date"].astype(str).str[:4].eq(current[:4]).any()
+
+        # 5. the meeting: scorecard, agenda, minutes (they only read the workbook)
         meeting = tmp_path / f"meeting-{current}"
         saved = path.read_bytes()
-        sop("export-scorecard", path, "--out", meeting)
+        sop("export-scorecard", path, "--out", meeting)  # fails without KPI values
         assert (meeting / "scorecard.pdf").stat().st_size > 0
         for kind in ("agenda", "minutes"):
             out = sop(kind, path, "--out", meeting)
@@ -235,14 +262,6 @@ def test_a_year_of_monthly_cycles(tmp_path):
             text = (meeting / f"{kind}.md").read_text(encoding="utf-8")
             assert "Year Test Co" in text and f"Y-{cycle:02d}" in text
         assert path.read_bytes() == saved
-        # … then the year's calendar (its result checked in a few cycles: opening the
-        # workbook again costs more than the check)
-        sop("calendar", path, "--year", current[:4])
-        if cycle in (1, 2, CYCLES):
-            book = HeadlessWorkbook(path)
-            planner.check_kept(book, current)
-            events = book.read_table("cal_events")
-            assert events["date"].astype(str).str[:4].eq(current[:4]).any()
 
     assert rolled[-1] == "2027-11" and len(rolled) == CYCLES
 

@@ -736,7 +736,8 @@ def _guarded(name: str, callback):
         try:
             with contextlib.ExitStack() as stack:
                 workbook = kwargs.get("workbook")
-                if isinstance(workbook, Path):
+                # `sop new` makes its workbook (it refuses an existing file itself)
+                if isinstance(workbook, Path) and name != "new":
                     written = kwargs.get(_WRITES[name]) or workbook if name in _WRITES \
                         else None
                     if written is not None and (name != "calendar" or kwargs.get("save")):

@@ -3,7 +3,8 @@
 ``sop recalc`` must give UDFs the values of the cells they reference, and some of those
 cells hold native formulas (``kpi_period`` is ``=TEXT(EDATE(DATEVALUE(cfg_current_period
 &"-01"),-1),"YYYY-MM")``). This evaluates such formulas the way Excel does for the subset
-the template uses — literals, cell/name references, ``& + - * /``, unary minus and the
+the template uses — literals, cell/name references, ``& + - * /``, comparisons
+(``= <> < > <= >=``), unary minus and the
 functions in :data:`FUNCTIONS` — and raises :class:`FormulaError` naming the cell for
 anything else, never a silent wrong value.
 """
@@ -65,9 +66,39 @@ FUNCTIONS: dict[str, Callable] = {
     "DATE": lambda y, m, d: _serial(dt.date(int(y), int(m), int(d))),
     "ABS": lambda x: abs(float(x)),
     "CONCATENATE": lambda *xs: "".join(_as_text(x) for x in xs),
+    "IF": lambda test, yes=True, no=False: yes if _truth(test) else no,
+    "LEFT": lambda text, n=1: _as_text(text)[:int(float(n))],
 }
 
+
+def _truth(value) -> bool:
+    if isinstance(value, str):
+        raise FormulaError(f"IF cannot test the text {value!r}")
+    return bool(value)
+
+
+def _compare(a, b) -> int:
+    """Excel's comparison: text with text ignoring case, numbers with numbers (a blank is
+    "" against text, 0 against a number), any text above any number."""
+    if a is None:
+        a = "" if isinstance(b, str) else 0.0
+    if b is None:
+        b = "" if isinstance(a, str) else 0.0
+    if isinstance(a, str) != isinstance(b, str):
+        return 1 if isinstance(a, str) else -1
+    if isinstance(a, str):
+        a, b = a.lower(), b.lower()
+    else:
+        a, b = float(a), float(b)
+    return (a > b) - (a < b)
+
 _BINARY = {
+    "=": (0, lambda a, b: _compare(a, b) == 0),
+    "<>": (0, lambda a, b: _compare(a, b) != 0),
+    "<": (0, lambda a, b: _compare(a, b) < 0),
+    ">": (0, lambda a, b: _compare(a, b) > 0),
+    "<=": (0, lambda a, b: _compare(a, b) <= 0),
+    ">=": (0, lambda a, b: _compare(a, b) >= 0),
     "&": (1, lambda a, b: _as_text(a) + _as_text(b)),
     "+": (2, lambda a, b: float(a) + float(b)),
     "-": (2, lambda a, b: float(a) - float(b)),

@@ -2,8 +2,9 @@
 
 It starts with ``sop new`` at 2026-11 on the data as it stood at the end of 2026-10, then
 every month: the month closes (``sop roll-forward``), the planner types an override, a
-marketing event and an action in the input areas below the input tables, the month's data arrives (one demo
-data set cut by date, :func:`sop_workbook.demo_data.as_of`) and ``sop refresh`` loads it;
+marketing event and an action in the input areas below the input tables, the month's data
+arrives (one demo data set cut by date, :func:`sop_workbook.demo_data.as_of`) and
+``sop refresh`` loads it (taking the typed rows into the tables);
 the calendar of the year is generated, the scorecard is exported and the executive
 meeting's agenda and minutes drafted. Once, a roll forward made by mistake is undone
 (``sop undo``). After each step the plan, the planner's inputs, the KPI cells, the plan

@@ -36,6 +36,11 @@ INPUT_TABLES: dict[str, int] = {
 }
 
 
+#: Input tables with no input area below: the rows under cfg_targets are Config's
+#: settings (their values are yellow), never KPI targets.
+NO_INPUT_AREA = frozenset({"cfg_targets"})
+
+
 def take_typed_rows(book, names=None) -> list[str]:
     """Take the rows typed in the input area below each input table into the table.
 
@@ -46,6 +51,8 @@ def take_typed_rows(book, names=None) -> list[str]:
     the table's other rows."""
     notes = []
     for name in names or INPUT_TABLES:
+        if name in NO_INPUT_AREA:
+            continue
         try:
             rows = book.typed_rows_below(name)
         except SopError:  # a workbook without this table (older template)

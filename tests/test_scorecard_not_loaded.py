@@ -33,8 +33,11 @@ def fill_rate_by_hand(folder, period: str) -> float:
     """Lines promised in ``period`` whose whole quantity shipped by the promised date ÷
     lines promised in it (the domain's line-level fill rate, tolerance 0), from the raw
     sales lines and shipments."""
-    lines = pd.read_csv(folder / "sales_lines.csv", parse_dates=["promised_date"])
+    lines = pd.read_csv(folder / "sales_lines.csv",
+                        parse_dates=["promised_date", "requested_date"])
     ships = pd.read_csv(folder / "sales_shipments.csv", parse_dates=["shipment_date"])
+    # a line without a promised date is due on its requested date (the data contract)
+    lines["promised_date"] = lines["promised_date"].fillna(lines["requested_date"])
     due = lines[lines["promised_date"].dt.strftime("%Y-%m") == period]
     filled = 0
     for line in due.itertuples():

@@ -279,6 +279,12 @@ class HeadlessWorkbook:
             if locked and (not any(typed) or not all(
                     looks_typed(cell, min_col + j) for j, cell in enumerate(row) if typed[j])):
                 break
+            # a row with yellow cells ends the area too when a locked cell of it holds
+            # something formatted otherwise (a label of the settings below a table)
+            if not locked and not all(
+                    looks_typed(cell, min_col + j) for j, cell in enumerate(row)
+                    if typed[j] and cell.protection.locked):
+                break
             if any(typed):
                 found.append((r, values))
         return found

@@ -79,8 +79,22 @@ def test_sheets_in_cycle_order_with_owners(wb):
 def test_every_kpi_has_a_name_on_the_scorecard_for_the_last_closed_period(wb):
     period = wb.defined_names["kpi_period"].attr_text
     assert period == "'Scorecard'!$B$3"
-    assert wb["Scorecard"]["B3"].value == \
-        '=TEXT(EDATE(DATEVALUE(cfg_current_period&"-01"),-1),"YYYY-MM")'
+    # the last closed period; while it is not loaded (Config's "Data loaded through" names
+    # an earlier month), the last loaded one
+    from sop_workbook.workbook.formula import evaluate
+
+    formula = wb["Scorecard"]["B3"].value
+    for current, through, shown in (("2026-11", "", "2026-10"),
+                                    ("2026-11", "2026-10", "2026-10"),
+                                    ("2027-01", "2026-12", "2026-12"),
+                                    ("2026-12", "2026-10 (2026-11 not loaded: Refresh)",
+                                     "2026-10"),
+                                    ("2026-11", "nothing (2026-10 and before not loaded: "
+                                     "Refresh)", "2026-10"),
+                                    ("2026-08", "2026-10", "2026-07")):
+        names = {"cfg_current_period": current, "cfg_data_through": through}
+        assert evaluate(formula, names.__getitem__) == shown, (current, through)
+    assert wb.defined_names["cfg_data_through"].attr_text == "'Config'!$B$14"
     assert wb.defined_names["cfg_current_period"].attr_text == "'Config'!$B$5"
     for kpi in KPIS:
         target = wb.defined_names[f"kpi_{kpi['key']}"].attr_text

@@ -27,8 +27,11 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from ..workbook.excel_form import dynamic_array_anchors, finish_package, is_spilling_formula
+from ..workbook.recalc import write_cached_values
 from .package import build_vba_project, generate_udf_wrappers, make_macro_workbook
 
 _REPO_XL = Path(__file__).resolve().parents[2] / "xl"
@@ -215,7 +218,9 @@ class Builder:
 
     def validation(self, ws, spec: dict) -> None:
         source = spec["source"]
-        formula = source if isinstance(source, str) else '"' + ",".join(source) + '"'
+        # a list formula is stored without "=" (as Excel, XlsxWriter and LibreOffice write it)
+        formula = source.lstrip("=") if isinstance(source, str) \
+            else '"' + ",".join(source) + '"'
         dv = DataValidation(type="list", formula1=formula, allow_blank=True,
                             showErrorMessage=True, errorTitle="Not in the list",
                             error="Choose a value from the list.")
@@ -436,9 +441,12 @@ class Builder:
         ws.column_dimensions["A"].width = 22
         ws.column_dimensions["B"].width = 60
         for r, (key, value) in enumerate(self.src.xlwings.items(), start=1):
+            if str(value).strip() == "":
+                # xlwings' GetConfig returns a key found on the sheet even when empty, so an
+                # empty row would hide the planner's add-in setting (e.g. the interpreter)
+                raise ValueError(f"xl/xlwings.toml: {key!r} is empty; leave the key out")
             ws.cell(r, 1, key)
-            if value != "":
-                ws.cell(r, 2, value)
+            ws.cell(r, 2, value)
 
 
 def udf_specs() -> list[tuple[str, str, list[str]]]:
@@ -469,6 +477,31 @@ def udf_wrapper_module() -> str:
     return "\n".join(lines) + "\n"
 
 
+def stored_results(wb) -> dict[tuple[str, str], object]:
+    """Every formula cell's result, computed as the headless recalculation does (the UDFs
+    on the empty tables, the native formulas), so that the template carries a cached value
+    in each formula cell; a spilling UDF becomes a dynamic-array formula laid out over its
+    result. (sheet, cell) → value."""
+    from ..workbook.headless import spill_into
+    from ..workbook.recalc import evaluate_all
+
+    for ws in wb.worksheets:
+        for cell in list(ws._cells.values()):
+            text = cell._value
+            if isinstance(text, str) and is_spilling_formula(text):
+                cell.value = ArrayFormula(cell.coordinate, text)
+    resolver = evaluate_all(wb)
+    if resolver.unevaluated:
+        where, why = next(iter(resolver.unevaluated.items()))
+        raise ValueError(f"{len(resolver.unevaluated)} formula(s) of the template cannot be "
+                         f"evaluated headless, e.g. {where[0]}!{where[1]}: {why}")
+    cached = dict(resolver.native_values)
+    for (sheet, coord), value in resolver.udf_values.items():
+        cached[(sheet, coord)] = spill_into(wb[sheet], coord, value) \
+            if isinstance(value, list) else value
+    return cached
+
+
 def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
     """The template as bytes (deterministic)."""
     src = read_sources(xl_dir)
@@ -479,11 +512,14 @@ def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
         b.data_sheet(spec)
     b.xlwings_conf()
     b.wb.active = 0
+    cached = stored_results(b.wb)
     buf = io.BytesIO()
     b.wb.save(buf)
+    xlsx = finish_package(write_cached_values(buf.getvalue(), cached),
+                          dynamic_array_anchors(b.wb))
     vba = build_vba_project(src.vba_dir, sheet_code_names=list(b.code_names.values()),
                             extra_modules={"xlwings_udfs": udf_wrapper_module()})
-    return make_macro_workbook(buf.getvalue(), vba, src.custom_ui, code_names=b.code_names)
+    return make_macro_workbook(xlsx, vba, src.custom_ui, code_names=b.code_names)
 
 
 def build_template(out: Path, xl_dir: Path = XL_DIR) -> Path:

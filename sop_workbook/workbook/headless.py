@@ -34,6 +34,8 @@ from openpyxl.worksheet.formula import ArrayFormula
 from ..errors import SopError
 from . import datasheet
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
+from .excel_form import dynamic_array_anchors, finish_package
+from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .recalc import evaluate_all, formula_text, write_cached_values
 
@@ -117,7 +119,8 @@ class HeadlessWorkbook:
         """What the cell shows: its value, or for a formula the last computed result."""
         coord = coord.replace("$", "").upper()
         if (sheet, coord) in self._cached:
-            return self._cached[(sheet, coord)]
+            value = self._cached[(sheet, coord)]
+            return value.code if isinstance(value, XlError) else value  # e.g. "#N/A"
         if sheet in self._data:
             return _DataSheetView(self, self.wb[sheet])[coord].value
         if self._streamed_on(sheet):
@@ -368,34 +371,9 @@ class HeadlessWorkbook:
 
     def _spill(self, sheet: str, coord: str, rows: list[list]):
         """Lay a UDF's array result out over the cells below and right of the formula cell
-        (an array formula over that range, as Excel shows a spilled result); the cells it
-        covered before are cleared first. Returns the top-left value."""
-        ws = self.wb[sheet]
-        cell = ws[coord]
-        text = formula_text(cell.value)
-        old = cell.value.ref if isinstance(cell.value, ArrayFormula) else coord
-        o_min_col, o_min_row, o_max_col, o_max_row = range_boundaries(old)
-        for r in range(o_min_row, o_max_row + 1):
-            for c in range(o_min_col, o_max_col + 1):
-                if (r, c) != (cell.row, cell.column):
-                    ws.cell(r, c).value = None
-        height, width = len(rows), max((len(r) for r in rows), default=1)
-        for i in range(height):
-            for j in range(width):
-                if i == j == 0:
-                    continue
-                target = ws.cell(cell.row + i, cell.column + j)
-                if target.value is not None or target.coordinate in ws.merged_cells or any(
-                        b.holds(target.row, target.column) for b in self._streamed_on(sheet)):
-                    raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
-                                   f"cells but {target.coordinate} is not empty (#SPILL!)")
-                value = rows[i][j] if j < len(rows[i]) else None
-                target.value = _cell_value(value)
-                if isinstance(target.value, str):
-                    target.data_type = "e" if target.value == "#N/A" else "s"
-        end = f"{get_column_letter(cell.column + width - 1)}{cell.row + height - 1}"
-        cell.value = ArrayFormula(f"{coord}:{end}", text)
-        return rows[0][0] if rows and rows[0] else None
+        (see :func:`spill_into`). Returns the top-left value."""
+        return spill_into(self.wb[sheet], coord, rows, blocked=lambda r, c: any(
+            b.holds(r, c) for b in self._streamed_on(sheet)))
 
     def to_bytes(self) -> bytes:
         # every data sheet's body is final (encoded) before openpyxl writes the styles
@@ -419,6 +397,9 @@ class HeadlessWorkbook:
         data = buf.getvalue()
         if self._cached:
             data = write_cached_values(data, self._cached)
+        # Excel's own form: dynamic arrays (cm + metadata.xml, which openpyxl dropped on
+        # load), calculation properties, list validations, font records
+        data = finish_package(data, dynamic_array_anchors(self.wb))
         parts = datasheet.output_parts(data)
         bodies = {}
         for title, (sheet, table) in bodies_src.items():
@@ -458,6 +439,40 @@ class HeadlessWorkbook:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def spill_into(ws, coord: str, rows: list[list], blocked=None):
+    """Lay a UDF's array result out over the cells below and right of the formula cell
+    (an array formula over that range; :func:`~.excel_form.finish_package` stores it as
+    Excel's dynamic array); the cells it covered before are cleared first. A cell in the
+    way (a value, a merged cell, or ``blocked(row, col)``) is Excel's ``#SPILL!``: an
+    error naming it. Returns the top-left value."""
+    sheet = ws.title
+    cell = ws[coord]
+    text = formula_text(cell.value)
+    old = cell.value.ref if isinstance(cell.value, ArrayFormula) else coord
+    o_min_col, o_min_row, o_max_col, o_max_row = range_boundaries(old)
+    for r in range(o_min_row, o_max_row + 1):
+        for c in range(o_min_col, o_max_col + 1):
+            if (r, c) != (cell.row, cell.column):
+                ws.cell(r, c).value = None
+    height, width = max(len(rows), 1), max((len(r) for r in rows), default=1)
+    for i in range(height):
+        for j in range(width):
+            if i == j == 0:
+                continue
+            target = ws.cell(cell.row + i, cell.column + j)
+            if target.value is not None or target.coordinate in ws.merged_cells or (
+                    blocked is not None and blocked(target.row, target.column)):
+                raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
+                               f"cells but {target.coordinate} is not empty (#SPILL!)")
+            value = rows[i][j] if j < len(rows[i]) else None
+            target.value = _cell_value(value)
+            if isinstance(target.value, str):
+                target.data_type = "e" if target.value == "#N/A" else "s"
+    end = f"{get_column_letter(cell.column + width - 1)}{cell.row + height - 1}"
+    cell.value = ArrayFormula(f"{coord}:{end}", text)
+    return rows[0][0] if rows and rows[0] else None
 
 
 def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:

@@ -39,24 +39,25 @@ from openpyxl.utils.cell import range_boundaries
 CALC_ID = 191029
 
 METADATA_PART = "xl/metadata.xml"
-METADATA_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
+METADATA_CONTENT_TYPE = ("application/vnd.openxmlformats-officedocument.spreadsheetml."
+                         "sheetMetadata+xml")
 METADATA_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sheetMetadata"
 #: The cell-metadata part as Excel writes it for dynamic arrays: one metadata type
 #: (XLDAPR), one future-metadata block with the dynamic-array property, one cell-metadata
 #: record — the record ``cm="1"`` refers to.
 METADATA_XML = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<metadata xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    'xmlns:xda="http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray">'
-    '<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" '
-    'copy="1" pasteAll="1" pasteValues="1" merge="1" splitFirst="1" rowColShift="1" '
-    'clearFormats="1" clearComments="1" assign="1" coerce="1" cellMeta="1"/>'
-    '</metadataTypes><futureMetadata name="XLDAPR" count="1"><bk><extLst>'
-    '<ext uri="{bdbb8cdc-fa1e-496e-a857-3c3f30c029c3}">'
-    '<xda:dynamicArrayProperties fDynamic="1" fCollapsed="0"/></ext></extLst></bk>'
-    '</futureMetadata><cellMetadata count="1"><bk><rc t="1" v="0"/></bk></cellMetadata>'
-    "</metadata>"
-).encode("utf-8")
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<metadata xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:xda="http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray">'
+    b'<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" '
+    b'copy="1" pasteAll="1" pasteValues="1" merge="1" splitFirst="1" rowColShift="1" '
+    b'clearFormats="1" clearComments="1" assign="1" coerce="1" cellMeta="1"/>'
+    b'</metadataTypes><futureMetadata name="XLDAPR" count="1"><bk><extLst>'
+    b'<ext uri="{bdbb8cdc-fa1e-496e-a857-3c3f30c029c3}">'
+    b'<xda:dynamicArrayProperties fDynamic="1" fCollapsed="0"/></ext></extLst></bk>'
+    b'</futureMetadata><cellMetadata count="1"><bk><rc t="1" v="0"/></bk></cellMetadata>'
+    b"</metadata>"
+)
 
 #: CT_Font's children in schema order.
 FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u",

@@ -14,8 +14,8 @@ reports LibreOffice's message; one that compiles reports ``ok``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-import uno  # noqa: F401  (LibreOffice's Python bridge; system python3-uno)
+import uno
 from com.sun.star.beans import PropertyValue
 
 PROBE = "SopCompileProbe__"
@@ -44,6 +44,7 @@ def main(path: str) -> int:
              "--headless", "--norestore", "--nologo", "--nodefault",
              f"--accept=pipe,name={pipe};urp;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        desktop = None
         try:
             local = uno.getComponentContext()
             resolver = local.ServiceManager.createInstanceWithContext(
@@ -89,10 +90,8 @@ def main(path: str) -> int:
             doc.close(True)
             return 1 if failed else 0
         finally:
-            try:
+            with contextlib.suppress(Exception):  # LibreOffice may be gone already
                 desktop.terminate()
-            except Exception:
-                pass
             try:
                 office.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from sop_workbook.template.package import build_vba_project, make_macro_workbook
 

@@ -38,6 +38,8 @@ _FLOAT = np.dtype(np.float64)
 
 
 _ARG_DOCS: dict[str, dict[str, str]] = {}  # UDF name → argument → description
+#: UDF name → argument → xlwings conversion options (``{"convert": "range"}`` for tables)
+ARG_OPTIONS: dict[str, dict[str, dict]] = {}
 
 
 def _arg(name: str, *args, **kwargs):
@@ -47,13 +49,80 @@ def _arg(name: str, *args, **kwargs):
 
     def deco(fn):
         _ARG_DOCS.setdefault(fn.__name__, {})[name] = kwargs.get("doc", "")
+        options = {k: v for k, v in kwargs.items() if k != "doc"}
+        if args:
+            options["convert"] = args[0]
+        ARG_OPTIONS.setdefault(fn.__name__, {})[name] = options
         return xw.arg(name, *args, **kwargs)(fn)
 
     return deco
 
 
+# ------------------------------------------------------------------ tables from Excel
+#
+# In Excel each table argument arrives as an xlwings Range (``@xw.arg("data", "range")``):
+# no cell crosses into Python until a UDF asks. The first UDF that needs a table after a
+# refresh reads it once (one ``range.value``: a single call through xlwings' conversion
+# layer); every other UDF cell passing that table gets the parsed frame from this cache.
+# The key is (workbook, sheet, address, refresh stamp): the stamp is Config's
+# cfg_last_refresh, which *Refresh* rewrites, so a refreshed table is read again; a table
+# that grew or shrank has a new address. *Refresh* (macros.refresh, in the same UDF-server
+# process: xlwings.conf "Use UDF Server" = True) primes the cache with the frames it has
+# just written, so after a refresh no table crosses the boundary at all.
+
+REFRESH_STAMP_NAME = "cfg_last_refresh"
+_RANGE_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_RANGE_CACHE_SIZE = 64
+
+
+def _is_range(data) -> bool:
+    return hasattr(data, "options") and hasattr(data, "sheet") and hasattr(data, "address")
+
+
+def refresh_stamp(book) -> str:
+    """The workbook's refresh stamp (one cell), "" when it has none."""
+    try:
+        value = book.names[REFRESH_STAMP_NAME].refers_to_range.value
+    except Exception:  # a workbook without the name: no stamp (cache by address only)
+        return ""
+    return "" if value is None else str(value)
+
+
+def range_key(rng, stamp: str) -> tuple:
+    sheet = rng.sheet
+    return (sheet.book.name, sheet.name, rng.address, stamp)
+
+
+def _from_range(rng) -> pd.DataFrame:
+    key = range_key(rng, refresh_stamp(rng.sheet.book))
+    frame = _RANGE_CACHE.get(key)
+    if frame is None:
+        rows = rng.options(ndim=2).value  # the one crossing of this table
+        frame = as_table(rows)
+        _RANGE_CACHE[key] = frame
+        if len(_RANGE_CACHE) > _RANGE_CACHE_SIZE:
+            _RANGE_CACHE.popitem(last=False)
+    else:
+        _RANGE_CACHE.move_to_end(key)
+    return frame
+
+
+def prime(rng, frame: pd.DataFrame, stamp: str) -> None:
+    """Put a table written by *Refresh* into the cache (``frame``: its rows, with the
+    table's columns), so that no UDF reads it back from Excel."""
+    frame = frame.reindex(columns=[str(c).strip() for c in frame.columns])
+    _RANGE_CACHE[range_key(rng, stamp)] = _typed(frame)
+
+
+def clear_table_cache() -> None:
+    _RANGE_CACHE.clear()
+
+
 def as_table(data) -> pd.DataFrame:
-    """A table passed as a 2-D range with its header row → DataFrame (cached by content)."""
+    """A table passed as a 2-D range with its header row → DataFrame (cached by content);
+    an xlwings Range (Excel) is read through the per-refresh cache above."""
+    if _is_range(data):
+        return _from_range(data)
     if isinstance(data, pd.DataFrame):  # the headless adapter passes a written table as is
         hit = _BY_IDENTITY.get(id(data))
         if hit is not None and hit[0] is data:
@@ -181,7 +250,7 @@ def _kpi_udf(name: str, fn: Callable, doc: str) -> Callable:
 
     udf.__name__ = udf.__qualname__ = name
     udf.__doc__ = doc
-    udf = _arg("data", doc=DATA_DOC)(udf)
+    udf = _arg("data", "range", doc=DATA_DOC)(udf)
     udf = _arg("period", doc=PERIOD_DOC)(udf)
     udf = _arg("dimension", doc=DIM_DOC)(udf)
     udf = _arg("member", doc=MEMBER_DOC)(udf)
@@ -220,7 +289,7 @@ SOP_COMMIT_VS_CLOSED = _kpi_udf(
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc=DATA_DOC)
+@_arg("data", "range", doc=DATA_DOC)
 @_arg("period", doc=PERIOD_DOC)
 @_arg("dimension", doc=DIM_DOC)
 @_arg("member", doc=MEMBER_DOC)
@@ -237,7 +306,7 @@ def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc=DATA_DOC)
+@_arg("data", "range", doc=DATA_DOC)
 @_arg("period", doc=PERIOD_DOC)
 @_arg("dimension", doc=DIM_DOC)
 @_arg("member", doc=MEMBER_DOC)
@@ -252,7 +321,7 @@ def SOP_INVENTORY_TURNS(data, period, dimension=None, member=None, months=None):
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc=DATA_DOC)
+@_arg("data", "range", doc=DATA_DOC)
 @_arg("period", doc=PERIOD_DOC)
 @_arg("dimension", doc=DIM_DOC)
 @_arg("member", doc=MEMBER_DOC)
@@ -279,7 +348,8 @@ def _whole(value, name: str, default: int) -> int:
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc="The variance table with its header: fin_budget_variance[#All]")
+@_arg("data", "range",
+      doc="The variance table with its header: fin_budget_variance[#All]")
 @_arg("gl_account", doc="GL account number, e.g. 6110")
 @_arg("period", doc=PERIOD_DOC)
 @_arg("measure", doc="Optional: variance (default), variance_pct, sales_budget or "
@@ -296,7 +366,8 @@ def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc="The mapped budget lines with their header: fin_budget_detail[#All]")
+@_arg("data", "range",
+      doc="The mapped budget lines with their header: fin_budget_detail[#All]")
 @_arg("gl_account", doc="GL account number, e.g. 6110")
 @_arg("period", doc=PERIOD_DOC)
 @_udf
@@ -310,7 +381,7 @@ def SOP_VARIANCE_DETAIL(data, gl_account, period):
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc=DATA_DOC)
+@_arg("data", "range", doc=DATA_DOC)
 @_arg("kpi", doc="KPI name, e.g. fill_rate, sales_otd, forecast_accuracy")
 @_arg("period", doc=PERIOD_DOC)
 @_arg("dimension", doc="item, category, location, customer, salesperson, vendor or "
@@ -325,7 +396,7 @@ def SOP_KPI_BY(data, kpi, period, dimension):
 
 
 @xw.func(category="S&OP")
-@_arg("data", doc="The vendor aggregate with its header: agg_vendor[#All]")
+@_arg("data", "range", doc="The vendor aggregate with its header: agg_vendor[#All]")
 @_arg("period", doc=PERIOD_DOC)
 @_udf
 def SOP_VENDOR_WATCH(data, period):

@@ -95,6 +95,7 @@ class HeadlessWorkbook:
         self._jobs: dict[str, list[datasheet.Job]] = {}
         weakref.finalize(self, _cancel_jobs, self._jobs)
         self._cached: dict[tuple[str, str], object] = {}
+        self._changed = False  # a value or table written since the last recalculation
         self._values = None  # the file's cached results, loaded when first needed
 
     # ------------------------------------------------------------- names and cells
@@ -111,6 +112,7 @@ class HeadlessWorkbook:
     def set_value(self, name: str, value) -> None:
         cell = self._name_cell(name)
         cell.value = value
+        self._changed = True
         if isinstance(value, str):
             cell.data_type = "s"  # text stays text, even if it starts with "="
 
@@ -220,6 +222,7 @@ class HeadlessWorkbook:
         """Replace the table's rows with ``frame`` (columns matched by name; the table
         grows or shrinks, keeping at least one row). Text is written as text."""
         ws, table = self._table(name)
+        self._changed = True
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         columns = self.table_columns(name)
         unknown = [c for c in frame.columns if c not in columns]
@@ -367,6 +370,7 @@ class HeadlessWorkbook:
             else:
                 cached[(sheet, coord)] = value
         self._cached = cached
+        self._changed = False
         return len(resolver.udf_values)
 
     def _spill(self, sheet: str, coord: str, rows: list[list]):
@@ -376,6 +380,10 @@ class HeadlessWorkbook:
             b.holds(r, c) for b in self._streamed_on(sheet)))
 
     def to_bytes(self) -> bytes:
+        # every formula cell is saved with its current result (openpyxl drops the file's
+        # cached values on load; an input written since the last recalculation changes them)
+        if self._changed or not self._cached:
+            self.recalculate()
         # every data sheet's body is final (encoded) before openpyxl writes the styles
         bodies_src = {}
         for title, sheet in self._data.items():

@@ -702,6 +702,22 @@ def baseline(workbook: WorkbookArg, backups: BackupsOpt = 3) -> None:
 
 
 @app.command()
+def doctor(
+    workbook: Annotated[Path | None, typer.Argument(
+        help="The S&OP workbook to check too (its xlwings.conf sheet, Mark of the Web).")
+    ] = None,
+) -> None:
+    """Check this machine's Excel setup: the xlwings add-in and its version, the interpreter
+    it will use, that udfs and macros import there, the UDF server setting, macro security
+    and Mark of the Web. One line per problem with its fix; exit 1 if any."""
+    from .doctor import report
+
+    text, code = report(workbook)
+    typer.echo(text)  # one line per problem, unwrapped
+    raise typer.Exit(code)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__)

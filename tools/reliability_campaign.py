@@ -693,7 +693,10 @@ def disk_group(fx: dict, folder: Path, quick: bool = False) -> Result:
                     code, output = proc.returncode, proc.stdout + proc.stderr
                 except subprocess.TimeoutExpired:
                     code, output = None, "timed out"
-            why = clean_error(code, output, "cannot write")
+            why = clean_error(code, output)
+            if not why and not any(k in output for k in ("disk is full", "cannot write",
+                                                         "larger than this system allows")):
+                why = f"the error does not say the disk is full: {output[-400:]}"
             if not why and target.read_bytes() != before:
                 why = "the workbook changed"
             if not why and leftovers(work):

@@ -562,9 +562,7 @@ def _guarded(name: str, callback):
                            "The workbook was not changed."))
         except MemoryError:
             _fail(SopError(f"sop {name}: out of memory", "The workbook was not changed."))
-        except Exception as exc:
-            if isinstance(exc, __import__("click").exceptions.ClickException):
-                raise
+        except Exception:
             _unexpected(name)
 
     return run

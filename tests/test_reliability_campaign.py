@@ -272,7 +272,7 @@ def test_well_formed_csv_reads_back_and_a_stray_quote_is_located(tmp_path_factor
     header = ["first", "second", "third"]
     rows = [r for r in rows if any(v.strip() for v in r)] or [["a", "b", "c"]]
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows([header, *rows])
     path = folder / "t.csv"
     path.write_text(buf.getvalue(), encoding="utf-8")
     assert locate_csv_problem(path) is None

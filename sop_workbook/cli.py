@@ -749,6 +749,9 @@ def _guarded(name: str, callback):
         from .workbook.io import io_error, remove_temporaries
         from .workbook.lock import tidy_if_idle, writer_lock
 
+        # a generator or file closed during clean-up after an I/O error (openpyxl's writer
+        # after a full disk) must not print a traceback after the one-line error
+        sys.unraisablehook = lambda unraisable: None
         try:
             with contextlib.ExitStack() as stack:
                 workbook = kwargs.get("workbook")
@@ -768,12 +771,11 @@ def _guarded(name: str, callback):
         except SopError as exc:
             _fail(exc)
         except OSError as exc:
-            _fail(io_error(exc, f"sop {name}", "The workbook was not changed."))
+            _fail(io_error(exc, f"sop {name}: cannot read or write a file",
+                           "The workbook was not changed."))
         except MemoryError:
             _fail(SopError(f"sop {name}: out of memory", "The workbook was not changed."))
-        except Exception as exc:
-            if isinstance(exc, __import__("click").exceptions.ClickException):
-                raise
+        except Exception:
             _unexpected(name)
 
     return run

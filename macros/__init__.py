@@ -84,3 +84,13 @@ def export_scorecard() -> None:
     _, files = _run(actions.export_scorecard, folder, writes=False)
     if files is not None:
         book.app.alert(f"Scorecard written to {folder}", title=TITLE)
+
+
+def check_setup() -> None:
+    """Check setup (ribbon): what ``sop doctor`` checks, run by the interpreter the add-in
+    uses, for the calling workbook; the result in a message box."""
+    from sop_workbook.doctor import report
+
+    book = xw.Book.caller()
+    text, _ = report(Path(book.fullname))
+    book.app.alert(text[:1800], title=TITLE + " - Check setup")

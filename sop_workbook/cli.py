@@ -702,6 +702,22 @@ def baseline(workbook: WorkbookArg, backups: BackupsOpt = 3) -> None:
 
 
 @app.command()
+def doctor(
+    workbook: Annotated[Path | None, typer.Argument(
+        help="The S&OP workbook to check too (its xlwings.conf sheet, Mark of the Web).")
+    ] = None,
+) -> None:
+    """Check this machine's Excel setup: the xlwings add-in and its version, the interpreter
+    it will use, that udfs and macros import there, the UDF server setting, macro security
+    and Mark of the Web. One line per problem with its fix; exit 1 if any."""
+    from .doctor import report
+
+    text, code = report(workbook)
+    typer.echo(text)  # one line per problem, unwrapped
+    raise typer.Exit(code)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__)
@@ -733,6 +749,9 @@ def _guarded(name: str, callback):
         from .workbook.io import io_error, remove_temporaries
         from .workbook.lock import tidy_if_idle, writer_lock
 
+        # a generator or file closed during clean-up after an I/O error (openpyxl's writer
+        # after a full disk) must not print a traceback after the one-line error
+        sys.unraisablehook = lambda unraisable: None
         try:
             with contextlib.ExitStack() as stack:
                 workbook = kwargs.get("workbook")
@@ -753,12 +772,11 @@ def _guarded(name: str, callback):
         except SopError as exc:
             _fail(exc)
         except OSError as exc:
-            _fail(io_error(exc, f"sop {name}", "The workbook was not changed."))
+            _fail(io_error(exc, f"sop {name}: cannot read or write a file",
+                           "The workbook was not changed."))
         except MemoryError:
             _fail(SopError(f"sop {name}: out of memory", "The workbook was not changed."))
-        except Exception as exc:
-            if isinstance(exc, __import__("click").exceptions.ClickException):
-                raise
+        except Exception:
             _unexpected(name)
 
     return run

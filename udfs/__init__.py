@@ -15,6 +15,7 @@ Parsed tables are cached by content, so unchanged tables are not re-parsed per c
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,8 +37,92 @@ _BY_IDENTITY: OrderedDict[int, tuple[object, pd.DataFrame]] = OrderedDict()
 _FLOAT = np.dtype(np.float64)
 
 
+_ARG_DOCS: dict[str, dict[str, str]] = {}  # UDF name → argument → description
+#: UDF name → argument → xlwings conversion options (``{"convert": "range"}`` for tables)
+ARG_OPTIONS: dict[str, dict[str, dict]] = {}
+
+
+def _arg(name: str, *args, **kwargs):
+    """``xw.arg``, keeping the argument's description for the template too: xlwings
+    registers descriptions with Excel (``Application.MacroOptions``) when *Import Functions*
+    runs; the template registers them itself when it opens (:func:`function_help`)."""
+
+    def deco(fn):
+        _ARG_DOCS.setdefault(fn.__name__, {})[name] = kwargs.get("doc", "")
+        options = {k: v for k, v in kwargs.items() if k != "doc"}
+        if args:
+            options["convert"] = args[0]
+        ARG_OPTIONS.setdefault(fn.__name__, {})[name] = options
+        return xw.arg(name, *args, **kwargs)(fn)
+
+    return deco
+
+
+# ------------------------------------------------------------------ tables from Excel
+#
+# In Excel each table argument arrives as an xlwings Range (``@xw.arg("data", "range")``):
+# no cell crosses into Python until a UDF asks. The first UDF that needs a table after a
+# refresh reads it once (one ``range.value``: a single call through xlwings' conversion
+# layer); every other UDF cell passing that table gets the parsed frame from this cache.
+# The key is (workbook, sheet, address, refresh stamp): the stamp is Config's
+# cfg_last_refresh, which *Refresh* rewrites, so a refreshed table is read again; a table
+# that grew or shrank has a new address. *Refresh* (macros.refresh, in the same UDF-server
+# process: xlwings.conf "Use UDF Server" = True) primes the cache with the frames it has
+# just written, so after a refresh no table crosses the boundary at all.
+
+REFRESH_STAMP_NAME = "cfg_last_refresh"
+_RANGE_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_RANGE_CACHE_SIZE = 64
+
+
+def _is_range(data) -> bool:
+    return hasattr(data, "options") and hasattr(data, "sheet") and hasattr(data, "address")
+
+
+def refresh_stamp(book) -> str:
+    """The workbook's refresh stamp (one cell), "" when it has none."""
+    try:
+        value = book.names[REFRESH_STAMP_NAME].refers_to_range.value
+    except Exception:  # a workbook without the name: no stamp (cache by address only)
+        return ""
+    return "" if value is None else str(value)
+
+
+def range_key(rng, stamp: str) -> tuple:
+    sheet = rng.sheet
+    return (sheet.book.name, sheet.name, rng.address, stamp)
+
+
+def _from_range(rng) -> pd.DataFrame:
+    key = range_key(rng, refresh_stamp(rng.sheet.book))
+    frame = _RANGE_CACHE.get(key)
+    if frame is None:
+        rows = rng.options(ndim=2).value  # the one crossing of this table
+        frame = as_table(rows)
+        _RANGE_CACHE[key] = frame
+        if len(_RANGE_CACHE) > _RANGE_CACHE_SIZE:
+            _RANGE_CACHE.popitem(last=False)
+    else:
+        _RANGE_CACHE.move_to_end(key)
+    return frame
+
+
+def prime(rng, frame: pd.DataFrame, stamp: str) -> None:
+    """Put a table written by *Refresh* into the cache (``frame``: its rows, with the
+    table's columns), so that no UDF reads it back from Excel."""
+    frame = frame.reindex(columns=[str(c).strip() for c in frame.columns])
+    _RANGE_CACHE[range_key(rng, stamp)] = _typed(frame)
+
+
+def clear_table_cache() -> None:
+    _RANGE_CACHE.clear()
+
+
 def as_table(data) -> pd.DataFrame:
-    """A table passed as a 2-D range with its header row → DataFrame (cached by content)."""
+    """A table passed as a 2-D range with its header row → DataFrame (cached by content);
+    an xlwings Range (Excel) is read through the per-refresh cache above."""
+    if _is_range(data):
+        return _from_range(data)
     if isinstance(data, pd.DataFrame):  # the headless adapter passes a written table as is
         hit = _BY_IDENTITY.get(id(data))
         if hit is not None and hit[0] is data:
@@ -165,10 +250,10 @@ def _kpi_udf(name: str, fn: Callable, doc: str) -> Callable:
 
     udf.__name__ = udf.__qualname__ = name
     udf.__doc__ = doc
-    udf = xw.arg("data", doc=DATA_DOC)(udf)
-    udf = xw.arg("period", doc=PERIOD_DOC)(udf)
-    udf = xw.arg("dimension", doc=DIM_DOC)(udf)
-    udf = xw.arg("member", doc=MEMBER_DOC)(udf)
+    udf = _arg("data", "range", doc=DATA_DOC)(udf)
+    udf = _arg("period", doc=PERIOD_DOC)(udf)
+    udf = _arg("dimension", doc=DIM_DOC)(udf)
+    udf = _arg("member", doc=MEMBER_DOC)(udf)
     return xw.func(category="S&OP")(udf)
 
 
@@ -204,11 +289,11 @@ SOP_COMMIT_VS_CLOSED = _kpi_udf(
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc=DATA_DOC)
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("dimension", doc=DIM_DOC)
-@xw.arg("member", doc=MEMBER_DOC)
-@xw.arg("level", doc="Optional: line (default) or unit")
+@_arg("data", "range", doc=DATA_DOC)
+@_arg("period", doc=PERIOD_DOC)
+@_arg("dimension", doc=DIM_DOC)
+@_arg("member", doc=MEMBER_DOC)
+@_arg("level", doc="Optional: line (default) or unit")
 @_udf
 def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
     """Fill rate (on time, in full) of the sales lines due in the period: line level =
@@ -221,11 +306,11 @@ def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc=DATA_DOC)
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("dimension", doc=DIM_DOC)
-@xw.arg("member", doc=MEMBER_DOC)
-@xw.arg("months", doc="Optional: months in the window ending at the period (default 1)")
+@_arg("data", "range", doc=DATA_DOC)
+@_arg("period", doc=PERIOD_DOC)
+@_arg("dimension", doc=DIM_DOC)
+@_arg("member", doc=MEMBER_DOC)
+@_arg("months", doc="Optional: months in the window ending at the period (default 1)")
 @_udf
 def SOP_INVENTORY_TURNS(data, period, dimension=None, member=None, months=None):
     """Inventory turns: COGS of the window × 12 / months ÷ mean of the period-end inventory
@@ -236,11 +321,11 @@ def SOP_INVENTORY_TURNS(data, period, dimension=None, member=None, months=None):
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc=DATA_DOC)
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("dimension", doc=DIM_DOC)
-@xw.arg("member", doc=MEMBER_DOC)
-@xw.arg("periods", doc="Optional: periods in the window ending at the period (default 6)")
+@_arg("data", "range", doc=DATA_DOC)
+@_arg("period", doc=PERIOD_DOC)
+@_arg("dimension", doc=DIM_DOC)
+@_arg("member", doc=MEMBER_DOC)
+@_arg("periods", doc="Optional: periods in the window ending at the period (default 6)")
 @_udf
 def SOP_TRACKING_SIGNAL(data, period, dimension=None, member=None, periods=None):
     """Tracking signal: Σ(A − F) ÷ MAD over the last n periods; beyond ±4 the forecast is
@@ -310,10 +395,11 @@ def _whole(value, name: str, default: int) -> int:
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc="The variance table with its header: fin_budget_variance[#All]")
-@xw.arg("gl_account", doc="GL account number, e.g. 6110")
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("measure", doc="Optional: variance (default), variance_pct, sales_budget or "
+@_arg("data", "range",
+      doc="The variance table with its header: fin_budget_variance[#All]")
+@_arg("gl_account", doc="GL account number, e.g. 6110")
+@_arg("period", doc=PERIOD_DOC)
+@_arg("measure", doc="Optional: variance (default), variance_pct, sales_budget or "
         "financial_budget")
 @_udf
 def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
@@ -327,9 +413,10 @@ def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc="The mapped budget lines with their header: fin_budget_detail[#All]")
-@xw.arg("gl_account", doc="GL account number, e.g. 6110")
-@xw.arg("period", doc=PERIOD_DOC)
+@_arg("data", "range",
+      doc="The mapped budget lines with their header: fin_budget_detail[#All]")
+@_arg("gl_account", doc="GL account number, e.g. 6110")
+@_arg("period", doc=PERIOD_DOC)
 @_udf
 def SOP_VARIANCE_DETAIL(data, gl_account, period):
     """Drill-down (spills): the customers, items and locations whose sales budget is mapped
@@ -341,10 +428,10 @@ def SOP_VARIANCE_DETAIL(data, gl_account, period):
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc=DATA_DOC)
-@xw.arg("kpi", doc="KPI name, e.g. fill_rate, sales_otd, forecast_accuracy")
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("dimension", doc="item, category, location, customer, salesperson, vendor or "
+@_arg("data", "range", doc=DATA_DOC)
+@_arg("kpi", doc="KPI name, e.g. fill_rate, sales_otd, forecast_accuracy")
+@_arg("period", doc=PERIOD_DOC)
+@_arg("dimension", doc="item, category, location, customer, salesperson, vendor or "
         "work_center")
 @_udf
 def SOP_KPI_BY(data, kpi, period, dimension):
@@ -356,8 +443,8 @@ def SOP_KPI_BY(data, kpi, period, dimension):
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc="The vendor aggregate with its header: agg_vendor[#All]")
-@xw.arg("period", doc=PERIOD_DOC)
+@_arg("data", "range", doc="The vendor aggregate with its header: agg_vendor[#All]")
+@_arg("period", doc=PERIOD_DOC)
 @_udf
 def SOP_VENDOR_WATCH(data, period):
     """Supplier watch list (spills): per vendor, receipt lines and vendor OTD over the last
@@ -380,3 +467,16 @@ UDFS: dict[str, Callable] = {
     name: obj for name, obj in sorted(globals().items())
     if name.startswith("SOP_") and callable(obj)
 }
+
+
+def function_help() -> list[tuple[str, str, list[str]]]:
+    """(name, description, one description per argument) of every UDF: what Excel's
+    *Insert Function* dialog shows — the docstring and the ``doc`` of each argument, at most
+    255 characters each (Excel's limit; xlwings cuts them the same way)."""
+    out = []
+    for name, fn in UDFS.items():
+        docs = _ARG_DOCS.get(name, {})
+        params = inspect.signature(fn).parameters
+        out.append((name, " ".join((fn.__doc__ or "").split())[:255],
+                    [" ".join(docs.get(p, "").split())[:255] for p in params]))
+    return out

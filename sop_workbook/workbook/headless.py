@@ -37,6 +37,8 @@ from openpyxl.worksheet.formula import ArrayFormula
 from ..errors import SopError
 from . import datasheet
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
+from .excel_form import dynamic_array_anchors, finish_package
+from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .kept import KeptTable, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
@@ -111,6 +113,7 @@ class HeadlessWorkbook:
         self._jobs: dict[str, list[datasheet.Job]] = {}
         weakref.finalize(self, _cancel_jobs, self._jobs)
         self._cached: dict[tuple[str, str], object] = {}
+        self._changed = False  # a value or table written since the last recalculation
         self._values = None  # the file's cached results, loaded when first needed
 
     # ------------------------------------------------------------- names and cells
@@ -132,6 +135,7 @@ class HeadlessWorkbook:
     def set_value(self, name: str, value) -> None:
         cell = self._name_cell(name)
         cell.value = value
+        self._changed = True
         if isinstance(value, str):
             cell.data_type = "s"  # text stays text, even if it starts with "="
 
@@ -140,7 +144,8 @@ class HeadlessWorkbook:
         """What the cell shows: its value, or for a formula the last computed result."""
         coord = coord.replace("$", "").upper()
         if (sheet, coord) in self._cached:
-            return self._cached[(sheet, coord)]
+            value = self._cached[(sheet, coord)]
+            return value.code if isinstance(value, XlError) else value  # e.g. "#N/A"
         if sheet in self._data:
             return _DataSheetView(self, self.wb[sheet])[coord].value
         if self._streamed_on(sheet):
@@ -305,6 +310,7 @@ class HeadlessWorkbook:
         """Replace the table's rows with ``frame`` (columns matched by name; the table
         grows or shrinks, keeping at least one row). Text is written as text."""
         ws, table = self._table(name)
+        self._changed = True
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         columns = self.table_columns(name)
         unknown = [c for c in frame.columns if c not in columns]
@@ -477,40 +483,20 @@ class HeadlessWorkbook:
             else:
                 cached[(sheet, coord)] = value
         self._cached = cached
+        self._changed = False
         return len(resolver.udf_values)
 
     def _spill(self, sheet: str, coord: str, rows: list[list]):
         """Lay a UDF's array result out over the cells below and right of the formula cell
-        (an array formula over that range, as Excel shows a spilled result); the cells it
-        covered before are cleared first. Returns the top-left value."""
-        ws = self.wb[sheet]
-        cell = ws[coord]
-        text = formula_text(cell.value)
-        old = cell.value.ref if isinstance(cell.value, ArrayFormula) else coord
-        o_min_col, o_min_row, o_max_col, o_max_row = range_boundaries(old)
-        for r in range(o_min_row, o_max_row + 1):
-            for c in range(o_min_col, o_max_col + 1):
-                if (r, c) != (cell.row, cell.column):
-                    ws.cell(r, c).value = None
-        height, width = len(rows), max((len(r) for r in rows), default=1)
-        for i in range(height):
-            for j in range(width):
-                if i == j == 0:
-                    continue
-                target = ws.cell(cell.row + i, cell.column + j)
-                if target.value is not None or target.coordinate in ws.merged_cells or any(
-                        b.holds(target.row, target.column) for b in self._streamed_on(sheet)):
-                    raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
-                                   f"cells but {target.coordinate} is not empty (#SPILL!)")
-                value = rows[i][j] if j < len(rows[i]) else None
-                target.value = _cell_value(value)
-                if isinstance(target.value, str):
-                    target.data_type = "e" if target.value == "#N/A" else "s"
-        end = f"{get_column_letter(cell.column + width - 1)}{cell.row + height - 1}"
-        cell.value = ArrayFormula(f"{coord}:{end}", text)
-        return rows[0][0] if rows and rows[0] else None
+        (see :func:`spill_into`). Returns the top-left value."""
+        return spill_into(self.wb[sheet], coord, rows, blocked=lambda r, c: any(
+            b.holds(r, c) for b in self._streamed_on(sheet)))
 
     def to_bytes(self) -> bytes:
+        # every formula cell is saved with its current result (openpyxl drops the file's
+        # cached values on load; an input written since the last recalculation changes them)
+        if self._changed or not self._cached:
+            self.recalculate()
         # every data sheet's body is final (encoded) before openpyxl writes the styles
         bodies_src = {}
         for title, sheet in self._data.items():
@@ -539,6 +525,9 @@ class HeadlessWorkbook:
         cached = self._cached or self._stored_results()
         if cached:
             data = write_cached_values(data, cached)
+        # Excel's own form: dynamic arrays (cm + metadata.xml, which openpyxl dropped on
+        # load), calculation properties, list validations, font records
+        data = finish_package(data, dynamic_array_anchors(self.wb))
         parts = datasheet.output_parts(data)
         bodies = {}
         for title, (sheet, table) in bodies_src.items():
@@ -596,6 +585,40 @@ class HeadlessWorkbook:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def spill_into(ws, coord: str, rows: list[list], blocked=None):
+    """Lay a UDF's array result out over the cells below and right of the formula cell
+    (an array formula over that range; :func:`~.excel_form.finish_package` stores it as
+    Excel's dynamic array); the cells it covered before are cleared first. A cell in the
+    way (a value, a merged cell, or ``blocked(row, col)``) is Excel's ``#SPILL!``: an
+    error naming it. Returns the top-left value."""
+    sheet = ws.title
+    cell = ws[coord]
+    text = formula_text(cell.value)
+    old = cell.value.ref if isinstance(cell.value, ArrayFormula) else coord
+    o_min_col, o_min_row, o_max_col, o_max_row = range_boundaries(old)
+    for r in range(o_min_row, o_max_row + 1):
+        for c in range(o_min_col, o_max_col + 1):
+            if (r, c) != (cell.row, cell.column):
+                ws.cell(r, c).value = None
+    height, width = max(len(rows), 1), max((len(r) for r in rows), default=1)
+    for i in range(height):
+        for j in range(width):
+            if i == j == 0:
+                continue
+            target = ws.cell(cell.row + i, cell.column + j)
+            if target.value is not None or target.coordinate in ws.merged_cells or (
+                    blocked is not None and blocked(target.row, target.column)):
+                raise SopError(f"{sheet}!{coord}: the result needs {height} × {width} "
+                               f"cells but {target.coordinate} is not empty (#SPILL!)")
+            value = rows[i][j] if j < len(rows[i]) else None
+            target.value = _cell_value(value)
+            if isinstance(target.value, str):
+                target.data_type = "e" if target.value == "#N/A" else "s"
+    end = f"{get_column_letter(cell.column + width - 1)}{cell.row + height - 1}"
+    cell.value = ArrayFormula(f"{coord}:{end}", text)
+    return rows[0][0] if rows and rows[0] else None
 
 
 def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:

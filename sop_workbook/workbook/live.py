@@ -27,6 +27,7 @@ def _as_cell(value):
 class LiveWorkbook:
     def __init__(self, book) -> None:
         self.book = book
+        self._written: dict[str, pd.DataFrame] = {}  # tables written since opened
 
     # ------------------------------------------------------------- names and cells
     def _name_range(self, name: str):
@@ -88,6 +89,7 @@ class LiveWorkbook:
         if unknown:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
         data = frame.reindex(columns=columns).astype(object)
+        self._written[name] = data
         data = data.where(data.notna(), None).map(_as_cell)
         table.update(data, index=False)
 
@@ -148,8 +150,22 @@ class LiveWorkbook:
 
     # ------------------------------------------------------------- calculation + save
     def recalculate(self) -> int:
+        self.prime_udf_tables()
         self.book.app.calculate()
         return 0
+
+    def prime_udf_tables(self) -> int:
+        """Hand the tables written since opening to the UDFs' per-refresh cache (the UDF
+        server is this process: xlwings.conf "Use UDF Server"), keyed by the refresh stamp
+        now on Config, so that Excel's recalculation reads none of them back. Returns how
+        many tables were primed."""
+        import udfs
+
+        stamp = udfs.refresh_stamp(self.book)
+        for name, frame in self._written.items():
+            _, table = self._table(name)
+            udfs.prime(table.range, frame, stamp)
+        return len(self._written)
 
     def save(self, path=None, **_) -> None:
         self.book.save(path)

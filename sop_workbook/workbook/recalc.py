@@ -30,7 +30,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from ..kpi.aggregated import shared_lookups
 from ..template.package import _read_zip, _write_zip
-from .formula import FormulaError, evaluate
+from .formula import FormulaError, XlError, evaluate
 
 _STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
 
@@ -39,6 +39,7 @@ _STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
 class RecalcResult:
     values: dict[tuple[str, str], object] = field(default_factory=dict)  # UDF cells
     native: dict[tuple[str, str], object] = field(default_factory=dict)  # evaluated natives
+    unevaluated: dict[tuple[str, str], str] = field(default_factory=dict)  # cell → why not
 
     @property
     def udf_cells(self) -> int:
@@ -74,6 +75,7 @@ class Resolver:
         self.native_values: dict[tuple[str, str], object] = {}
         self.busy: set[tuple[str, str]] = set()
         self.frames: dict[str, object] = {}  # table name → DataFrame or None
+        self.unevaluated: dict[tuple[str, str], str] = {}  # natives no UDF needs, not done
 
     # --------------------------------------------------------------- cells
     def cell(self, sheet: str, coord: str) -> object:
@@ -213,7 +215,7 @@ class Resolver:
             current.append(tok)
         if tokens[1:-1] or args:
             args.append(current)
-        values = [self.argument(arg, sheet, where) for arg in args]
+        values = [_as_udf_argument(self.argument(arg, sheet, where)) for arg in args]
         result = self.udfs[name](*values)
         return result
 
@@ -238,6 +240,18 @@ class Resolver:
 _col = get_column_letter
 
 
+def _as_udf_argument(value):
+    """An Excel error reaches a UDF as None (as xlwings reads an error cell)."""
+    if isinstance(value, XlError):
+        return None
+    if isinstance(value, list) and any(isinstance(v, XlError) for row in value
+                                       for v in (row if isinstance(row, list) else [row])):
+        return [[None if isinstance(v, XlError) else v for v in row]
+                if isinstance(row, list) else (None if isinstance(row, XlError) else row)
+                for row in value]
+    return value
+
+
 def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
     """Evaluate every UDF cell of a loaded workbook; the resolver holds the results
     (``udf_values``) and the native formulas evaluated on the way (``native_values``).
@@ -251,6 +265,18 @@ def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
         for ws in wb.worksheets:
             for coord in udf_cells(ws):
                 resolver.cell(ws.title, coord)
+        # every other native formula too, so that each formula cell carries a cached value
+        # (a workbook opened without Python — or by a reader that does not calculate —
+        # shows stored values); one outside the evaluator's subset is left without one
+        # and listed in ``unevaluated`` (a test requires that list to be empty)
+        for ws in wb.worksheets:
+            for coord in native_cells(ws):
+                if (ws.title, coord) in resolver.memo:
+                    continue
+                try:
+                    resolver.cell(ws.title, coord)
+                except FormulaError as exc:
+                    resolver.unevaluated[(ws.title, coord)] = exc.summary
     return resolver
 
 
@@ -258,6 +284,23 @@ def _is_formula_cell(cell) -> bool:
     """A cell holding a formula, not text that starts with "=" (openpyxl: data type "f";
     cells without a data type — the adapter's views — count when their value is one)."""
     return getattr(cell, "data_type", "f") == "f"
+
+
+def native_cells(ws) -> list[str]:
+    """The coordinates of a sheet's native (non-UDF, non-array) formula cells."""
+    if hasattr(ws, "formula_cells"):
+        found = [(r, c) for (r, c), value in ws.formula_cells()
+                 if isinstance(value, str) and value.startswith("=")
+                 and not is_udf_formula(value)]
+    elif isinstance(getattr(ws, "_cells", None), dict):
+        found = [(r, c) for (r, c), cell in list(ws._cells.items())
+                 if getattr(cell, "data_type", None) == "f" and isinstance(cell._value, str)
+                 and cell._value.startswith("=") and not is_udf_formula(cell._value)]
+    else:
+        return [cell.coordinate for row in ws.iter_rows() for cell in row
+                if isinstance(cell.value, str) and cell.value.startswith("=")
+                and _is_formula_cell(cell) and not is_udf_formula(cell.value)]
+    return [f"{_col(c)}{r}" for r, c in sorted(found)]
 
 
 def udf_cells(ws) -> list[str]:
@@ -281,7 +324,8 @@ def udf_cells(ws) -> list[str]:
 def compute(path: Path, udf_functions: dict | None = None) -> RecalcResult:
     """Evaluate every UDF cell of the workbook at ``path`` (nothing is written)."""
     resolver = evaluate_all(openpyxl.load_workbook(path, keep_vba=True), udf_functions)
-    return RecalcResult(dict(resolver.udf_values), dict(resolver.native_values))
+    return RecalcResult(dict(resolver.udf_values), dict(resolver.native_values),
+                        dict(resolver.unevaluated))
 
 
 # --------------------------------------------------------------------------- writing
@@ -328,6 +372,8 @@ def _cached(value) -> tuple[str | None, str]:
     """(cell type attribute, <v> text) for a value."""
     if isinstance(value, StoredResult):
         return value.kind, value.text
+    if isinstance(value, XlError):
+        return "e", value.code
     if isinstance(value, bool):
         return "b", "1" if value else "0"
     if isinstance(value, (int, float)):

@@ -61,3 +61,16 @@ NoGuide:
     MsgBox "This workbook has no sheet named '" & GUIDE_SHEET & "'.", _
         vbExclamation, APP_TITLE
 End Sub
+
+' Check setup: what "sop doctor" checks (add-in version, interpreter, udfs/macros
+' importable, UDF server, macro security, Mark of the Web), run by the Python the add-in
+' uses. If Python cannot be started at all, says what to run instead.
+Public Sub SOP_CheckSetup(control As IRibbonControl)
+    On Error GoTo NoPython
+    RunPython "import macros; macros.check_setup()"
+    Exit Sub
+NoPython:
+    MsgBox "Python could not run the check (" & Err.Description & ")." & vbCrLf & vbCrLf & _
+        "In a terminal, run:  sop doctor """ & ThisWorkbook.FullName & """" & vbCrLf & _
+        "It prints each problem with its fix.", vbExclamation, APP_TITLE & " - Check setup"
+End Sub

@@ -736,7 +736,11 @@ _register_meeting(app)
 
 #: commands that write a workbook: the parameter holding the file they write
 _WRITES = {"recalc": "target", "refresh": "workbook", "roll-forward": "workbook",
-           "undo": "workbook", "calendar": "workbook"}
+           "undo": "workbook", "calendar": "workbook", "baseline": "workbook",
+           "new": "workbook"}
+#: commands whose workbook is not (yet) an S&OP workbook to check: ``new`` makes it (and
+#: refuses an existing file), ``doctor`` reports what is wrong with it instead of refusing
+_NOT_CHECKED = {"undo", "new", "doctor"}
 
 
 def _guarded(name: str, callback):
@@ -755,8 +759,7 @@ def _guarded(name: str, callback):
         try:
             with contextlib.ExitStack() as stack:
                 workbook = kwargs.get("workbook")
-                # `sop new` makes its workbook (it refuses an existing file itself)
-                if isinstance(workbook, Path) and name != "new":
+                if isinstance(workbook, Path):
                     written = kwargs.get(_WRITES[name]) or workbook if name in _WRITES \
                         else None
                     if written is not None and (name != "calendar" or kwargs.get("save")):
@@ -764,7 +767,7 @@ def _guarded(name: str, callback):
                         remove_temporaries(written)
                     else:
                         tidy_if_idle(workbook)
-                    if name != "undo":  # undo checks the backup it restores
+                    if name not in _NOT_CHECKED:  # undo checks the backup it restores
                         check_sop_workbook(workbook)
                 return callback(*args, **kwargs)
         except (typer.Exit, typer.Abort):

@@ -357,11 +357,11 @@ def _rate(value) -> float:
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc="The labour aggregate with its header: agg_labour[#All]")
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
-@xw.arg("dimension", doc="Optional: work_center")
-@xw.arg("member", doc="Optional: the work center")
+@_arg("data", "range", doc="The labour aggregate with its header: agg_labour[#All]")
+@_arg("period", doc=PERIOD_DOC)
+@_arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
+@_arg("dimension", doc="Optional: work_center")
+@_arg("member", doc="Optional: the work center")
 @_udf
 def SOP_ABSORBED_PAYROLL(data, period, labour_rate, dimension=None, member=None):
     """Over/under-absorbed payroll: (standard hours earned − hours worked) × labour rate;
@@ -371,9 +371,9 @@ def SOP_ABSORBED_PAYROLL(data, period, labour_rate, dimension=None, member=None)
 
 
 @xw.func(category="S&OP")
-@xw.arg("data", doc="The labour aggregate with its header: agg_labour[#All]")
-@xw.arg("period", doc=PERIOD_DOC)
-@xw.arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
+@_arg("data", "range", doc="The labour aggregate with its header: agg_labour[#All]")
+@_arg("period", doc=PERIOD_DOC)
+@_arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
 @_udf
 def SOP_LABOUR_BY_WORK_CENTER(data, period, labour_rate):
     """Labour absorption by work center (spills): earned and worked hours, absorption and

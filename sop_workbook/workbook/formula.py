@@ -35,11 +35,13 @@ def _serial(day: dt.date) -> int:
     return (day - EXCEL_EPOCH).days
 
 
-def _datevalue(text) -> int:
+def _datevalue(text):
+    """Excel's DATEVALUE of ISO text; text that is not a date is ``#VALUE!`` (as in Excel:
+    e.g. an empty current period on Config), not a failure of the whole recalculation."""
     try:
         return _serial(dt.date.fromisoformat(str(text).strip()[:10]))
     except ValueError:
-        raise FormulaError(f"DATEVALUE cannot read {text!r}") from None
+        return XlError("#VALUE!")
 
 
 def _edate(serial, months) -> int:

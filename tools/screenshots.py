@@ -1,5 +1,6 @@
 """Regenerate the README screenshots in docs/screenshots from a demo workbook: every stage
-sheet and the Guide whole (its used range at the width of one page, all pages down), and page 1 of the exported
+sheet and the Guide whole (its used range at the width of one page, all pages down), and
+page 1 of the exported
 scorecard PDF. LibreOffice draws them (workbook → PDF → pdftoppm), as in tools/render_sheet.py.
 
     uv run sop demo --out /tmp/demo

@@ -1,6 +1,5 @@
 """Regenerate the README screenshots in docs/screenshots from a demo workbook: every stage
-sheet and the Guide whole (its used range at the width of one page, all pages down), and
-page 1 of the exported
+sheet and the Guide whole (its used range on one A2 page), and page 1 of the exported
 scorecard PDF. LibreOffice draws them (workbook → PDF → pdftoppm), as in tools/render_sheet.py.
 
     uv run sop demo --out /tmp/demo
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.print_settings import PrintArea
 
 from sop_workbook.workbook.headless import HeadlessWorkbook
@@ -33,8 +32,13 @@ SHEETS = {
     "Guide": "guide",
 }
 
-#: resolution of the sheet screenshots (a landscape page is then 1,870 px wide)
-DPI = 160
+#: pixels per unit of Excel column width in a sheet screenshot (about one character of
+#: the sheet's text), so that a wide sheet stays readable when the picture is zoomed
+PX_PER_WIDTH = 5.5
+#: the resolution of a sheet screenshot stays between these (an A2 landscape page is 23.4 in)
+MIN_DPI, MAX_DPI = 80, 220
+#: Excel's paper size code of A2
+PAPER_A2 = 66
 #: longest side of the scorecard screenshot in pixels
 LONGEST_SIDE = 2600
 
@@ -48,6 +52,19 @@ def used_range(ws) -> str:
                 last_row = max(last_row, cell.row)
                 last_col = max(last_col, cell.column)
     return f"A1:{get_column_letter(last_col)}{last_row}"
+
+
+def sheet_width(ws, region: str) -> float:
+    """The width of the region's columns, in Excel's units (characters of "0")."""
+    last = column_index_from_string("".join(ch for ch in region.split(":")[1]
+                                            if ch.isalpha()))
+    total = 0.0
+    for col in range(1, last + 1):
+        dim = ws.column_dimensions.get(get_column_letter(col))
+        if dim is not None and dim.hidden:
+            continue
+        total += dim.width if dim is not None and dim.width else 8.43
+    return total
 
 
 def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
@@ -66,14 +83,14 @@ def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
 
 
 def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
-    """Every sheet of SHEETS, whole: the used range at the width of one page, as many pages
-    down as it takes, stacked into one PNG. One LibreOffice run converts all the sheets."""
+    """Every sheet of SHEETS, whole: its used range on one page (pages stacked into one PNG
+    should LibreOffice need more). One LibreOffice run converts all the sheets."""
     from PIL import Image
 
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        copies = []
+        copies, dpis = [], {}
         for name, stem in SHEETS.items():
             copy = tmp / f"{stem}.xlsm"
             shutil.copy(workbook, copy)
@@ -84,12 +101,18 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
                 ws._print_area = PrintArea()  # LibreOffice prints a hidden sheet's area
             ws = wb[name]
             wb.active = wb.worksheets.index(ws)
-            ws.print_area = used_range(ws)
+            region = used_range(ws)
+            ws.print_area = region
+            dpis[stem] = round(min(MAX_DPI, max(MIN_DPI,
+                                                PX_PER_WIDTH * sheet_width(ws, region) / 23.4)))
             ws.print_title_rows = None
             ws.page_setup.orientation = "landscape"
+            # one big page: LibreOffice scales down to 10 % at most, and draws the later
+            # pages of a fit-to-width print of a wide sheet blank
+            ws.page_setup.paperSize = PAPER_A2
             ws.sheet_properties.pageSetUpPr.fitToPage = True
             ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 0  # as many pages down as the sheet needs
+            ws.page_setup.fitToHeight = 1
             book.save(backups=0)
             copies.append(copy)
         subprocess.run(["soffice", "--headless", "--norestore",
@@ -98,8 +121,8 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
                        capture_output=True, timeout=900)
         for copy in copies:
             pdf = copy.with_suffix(".pdf")
-            subprocess.run(["pdftoppm", "-r", str(DPI), "-png", str(pdf), str(tmp / copy.stem)],
-                           check=True)
+            subprocess.run(["pdftoppm", "-r", str(dpis[copy.stem]), "-png", str(pdf),
+                            str(tmp / copy.stem)], check=True)
             pages = [Image.open(p) for p in sorted(tmp.glob(f"{copy.stem}-*.png"))]
             width = max(p.width for p in pages)
             sheet = Image.new("RGB", (width, sum(p.height for p in pages)), "white")

@@ -1,5 +1,6 @@
 """Regenerate the README screenshots in docs/screenshots from a demo workbook: every stage
-sheet and the Guide whole (its used range on one A2 page), and page 1 of the exported
+sheet and the Guide whole (its used range at the width of an A2 page, all pages down), and
+page 1 of the exported
 scorecard PDF. LibreOffice draws them (workbook → PDF → pdftoppm), as in tools/render_sheet.py.
 
     uv run sop demo --out /tmp/demo
@@ -16,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet.print_settings import PrintArea
 
 from sop_workbook.workbook.headless import HeadlessWorkbook
@@ -44,13 +45,17 @@ LONGEST_SIDE = 2600
 
 
 def used_range(ws) -> str:
-    """A1 to the last row and column that hold a value (styles alone do not count)."""
+    """A1 to the last row and column that hold a value or a table (styles alone do not
+    count). Reads the cells openpyxl holds without creating any (iterating the rows would
+    create empty cells over the table bodies the headless workbook keeps out of openpyxl,
+    and those would replace them when it saves)."""
     last_row = last_col = 1
-    for row in ws.iter_rows():
-        for cell in row:
-            if cell.value is not None and cell.value != "":
-                last_row = max(last_row, cell.row)
-                last_col = max(last_col, cell.column)
+    for (row, col), cell in ws._cells.items():
+        if cell.value is not None and cell.value != "":
+            last_row, last_col = max(last_row, row), max(last_col, col)
+    for table in ws.tables.values():
+        _, _, col, row = range_boundaries(table.ref)
+        last_row, last_col = max(last_row, row), max(last_col, col)
     return f"A1:{get_column_letter(last_col)}{last_row}"
 
 
@@ -83,9 +88,9 @@ def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
 
 
 def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
-    """Every sheet of SHEETS, whole: its used range on one page (pages stacked into one PNG
-    should LibreOffice need more). One LibreOffice run converts all the sheets."""
-    from PIL import Image
+    """Every sheet of SHEETS, whole: its used range at the width of one page, the pages down
+    stacked into one PNG. One LibreOffice run converts all the sheets."""
+    from PIL import Image, ImageOps
 
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,16 +108,15 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
             wb.active = wb.worksheets.index(ws)
             region = used_range(ws)
             ws.print_area = region
+            ws.freeze_panes = None  # LibreOffice leaves the rows past a frozen pane unprinted
             dpis[stem] = round(min(MAX_DPI, max(MIN_DPI,
                                                 PX_PER_WIDTH * sheet_width(ws, region) / 23.4)))
-            ws.print_title_rows = None
             ws.page_setup.orientation = "landscape"
-            # one big page: LibreOffice scales down to 10 % at most, and draws the later
-            # pages of a fit-to-width print of a wide sheet blank
+            # A2 pages, the sheet's width on one, as many pages down as its rows need
             ws.page_setup.paperSize = PAPER_A2
             ws.sheet_properties.pageSetUpPr.fitToPage = True
             ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 1
+            ws.page_setup.fitToHeight = 0
             book.save(backups=0)
             copies.append(copy)
         subprocess.run(["soffice", "--headless", "--norestore",
@@ -130,6 +134,13 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
             for p in pages:
                 sheet.paste(p, (0, y))
                 y += p.height
+            # trim the blank paper around the sheet, keeping a margin
+            box = ImageOps.invert(sheet.convert("L")).getbbox()
+            if box:
+                margin = 20
+                sheet = sheet.crop((max(0, box[0] - margin), max(0, box[1] - margin),
+                                    min(sheet.width, box[2] + margin),
+                                    min(sheet.height, box[3] + margin)))
             out = out_dir / f"{copy.stem}.png"
             sheet.save(out, optimize=True)
             written.append(out)

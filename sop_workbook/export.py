@@ -106,6 +106,22 @@ def collect_scorecard(book) -> Scorecard:
 # --------------------------------------------------------------------------- rendering
 
 
+#: characters of a decision or action line in the right-hand column of the scorecard page
+BULLET_WIDTH = 44
+
+
+def _bullet(fig, x: float, y: float, text: str) -> float:
+    """One bullet point, wrapped (never cut) to the column's width; the next line's y."""
+    import textwrap
+
+    lines = textwrap.wrap(text, BULLET_WIDTH) or [""]
+    for i, line in enumerate(lines):
+        fig.text(x + (0 if i == 0 else 0.008), y, ("• " if i == 0 else "") + line,
+                 fontsize=8.5)
+        y -= 0.022
+    return y - 0.008
+
+
 def _charts(card: Scorecard, out: Path) -> list[Path]:
     import matplotlib
 
@@ -177,8 +193,7 @@ def _pdf(card: Scorecard, path: Path) -> None:
         text = str(rec.get("decision") or "").strip()
         if text:
             owner = rec.get("owner") or ""
-            fig.text(x0, y, f"• {text[:60]}" + (f" — {owner}" if owner else ""), fontsize=8.5)
-            y -= 0.03
+            y = _bullet(fig, x0, y, text + (f" — {owner}" if owner else ""))
     if y == top - 0.04:
         fig.text(x0, y, "none recorded", fontsize=8.5, style="italic", color="#7f7f7f")
         y -= 0.03
@@ -191,9 +206,7 @@ def _pdf(card: Scorecard, path: Path) -> None:
         if text:
             due = rec.get("due")
             due = f", due {pd.Timestamp(due):%Y-%m-%d}" if due not in (None, "") else ""
-            fig.text(x0, y, f"• {text[:50]} ({rec.get('owner') or 'no owner'}{due})",
-                     fontsize=8.5)
-            y -= 0.03
+            y = _bullet(fig, x0, y, f"{text} ({rec.get('owner') or 'no owner'}{due})")
     if y == start:
         fig.text(x0, y, "none open", fontsize=8.5, style="italic", color="#7f7f7f")
     fig.text(0.04, 0.03, "Status: green at or better than target, amber within the amber "

@@ -22,6 +22,7 @@ from openpyxl.chart.data_source import StrRef
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.numbers import NumberFormat
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
@@ -168,6 +169,8 @@ class Builder:
             self.assessment_colours(ws, rag)
         for rule in spec.get("conditional", []):
             self.conditional(ws, rule)
+        for block in spec.get("formats", []):
+            self.range_formats(ws, block)
         for group in spec.get("groups", []):
             ws.column_dimensions.group(group["from"], group["to"], hidden=group.get(
                 "hidden", True), outline_level=1)
@@ -215,6 +218,20 @@ class Builder:
         table.tableStyleInfo = TableStyleInfo(name=spec.get("style", TABLE_STYLE),
                                               showRowStripes=True)
         ws.add_table(table)
+        if spec.get("from_scorecard"):
+            self._ratio_targets(ws, c0, row0, columns)
+
+    def _ratio_targets(self, ws, c0: int, row0: int, columns: list[str]) -> None:
+        """Targets of a ratio KPI read as the scorecard shows them (95.0%, not 0.95):
+        a number format by row, keyed on the kpi column, that survives rows added below."""
+        ratios = [k for k, spec in self.src.kpis.items() if spec.get("format") == "pct"]
+        key = f"${get_column_letter(c0 + columns.index('kpi'))}{row0 + 1}"
+        test = "OR(" + ",".join(f'{key}="{k}"' for k in ratios) + ")"
+        first = min(columns.index("target"), columns.index("amber"))
+        last = max(columns.index("target"), columns.index("amber"))
+        cells = (f"{get_column_letter(c0 + first)}{row0 + 1}:"
+                 f"{get_column_letter(c0 + last)}{row0 + 14 + len(self.src.kpis)}")
+        self.conditional(ws, {"range": cells, "formula": test, "format": "0.0%"})
 
     def validation(self, ws, spec: dict) -> None:
         source = spec["source"]
@@ -239,13 +256,29 @@ class Builder:
 
     @staticmethod
     def conditional(ws, spec: dict) -> None:
-        """A formula rule colouring ``range`` red / amber / green (e.g. an overload)."""
-        status = spec["status"].upper()
-        fill = RAG_FILLS[status]
-        ws.conditional_formatting.add(spec["range"], FormulaRule(
-            formula=[spec["formula"]], stopIfTrue=True,
-            fill=PatternFill("solid", start_color=fill, end_color=fill),
-            font=Font(bold=True, color=RAG_FONTS[status])))
+        """A formula rule colouring ``range`` red / amber / green (e.g. an overload), and/or
+        giving it the number ``format`` (e.g. a percentage on a table's ratio rows).
+
+        Rules on one range are applied in order, the first that holds wins in LibreOffice:
+        so a rule with a colour and a format comes before the rule with the format alone."""
+        if "status" not in spec:
+            rule = FormulaRule(formula=[spec["formula"]], stopIfTrue=True)
+        else:
+            status = spec["status"].upper()
+            fill = RAG_FILLS[status]
+            rule = FormulaRule(formula=[spec["formula"]], stopIfTrue=True,
+                               fill=PatternFill("solid", start_color=fill, end_color=fill),
+                               font=Font(bold=True, color=RAG_FONTS[status]))
+        if "format" in spec:
+            rule.dxf.numFmt = NumberFormat(numFmtId=0, formatCode=spec["format"])
+        ws.conditional_formatting.add(spec["range"], rule)
+
+    def range_formats(self, ws, spec: dict) -> None:
+        """A style on every cell of ``range`` (e.g. the number format of a spilled column:
+        the cells a formula spills into show its values in that cell's format)."""
+        for row in ws[spec["range"]]:
+            for cell in row:
+                self.style(cell, spec["style"])
 
     @staticmethod
     def _text_colours(ws, cells: str, status_of_text: dict[str, str], bold: bool) -> None:

@@ -42,6 +42,7 @@ from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .kept import KeptTable, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
+from .row_heights import fit_wrapped_rows
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
@@ -439,6 +440,7 @@ class HeadlessWorkbook:
                 cell.value = _cell_value(value)
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
+        fit_wrapped_rows(ws, min_row + 1, max(new_max, max_row))
 
     # ------------------------------------------------------------- charts
     def replace_charts(self, sheet: str, tag: str, charts: list) -> None:

@@ -64,7 +64,8 @@ FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u"
               "vertAlign", "sz", "color", "name", "family", "charset", "scheme")
 
 #: UDFs whose result is an array (spills).
-SPILLING_UDFS = frozenset({"SOP_KPI_BY", "SOP_VENDOR_WATCH", "SOP_VARIANCE_DETAIL"})
+SPILLING_UDFS = frozenset({"SOP_KPI_BY", "SOP_VENDOR_WATCH", "SOP_VARIANCE_DETAIL",
+                           "SOP_LABOUR_BY_WORK_CENTER"})
 
 
 def is_spilling_formula(text: str | None) -> bool:

@@ -95,6 +95,9 @@ def collect_scorecard(book) -> Scorecard:
         if row:
             line.trend = [_number(book.result_at(trend_sheet, f"{c}{row}")) for c in "FGHIJK"]
         kpis.append(line)
+    if kpis and all(k.value is None for k in kpis):  # a template never refreshed: its
+        # cells carry cached results (#N/A), but no figure
+        raise SopError("the scorecard has no values yet: run Refresh (sop refresh) first")
     decisions = book.read_table("exec_decisions")
     actions = book.read_table("act_log")
     if len(actions) and "status" in actions:

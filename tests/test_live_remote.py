@@ -122,8 +122,11 @@ def test_macro_roll_forward(demo, caller, tmp_path):
     copy_path = tmp_path / "wb.xlsm"
     shutil.copy(demo[0], copy_path)
     headless = actions.roll_forward(HeadlessWorkbook(copy_path))
+    # the same message as headless: the roll, then each warning (here: 2026-11 not loaded)
+    assert headless.warnings
     assert alerts(book) == [f"Rolled forward from {headless.from_period} to "
-                            f"{headless.to_period}."]
+                            f"{headless.to_period}."
+                            + "".join(f"\n\nWarning: {w}" for w in headless.warnings)]
     assert [[headless.to_period]] in [a["values"] for a in actions_of(book, "setValues")]
 
 

@@ -116,7 +116,10 @@ class LiveWorkbook:
                    and first_col <= o.last_cell.column for o in others):
                 break
             row = sheet.range((r, first_col), (r, first_col + width - 1))
-            if row.api.Locked is True:
+            # an engine without Range.Locked (xlwings' remote engine hands back cell data,
+            # not a COM range) cannot tell an input area: no rows are taken there
+            locked = getattr(row.api, "Locked", None)
+            if locked is None or locked is True:
                 break
             values = row.options(ndim=1).value
             if any(not (v is None or (isinstance(v, str) and not v.strip())) for v in values):

@@ -29,6 +29,9 @@ PERIOD_RE = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 #: characters a workbook cell cannot hold (RE2 and PostgreSQL syntax)
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+#: the same class in PostgreSQL's regular expressions (\uXXXX escapes; its text cannot
+#: hold U+0000, and a \x00 escape is refused)
+CONTROL_RE_POSTGRES = r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 
 
 def literal(text: str) -> str:
@@ -91,7 +94,7 @@ class Dialect:
         if self.name == "duckdb":
             return f"regexp_matches({expr}, {literal(CONTROL_RE)})"
         if self.name == "postgresql":  # its text cannot hold U+0000 at all
-            return f"({expr} ~ {literal(CONTROL_RE)})"
+            return f"({expr} ~ {literal(CONTROL_RE_POSTGRES)})"
         return None
 
     def number(self, text: str) -> str:

@@ -29,9 +29,10 @@ PERIOD_RE = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 #: characters a workbook cell cannot hold (RE2 and PostgreSQL syntax)
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
-#: the same class in PostgreSQL's regular expressions (\uXXXX escapes; its text cannot
-#: hold U+0000, and a \x00 escape is refused)
-CONTROL_RE_POSTGRES = r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+#: the same class for PostgreSQL, with the characters themselves instead of escapes (its
+#: text cannot hold U+0000 and refuses a \x00 escape; \uXXXX would not transpile)
+CONTROL_RE_POSTGRES = ("[" + chr(1) + "-" + chr(8) + chr(11) + chr(12) + chr(14) + "-"
+                       + chr(31) + "\ufffe\uffff]")
 
 
 def literal(text: str) -> str:

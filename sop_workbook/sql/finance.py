@@ -108,9 +108,11 @@ def fin_budget_variance(src: Source, gl_income_sign: str) -> pd.DataFrame:
         f"FROM {MAPPED} WHERE cogs_account IS NOT NULL), "
         f"sales AS (SELECT gl_account, period, SUM(amount) AS total FROM fed_lines "
         f"GROUP BY gl_account, period), "
-        f"fed AS (SELECT {q('sales_account')} AS gl_account FROM {ps} "
-        f"WHERE {q('sales_account')} IS NOT NULL UNION SELECT {q('cogs_account')} FROM {ps} "
-        f"WHERE {q('cogs_account')} IS NOT NULL), "
+        # (SELECT DISTINCT over UNION ALL: BigQuery has no bare UNION, SQLite no
+        # UNION DISTINCT)
+        f"fed AS (SELECT DISTINCT gl_account FROM (SELECT {q('sales_account')} AS gl_account "
+        f"FROM {ps} WHERE {q('sales_account')} IS NOT NULL UNION ALL SELECT "
+        f"{q('cogs_account')} FROM {ps} WHERE {q('cogs_account')} IS NOT NULL) AS fed_accounts), "
         f"fin AS (SELECT g.{q('gl_account')} AS gl_account, g.{q('period')} AS period, "
         f"SUM({amount}) AS total FROM {staged('gl_budget')} AS g "
         f"LEFT JOIN {staged('gl_accounts')} AS a ON a.{q('gl_account')} = g.{q('gl_account')} "

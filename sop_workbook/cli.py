@@ -779,7 +779,11 @@ def _guarded(name: str, callback):
                            "The workbook was not changed."))
         except MemoryError:
             _fail(SopError(f"sop {name}: out of memory", "The workbook was not changed."))
-        except Exception:
+        except Exception as exc:
+            # lxml reports a failed write (full disk, file-size limit) as its own error
+            if type(exc).__name__ == "SerialisationError" and str(exc).startswith("IO_"):
+                _fail(SopError(f"sop {name}: cannot write a file ({exc})",
+                               "The workbook was not changed."))
             _unexpected(name)
 
     return run

@@ -312,15 +312,16 @@ def test_a_row_written_right_below_a_full_table_joins_it_but_not_a_title(tmp_pat
 
 
 def test_the_settings_below_the_kpi_targets_are_not_taken_into_them(tmp_path):
-    """Config's planning settings (rows 34–40: a locked label, a yellow value) follow the
-    KPI targets (cfg_targets A18:F33): they are settings, not targets typed below it."""
+    """Config's planning settings (rows 37–43, under a section title in row 36: a locked
+    label, a yellow value) follow the KPI targets (cfg_targets A18:F33): they are
+    settings, not targets typed below it."""
     from sop_workbook.input_rows import take_typed_rows
 
     path = tmp_path / "wb.xlsm"
     shutil.copy(TEMPLATE, path)
     book = HeadlessWorkbook(path)
-    assert book.wb["Config"]["A34"].value == "Safety stock (days of supply)"
-    assert not book.wb["Config"]["B34"].protection.locked
+    assert book.wb["Config"]["A37"].value == "Safety stock (days of supply)"
+    assert not book.wb["Config"]["B37"].protection.locked
     assert book.typed_rows_below("cfg_targets") == []
     assert take_typed_rows(book) == []
     assert table_ref_of(book, "cfg_targets") == "A18:F33"

@@ -187,9 +187,14 @@ def test_hostile_workbooks_x_every_command(fx, hostile, tmp_path_factory, data):
                         label="command")
     scratch = tmp_path_factory.mktemp("run")
     before = rc.snapshot(path)
+    original = path.read_bytes() if path.is_file() else None
     code, output = invoke(rc.command_args(command, path, fx, scratch))
     assert "Traceback" not in output
     bad_value = name.startswith(("Config", "override"))  # a sane file with a bad entry
+    if code == 0 and (name, command) in rc.STARTS_FROM_DATA:  # by design (issue 15)
+        assert HeadlessWorkbook(path).get_value("cfg_current_period")
+        path.write_bytes(original)  # the next example gets the hostile file again
+        return
     if code == 0:  # only a command that does not read the bad entry may succeed
         assert bad_value and command not in ("refresh", "roll-forward"), (name, command, output)
         assert rc.intact(path, fx["good"]) == ""

@@ -2,7 +2,7 @@
 when a workbook is opened.
 
 A refreshed workbook holds tables of tens of thousands of rows on the stage sheets
-(``plan_demand``: 6,000 series × 7 layers × 42 columns; ``plan_history``: 72,000 rows per
+(``plan_demand``: 6,000 series × 7 layers × 42 columns; ``plan_history``: 12,000 rows per
 roll forward). openpyxl would build a Python object per cell of them on every open — most
 of the cost of reopening a refreshed workbook — although the commands rewrite them anyway
 (Refresh, Roll forward) or never look at them (recalc, export). So, like the rows of a data

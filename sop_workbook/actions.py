@@ -148,7 +148,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     else:
         book.set_value("cfg_current_period", start)
     # the plan history is read after the source is loaded: their memory peaks do not add up
-    inputs.snapshots = review_snapshots(_optional_table(book, "plan_history"))
+    inputs.snapshots = review_history(book, settings.current)
     tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
@@ -222,8 +222,7 @@ def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> st
     return stages.Inputs(
         overrides=read_overrides(book, current),
         events=read_events(book),
-        snapshots=review_snapshots(_optional_table(book, "plan_history"))
-        if snapshots is None else snapshots,
+        snapshots=review_history(book, current) if snapshots is None else snapshots,
         decisions=_optional_table(book, "presop_decisions"),
         actions=_optional_table(book, "act_log"),
     )
@@ -584,8 +583,29 @@ def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
     table reported as the workbook error it is."""
     try:
         return plan_history_table.to_long(table, lags)
-    except ValueError as exc:
+    except (ValueError, SopError) as exc:
         raise SopError(f"table plan_history: {exc}") from None
+
+
+def review_history(book, current: str) -> pd.DataFrame:
+    """What the demand review reads of the workbook's plan history: the archived plans
+    from ``current`` − (its window + its longest lag) on — read from there only, so a
+    history of years costs a refresh what its last plans cost — at its lags, long form."""
+    from .demand_review import LAGS, WINDOW
+
+    earliest = parse_period(current) - WINDOW - max(LAGS)
+
+    def starts(value) -> bool:
+        try:
+            return parse_period(plan_history_table.period_text(value)) >= earliest
+        except SopError:
+            return False
+
+    try:
+        table = book.read_table_from("plan_history", "snapshot_period", starts)
+    except SopError:
+        table = pd.DataFrame()
+    return review_snapshots(table)
 
 
 def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:

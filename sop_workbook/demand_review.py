@@ -34,6 +34,8 @@ KEYS = ["item_no", "location_code"]
 #: The lags the review's tables use (accuracy and bias at lag 1 and 3, FVA at lag 1): all
 #: a refresh reads of the plan history.
 LAGS = (1, 3)
+#: The closed periods the accuracy table shows (the demand review's window).
+WINDOW = 6
 
 
 def _actual_cells(actuals: pd.DataFrame) -> pd.DataFrame:

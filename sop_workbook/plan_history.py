@@ -42,7 +42,7 @@ def _months(values) -> np.ndarray:
     return np.array([parse_period(v) for v in values], dtype=np.int64)
 
 
-def _period_text(value) -> str:
+def period_text(value) -> str:
     """A period cell as ``YYYY-MM`` (Excel may have turned typed text into a date)."""
     if hasattr(value, "year") and hasattr(value, "month"):
         return f"{value.year:04d}-{value.month:02d}"
@@ -62,8 +62,8 @@ def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
     error (the plan's horizon is 12 periods at most)."""
     if snapshot.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    snaps = _months([_period_text(v) for v in snapshot["snapshot_period"]])
-    offset = _months([_period_text(v) for v in snapshot["period"]]) - snaps
+    snaps = _months([period_text(v) for v in snapshot["snapshot_period"]])
+    offset = _months([period_text(v) for v in snapshot["period"]]) - snaps
     if offset.min() < 0 or offset.max() >= SLOTS:
         raise ValueError(f"a plan snapshot holds periods 0 to {SLOTS - 1} after its "
                          f"snapshot period, not {int(offset.min())} to {int(offset.max())}")
@@ -104,7 +104,7 @@ def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFr
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"plan_history has no column {missing[0]!r}")
-    snaps_text = [_period_text(v) for v in table["snapshot_period"]]
+    snaps_text = [period_text(v) for v in table["snapshot_period"]]
     keep = np.array([bool(s) for s in snaps_text])
     table = table[keep]
     snaps = _months([s for s in snaps_text if s])
@@ -144,5 +144,5 @@ def snapshot_periods(table: pd.DataFrame) -> list[str]:
     """The archived plans' snapshot periods, oldest first."""
     if table is None or table.empty:
         return []
-    texts = {_period_text(v) for v in table["snapshot_period"]} - {""}
+    texts = {period_text(v) for v in table["snapshot_period"]} - {""}
     return sorted(texts, key=parse_period)

@@ -3,6 +3,8 @@ periods across) and the long form the accuracy figures and `sop history` read.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,3 +71,53 @@ def test_periods_beyond_twelve_are_refused():
     bad.loc[0, "period"] = "2027-11"  # 12 periods after its snapshot
     with pytest.raises(ValueError, match="0 to 11"):
         to_table(bad)
+
+
+def _long_history(snapshots: int, series: int) -> pd.DataFrame:
+    rows = []
+    for s in range(snapshots):
+        snap = f"{2025 + (s + 10) // 12}-{(s + 10) % 12 + 1:02d}"  # 2025-11 on
+        for i in range(series):
+            for k in range(12):
+                m = 2025 * 12 + 10 + s + k
+                rows.append([snap, f"{m // 12}-{m % 12 + 1:02d}", f"I{i:03d}", "MAIN",
+                             float(100 * s + i + k), float(i)])
+    return pd.DataFrame(rows, columns=LONG_COLUMNS)
+
+
+def test_a_refresh_reads_only_the_tail_of_a_long_history(tmp_path):
+    """A history of 15 archived plans saved and reopened (big enough to be kept out of
+    openpyxl): the rows read from a snapshot on are exactly those of the whole table from
+    that snapshot on, and the demand review's part equals the whole history's."""
+    import shutil
+
+    from sop_workbook.actions import review_history, review_snapshots
+    from sop_workbook.demand_review import LAGS
+    from sop_workbook.periods import parse_period
+    from sop_workbook.workbook.headless import HeadlessWorkbook
+
+    path = tmp_path / "wb.xlsm"
+    shutil.copy(Path(__file__).resolve().parents[1] / "SOP_Template.xlsm", path)
+    book = HeadlessWorkbook(path)
+    table = to_table(_long_history(15, 30))  # 900 rows
+    book.write_table("plan_history", table)
+    book.save(backups=0)
+    whole = HeadlessWorkbook(path).read_table("plan_history")
+    assert len(whole) == 900
+    for earliest in ("2025-01", "2025-11", "2026-06", "2027-01", "2027-02"):
+        book = HeadlessWorkbook(path)
+        assert "plan_history" in book._kept  # the case this is about
+        got = book.read_table_from(
+            "plan_history", "snapshot_period",
+            lambda v, e=parse_period(earliest): parse_period(str(v)) >= e)
+        want = whole[[parse_period(str(v)) >= parse_period(earliest)
+                      for v in whole["snapshot_period"]]]
+        assert got.astype(object).values.tolist() == want.astype(object).values.tolist()
+        assert list(got.index) == list(want.index)
+    # the review reads plans from current − 6 − 3 on: 2026-12 − 9 = 2026-03
+    review = review_history(HeadlessWorkbook(path), "2026-12")
+    full = review_snapshots(whole)
+    full = full[[parse_period(s) >= parse_period("2026-03") for s in full["snapshot_period"]]]
+    assert review.values.tolist() == full.reset_index(drop=True).values.tolist()
+    assert set(review["period"].map(parse_period) - review["snapshot_period"].map(
+        parse_period)) == set(LAGS)

@@ -107,9 +107,9 @@ def test_a_refresh_reads_only_the_tail_of_a_long_history(tmp_path):
     for earliest in ("2025-01", "2025-11", "2026-06", "2027-01", "2027-02"):
         book = HeadlessWorkbook(path)
         assert "plan_history" in book._kept  # the case this is about
-        got = book.read_table_from(
-            "plan_history", "snapshot_period",
-            lambda v, e=parse_period(earliest): parse_period(str(v)) >= e)
+        month = parse_period(earliest)
+        got = book.read_table_from("plan_history", "snapshot_period",
+                                   lambda v, e=month: parse_period(str(v)) >= e)
         want = whole[[parse_period(str(v)) >= parse_period(earliest)
                       for v in whole["snapshot_period"]]]
         assert got.astype(object).values.tolist() == want.astype(object).values.tolist()

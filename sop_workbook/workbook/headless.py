@@ -540,6 +540,12 @@ class HeadlessWorkbook:
             b.holds(r, c) for b in self._streamed_on(sheet)))
 
     def to_bytes(self) -> bytes:
+        """The workbook as a file's bytes."""
+        return b"".join(self._pieces())
+
+    def _pieces(self) -> list:
+        """The workbook file as pieces of bytes in order (a save writes them one after
+        the other: a big workbook is never held joined)."""
         # every formula cell is saved with its current result (openpyxl drops the file's
         # cached values on load; an input written since the last recalculation changes them)
         if self._changed or not self._cached:
@@ -598,7 +604,7 @@ class HeadlessWorkbook:
                                                       streamed)
         self._verified = frozenset(bodies)
         try:
-            return datasheet.write_package(data, bodies)
+            return datasheet.write_package_pieces(data, bodies)
         finally:
             for table in self._kept.values():
                 table.xml = None
@@ -625,9 +631,9 @@ class HeadlessWorkbook:
 
     def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
         target = Path(path) if path else self.path
-        data = self.to_bytes()
+        pieces = self._pieces()
         # the streamed data-sheet parts got their checksums from their content as written
-        atomic_write(target, data, backups=backups, verified=self._verified)
+        atomic_write(target, pieces, backups=backups, verified=self._verified)
         return target
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import plan as planning
+from . import plan_history as plan_history_table
 from . import stages
 from .errors import SopError
 from .input_rows import take_typed_rows, write_input_table
@@ -147,7 +148,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     else:
         book.set_value("cfg_current_period", start)
     # the plan history is read after the source is loaded: their memory peaks do not add up
-    inputs.snapshots = _optional_table(book, "plan_history")
+    inputs.snapshots = review_history(book, settings.current)
     tables.update(build_stages(book, tables, inputs, settings))
     rows = {}
     for name, frame in tables.items():
@@ -221,7 +222,7 @@ def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> st
     return stages.Inputs(
         overrides=read_overrides(book, current),
         events=read_events(book),
-        snapshots=_optional_table(book, "plan_history") if snapshots is None else snapshots,
+        snapshots=review_history(book, current) if snapshots is None else snapshots,
         decisions=_optional_table(book, "presop_decisions"),
         actions=_optional_table(book, "act_log"),
     )
@@ -455,13 +456,15 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     if result.rolled == 0:
         return RollReport(current, current, 0, 0, taken=taken)
     history = book.read_table("plan_history")
-    snapshot = pd.concat([history, result.snapshot], ignore_index=True) if len(history) \
-        else result.snapshot
-    book.write_table("plan_history", snapshot)
+    archived = plan_history_table.to_table(result.snapshot)
+    history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
+        if len(history) else archived
+    book.write_table("plan_history", history)
     write_input_table(book, "plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
-    rebuild_stages(book, agg, snapshots=snapshot)  # the history just written, not read back
+    # the history just written, not read back
+    rebuild_stages(book, agg, snapshots=review_snapshots(history))
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
@@ -564,33 +567,53 @@ def new_workbook(target, period: str, *, company: str | None = None,
 
 #: The columns of an exported plan history: the plan-snapshot file `sop kpis --snapshots`
 #: reads (:data:`sop_workbook.contract.PLAN_SNAPSHOTS`).
-HISTORY_COLUMNS = ["snapshot_period", "period", "item_no", "location_code", "quantity",
-                   "baseline_quantity"]
+HISTORY_COLUMNS = plan_history_table.LONG_COLUMNS
 
 
 def plan_history(book) -> pd.DataFrame:
-    """The plan history (table plan_history: one snapshot per *Roll forward*) in the form
-    of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as ``YYYY-MM``
-    text, quantities as numbers, sorted by snapshot, period, item and location."""
-    frame = _optional_table(book, "plan_history")
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float if "quantity" in c else object)
-                             for c in HISTORY_COLUMNS})
-    out = pd.DataFrame({c: frame.get(c) for c in HISTORY_COLUMNS})
-    for col in ("snapshot_period", "period"):
-        out[col] = [_period_text(v) for v in out[col]]
-    for col in ("item_no", "location_code"):
-        out[col] = out[col].map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
-    for col in ("quantity", "baseline_quantity"):
-        out[col] = pd.to_numeric(out[col], errors="coerce")
-    return out.sort_values(HISTORY_COLUMNS[:4], kind="stable").reset_index(drop=True)
+    """The plan history (table plan_history: one archived plan per *Roll forward*) in the
+    form of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as
+    ``YYYY-MM`` text, quantities as numbers, sorted by snapshot, period, item and location
+    (:func:`sop_workbook.plan_history.to_long`)."""
+    return history_long(_optional_table(book, "plan_history"))
 
 
-def _period_text(value) -> str:
-    """A period cell as ``YYYY-MM`` (Excel may have turned typed text into a date)."""
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        return f"{value.year:04d}-{value.month:02d}"
-    return "" if value is None else str(value).strip()
+def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
+    """Table plan_history's rows in the long form (``lags``: only those), a malformed
+    table reported as the workbook error it is."""
+    try:
+        return plan_history_table.to_long(table, lags)
+    except (ValueError, SopError) as exc:
+        raise SopError(f"table plan_history: {exc}") from None
+
+
+def review_history(book, current: str) -> pd.DataFrame:
+    """What the demand review reads of the workbook's plan history: the archived plans
+    from ``current`` − (its window + its longest lag) on — read from there only, so a
+    history of years costs a refresh what its last plans cost — at its lags, long form."""
+    from .demand_review import LAGS, WINDOW
+
+    earliest = parse_period(current) - WINDOW - max(LAGS)
+
+    def starts(value) -> bool:
+        try:
+            return parse_period(plan_history_table.period_text(value)) >= earliest
+        except SopError:
+            return False
+
+    try:
+        table = book.read_table_from("plan_history", "snapshot_period", starts)
+    except SopError:
+        table = pd.DataFrame()
+    return review_snapshots(table)
+
+
+def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:
+    """The part of the plan history the demand review reads: the lags its accuracy and
+    FVA figures use (:data:`sop_workbook.demand_review.LAGS`), in the long form."""
+    from .demand_review import LAGS
+
+    return history_long(table, LAGS)
 
 
 def export_plan_history(book, target) -> int:

@@ -31,6 +31,11 @@ from .periods import format_period, parse_period
 from .supply_plan import months_of
 
 KEYS = ["item_no", "location_code"]
+#: The lags the review's tables use (accuracy and bias at lag 1 and 3, FVA at lag 1): all
+#: a refresh reads of the plan history.
+LAGS = (1, 3)
+#: The closed periods the accuracy table shows (the demand review's window).
+WINDOW = 6
 
 
 def _actual_cells(actuals: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +105,7 @@ def accuracy_trend(actuals: pd.DataFrame, snapshots: pd.DataFrame,
         month = parse_period(period)
         actual = float(a.loc[a["month"] == month, "actual"].sum())
         row = {"period": format_period(month), "actual": actual}
-        for lag in (1, 3):
+        for lag in LAGS:
             cells = _lag_cells(a, s, month, lag)
             acc = bias = base = None
             if cells is not None:

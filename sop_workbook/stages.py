@@ -140,7 +140,8 @@ def demand_stage(agg: dict[str, pd.DataFrame], inputs: Inputs, settings: Setting
     models = baseline_notes(baseline)
     grid = demand_grid(plan, past, items, current, horizon, models)
     actuals = past.rename(columns={"invoiced_qty": "quantity"})[[*KEYS, "period", "quantity"]]
-    closed = [format_period(parse_period(current) - k) for k in range(6, 0, -1)]
+    closed = [format_period(parse_period(current) - k)
+              for k in range(demand_review.WINDOW, 0, -1)]
     snapshots = inputs.snapshots
     if snapshots.empty:
         snapshots = pd.DataFrame(columns=["snapshot_period", "period", *KEYS, "quantity",

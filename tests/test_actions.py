@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sop_workbook import demo_data
-from sop_workbook.actions import export_scorecard, refresh, roll_forward
+from sop_workbook.actions import export_scorecard, plan_history, refresh, roll_forward
 from sop_workbook.errors import SopError
 from sop_workbook.plan import consensus, statistical_baseline
 from sop_workbook.plan import roll_forward as roll_plan
@@ -93,8 +93,12 @@ def test_roll_forward_archives_the_plan_and_keeps_overrides(refreshed, tmp_path)
     history = book.read_table("plan_history")
     # per series: shipped, invoiced (history), baseline, override, events, commits, consensus
     series = len(before) // 7
-    assert len(history) == series * 12
+    # archived as the plan grid is laid out: a consensus and a baseline row per series
+    assert len(history) == series * 2
+    assert history["layer"].tolist() == ["consensus", "baseline"] * series
     assert set(history["snapshot_period"]) == {"2026-11"}
+    # ... and read back one row per period of the horizon (sop history's form)
+    assert len(plan_history(book)) == series * 12
     # the override on 2026-11 left the horizon with its period; the one on 2026-12 stays
     kept = book.read_table("plan_overrides")
     assert kept[["period", "quantity"]].values.tolist() == [["2026-12", 7]]

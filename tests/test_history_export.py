@@ -28,12 +28,17 @@ def workbook(tmp_path) -> Path:
     path = tmp_path / "wb.xlsm"
     shutil.copy(TEMPLATE, path)
     book = HeadlessWorkbook(path)
-    # as Roll forward archives it; one period cell became a date in Excel
+    # as Roll forward archives it (p01 = the snapshot's period, p02 the next ...); one
+    # snapshot-period cell became a date in Excel
+    periods = {f"p{k:02d}": [None] * 6 for k in range(1, 13)}
+    periods["p02"] = [12.5, 11.0, 10.0, 9.0, None, None]
+    periods["p01"] = [None, None, None, None, 4.0, None]
     book.write_table("plan_history", pd.DataFrame({
-        "snapshot_period": ["2026-12", "2026-11", "2026-11"],
-        "period": ["2027-01", "2026-12", dt.datetime(2026, 11, 1)],
-        "item_no": ["CH-1", "CH-1", "DK-2"], "location_code": ["MAIN", "MAIN", "EAST"],
-        "quantity": [12.5, 10.0, 4.0], "baseline_quantity": [11.0, 9.0, None]}))
+        "snapshot_period": ["2026-12", "2026-12", "2026-11", "2026-11",
+                            dt.datetime(2026, 11, 1), "2026-11"],
+        "item_no": ["CH-1", "CH-1", "CH-1", "CH-1", "DK-2", "DK-2"],
+        "location_code": ["MAIN", "MAIN", "MAIN", "MAIN", "EAST", "EAST"],
+        "layer": ["consensus", "baseline"] * 3, **periods}))
     book.save(backups=0)
     return path
 

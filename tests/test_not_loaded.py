@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from sop_workbook import demo_data
+from sop_workbook.actions import plan_history
 from sop_workbook.loaded import coverage_warning, last_loaded_period
 from sop_workbook.supply_plan import opening_on_hand
 from sop_workbook.workbook.headless import HeadlessWorkbook
@@ -151,7 +152,7 @@ def test_data_that_arrives_is_judged_at_lag_1(refreshed, tmp_path):
     assert book.get_value("cfg_data_through") == "2026-12"
     # accuracy at lag 1 of 2026-12 (the plan archived in 2026-11), worked here from the
     # archived plan and the actuals: 1 − Σ|A − F| ÷ ΣA over item × location
-    history = book.read_table("plan_history")
+    history = plan_history(book)  # one row per snapshot × period × item × location
     agg = book.read_table("agg_sales")
     actual = agg[agg["period"] == "2026-12"].groupby(["item_no", "location_code"])[
         "invoiced_qty"].sum()

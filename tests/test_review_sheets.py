@@ -43,7 +43,7 @@ import pandas as pd
 import pytest
 from sources import MASTER, write_source
 
-from sop_workbook.actions import refresh, roll_forward
+from sop_workbook.actions import plan_history, refresh, roll_forward
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,7 +271,7 @@ def test_roll_forward_keeps_the_stage_sheets(book_path, tmp_path):
         pytest.approx(11)
     assert _cell(book, "plan_demand", {"item_no": "C", "layer": "consensus"}, "p02") == \
         pytest.approx(55)
-    history = book.read_table("plan_history")
+    history = plan_history(book)  # one row per snapshot × period × item × location
     a = history[(history["item_no"] == "A") & (history["period"] == "2026-01")]
     assert a["quantity"].astype(float).tolist() == [17]
     assert _cell(book, "supply_capacity", {"work_center": "ASSEMBLY",

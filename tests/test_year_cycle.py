@@ -27,6 +27,7 @@ from openpyxl.utils.cell import range_boundaries
 from typer.testing import CliRunner
 
 from sop_workbook import demo_data
+from sop_workbook.actions import plan_history
 from sop_workbook.cli import app
 from sop_workbook.periods import shift_period
 from sop_workbook.workbook.headless import HeadlessWorkbook
@@ -161,7 +162,7 @@ def check_kpi_values(book: HeadlessWorkbook) -> None:
 
 def check_history(book: HeadlessWorkbook, rolled: list[str], series: dict[str, int]) -> None:
     """One archived plan per roll — 12 months of every series the plan had then."""
-    history = book.read_table("plan_history")
+    history = plan_history(book)  # one row per snapshot × period × item × location
     counts = history.groupby("snapshot_period").size()
     assert list(counts.index) == rolled
     for period in rolled:

@@ -856,6 +856,12 @@ def replace_sheet_data(xml: bytes, new_ref: str | None) -> tuple[bytes, bytes]:
 
 
 def write_package(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]) -> bytes:
+    """:func:`write_package_pieces` joined into the file's bytes."""
+    return b"".join(write_package_pieces(small, bodies))
+
+
+def write_package_pieces(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]
+                         ) -> list:
     """``small`` (a zip) with the parts in ``bodies`` replaced by head + body + tail, the
     body being either chunks of bytes (compressed now, in a second thread while the next
     chunks are built) or a list of :class:`Job` giving its :class:`Deflated` segments
@@ -879,7 +885,7 @@ def write_package(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]) 
             body = segments.get(info.filename) or [job.result() for job in body]
             members.append((info, [deflate([head], OTHER_COMPRESSLEVEL), *body,
                                    deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
-    return _zip(members)
+    return _zip_pieces(members)
 
 
 # --------------------------------------------------------------------------- compression
@@ -1072,10 +1078,11 @@ def _gf2_square(matrix: list[int]) -> list[int]:
     return [_gf2_times(matrix, row) for row in matrix]
 
 
-def _zip(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> bytes:
-    """A zip file of deflated members: name, date and attributes from each ZipInfo, the
-    content its segments in order (no zip64: a workbook this module reopens is far below
-    4 GiB, see io.MAX_UNCOMPRESSED)."""
+def _zip_pieces(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> list:
+    """A zip file of deflated members, as the pieces of bytes that make it up in order
+    (written one after the other, never joined in memory): name, date and attributes from
+    each ZipInfo, the content its segments in order (no zip64: a workbook this module
+    reopens is far below 4 GiB, see io.MAX_UNCOMPRESSED)."""
     out: list[bytes] = []
     directory: list[bytes] = []
     offset = 0
@@ -1105,7 +1112,7 @@ def _zip(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> bytes:
     out.append(listing)
     out.append(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(directory), len(directory),
                            len(listing), offset, 0))
-    return b"".join(out)
+    return out
 
 
 # --------------------------------------------------------------------------- mixed sheets

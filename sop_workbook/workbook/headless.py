@@ -20,6 +20,7 @@ import datetime as dt
 import math
 import re
 import weakref
+from collections.abc import Callable
 from copy import copy
 from io import BytesIO
 from pathlib import Path
@@ -43,6 +44,7 @@ from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .kept import KeptTable, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 from .row_heights import fit_wrapped_rows
+from .table_rows import rows_from_first
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
 #: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
@@ -225,6 +227,49 @@ class HeadlessWorkbook:
             min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
         frame = pd.DataFrame(rows[1:], columns=rows[0])
         return frame.dropna(how="all")
+
+    def read_table_from(self, name: str, column: str,
+                        starts: Callable[[object], bool]) -> pd.DataFrame:
+        """The rows of a table kept in ascending order of ``column`` (as Roll forward keeps
+        plan_history), from the first whose value satisfies ``starts`` on — ``starts``
+        false before that row and true from it. A big table kept out of openpyxl is
+        bisected, parsing one row per step, and only the rows from there are parsed (a
+        history of years costs what its tail costs); any other table is read whole and
+        cut the same way. Index as :meth:`read_table`'s."""
+        table = self._kept.get(name)
+        if table is None or table.frame is not None or column not in table.columns \
+                or len(table.rows) < 2:
+            return rows_from_first(self.read_table(name), column, starts)
+        if table.has_shared_strings and self._shared_strings is None:
+            self._shared_strings = _shared_strings(self._package.source)
+        xml = table.xml if table.xml is not None else read_part(self._package.source,
+                                                                table.part)
+        at = table.columns.index(column)
+
+        def parse(chosen: np.ndarray) -> pd.DataFrame:
+            return datasheet.parse_rows(
+                table.body_xml(xml, chosen), table, table.columns,
+                date_styles=self._date_styles, shared_strings=self._shared_strings,
+                epoch=self.wb.epoch)
+
+        def value(i: int):
+            chosen = np.zeros(len(table.rows), dtype=bool)
+            chosen[i] = True
+            frame = parse(chosen)
+            return frame.iloc[0, at] if len(frame) else None
+
+        lo, hi = 0, len(table.rows)  # the first kept row where starts(value) holds
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if starts(value(mid)):
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo == 0:  # the first body row (left in openpyxl) may belong too: read it all
+            return rows_from_first(self.read_table(name), column, starts)
+        chosen = np.zeros(len(table.rows), dtype=bool)
+        chosen[lo:] = True
+        return parse(chosen)
 
     def _check_no_overlap(self, ws, name: str, ref: str) -> None:
         a = range_boundaries(ref)
@@ -495,6 +540,12 @@ class HeadlessWorkbook:
             b.holds(r, c) for b in self._streamed_on(sheet)))
 
     def to_bytes(self) -> bytes:
+        """The workbook as a file's bytes."""
+        return b"".join(self._pieces())
+
+    def _pieces(self) -> list:
+        """The workbook file as pieces of bytes in order (a save writes them one after
+        the other: a big workbook is never held joined)."""
         # every formula cell is saved with its current result (openpyxl drops the file's
         # cached values on load; an input written since the last recalculation changes them)
         if self._changed or not self._cached:
@@ -553,7 +604,7 @@ class HeadlessWorkbook:
                                                       streamed)
         self._verified = frozenset(bodies)
         try:
-            return datasheet.write_package(data, bodies)
+            return datasheet.write_package_pieces(data, bodies)
         finally:
             for table in self._kept.values():
                 table.xml = None
@@ -580,9 +631,9 @@ class HeadlessWorkbook:
 
     def save(self, path: str | Path | None = None, *, backups: int = DEFAULT_BACKUPS) -> Path:
         target = Path(path) if path else self.path
-        data = self.to_bytes()
+        pieces = self._pieces()
         # the streamed data-sheet parts got their checksums from their content as written
-        atomic_write(target, data, backups=backups, verified=self._verified)
+        atomic_write(target, pieces, backups=backups, verified=self._verified)
         return target
 
 
@@ -860,3 +911,4 @@ class _RecalcBook:
 
     def __getitem__(self, title: str):
         return self._views.get(title) or self.wb[title]
+

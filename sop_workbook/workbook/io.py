@@ -45,13 +45,13 @@ def check_zip_limits(path: Path) -> None:
                            "refusing to open it")
 
 
-def check_workbook_bytes(data: bytes, required: set[str] = frozenset(),
+def check_workbook_bytes(data: bytes | Path, required: set[str] = frozenset(),
                          verified: frozenset[str] = frozenset()) -> None:
-    """Raise SopError unless ``data`` is a readable workbook zip holding ``required`` parts
-    whose checksums match (parts in ``verified`` had theirs computed from their content
-    as they were written, so only their presence is checked)."""
+    """Raise SopError unless ``data`` (bytes, or a file) is a readable workbook zip holding
+    ``required`` parts whose checksums match (parts in ``verified`` had theirs computed
+    from their content as they were written, so only their presence is checked)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
+        with zipfile.ZipFile(data if isinstance(data, Path) else io.BytesIO(data)) as z:
             names = set(z.namelist())
             bad = None
             for info in z.infolist():
@@ -146,32 +146,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS,
+def atomic_write(path: Path, data, *, backups: int = DEFAULT_BACKUPS,
                  verified: frozenset[str] = frozenset()) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping ``backups`` previous versions
-    (``name.bak1`` newest). ``data`` is checked (every part's checksum but those in
-    ``verified``), written and flushed to a temporary file, which is read back and must
-    equal ``data`` before it replaces ``path``."""
+    """Replace ``path`` with ``data`` (bytes, or a list of pieces of bytes written one
+    after the other) atomically, keeping ``backups`` previous versions (``name.bak1``
+    newest). ``data`` is written and flushed to a temporary file, which is read back and
+    must equal ``data`` and be a workbook zip whose parts' checksums match (all but those
+    in ``verified``, whose checksums were computed as they were written) before it
+    replaces ``path``."""
     path = Path(path)
+    pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
     ensure_writable(path)
     try:
         _remove_stale_temporaries(path)
         required = key_parts(path)
     except OSError as exc:
         raise io_error(exc, f"cannot read {path}", "The workbook was not changed.") from None
-    check_workbook_bytes(data, required, verified)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
-        written = tmp.read_bytes()
-        if written != data:
+        if not _reads_back_as(tmp, pieces):
             raise SopError(f"writing {path} failed: the file on disk differs from what was "
                            "written", "The workbook was not changed.")
-        check_workbook_bytes(written, required, frozenset(
-            i.filename for i in zipfile.ZipFile(io.BytesIO(written)).infolist()))
+        check_workbook_bytes(tmp, required, verified)
         if path.exists() and backups > 0:
             _rotate_backups(path, backups)
         os.replace(tmp, path)
@@ -181,6 +182,19 @@ def atomic_write(path: Path, data: bytes, *, backups: int = DEFAULT_BACKUPS,
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _reads_back_as(path: Path, pieces, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` holds exactly ``pieces`` one after the other — read
+    back a megabyte at a time (a workbook of 60 MB is not held twice in memory)."""
+    with open(path, "rb") as fh:
+        for piece in pieces:
+            view = memoryview(piece).cast("B")
+            for pos in range(0, len(view), chunk):
+                part = view[pos:pos + chunk]
+                if fh.read(len(part)) != part:
+                    return False
+        return fh.read(1) == b""
 
 
 def io_error(exc: OSError, what: str, detail: str = "") -> SopError:

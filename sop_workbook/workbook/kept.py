@@ -2,7 +2,7 @@
 when a workbook is opened.
 
 A refreshed workbook holds tables of tens of thousands of rows on the stage sheets
-(``plan_demand``: 6,000 series × 7 layers × 42 columns; ``plan_history``: 72,000 rows per
+(``plan_demand``: 6,000 series × 7 layers × 42 columns; ``plan_history``: 12,000 rows per
 roll forward). openpyxl would build a Python object per cell of them on every open — most
 of the cost of reopening a refreshed workbook — although the commands rewrite them anyway
 (Refresh, Roll forward) or never look at them (recalc, export). So, like the rows of a data
@@ -87,12 +87,15 @@ class KeptTable:
     def holds(self, r: int, c: int) -> bool:
         return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
 
-    def body_xml(self, xml: bytes) -> bytes:
+    def body_xml(self, xml: bytes, chosen: np.ndarray | None = None) -> bytes:
         """A worksheet holding only the table's body cells (what parse_rows reads): runs
-        of whole rows copied in one slice each, the other rows cell run by cell run."""
+        of whole rows copied in one slice each, the other rows cell run by cell run;
+        ``chosen``: only these of :attr:`rows` (a mask)."""
         pieces = [b'<worksheet xmlns="' + _MAIN_NS + b'"><sheetData>']
         view = memoryview(xml)
-        for kind, a, b in _segments(self, np.ones(len(self.rows), dtype=bool)):
+        if chosen is None:
+            chosen = np.ones(len(self.rows), dtype=bool)
+        for kind, a, b in _segments(self, chosen):
             if kind:  # rows a … b-1, whole and next to each other in the file
                 pieces.append(view[int(self.row_spans[a, 0]):int(self.row_spans[b - 1, 1])])
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import SopError
+from .table_rows import rows_from_first
 
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -81,6 +82,11 @@ class LiveWorkbook:
         rows = [] if body is None else body.options(ndim=2).value
         frame = pd.DataFrame(rows, columns=columns)
         return frame.dropna(how="all")
+
+    def read_table_from(self, name: str, column: str, starts) -> pd.DataFrame:
+        """The table's rows from the first whose ``column`` satisfies ``starts`` on (as
+        the headless adapter's; Excel hands the whole range over)."""
+        return rows_from_first(self.read_table(name), column, starts)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         _, table = self._table(name)

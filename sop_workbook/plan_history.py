@@ -1,0 +1,148 @@
+"""The plan history as it is kept in the workbook (table ``plan_history``) and as the
+accuracy figures and the plan-snapshot file read it.
+
+*Roll forward* archives the plan as it stood — consensus and baseline per item × location ×
+period of the horizon — before it advances the period. In the workbook one archived plan is
+laid out like the demand plan grid: one row per snapshot × item × location × layer
+(``consensus``, ``baseline``) with the periods across, ``p01`` being the snapshot's own
+period (the workbook's current period when it was rolled), ``p02`` the next and so on — so
+``pNN`` is the forecast of period snapshot + NN − 1 made **at lag NN − 1**. At 2,000 items
+× 3 locations one roll adds 12,000 rows of 16 cells (the long form below would add 72,000
+rows of 6 cells: Excel's row limit after 14 rolls, against 87 here).
+
+The long form — one row per snapshot × period × item × location with ``quantity`` (the
+consensus) and ``baseline_quantity`` — is what :mod:`sop_workbook.demand_review`, ``sop
+kpis --snapshots`` and ``sop history`` use (:data:`LONG_COLUMNS`). :func:`to_table` and
+:func:`to_long` convert between them; ``to_long(table, lags=…)`` gives only the lags a
+figure needs (the demand review's accuracy uses lags 1 and 3), without unfolding the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .periods import format_period, parse_period
+
+KEYS = ["item_no", "location_code"]
+#: The plan-snapshot form (``sop kpis --snapshots``, ``sop history``).
+LONG_COLUMNS = ["snapshot_period", "period", *KEYS, "quantity", "baseline_quantity"]
+#: The layers of an archived plan, in row order, and the long-form column each fills.
+LAYERS = {"consensus": "quantity", "baseline": "baseline_quantity"}
+#: Periods of an archived plan (the plan's horizon at most).
+SLOTS = 12
+PERIOD_COLUMNS = [f"p{k:02d}" for k in range(1, SLOTS + 1)]
+#: The columns of table ``plan_history``.
+TABLE_COLUMNS = ["snapshot_period", *KEYS, "layer", *PERIOD_COLUMNS]
+
+
+def _months(values) -> np.ndarray:
+    return np.array([parse_period(v) for v in values], dtype=np.int64)
+
+
+def period_text(value) -> str:
+    """A period cell as ``YYYY-MM`` (Excel may have turned typed text into a date)."""
+    if hasattr(value, "year") and hasattr(value, "month"):
+        return f"{value.year:04d}-{value.month:02d}"
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) \
+        else str(value).strip()
+
+
+def _key_text(values) -> np.ndarray:
+    return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v))
+                     else str(v).strip() for v in values], dtype=object)
+
+
+def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
+    """Long-form snapshot rows (:data:`LONG_COLUMNS`) as rows of table ``plan_history``
+    (:data:`TABLE_COLUMNS`): per snapshot × item × location a consensus and a baseline row,
+    sorted by snapshot, item, location. A period more than 11 after its snapshot is an
+    error (the plan's horizon is 12 periods at most)."""
+    if snapshot.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    snaps = _months([period_text(v) for v in snapshot["snapshot_period"]])
+    offset = _months([period_text(v) for v in snapshot["period"]]) - snaps
+    if offset.min() < 0 or offset.max() >= SLOTS:
+        raise ValueError(f"a plan snapshot holds periods 0 to {SLOTS - 1} after its "
+                         f"snapshot period, not {int(offset.min())} to {int(offset.max())}")
+    keys = pd.DataFrame({"snap": snaps,
+                         "item_no": _key_text(snapshot["item_no"]),
+                         "location_code": _key_text(snapshot["location_code"])})
+    series = keys.drop_duplicates().sort_values(["snap", *KEYS], kind="stable")
+    series = series.reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(series)
+    row = index.get_indexer(pd.MultiIndex.from_frame(keys))
+    n = len(series)
+    frames = []
+    for layer, column in LAYERS.items():
+        grid = np.full((n, SLOTS), np.nan)
+        grid[row, offset] = pd.to_numeric(snapshot[column], errors="coerce").to_numpy(
+            dtype=float)
+        part = pd.DataFrame(grid, columns=PERIOD_COLUMNS)
+        part.insert(0, "layer", layer)
+        part.insert(0, "location_code", series["location_code"].to_numpy())
+        part.insert(0, "item_no", series["item_no"].to_numpy())
+        part.insert(0, "snapshot_period", [format_period(int(m)) for m in series["snap"]])
+        part["_order"] = np.arange(n) * len(LAYERS) + len(frames)
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
+
+
+def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFrame:
+    """Table ``plan_history`` rows in the long form (:data:`LONG_COLUMNS`): periods as
+    ``YYYY-MM``, quantities as numbers, a cell without a value in both layers left out;
+    ``lags``: only the periods that many periods after their snapshot (lag 0 = the
+    snapshot's own period). Sorted by snapshot, period, item, location."""
+    wanted = range(SLOTS) if lags is None else sorted({int(k) for k in lags})
+    wanted = [k for k in wanted if 0 <= k < SLOTS]
+    if table is None or table.empty or not wanted:
+        return pd.DataFrame({c: pd.Series(dtype=float if "quantity" in c else object)
+                             for c in LONG_COLUMNS})
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"plan_history has no column {missing[0]!r}")
+    snaps_text = [period_text(v) for v in table["snapshot_period"]]
+    keep = np.array([bool(s) for s in snaps_text])
+    table = table[keep]
+    snaps = _months([s for s in snaps_text if s])
+    layer = table["layer"].astype(str).str.strip().str.lower().to_numpy()
+    keys = pd.DataFrame({"snap": snaps, "item_no": _key_text(table["item_no"]),
+                         "location_code": _key_text(table["location_code"])})
+    series = keys.drop_duplicates().reset_index(drop=True)
+    row = pd.MultiIndex.from_frame(series).get_indexer(pd.MultiIndex.from_frame(keys))
+    values = {}
+    for name, column in LAYERS.items():
+        grid = np.full((len(series), len(wanted)), np.nan)
+        mine = layer == name
+        cols = [PERIOD_COLUMNS[k] for k in wanted]
+        grid[row[mine]] = table.loc[mine, cols].apply(
+            pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        values[column] = grid.ravel()
+    n = len(series)
+    lag = np.tile(np.asarray(wanted, dtype=np.int64), n)
+    snap = np.repeat(series["snap"].to_numpy(dtype=np.int64), len(wanted))
+    months = snap + lag
+    labels = {m: format_period(int(m)) for m in np.unique(np.concatenate([snap, months]))}
+    out = pd.DataFrame({
+        "snapshot_period": [labels[m] for m in snap],
+        "period": [labels[m] for m in months],
+        "item_no": np.repeat(series["item_no"].to_numpy(), len(wanted)),
+        "location_code": np.repeat(series["location_code"].to_numpy(), len(wanted)),
+        "quantity": values["quantity"],
+        "baseline_quantity": values["baseline_quantity"],
+    })
+    out["_snap"], out["_month"] = snap, months
+    out = out[~(np.isnan(values["quantity"]) & np.isnan(values["baseline_quantity"]))]
+    out = out.sort_values(["_snap", "_month", *KEYS], kind="stable")
+    return out.drop(columns=["_snap", "_month"]).reset_index(drop=True)
+
+
+def snapshot_periods(table: pd.DataFrame) -> list[str]:
+    """The archived plans' snapshot periods, oldest first."""
+    if table is None or table.empty:
+        return []
+    texts = {period_text(v) for v in table["snapshot_period"]} - {""}
+    return sorted(texts, key=parse_period)

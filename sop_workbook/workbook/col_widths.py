@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl.utils import get_column_letter, range_boundaries
 
@@ -76,6 +76,11 @@ def _decimals(section: str) -> int:
     return len(m.group(1)) if m else 0
 
 
+def _half_up(number: float, decimals: int) -> Decimal:
+    """Rounded as Excel rounds for display: halves away from zero (1234.5 → 1,235)."""
+    return Decimal(repr(number)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+
+
 def _general(value: float) -> str:
     """A number as Excel's General format shows it in a wide enough cell (up to 11
     characters: 10 significant digits, scientific beyond)."""
@@ -88,9 +93,30 @@ def _general(value: float) -> str:
     return text
 
 
+def plain_value(value):
+    """A cached formula result as a cell value: an Excel error as its text (``#N/A``), a
+    result carried from the file (``recalc.StoredResult``: type attribute and text) as the
+    number, text or truth value it holds."""
+    code = getattr(value, "code", None)
+    if isinstance(code, str):
+        return code
+    kind, text = getattr(value, "kind", False), getattr(value, "text", None)
+    if kind is not False and isinstance(text, str):
+        if kind in (None, "n"):
+            try:
+                return float(text)
+            except ValueError:
+                return text
+        if kind == "b":
+            return text == "1"
+        return text
+    return value
+
+
 def display_text(value, number_format: str | None = "General") -> str:
     """The text a cell shows for ``value`` under ``number_format`` (the formats this
     workbook uses: General, @, 0, 0.0, #,##0, #,##0.00, 0.0%, yyyy-mm-dd [h:mm:ss])."""
+    value = plain_value(value)
     if value is None:
         return ""
     if isinstance(value, str):
@@ -116,12 +142,12 @@ def display_text(value, number_format: str | None = "General") -> str:
     decimals = _decimals(section)
     sign = "-" if number < 0 and len(sections) == 1 else ""
     if "%" in section:
-        return f"{sign}{abs(number) * 100:,.{decimals}f}%".replace(
+        return f"{sign}{_half_up(abs(number) * 100, decimals):,.{decimals}f}%".replace(
             ",", "," if "," in section else "")
     if re.search(r"[yd]", section, re.I):  # a date format on a serial number
         return "2026-12-31"
-    text = f"{abs(number):,.{decimals}f}" if "," in section else \
-        f"{abs(number):.{decimals}f}"
+    rounded = _half_up(abs(number), decimals)
+    text = f"{rounded:,.{decimals}f}" if "," in section else f"{rounded:.{decimals}f}"
     if "(" in section and number < 0:
         return f"({text})"
     return sign + text
@@ -400,27 +426,30 @@ def merge_needs(*maps: dict[int, float]) -> dict[int, float]:
     return out
 
 
-def fit_rows(ws, rows: Iterable[int] | None = None) -> None:
-    """Give each row holding wrapped text (openpyxl's cells) the height its lines need
-    at the current column widths; a row that needs one line keeps its height."""
-    by_row: dict[int, float] = {}
-    wanted = set(rows) if rows is not None else None
+def fit_rows(ws, cached: dict[str, object] | None = None) -> None:
+    """Give each row holding wrapped text (openpyxl's cells; a formula cell by its cached
+    text) the height its lines need at the current column widths; a row whose wrapped
+    text fits on one line goes back to Excel's automatic height."""
+    cached = cached or {}
+    need: dict[int, float] = {}
     merged = {(rng.min_row, rng.min_col) for rng in ws.merged_cells.ranges}
     for (r, c), cell in ws._cells.items():
-        if wanted is not None and r not in wanted:
+        if not _wraps(cell) or (r, c) in merged:
             continue
         value = cell.value
-        if not (isinstance(value, str) and value and not value.startswith("=")
-                and _wraps(cell)) or (r, c) in merged:
+        if cell.data_type == "f" or (isinstance(value, str) and value.startswith("=")):
+            value = cached.get(cell.coordinate)
+        if not isinstance(value, str) or not value:
             continue
         bold, size = _font(cell)
         lines = wrapped_lines(value, column_width(ws, c), bold, size)
-        if lines > 1:
-            by_row[r] = max(by_row.get(r, 0.0), lines * line_height(size))
-    for r, height in by_row.items():
+        need[r] = max(need.get(r, 0.0), lines * line_height(size))
+    for r, height in need.items():
         dim = ws.row_dimensions[r]
-        if not dim.height or dim.height < height:
+        if height > LINE_HEIGHT + 0.5:
             dim.height = height
+        elif dim.height and dim.height > LINE_HEIGHT + 0.5:
+            dim.height = None  # one line: Excel's automatic height
 
 
 def fit_sheet(ws, cached: dict[str, object] | None = None,
@@ -428,4 +457,4 @@ def fit_sheet(ws, cached: dict[str, object] | None = None,
     """Fit the sheet's columns to their headers and values (and ``extra`` needs, e.g. of
     table bodies held outside openpyxl), then the heights of rows with wrapped text."""
     apply_needs(ws, merge_needs(needs_of_sheet(ws, cached), extra or {}))
-    fit_rows(ws)
+    fit_rows(ws, cached)

@@ -113,7 +113,8 @@ def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
     return save_quantised(Image.open(stem.with_suffix(".png")), out)
 
 
-def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
+def render_sheets(workbook: Path, out_dir: Path, only: list[str] | None = None
+                  ) -> list[Path]:
     """Every sheet of SHEETS, whole: its used range at the width of one page, the pages down
     stacked into one PNG. One LibreOffice run converts all the sheets."""
     from PIL import Image, ImageOps
@@ -123,6 +124,8 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
         tmp = Path(tmp)
         copies, dpis = [], {}
         for name, stem in SHEETS.items():
+            if only and stem not in only:
+                continue
             copy = tmp / f"{stem}.xlsm"
             shutil.copy(workbook, copy)
             book = HeadlessWorkbook(copy)  # keeps the cached results of the UDF cells
@@ -184,8 +187,13 @@ if __name__ == "__main__":
     parser.add_argument("demo", type=Path, help="folder written by `sop demo`")
     parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "docs" /
                         "screenshots")
+    parser.add_argument("--only", nargs="*", metavar="NAME",
+                        help="only these screenshots (file names without .png: "
+                        f"{', '.join([*SHEETS.values(), 'scorecard-export'])})")
     a = parser.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    for path in render_sheets(a.demo / "SOP_Demo.xlsm", a.out):
-        print(path)
-    print(render_scorecard(a.demo / "scorecard" / "scorecard.pdf", a.out))
+    if not a.only or set(a.only) - {"scorecard-export"}:
+        for path in render_sheets(a.demo / "SOP_Demo.xlsm", a.out, a.only):
+            print(path)
+    if not a.only or "scorecard-export" in a.only:
+        print(render_scorecard(a.demo / "scorecard" / "scorecard.pdf", a.out))

@@ -59,7 +59,7 @@ PADDING = 1.0
 FILTER_BUTTON = 2.0
 #: widths a fitted column stays within; wrapped text asks for no more than WRAP_WIDTH
 MAX_WIDTH = 60.0
-WRAP_WIDTH = 45.0
+WRAP_WIDTH = 30.0
 #: a wrapped header asks for its full text up to this width, and wraps beyond
 HEADER_WIDTH = 16.0
 

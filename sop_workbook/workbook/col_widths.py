@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import weakref
 from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl.utils import get_column_letter, range_boundaries
@@ -161,6 +162,24 @@ def _font(cell) -> tuple[bool, float]:
 
 def _wraps(cell) -> bool:
     return cell.alignment is not None and bool(cell.alignment.wrap_text)
+
+
+_LOOKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # workbook → style → look
+
+
+def _look(cell) -> tuple[str, bool, float, bool]:
+    """(number format, bold, font size, wraps) of a cell, looked up once per style of a
+    workbook (the style lookups of openpyxl are slow over thousands of cells)."""
+    style = getattr(cell, "_style", None)
+    if style is None:
+        return cell.number_format, *_font(cell), _wraps(cell)
+    looks = _LOOKS.setdefault(cell.parent.parent, {})
+    key = style.tobytes()
+    look = looks.get(key)
+    if look is None:
+        bold, size = _font(cell)
+        look = looks[key] = (cell.number_format, bold, size, _wraps(cell))
+    return look
 
 
 def wrapped_lines(text: str, width: float, bold: bool = False, size: float = 11.0) -> int:
@@ -334,12 +353,11 @@ def needs_of_sheet(ws, cached: dict[str, object] | None = None) -> dict[int, flo
         if (r, c) in view.covered:
             continue
         cell = ws._cells[(r, c)]
-        wraps = _wraps(cell)
+        fmt, bold, size, wraps = _look(cell)
         if isinstance(value, str) and not wraps and (r, c + 1) not in view.cells \
                 and not boxed(r, c):
             continue
-        bold, size = _font(cell)
-        need = cell_need(value, cell.number_format, bold, size, wraps,
+        need = cell_need(value, fmt, bold, size, wraps,
                          header=(r, c) in view.headers)
         if need > needs.get(c, 0.0):
             needs[c] = need
@@ -371,13 +389,18 @@ def frame_needs(frame, columns: list[str], min_col: int, formats: dict[int, str]
         elif pd.api.types.is_numeric_dtype(s):
             finite = s[np.isfinite(s.to_numpy(dtype="float64", na_value=np.nan))]
             if len(finite):
-                candidates = [finite.min(), finite.max(), *finite.head(200).tolist()]
+                # a fixed number of decimals: the extremes are the widest; General shows
+                # up to 10 significant digits: a sample of values too
+                candidates = [finite.min(), finite.max()]
+                if fmt in ("General", "@"):
+                    candidates += finite.head(50).tolist()
         elif pd.api.types.is_datetime64_any_dtype(s):
             valid = s.dropna()
             if len(valid):
                 candidates = [valid.max().to_pydatetime()]
         else:
-            values = s.dropna().reset_index(drop=True)
+            # distinct values first (hashed in C: codes, categories, periods repeat)
+            values = pd.Series(pd.unique(s.dropna().to_numpy(dtype=object)), dtype=object)
             if len(values):
                 try:
                     lengths = values.str.len()  # NaN where not text
@@ -385,7 +408,7 @@ def frame_needs(frame, columns: list[str], min_col: int, formats: dict[int, str]
                     lengths = pd.Series(np.nan, index=values.index)
                 text = lengths.dropna()
                 candidates = values.loc[text.nlargest(min(20, len(text))).index].tolist()
-                candidates += values[lengths.isna()].head(200).tolist()
+                candidates += values[lengths.isna()].head(50).tolist()
         need = 0.0
         for value in candidates:
             if isinstance(value, (np.generic,)):
@@ -434,7 +457,7 @@ def fit_rows(ws, cached: dict[str, object] | None = None) -> None:
     need: dict[int, float] = {}
     merged = {(rng.min_row, rng.min_col) for rng in ws.merged_cells.ranges}
     for (r, c), cell in ws._cells.items():
-        if not _wraps(cell) or (r, c) in merged:
+        if not _look(cell)[3] or (r, c) in merged:
             continue
         value = cell.value
         if cell.data_type == "f" or (isinstance(value, str) and value.startswith("=")):

@@ -370,55 +370,66 @@ def frame_needs(frame, columns: list[str], min_col: int, formats: dict[int, str]
     """Column → the width the values of a table body (a DataFrame, written outside
     openpyxl) ask for, vectorised: a numeric column's extremes (and a sample, for General
     decimals), a text column's longest strings."""
-    import numpy as np
-    import pandas as pd
-
     fonts, wraps = fonts or {}, wraps or {}
     needs: dict[int, float] = {}
     for j, name in enumerate(columns):
         if name not in frame.columns:
             continue
         c = min_col + j
-        s = frame[name]
-        fmt = formats.get(c, "General")
-        bold, size = fonts.get(c, (False, 11.0))
-        wrap = wraps.get(c, False)
-        candidates: list = []
-        if pd.api.types.is_bool_dtype(s):
-            candidates = [True, False]
-        elif pd.api.types.is_numeric_dtype(s):
-            finite = s[np.isfinite(s.to_numpy(dtype="float64", na_value=np.nan))]
-            if len(finite):
-                # a fixed number of decimals: the extremes are the widest; General shows
-                # up to 10 significant digits: a sample of values too
-                candidates = [finite.min(), finite.max()]
-                if fmt in ("General", "@"):
-                    candidates += finite.head(50).tolist()
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            valid = s.dropna()
-            if len(valid):
-                candidates = [valid.max().to_pydatetime()]
-        else:
-            # distinct values first (hashed in C: codes, categories, periods repeat)
-            values = pd.Series(pd.unique(s.dropna().to_numpy(dtype=object)), dtype=object)
-            if len(values):
-                try:
-                    lengths = values.str.len()  # NaN where not text
-                except AttributeError:  # no text at all
-                    lengths = pd.Series(np.nan, index=values.index)
-                text = lengths.dropna()
-                candidates = values.loc[text.nlargest(min(20, len(text))).index].tolist()
-                candidates += values[lengths.isna()].head(50).tolist()
-        need = 0.0
-        for value in candidates:
-            if isinstance(value, (np.generic,)):
-                value = value.item()
-            if isinstance(value, pd.Timestamp):
-                value = value.to_pydatetime()
-            need = max(need, cell_need(value, fmt, bold, size, wrap))
+        try:
+            need = _column_need(frame[name], formats.get(c, "General"),
+                                *fonts.get(c, (False, 11.0)), wraps.get(c, False))
+        except Exception:  # a width is cosmetic: never fail a save on it
+            continue
         if need:
             needs[c] = need
     return needs
+
+
+def _column_need(s, fmt: str, bold: bool, size: float, wrap: bool) -> float:
+    """The width one column of values asks for (see :func:`frame_needs`)."""
+    import numpy as np
+    import pandas as pd
+
+    candidates: list = []
+    if pd.api.types.is_bool_dtype(s):
+        candidates = [True, False]
+    elif pd.api.types.is_numeric_dtype(s):
+        finite = s[np.isfinite(s.to_numpy(dtype="float64", na_value=np.nan))]
+        if len(finite):
+            # a fixed number of decimals: the extremes are the widest; General shows
+            # up to 10 significant digits: a sample of values too
+            candidates = [finite.min(), finite.max()]
+            if fmt in ("General", "@"):
+                candidates += finite.head(50).tolist()
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        valid = s.dropna()
+        if len(valid):
+            candidates = [valid.max().to_pydatetime()]
+    else:
+        # distinct values first (hashed in C: codes, categories, periods repeat)
+        try:
+            raw = s.to_numpy(dtype=object)
+        except (TypeError, ValueError):
+            raw = np.array(list(s), dtype=object)
+        raw = raw[~pd.isna(raw)]  # None, NaN, NA (also in a string column holding None)
+        values = pd.Series(pd.unique(raw), dtype=object)
+        if len(values):
+            try:
+                lengths = values.str.len()  # NaN where not text
+            except AttributeError:  # no text at all
+                lengths = pd.Series(np.nan, index=values.index)
+            text = lengths.dropna()
+            candidates = values.loc[text.nlargest(min(20, len(text))).index].tolist()
+            candidates += values[lengths.isna()].head(50).tolist()
+    need = 0.0
+    for value in candidates:
+        if isinstance(value, (np.generic,)):
+            value = value.item()
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        need = max(need, cell_need(value, fmt, bold, size, wrap))
+    return need
 
 
 def apply_needs(ws, needs: dict[int, float], max_width: float = MAX_WIDTH) -> None:

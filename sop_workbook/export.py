@@ -39,9 +39,17 @@ class KpiLine:
         return rag_status(self.value, self.target, self.amber, self.direction)
 
     def fmt(self, value: float | None) -> str:
+        """As the workbook shows it: a ratio 0.0 %, another figure with 2 decimals, a
+        whole target (8 turns, 45 days) whole."""
         if value is None:
             return "n/a"
-        return f"{value:.1%}" if self.key in PERCENT_KEYS else f"{value:,.2f}"
+        if self.key in PERCENT_KEYS:
+            return f"{value:.1%}"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+    @property
+    def number_format(self) -> str:
+        return "0.0%" if self.key in PERCENT_KEYS else "#,##0.00"
 
 
 @dataclass
@@ -187,7 +195,7 @@ def _pdf(card: Scorecard, path: Path) -> None:
             last = values[-1]
             if not math.isnan(last):
                 ax.plot([len(values) - 1], [last], "o", color=STATUS_COLOURS[status],
-                        markersize=4)
+                        markersize=4, clip_on=False)  # whole, also at the top or bottom
         ax.axis("off")
     x0 = 0.72
     fig.text(x0, top, "Decisions", fontsize=12, weight="bold", color="#1f3864")
@@ -224,16 +232,18 @@ def _xlsx(card: Scorecard, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from .workbook.col_widths import fit_sheet
+
     wb = Workbook()
     ws = wb.active
     ws.title = "Scorecard"
     ws.append([f"Executive S&OP scorecard — {card.period}"])
-    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].font = Font(name="Calibri", bold=True, size=14)
     ws.append([])
     ws.append(["KPI", "Actual", "Target", "Amber at", "Direction", "Status", "Owner",
                *card.trend_periods])
     for cell in ws[3]:
-        cell.font = Font(bold=True)
+        cell.font = Font(name="Calibri", bold=True)
     for k in card.kpis:
         ws.append([k.label, k.value, k.target, k.amber, k.direction, k.status, k.owner,
                    *k.trend])
@@ -243,11 +253,15 @@ def _xlsx(card: Scorecard, path: Path) -> None:
         for rec in frame.itertuples(index=False):
             sheet.append([None if (isinstance(v, float) and math.isnan(v)) else v
                           for v in rec])
+    for k, row in zip(card.kpis, ws.iter_rows(min_row=4), strict=False):
+        for cell in (row[1], row[2], row[3], *row[7:]):
+            cell.number_format = k.number_format  # as the workbook shows the figures
     for sheet in wb.worksheets:  # values only: text is text, never a formula
         for row in sheet.iter_rows():
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
+        fit_sheet(sheet)  # columns as wide as their headers and values
     wb.save(path)
 
 

@@ -688,10 +688,10 @@ def meeting_stage(inputs: Inputs, settings: Settings, gaps: pd.DataFrame | None 
         cycle = act.get("cycle", pd.Series("", index=act.index)).fillna("").astype(str)
         perf = act[(cycle == last_cycle) | (_open(act) & (cycle < last_cycle))]
         perf = perf.assign(_d=due).sort_values("_d", na_position="last")
-        perf_actions = perf[["id", "action", "owner", "due", "status", "cycle"]]
+        perf_actions = perf[["action", "owner", "due", "status", "id", "cycle"]]
     else:
         exec_actions = pd.DataFrame(columns=["action", "owner", "due", "status"])
-        perf_actions = pd.DataFrame(columns=["id", "action", "owner", "due", "status", "cycle"])
+        perf_actions = pd.DataFrame(columns=["action", "owner", "due", "status", "id", "cycle"])
     return {"exec_needed": needed.reset_index(drop=True),
             "exec_actions": exec_actions.reset_index(drop=True),
             "perf_actions": perf_actions.reset_index(drop=True)}

@@ -78,6 +78,10 @@ def test_writes_reach_excel_as_actions(demo):
     live.write_table("agg_vendor", frame)
     assert any(a["args"][1] == "$A$1:$F$4" for a in actions_of(book, "resizeTable"))
     written = actions_of(book, "setValues")[-1]["values"]
+    # the written table's columns are fitted by Excel's AutoFit, then its rows
+    fitted = [a for a in actions_of(book, "setAutofit") if a["args"] == ["columns"]]
+    assert sorted(a["start_column"] for a in fitted) == list(range(frame.shape[1]))
+    assert [a for a in actions_of(book, "setAutofit") if a["args"] == ["rows"]]
     assert len(written) == 3 and written[0][0] == frame.iloc[0, 0]
     assert written[2][-1] == pytest.approx(frame.iloc[2, -1])
     assert live.recalculate() == 0  # Excel calculates; the written table was primed

@@ -7,6 +7,12 @@ scorecard PDF. LibreOffice draws them (workbook → PDF → pdftoppm), as in too
     uv run python tools/screenshots.py /tmp/demo [--out docs/screenshots]
 
 DEMO is the folder `sop demo` wrote (SOP_Demo.xlsm and scorecard/scorecard.pdf in it).
+
+What differs from the workbook, in the copies drawn only: a spilled UDF result (a dynamic
+array) is drawn from its stored values, as Excel shows it — LibreOffice recomputes every
+array formula when it opens a file, and without the Python UDFs it would draw ``#NAME?``
+there (README, Excel section); frozen panes are dropped (LibreOffice would not print the
+rows past them). The PNGs are quantised to 256 colours (a sheet is a few flat colours).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import tempfile
 from pathlib import Path
 
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.print_settings import PrintArea
 
+from sop_workbook.workbook.col_widths import plain_value
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 #: sheet → screenshot file name (without .png), in the README's order
@@ -72,6 +80,23 @@ def sheet_width(ws, region: str) -> float:
     return total
 
 
+def save_quantised(image, out: Path) -> Path:
+    """A PNG of 256 colours (sheets and pages are a few flat colours and anti-aliased
+    text: a fifth of the size, the same to the eye)."""
+    image.convert("RGB").quantize(colors=256, dither=0).save(out, optimize=True)
+    return out
+
+
+def _spills_as_values(book: HeadlessWorkbook) -> None:
+    """Each spilled UDF result's anchor cell set to its stored value (its member cells
+    hold theirs already), so that LibreOffice draws what Excel shows."""
+    stored = book._stored_results()
+    for ws in book.wb.worksheets:
+        for cell in list(ws._cells.values()):
+            if isinstance(cell.value, ArrayFormula):
+                cell.value = plain_value(stored.get((ws.title, cell.coordinate)))
+
+
 def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
     """Page `page` of `pdf` as a PNG whose longest side is about LONGEST_SIDE pixels."""
     info = subprocess.run(["pdfinfo", "-f", str(page), "-l", str(page), str(pdf)],
@@ -83,11 +108,13 @@ def _pages_to_png(pdf: Path, page: int, out: Path, tmp: Path) -> Path:
     stem = tmp / f"page{page}"
     subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", str(page), "-l",
                     str(page), str(pdf), str(stem)], check=True)
-    shutil.copy(stem.with_suffix(".png"), out)
-    return out
+    from PIL import Image
+
+    return save_quantised(Image.open(stem.with_suffix(".png")), out)
 
 
-def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
+def render_sheets(workbook: Path, out_dir: Path, only: list[str] | None = None
+                  ) -> list[Path]:
     """Every sheet of SHEETS, whole: its used range at the width of one page, the pages down
     stacked into one PNG. One LibreOffice run converts all the sheets."""
     from PIL import Image, ImageOps
@@ -97,10 +124,13 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
         tmp = Path(tmp)
         copies, dpis = [], {}
         for name, stem in SHEETS.items():
+            if only and stem not in only:
+                continue
             copy = tmp / f"{stem}.xlsm"
             shutil.copy(workbook, copy)
             book = HeadlessWorkbook(copy)  # keeps the cached results of the UDF cells
             wb = book.wb
+            _spills_as_values(book)
             for ws in wb.worksheets:
                 ws.sheet_state = "visible" if ws.title == name else "hidden"
                 ws._print_area = PrintArea()  # LibreOffice prints a hidden sheet's area
@@ -142,7 +172,7 @@ def render_sheets(workbook: Path, out_dir: Path) -> list[Path]:
                                     min(sheet.width, box[2] + margin),
                                     min(sheet.height, box[3] + margin)))
             out = out_dir / f"{copy.stem}.png"
-            sheet.save(out, optimize=True)
+            save_quantised(sheet, out)
             written.append(out)
     return written
 
@@ -157,8 +187,13 @@ if __name__ == "__main__":
     parser.add_argument("demo", type=Path, help="folder written by `sop demo`")
     parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "docs" /
                         "screenshots")
+    parser.add_argument("--only", nargs="*", metavar="NAME",
+                        help="only these screenshots (file names without .png: "
+                        f"{', '.join([*SHEETS.values(), 'scorecard-export'])})")
     a = parser.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    for path in render_sheets(a.demo / "SOP_Demo.xlsm", a.out):
-        print(path)
-    print(render_scorecard(a.demo / "scorecard" / "scorecard.pdf", a.out))
+    if not a.only or set(a.only) - {"scorecard-export"}:
+        for path in render_sheets(a.demo / "SOP_Demo.xlsm", a.out, a.only):
+            print(path)
+    if not a.only or "scorecard-export" in a.only:
+        print(render_scorecard(a.demo / "scorecard" / "scorecard.pdf", a.out))

@@ -30,7 +30,7 @@ from sop_workbook.errors import SopError
 from sop_workbook.kpi import aggregated as agg
 from sop_workbook.periods import parse_period
 
-NO_VALUE = "#N/A"  # the VBA wrapper returns CVErr(xlErrNA) for this exact text
+NO_VALUE = "#N/A"  # reaches Excel as text: xlwings returns no error values (README)
 _CACHE: OrderedDict[object, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 16
 _BY_IDENTITY: OrderedDict[int, tuple[object, pd.DataFrame]] = OrderedDict()

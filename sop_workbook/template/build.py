@@ -30,6 +30,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from ..workbook.col_widths import PADDING, column_width, fit_sheet, text_width
 from ..workbook.excel_form import dynamic_array_anchors, finish_package, is_spilling_formula
 from ..workbook.recalc import write_cached_values
 from .package import build_vba_project, generate_udf_wrappers, make_macro_workbook
@@ -81,7 +82,10 @@ def _apply_style(cell, spec: dict | None) -> None:
         return
     font = spec.get("font")
     if font:
-        cell.font = Font(bold=font.get("bold", False), italic=font.get("italic", False),
+        # named as Excel names its default font (a record without a name is drawn in
+        # another program's default font: LibreOffice's is a serif)
+        cell.font = Font(name="Calibri", family=2, scheme="minor",
+                         bold=font.get("bold", False), italic=font.get("italic", False),
                          size=font.get("size", 11), color=font.get("color"))
     if "fill" in spec:
         cell.fill = PatternFill("solid", start_color=spec["fill"], end_color=spec["fill"])
@@ -152,7 +156,7 @@ class Builder:
             ws.column_dimensions[col].width = width
         if spec.get("owner"):
             self.put(ws, "A2", spec["owner"], "owner")
-            ws.merge_cells("A2:C2")
+            ws.merge_cells(f"A2:{self._owner_end(ws, spec['owner'])}2")
         for c in spec.get("cells", []):
             self.put(ws, c["at"], c.get("value"), c.get("style"))
             if c.get("merge"):
@@ -183,6 +187,18 @@ class Builder:
         self.print_setup(ws, spec.get("print"))
         if spec.get("protect"):
             self.protect(ws)
+
+    @staticmethod
+    def _owner_end(ws, text: str) -> str:
+        """The last column of the owner line's merged cell: C, or further right until
+        the text fits (the widths set so far only grow when the sheet is fitted)."""
+        need = text_width(text, bold=True) + PADDING
+        col, total = 1, 0.0
+        while True:
+            total += column_width(ws, col)
+            if col >= 3 and total >= need:
+                return get_column_letter(col)
+            col += 1
 
     def rows(self, ws, block: dict) -> None:
         col0, row0 = coordinate_from_string(block["at"])
@@ -570,6 +586,16 @@ def stored_results(wb) -> dict[tuple[str, str], object]:
     return cached
 
 
+def fit_book(wb, cached: dict[tuple[str, str], object]) -> None:
+    """Every sheet's columns fitted to its headers and values (the cached results of its
+    formula cells), the rows of wrapped text to their lines: workbook/col_widths.py."""
+    by_sheet: dict[str, dict[str, object]] = {}
+    for (sheet, coord), value in cached.items():
+        by_sheet.setdefault(sheet, {})[coord] = value
+    for ws in wb.worksheets:
+        fit_sheet(ws, by_sheet.get(ws.title))
+
+
 def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
     """The template as bytes (deterministic)."""
     src = read_sources(xl_dir)
@@ -581,6 +607,7 @@ def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
     b.xlwings_conf()
     b.wb.active = 0
     cached = stored_results(b.wb)
+    fit_book(b.wb, cached)
     buf = io.BytesIO()
     b.wb.save(buf)
     xlsx = finish_package(write_cached_values(buf.getvalue(), cached),

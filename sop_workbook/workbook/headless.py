@@ -37,6 +37,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
 from . import datasheet
+from .col_widths import fit_sheet, frame_needs, merge_needs
 from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .excel_form import dynamic_array_anchors, finish_package
 from .formula import XlError
@@ -572,10 +573,11 @@ class HeadlessWorkbook:
             mixed.setdefault(body.title, []).append(body)
         for title, streamed in mixed.items():
             self._clear_streamed_area(self.wb[title], streamed)
+        cached = self._cached or self._stored_results()
+        self._fit_columns(cached)
         buf = BytesIO()
         self.wb.save(buf)
         data = buf.getvalue()
-        cached = self._cached or self._stored_results()
         if cached:
             data = write_cached_values(data, cached)
         # Excel's own form: dynamic arrays (cm + metadata.xml, which openpyxl dropped on
@@ -608,6 +610,37 @@ class HeadlessWorkbook:
         finally:
             for table in self._kept.values():
                 table.xml = None
+
+    def _fit_columns(self, results: dict) -> None:
+        """Every sheet's columns widened to the headers and values it shows (the cached
+        results of its formula cells, the bodies written in this session); see
+        col_widths.py. A table body kept unchanged from the file was fitted when written."""
+        cached: dict[str, dict[str, object]] = {}
+        for (sheet, coord), value in results.items():
+            cached.setdefault(sheet, {})[coord] = value
+        bodies: dict[str, list[dict[int, float]]] = {}
+        for title, sheet in self._data.items():
+            if sheet.dirty and sheet.written is not None:
+                ws = self.wb[title]
+                min_col = range_boundaries(next(iter(ws.tables.values())).ref)[0]
+                bodies.setdefault(title, []).append(self._frame_needs(
+                    ws, sheet.written, sheet.columns, min_col, sheet.styles))
+        for body in self._streamed.values():
+            ws = self.wb[body.title]
+            bodies.setdefault(body.title, []).append(self._frame_needs(
+                ws, body.written, body.columns, body.min_col, body.styles))
+        for ws in self.wb.worksheets:
+            fit_sheet(ws, cached.get(ws.title), merge_needs(*bodies.get(ws.title, [])))
+
+    @staticmethod
+    def _frame_needs(ws, frame, columns, min_col, styles) -> dict[int, float]:
+        formats, fonts, wraps = {}, {}, {}
+        for c, style in styles.items():
+            probe = Cell(ws, row=1, column=c, style_array=copy(style))
+            formats[c] = probe.number_format
+            fonts[c] = (bool(probe.font.b), float(probe.font.sz or 11))
+            wraps[c] = bool(probe.alignment.wrap_text)
+        return frame_needs(frame, columns, min_col, formats, fonts, wraps)
 
     def _stored_results(self) -> dict:
         """The file's cached formula results (KPI values …), for a save without a

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import SopError
+from .col_widths import MAX_WIDTH
 from .table_rows import rows_from_first
 
 _FORMULA_START = ("=", "+", "-", "@")
@@ -98,6 +99,30 @@ class LiveWorkbook:
         self._written[name] = data
         data = data.where(data.notna(), None).map(_as_cell)
         table.update(data, index=False)
+        self._fit_columns(table)
+
+    @staticmethod
+    def _fit_columns(table) -> None:
+        """Excel's own AutoFit over the table's columns (its header and rows only), as the
+        headless writer fits them (col_widths.py): a column only widens, up to
+        MAX_WIDTH; then the rows' heights for wrapped text. An engine that cannot read a
+        width (xlwings' remote engine) gets the AutoFit alone."""
+        whole = table.range
+        for j in range(whole.columns.count):
+            column = whole.columns[j]
+            try:
+                before = column.column_width
+            except Exception:  # the remote engine reads widths only asynchronously
+                before = None
+            column.columns.autofit()
+            if before is None:
+                continue
+            after = column.column_width
+            if after < before:
+                column.column_width = before
+            elif after > MAX_WIDTH:
+                column.column_width = MAX_WIDTH
+        whole.rows.autofit()
 
     # ------------------------------------------------------------- input areas
     #: how far below a table an input area is looked for (rows)

@@ -1,10 +1,12 @@
 """Spark Connect for real: the tests start a local Spark Connect server (the
 ``SparkConnectServer`` class of the pyspark package's own jars, on a free port, in its own
 folder, Java from Debian's default-jre-headless as for ``spark://``) and run
-``sop refresh WB --source sc://localhost:PORT?files=DIR`` in its own process (a Spark
-Connect client: ``pyspark[connect]``'s grpcio, pyarrow …). Spark reads the demo CSV files
-on the server and runs the Spark dialect's SQL; every table written equals the refresh
-from DIR itself (the embedded DuckDB path)."""
+``sop refresh WB --source sc://localhost:PORT?files=DIR`` in its own process, a Spark
+Connect client: the project with its ``spark-connect`` extra (grpcio, pyarrow …) in an
+environment of its own (``uv run --isolated --frozen --extra spark-connect``), so that
+pyarrow, which changes how pandas stores text, stays out of the test environment. Spark
+reads the demo CSV files on the server and runs the Spark dialect's SQL; every table
+written equals the refresh from DIR itself (the embedded DuckDB path)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from sop_workbook.template.build import packaged_template
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 DEMO = {"seed": 5, "items": 12, "months": 13}
+ROOT = Path(__file__).resolve().parents[1]
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 600  # a cold JVM on a loaded 2-core machine
 
@@ -88,6 +90,18 @@ def connect_server(tmp_path_factory):
         log.close()
 
 
+def _connect_client(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    """``sop ARGS`` in an environment with the ``spark-connect`` extra."""
+    uv = shutil.which("uv")
+    if not uv:
+        pytest.fail("uv is required to make the Spark Connect client's environment",
+                    pytrace=False)
+    return subprocess.run(
+        [uv, "run", "--isolated", "--frozen", "--extra", "spark-connect", "--project",
+         str(ROOT), "python", "-m", "sop_workbook", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
 def test_cli_refresh_through_spark_connect_equals_the_duckdb_path(connect_server, tmp_path):
     folder = tmp_path / "demo"
     demo_data.write(folder, **DEMO)
@@ -95,10 +109,8 @@ def test_cli_refresh_through_spark_connect_equals_the_duckdb_path(connect_server
     for book in books.values():
         shutil.copy(packaged_template(), book)
     # the Spark Connect client in its own process, as a user runs it
-    done = subprocess.run(
-        [sys.executable, "-m", "sop_workbook", "refresh", str(books["connect"]), "--source",
-         f"{connect_server}?files={folder}", "--backups", "0"],
-        capture_output=True, text=True, timeout=1800)
+    done = _connect_client("refresh", str(books["connect"]), "--source",
+                           f"{connect_server}?files={folder}", "--backups", "0", timeout=2400)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "refreshed" in done.stdout
     result = CliRunner().invoke(app, ["refresh", str(books["duckdb"]), "--source", str(folder)])
@@ -115,10 +127,9 @@ def test_spark_connect_server_unreachable_is_one_line(tmp_path):
     book = tmp_path / "book.xlsm"
     shutil.copy(packaged_template(), book)
     before = book.read_bytes()
-    done = subprocess.run(
-        [sys.executable, "-m", "sop_workbook", "refresh", str(book), "--source",
-         f"sc://localhost:{_free_port()}?files={tmp_path}", "--backups", "0"],
-        capture_output=True, text=True, timeout=600)
+    done = _connect_client("refresh", str(book), "--source",
+                           f"sc://localhost:{_free_port()}?files={tmp_path}", "--backups", "0",
+                           timeout=1200)
     assert done.returncode == 2, done.stdout + done.stderr
     errors = [line for line in (done.stdout + done.stderr).splitlines()
               if line.startswith("error:")]

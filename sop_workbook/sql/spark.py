@@ -109,6 +109,7 @@ def open_spark(url: str) -> SparkSource:
         if active is not None and not master.startswith("sc://"):
             session, owned = active, False
         elif master.startswith("sc://"):
+            _check_connect_client()
             _check_reachable(master)
             session, owned = SparkSession.builder.remote(master).getOrCreate(), False
         else:
@@ -139,6 +140,18 @@ def open_spark(url: str) -> SparkSource:
         src.close()
         raise SopError(f"cannot read the tables of {shown}", first_line(exc)) from None
     return src
+
+
+def _check_connect_client() -> None:
+    """The Spark Connect client's own packages (``pyspark[connect]``) are installed."""
+    import importlib.util
+
+    missing = [name for name in ("grpc", "pyarrow", "google.rpc")
+               if importlib.util.find_spec(name.split(".")[0]) is None]
+    if missing:
+        raise SopError("a Spark Connect source (sc://) needs the Spark Connect client, which "
+                       f"is not installed ({', '.join(missing)} missing)",
+                       "pip install 'pyspark[connect]' (or sop-workbook[spark-connect]).")
 
 
 def _check_reachable(url: str, timeout: float = 15.0) -> None:

@@ -17,7 +17,6 @@ from sop_workbook.sql.sources import default_memory_limit
 MIB = 1 << 20
 
 
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")

@@ -109,8 +109,8 @@ def open_spark(url: str) -> SparkSource:
         if active is not None and not master.startswith("sc://"):
             session, owned = active, False
         elif master.startswith("sc://"):
-            _check_connect_client()
             _check_reachable(master)
+            _check_connect_client()
             session, owned = SparkSession.builder.remote(master).getOrCreate(), False
         else:
             if not (os.environ.get("JAVA_HOME") or shutil.which("java")):

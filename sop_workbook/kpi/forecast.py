@@ -207,10 +207,11 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
     if periods < 1:
         raise ValueError("the tracking signal needs a window of at least 1 period")
     end = parse_period(period)
-    if by is None:
-        recent = _recent_total_errors(facts, end, periods)
-        if recent is not None:  # each of the last n months has data: they are the window
-            return _ts(pd.Series(recent))
+    if by is None and facts.month_errors is not None:
+        # the whole business: its per-month errors are computed once per load
+        first, err, had = facts.month_errors
+        with_data = np.flatnonzero(had[:max(0, end - first + 1)])
+        return _ts(pd.Series(err[with_data[-periods:]]))
     first = _first_month(facts, end)
     if first is None:
         return None if by is None else pd.Series(dtype=float, name="tracking_signal")
@@ -247,23 +248,6 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
     if by is None:
         return None if np.isnan(ts[0]) else float(ts[0])
     return pd.Series(ts, index=pd.Index(labels, name=by), name="tracking_signal")[n > 0]
-
-
-def _recent_total_errors(facts: Facts, end: int, periods: int) -> np.ndarray | None:
-    """A_t − F_t of the whole business for the ``periods`` months ending at ``end`` when
-    every one of them has data (then they are the tracking signal's window, whatever
-    came before); None otherwise (the window reaches further back: the general path)."""
-    first = end - periods + 1
-    err = np.zeros(periods)
-    had = np.zeros(periods, dtype=bool)
-    for table, sign in ((facts.invoices, 1.0), (facts.sales_budget, -1.0)):
-        month = table["month"]
-        mask = (month >= first) & (month <= end)
-        at = month[mask] - first
-        err += sign * np.bincount(at, weights=table["amount"][mask], minlength=periods)
-        data = (table["amount"][mask] != 0) | (table["quantity"][mask] != 0)
-        had |= np.bincount(at[data], minlength=periods) > 0
-    return err if had.all() else None
 
 
 def _ts(err: pd.Series) -> float | None:

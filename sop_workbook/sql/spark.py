@@ -146,8 +146,8 @@ def _check_connect_client() -> None:
     """The Spark Connect client's own packages (``pyspark[connect]``) are installed."""
     import importlib.util
 
-    missing = [name for name in ("grpc", "pyarrow", "google.rpc")
-               if importlib.util.find_spec(name.split(".")[0]) is None]
+    missing = [name for name in ("grpc", "grpc_status", "pyarrow")
+               if importlib.util.find_spec(name) is None]
     if missing:
         raise SopError("a Spark Connect source (sc://) needs the Spark Connect client, which "
                        f"is not installed ({', '.join(missing)} missing)",

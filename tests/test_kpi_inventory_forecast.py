@@ -147,3 +147,32 @@ def test_tracking_signal(forecast):
     assert tracking_signal(forecast, P, periods=2) is None  # 2 periods < 3
     assert tracking_signal(forecast, "2025-06", periods=3) is None  # no data → no MAD
     assert forecast_error(forecast, "2025-06").accuracy is None
+
+
+def test_tracking_signal_total_from_month_errors_equals_the_grid(tmp_path):
+    """The whole business's tracking signal reads the per-month errors build_facts keeps
+    (Facts.month_errors); it equals the general path (the item × location × month grid)
+    for every period, before, inside and after the data, and every window."""
+    import dataclasses
+    import math
+
+    from sop_workbook import demo_data
+    from sop_workbook.kpi import build_facts
+    from sop_workbook.loader import load_source
+
+    demo_data.write(tmp_path, items=10, months=14)
+    facts = build_facts(load_source(tmp_path))
+    grid = dataclasses.replace(facts, month_errors=None)
+    first, _err, had = facts.month_errors
+    assert had.sum() >= 12
+    checked = 0
+    for month in range(first - 2, first + len(had) + 3):
+        period = f"{month // 12:04d}-{month % 12 + 1:02d}"
+        for n in (1, 3, 6, 12):
+            a, b = tracking_signal(facts, period, periods=n), tracking_signal(grid, period,
+                                                                             periods=n)
+            assert (a is None) == (b is None), (period, n, a, b)
+            if a is not None:
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (period, n)
+                checked += 1
+    assert checked > 20

@@ -68,6 +68,11 @@ class Facts:
     opportunities: FactTable
     inventory_months: np.ndarray  # month indexes that have any inventory row (known ends)
     item_category: np.ndarray  # category code of each item code (shared categories)
+    #: the whole business's forecast error per month, for the tracking signal:
+    #: (first month index, Σ invoiced amount − Σ sales-budget amount of each month from
+    #: it, whether the month has data: an invoice or budget line with a non-zero quantity
+    #: or amount); None without invoices and budget lines
+    month_errors: tuple[int, np.ndarray, np.ndarray] | None = None
 
 
 def delivery_flags(line: np.ndarray, day: np.ndarray, quantity: np.ndarray,
@@ -241,4 +246,25 @@ def build_facts(data: SourceData) -> Facts:
         sales_lines, shipments, invoices, sales_budget, receipts, production, inventory,
         opportunities, np.unique(inventory["month"]),
         np.asarray(categorical(pd.Series(item_keys).map(category_of), category_keys).codes),
+        month_errors(invoices, sales_budget),
     )
+
+
+def month_errors(invoices: FactTable, budget: FactTable) -> tuple[int, np.ndarray,
+                                                                   np.ndarray] | None:
+    """:attr:`Facts.month_errors` of these invoices and sales-budget lines (one pass each,
+    once per load)."""
+    tables = [t for t in (invoices, budget) if len(t)]
+    if not tables:
+        return None
+    first = min(int(t["month"].min()) for t in tables)
+    size = max(int(t["month"].max()) for t in tables) - first + 1
+    err, rows = np.zeros(size), np.zeros(size)
+    for table, sign in ((invoices, 1.0), (budget, -1.0)):
+        if not len(table):
+            continue
+        at = table["month"] - first
+        err += sign * np.bincount(at, weights=table["amount"], minlength=size)
+        rows += np.bincount(at, weights=(table["amount"] != 0) | (table["quantity"] != 0),
+                            minlength=size)
+    return first, err, rows > 0

@@ -207,6 +207,11 @@ def tracking_signal(facts: Facts, period: str, *, periods: int = 6, by: str | No
     if periods < 1:
         raise ValueError("the tracking signal needs a window of at least 1 period")
     end = parse_period(period)
+    if by is None and facts.month_errors is not None:
+        # the whole business: its per-month errors are computed once per load
+        first, err, had = facts.month_errors
+        with_data = np.flatnonzero(had[:max(0, end - first + 1)])
+        return _ts(pd.Series(err[with_data[-periods:]]))
     first = _first_month(facts, end)
     if first is None:
         return None if by is None else pd.Series(dtype=float, name="tracking_signal")

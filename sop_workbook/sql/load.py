@@ -40,12 +40,21 @@ def load_source_data(source: str, *, gl_income_sign: str = "positive") -> Source
         result = stage_and_validate(src)
         if result.problems:
             raise SourceValidationError(result.problems, shown_source(source))
-        tables = {name: _typed(src.query(f"SELECT * FROM {staged(name)}"), spec)
-                  for name, spec in c.TABLES.items()}
+        tables = {name: _read_staged(src, name, spec) for name, spec in c.TABLES.items()}
         warnings = list(src.warnings)
     data = SourceData(tables, shown_source(source), warnings)
     normalise_gl_sign(data, gl_income_sign)
     return data
+
+
+def _read_staged(src, name: str, spec: c.TableSpec) -> pd.DataFrame:
+    """A staged table typed for pandas: the contract's columns only (not the ``bad__``
+    text of unparseable cells: there is none, the source is valid); the staged table is
+    dropped once read, so that the database's memory and the frames' do not add up."""
+    columns = ", ".join(src.dialect.quote(col) for col in spec.columns)
+    frame = _typed(src.query(f"SELECT {columns} FROM {staged(name)}"), spec)
+    src.release(staged(name))
+    return frame
 
 
 def _typed(frame: pd.DataFrame, spec: c.TableSpec) -> pd.DataFrame:
@@ -53,7 +62,11 @@ def _typed(frame: pd.DataFrame, spec: c.TableSpec) -> pd.DataFrame:
     for col in spec.columns:
         values = frame[col] if col in frame else pd.Series([None] * len(frame), dtype=object)
         kind = spec.type_of(col)
-        if kind == c.NUMBER:
+        if kind == c.NUMBER and values.dtype == "float64":
+            out[col] = values  # as the database returned it (DuckDB: DOUBLE)
+        elif kind == c.DATE and values.dtype == "datetime64[ns]":
+            out[col] = values
+        elif kind == c.NUMBER:
             out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
         elif kind == c.INT:
             out[col] = pd.to_numeric(values, errors="coerce").astype("Int64")

@@ -374,17 +374,34 @@ class DbapiSource(Source):
             self.engine.dispose()
 
 
+#: The embedded DuckDB's memory limit unless ``SOP_DUCKDB_MEMORY_LIMIT`` says otherwise:
+#: enough for the 1 M-line staging without spilling much, and a peak RSS of the whole
+#: process ≤ 1 GiB at 3 M and ≤ 1.5 GiB at 10 M sales lines (README, *Benchmarks*).
+DEFAULT_MEMORY_LIMIT_MB = 500
+
+
+def default_memory_limit() -> str:
+    """``DEFAULT_MEMORY_LIMIT_MB``, or half the machine's RAM where that is less."""
+    try:
+        ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        ram_mb = 0
+    limit = DEFAULT_MEMORY_LIMIT_MB if ram_mb <= 0 else min(DEFAULT_MEMORY_LIMIT_MB,
+                                                           max(64, ram_mb // 2))
+    return f"{limit}MB"
+
+
 def bound_memory(con) -> str | None:
-    """Let an embedded DuckDB spill to disk: a temporary folder (in the system's temp
-    folder, removed on close) for what does not fit its memory limit —
-    ``SOP_DUCKDB_MEMORY_LIMIT`` (e.g. ``600MB``) if set, else DuckDB's default (80 % of
-    RAM). An in-memory DuckDB has no spill folder unless given one. Returns the folder."""
-    limit = os.environ.get("SOP_DUCKDB_MEMORY_LIMIT", "").strip()
+    """Bound an embedded DuckDB's memory and let it spill to disk: a temporary folder (in
+    the system's temp folder, removed on close) for what does not fit its memory limit —
+    ``SOP_DUCKDB_MEMORY_LIMIT`` (any DuckDB size, e.g. ``600MB``, ``8GB``) if set, else
+    :func:`default_memory_limit`. An in-memory DuckDB has no spill folder unless given
+    one. Returns the folder."""
+    limit = os.environ.get("SOP_DUCKDB_MEMORY_LIMIT", "").strip() or default_memory_limit()
     folder = tempfile.mkdtemp(prefix="sop-duckdb-")
     try:
         con.execute(f"SET temp_directory = {literal(folder)}")
-        if limit:
-            con.execute(f"SET memory_limit = {literal(limit)}")
+        con.execute(f"SET memory_limit = {literal(limit)}")
     except Exception as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise SopError(f"cannot set DuckDB's memory limit {limit!r}", first_line(exc)) from None

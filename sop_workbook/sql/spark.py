@@ -109,6 +109,8 @@ def open_spark(url: str) -> SparkSource:
         if active is not None and not master.startswith("sc://"):
             session, owned = active, False
         elif master.startswith("sc://"):
+            _check_reachable(master)
+            _check_connect_client()
             session, owned = SparkSession.builder.remote(master).getOrCreate(), False
         else:
             if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
@@ -138,6 +140,34 @@ def open_spark(url: str) -> SparkSource:
         src.close()
         raise SopError(f"cannot read the tables of {shown}", first_line(exc)) from None
     return src
+
+
+def _check_connect_client() -> None:
+    """The Spark Connect client's own packages (``pyspark[connect]``) are installed."""
+    import importlib.util
+
+    missing = [name for name in ("grpc", "grpc_status", "pyarrow")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SopError("a Spark Connect source (sc://) needs the Spark Connect client, which "
+                       f"is not installed ({', '.join(missing)} missing)",
+                       "pip install 'pyspark[connect]' (or sop-workbook[spark-connect]).")
+
+
+def _check_reachable(url: str, timeout: float = 15.0) -> None:
+    """Fail at once when nothing listens at a Spark Connect URL's host and port (default
+    15002): the Connect client would otherwise retry its first call for many minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.split(";", 1)[0])
+    host, port = parts.hostname or "localhost", parts.port or 15002
+    try:
+        with socket.create_connection((host, port), timeout):
+            pass
+    except OSError as exc:
+        raise SopError(f"cannot start or reach Spark at {url.split(';', 1)[0]}",
+                       f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
 
 
 def _register_catalog(src: SparkSource, database: str | None) -> None:

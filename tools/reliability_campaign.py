@@ -1,6 +1,11 @@
 """The reliability campaign (issue 20): a hostile user and a busy team against `sop`.
 
-    uv run python tools/reliability_campaign.py [--kills N] [--pairs N] [--quick]
+    uv run python tools/reliability_campaign.py [--only GROUP ...] [--kills N] [--pairs N]
+    uv run python tools/reliability_campaign.py --table   # the README's table, from docs/
+
+Each group's run is recorded in ``docs/reliability/GROUP.json`` (checks, failures with
+what went wrong, every check's name, date, runtime, the machine's load and the commit);
+``--table`` prints the README's table from those records.
 
 Every check is one command run (or one kill) judged by what a user would expect; a check
 fails on a traceback, a hang (timeout), an exit code other than expected, an error that is
@@ -30,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import io
 import os
 import random
@@ -56,9 +60,14 @@ COMMANDS = ("refresh", "roll-forward", "recalc", "export-scorecard", "calendar",
 class Result:
     checks: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    #: every check: (group, name, passed)
+    log: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: what the group tried (numbers of cases), for its record
+    meta: dict = field(default_factory=dict)
 
     def check(self, group: str, name: str, ok: bool, detail: str = "") -> bool:
         self.checks[group] += 1
+        self.log.append((group, name, bool(ok)))
         if not ok:
             self.failures.append(f"[{group}] {name}: {detail[:600]}")
         return ok
@@ -66,6 +75,8 @@ class Result:
     def merge(self, other: Result) -> None:
         self.checks.update(other.checks)
         self.failures += other.failures
+        self.log += other.log
+        self.meta.update(other.meta)
 
 
 def run(args: list[str], timeout: float = 180, env: dict | None = None,
@@ -329,6 +340,7 @@ def workbooks_group(fx: dict, folder: Path, commands=COMMANDS, limit: int | None
     cases = hostile_workbooks(fx["good"], folder / "hostile")
     if limit:
         cases = cases[:limit]
+    res.meta["cases"] = len(cases)
     for name, path, expect in cases:
         for command in commands:
             scratch = Path(tempfile.mkdtemp(dir=folder))
@@ -553,6 +565,7 @@ def sources_group(fx: dict, folder: Path, limit: int | None = None) -> Result:
     cases = hostile_sources(fx["a"], folder / "sources")
     if limit:
         cases = cases[:limit]
+    res.meta["cases"] = len(cases)
     for name, src, expect in cases:
         vcode, vout = run(["validate", "--source", src], timeout=120)
         target = folder / "src-wb.xlsm"
@@ -596,7 +609,19 @@ def intact(path: Path, reference: Path) -> str:
     return ""
 
 
+def _saving(work: Path) -> bool:
+    """Is a save under way in ``work`` (a temporary file of it there)?"""
+    return any(p.name.endswith(".tmp") for p in work.iterdir())
+
+
 def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
+    """SIGKILL refresh / roll forward: two kills in three at a random moment of the run,
+    one in three aimed inside the save (once its temporary file appears, after a random
+    few milliseconds more; the save takes ~10 ms). The process is stopped (SIGSTOP) at
+    that moment, then killed: the kill counts as inside the save when a temporary file
+    was there while it was stopped. Either way the workbook must be the old one or an intact new
+    one, and the next command on it (recalc, or agenda, which only reads) must remove
+    everything the killed run left."""
     res = Result()
     rng = random.Random(seed)
     work = folder / "kills"
@@ -604,29 +629,49 @@ def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
     old = fx["good"]
     old_bytes = old.read_bytes()
     target = work / "wb.xlsm"
+
+    def args_for(action: str) -> list:
+        return ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
+            ["roll-forward", target]
+
     durations = {}
     for action in ("refresh", "roll-forward"):
         shutil.copy(old, target)
         start = time.perf_counter()
-        args = ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
-            ["roll-forward", target]
-        run(args)
+        run(args_for(action))
         durations[action] = time.perf_counter() - start
+    inside = 0
     for i in range(kills):
         action = ("refresh", "roll-forward")[i % 2]
+        aimed = i % 3 == 2
         for p in work.iterdir():
-            p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         shutil.copy(old, target)
-        args = ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
-            ["roll-forward", target]
-        proc = subprocess.Popen([*SOP, *map(str, args)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(durations[action] * rng.uniform(0.3, 1.1))
-        proc.send_signal(signal.SIGKILL)
+        proc = subprocess.Popen([*SOP, *map(str, args_for(action))],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if aimed:  # wait for the save to begin (at most the run's time, twice over)
+            deadline = time.perf_counter() + 2 * durations[action] + 30
+            while proc.poll() is None and not _saving(work) \
+                    and time.perf_counter() < deadline:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.008))
+        else:
+            time.sleep(durations[action] * rng.uniform(0.3, 1.1))
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGSTOP)
+        in_save = proc.poll() is None and _saving(work)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
+        inside += in_save
         data = target.read_bytes()
         why = "" if data == old_bytes else intact(target, old)
-        res.check("kills", f"kill {i} ({action})", not why, why)
+        when = "inside the save" if in_save else "aimed at the save, landed outside" \
+            if aimed else "at a random moment"
+        res.check("kills", f"kill {i} ({action}, {when}): workbook intact", not why, why)
         # the next command on the workbook removes what the killed run left
         if i % 3 == 0:
             code, output = run(["recalc", target])
@@ -634,8 +679,10 @@ def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
             code, output = run(["agenda", target, "--out", work / "agenda"])
             shutil.rmtree(work / "agenda", ignore_errors=True)
         left = leftovers(work)
-        res.check("kills", f"kill {i}: next command cleans up", code == 0 and not left,
+        res.check("kills", f"kill {i}: the next command ({('recalc', 'agenda')[i % 3 != 0]}) "
+                  "cleans up", code == 0 and not left,
                   f"exit {code}, left {left}: {output[-300:]}")
+    res.meta["inside_save"] = inside
     return res
 
 
@@ -724,6 +771,7 @@ def _tmpfs_case(fx: dict, folder: Path) -> Result:
                          str(mount)], capture_output=True).returncode == 0
     if not ok:
         return res
+    res.meta["tmpfs"] = True
     try:
         target = mount / "wb.xlsm"
         shutil.copy(fx["good"], target)
@@ -850,15 +898,126 @@ def concurrency_group(fx: dict, folder: Path, pairs: int) -> Result:
 
 # --------------------------------------------------------------------------- main
 
+RECORDS = ROOT / "docs" / "reliability"
+GROUPS = ("workbooks", "sources", "kills", "disk", "concurrency")
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every ``every`` seconds in a thread
+    (the campaign shares its machine; its runtime means little without the load)."""
+
+    def __init__(self, every: float = 15.0) -> None:
+        import threading
+
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self.samples.append(os.getloadavg()[0])
+        return {"mean": round(sum(self.samples) / len(self.samples), 2),
+                "max": round(max(self.samples), 2), "samples": len(self.samples)}
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "sop_workbook", "tools", "SOP_Template.xlsm"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "") if head else "unknown"
+
+
+def describe(group: str, res: Result, args: argparse.Namespace) -> str:
+    """What the group tried, for the README's table."""
+    meta = res.meta
+    return {
+        "workbooks": f"{meta.get('cases', '?')} hostile workbooks × {len(COMMANDS)} commands "
+                     "(undo: the hostile file as the backup)",
+        "sources": f"{meta.get('cases', '?')} hostile sources × (validate, refresh, the two "
+                   "agree)",
+        "kills": f"{args.kills} SIGKILLs of refresh / roll forward at random moments "
+                 f"({meta.get('inside_save', '?')} inside the save) × (workbook intact, the "
+                 "next command tidies)",
+        "disk": "EFBIG (RLIMIT_FSIZE) and injected ENOSPC × 4 writers, a full tmpfs"
+                + ("" if meta.get("tmpfs") else " (not mountable here)")
+                + ", permission errors",
+        "concurrency": f"{args.pairs} pairs of writers started together (half wait, half "
+                       "refuse)",
+    }[group]
+
+
+def record(group: str, res: Result, args: argparse.Namespace, seconds: float,
+           load: dict, folder: Path = RECORDS) -> Path:
+    import datetime as dt
+    import json
+    import platform
+
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "group": group, "what": describe(group, res, args),
+        "checks": res.checks[group], "failed": len(res.failures),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(seconds), "load_1min": load, "cpus": os.cpu_count(),
+        "commit": _commit(), "python": platform.python_version(),
+        "arguments": {"kills": args.kills, "pairs": args.pairs},
+        "failures": res.failures,
+        "every_check": [f"{'ok' if ok else 'FAIL'}  {name}" for g, name, ok in res.log
+                        if g == group],
+    }
+    path = folder / f"{group}.json"
+    path.write_text(json.dumps(entry, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def table(folder: Path = RECORDS) -> str:
+    """The README's table, from the recorded runs."""
+    import json
+
+    lines = ["| group | what | checks | failed | runtime | load (1-min mean / max) | run |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    total = failed = 0
+    for group in GROUPS:
+        path = folder / f"{group}.json"
+        if not path.exists():
+            lines.append(f"| {group} | not run | | | | | |")
+            continue
+        e = json.loads(path.read_text(encoding="utf-8"))
+        total += e["checks"]
+        failed += e["failed"]
+        minutes = f"{e['seconds'] / 60:.0f} min" if e["seconds"] >= 90 else f"{e['seconds']} s"
+        lines.append(f"| {group} | {e['what']} | {e['checks']} | {e['failed']} | {minutes} | "
+                     f"{e['load_1min']['mean']:.1f} / {e['load_1min']['max']:.1f} on "
+                     f"{e['cpus']} CPUs | {e['date']}, {e['commit']} |")
+    lines.append(f"| **total** | | **{total}** | **{failed}** | | | |")
+    return "\n".join(lines)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="groups: workbooks sources kills disk concurrency")
+    parser.add_argument("--only", nargs="*", default=None, choices=GROUPS, metavar="GROUP",
+                        help="groups: " + " ".join(GROUPS))
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--no-record", action="store_true",
+                        help=f"do not write {RECORDS.relative_to(ROOT)}/GROUP.json")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every check")
+    parser.add_argument("--table", action="store_true",
+                        help="print the README's table from the recorded runs and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="sop-campaign-"))
     started = time.perf_counter()
     total = Result()
@@ -873,12 +1032,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name not in args.only:
                 continue
             t = time.perf_counter()
+            sampler = LoadSampler()
             res = group()
+            seconds = time.perf_counter() - t
+            load = sampler.stop()
             total.merge(res)
             print(f"{name}: {res.checks[name]} checks, {len(res.failures)} failed "
-                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+                  f"({seconds:.0f} s, load {load['mean']:.1f} mean / {load['max']:.1f} max)",
+                  flush=True)
             for failure in res.failures:
                 print("  FAIL", failure, flush=True)
+            if args.verbose:
+                for _, check, ok in res.log:
+                    print(f"  {'ok' if ok else 'FAIL'}  {check}")
+            if not args.no_record:
+                print("  recorded in", record(name, res, args, seconds, load), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -890,5 +1058,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-_ = errno  # kept for readers extending the injected errors

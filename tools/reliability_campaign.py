@@ -80,10 +80,12 @@ class Result:
 
 
 def run(args: list[str], timeout: float = 180, env: dict | None = None,
-        preexec=None) -> tuple[int | None, str]:
-    """Run ``sop ARGS``; (exit code or None on timeout, stdout+stderr)."""
+        preexec=None, prefix: tuple[str, ...] = ()) -> tuple[int | None, str]:
+    """Run ``sop ARGS`` (after the ``prefix`` command, e.g. setpriv); (exit code or None
+    on timeout, stdout+stderr)."""
     try:
-        proc = subprocess.run([*SOP, *map(str, args)], capture_output=True, text=True,
+        proc = subprocess.run([*prefix, *SOP, *map(str, args)], capture_output=True,
+                              text=True,
                               timeout=timeout, env={**os.environ, **(env or {})},
                               preexec_fn=preexec, errors="replace")
     except subprocess.TimeoutExpired as exc:
@@ -788,53 +790,95 @@ def _tmpfs_case(fx: dict, folder: Path) -> Result:
     return res
 
 
+#: root without the capabilities that override file modes: real permission errors
+SETPRIV = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+
+
+def _unprivileged() -> tuple[str, tuple[str, ...], object] | None:
+    """How to run ``sop`` so that file modes apply: (how, command prefix, preexec).
+    As root: without CAP_DAC_OVERRIDE (setpriv), else as user nobody when the
+    interpreter is reachable for it; otherwise as this user. None: not possible here."""
+    if os.geteuid() != 0:
+        return "as this user", (), None
+    probe = [sys.executable, "-c", "import sop_workbook"]
+    if shutil.which("setpriv"):
+        try:
+            subprocess.run([*SETPRIV, *probe], check=True, capture_output=True, timeout=60)
+            return "as root without CAP_DAC_OVERRIDE (setpriv)", SETPRIV, None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+    def as_nobody() -> None:
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    try:  # the interpreter must be reachable for nobody (not under /root)
+        subprocess.run(probe, preexec_fn=as_nobody, check=True, capture_output=True,
+                       timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "as user nobody", (), as_nobody
+
+
 def _permission_cases(fx: dict, folder: Path) -> Result:
-    """Permission errors for real: as user nobody when running as root (root ignores
-    file modes), else as this user."""
+    """Permission errors for real (file modes that apply to the process, see
+    :func:`_unprivileged`): a folder that cannot be written, a workbook that cannot be
+    read, a read-only workbook, a backup that cannot be read — each a clean error naming
+    it, exit 2, the workbook unchanged."""
     res = Result()
     if os.name != "posix":
         return res
-    import pwd
-
-    as_nobody = None
-    if os.geteuid() == 0:
-        try:
-            nobody = pwd.getpwnam("nobody")
-        except KeyError:
-            return res
-
-        def as_nobody() -> None:
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-
-        try:  # the interpreter must be reachable for nobody (not under /root)
-            subprocess.run([sys.executable, "-c", "import sop_workbook"], preexec_fn=as_nobody,
-                           check=True, capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return res
+    how = _unprivileged()
+    if how is None:
+        res.meta["permissions"] = "not possible here"
+        return res
+    res.meta["permissions"] = how[0]
+    _, prefix, preexec = how
     work = Path(tempfile.mkdtemp(prefix="sop-perm-"))
     os.chmod(work, 0o755)
-    try:
-        target = work / "wb.xlsm"
+    env = {"HOME": str(work), "SOP_LOG_DIR": str(work / "logs"), "UV_NO_SYNC": "1"}
+    target = work / "wb.xlsm"
+
+    def attempt(name: str, args: list, expect: str | None, setup, undo) -> None:
+        for p in work.iterdir():
+            if p.is_file():
+                p.unlink()
         shutil.copy(fx["good"], target)
         os.chmod(target, 0o644)
-        env = {"HOME": str(work), "SOP_LOG_DIR": str(work / "logs"), "UV_NO_SYNC": "1"}
         before = target.read_bytes()
-        # the folder is not writable (owned by root, or 0o555 for ourselves)
-        if as_nobody is None:
-            os.chmod(work, 0o555)
-        code, output = run(["roll-forward", target], env=env, preexec=as_nobody)
-        why = clean_error(code, output)
-        res.check("disk", "folder not writable: roll-forward", not why and
-                  target.read_bytes() == before, why)
-        os.chmod(work, 0o755)
-        os.chmod(target, 0o000)
-        code, output = run(["agenda", target, "--out", work / "ag"], env=env,
-                           preexec=as_nobody)
-        if as_nobody is not None:
-            why = clean_error(code, output, "ermission")
-            res.check("disk", "workbook not readable: agenda", not why, why)
-        os.chmod(target, 0o644)
+        setup()
+        try:
+            code, output = run(args, env=env, preexec=preexec, prefix=prefix)
+        finally:
+            undo()
+        why = clean_error(code, output, expect)
+        if not why and target.read_bytes() != before:
+            why = "the workbook changed"
+        if not why and leftovers(work):
+            why = f"left {leftovers(work)}"
+        res.check("disk", name, not why, why)
+
+    try:
+        for command, args in [("roll-forward", ["roll-forward", target]),
+                              ("refresh", ["refresh", target, "--source", fx["b"]])]:
+            attempt(f"folder not writable: {command}", args, "cannot",
+                    lambda: os.chmod(work, 0o555), lambda: os.chmod(work, 0o755))
+            attempt(f"workbook not readable: {command}", args, "ermission",
+                    lambda: os.chmod(target, 0o000), lambda: os.chmod(target, 0o644))
+            attempt(f"workbook read-only: {command}", args, "read-only",
+                    lambda: os.chmod(target, 0o444), lambda: os.chmod(target, 0o644))
+        attempt("workbook not readable: agenda", ["agenda", target, "--out", work / "ag"],
+                "ermission", lambda: os.chmod(target, 0o000), lambda: os.chmod(target, 0o644))
+        backup = work / "wb.xlsm.bak1"
+        attempt("backup not readable: undo", ["undo", target], "ermission",
+                lambda: (shutil.copy(fx["good"], backup), os.chmod(backup, 0o000)),
+                lambda: os.chmod(backup, 0o644))
     finally:
         with contextlib.suppress(OSError):
             os.chmod(work, 0o755)
@@ -950,7 +994,7 @@ def describe(group: str, res: Result, args: argparse.Namespace) -> str:
                  "next command tidies)",
         "disk": "EFBIG (RLIMIT_FSIZE) and injected ENOSPC × 4 writers, a full tmpfs"
                 + ("" if meta.get("tmpfs") else " (not mountable here)")
-                + ", permission errors",
+                + f", permission errors ({meta.get('permissions', '?')})",
         "concurrency": f"{args.pairs} pairs of writers started together (half wait, half "
                        "refuse)",
     }[group]

@@ -381,7 +381,12 @@ def workbooks_group(fx: dict, folder: Path, commands=COMMANDS, limit: int | None
         cases = cases[:limit]
     res.meta["cases"] = len(cases)
     for name, path, expect in cases:
+        original = snapshot(path)
         for command in commands:
+            if isinstance(original, bytes) and snapshot(path) != original:
+                # a command that succeeded (by design) rewrote it: each command gets the
+                # hostile file as it was made
+                path.write_bytes(original)
             scratch = Path(tempfile.mkdtemp(dir=folder))
             if command == "undo":  # the hostile file is the backup; the workbook is good
                 target = scratch / "wb.xlsm"

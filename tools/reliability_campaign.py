@@ -4,8 +4,9 @@
     uv run python tools/reliability_campaign.py --table   # the README's table, from docs/
 
 Each group's run is recorded in ``docs/reliability/GROUP.json`` (checks, failures with
-what went wrong, every check's name, date, runtime, the machine's load and the commit);
-``--table`` prints the README's table from those records.
+what went wrong, every check's name, date, runtime, the machine's load and the commit)
+and appended, without the list of checks, to ``docs/reliability/history.jsonl`` (failed
+runs too); ``--table`` prints the README's table from the GROUP.json records.
 
 Every check is one command run (or one kill) judged by what a user would expect; a check
 fails on a traceback, a hang (timeout), an exit code other than expected, an error that is
@@ -1077,6 +1078,10 @@ def record(group: str, res: Result, args: argparse.Namespace, seconds: float,
     }
     path = folder / f"{group}.json"
     path.write_text(json.dumps(entry, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    # every run, failed ones too, one line each (GROUP.json holds the latest in full)
+    brief = {k: v for k, v in entry.items() if k not in ("every_check", "what")}
+    with open(folder / "history.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(brief, ensure_ascii=False) + "\n")
     return path
 
 

@@ -21,11 +21,13 @@ it is. Groups:
   and undo with the hostile file as the backup);
 - ``sources``: >= 50 hostile sources x (validate, refresh): each problem located with its
   row and column, validation and refresh agreeing, the workbook untouched;
-- ``kills``: refresh / roll-forward killed (SIGKILL) at random moments: the old or the new
-  workbook, intact; the next command on it removes every temporary file;
+- ``kills``: refresh / roll-forward killed (SIGKILL) at random moments, a third of them
+  aimed inside the save: the old or the new workbook, intact; the next command on it
+  removes every temporary file;
 - ``disk``: the disk filling up (a real file-size limit, RLIMIT_FSIZE; ENOSPC injected at
-  the write layer; a small tmpfs when mounting is permitted) and permission errors (as
-  user nobody when run as root): ``error: …``, exit 2, original intact, no temporary left;
+  the write layer; a small tmpfs when mounting is permitted) and permission errors (when
+  run as root: without CAP_DAC_OVERRIDE via setpriv, else as user nobody): ``error: …``,
+  exit 2, original intact, no temporary left;
 - ``concurrency``: pairs of writers started together on one workbook: each change kept
   or refused, none lost.
 

@@ -471,7 +471,8 @@ def build_template_cmd(
     out.print(f"wrote {target} ({target.stat().st_size:,} bytes)", markup=False)
 
 
-WorkbookArg = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).")]
+#: readable=False: an unreadable workbook is the command's one-line error, not a usage error
+WorkbookArg = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).", readable=False)]
 BackupsOpt = Annotated[int, typer.Option(min=0, help="Previous versions to keep as "
                                          "WORKBOOK.bak1 (newest) … .bakN.")]
 

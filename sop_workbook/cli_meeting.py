@@ -16,7 +16,8 @@ import typer
 
 from .errors import SopError
 
-_Workbook = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).")]
+_Workbook = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).",
+                                           readable=False)]  # a clean error when unreadable
 _Cycle = Annotated[str | None, typer.Option(help="S&OP cycle YYYY-MM (default: Config's "
                                             "current period).")]
 _Out = Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the files "

@@ -129,12 +129,16 @@ def test_the_ribbon_holds_the_same_lock(fx, tmp_path, monkeypatch):
 
 def test_disk_full_and_permission_errors_are_clear_errors(fx, tmp_path):
     res = rc.disk_group(fx, tmp_path, quick=True)
-    assert res.checks["disk"] >= 4
+    # EFBIG and ENOSPC x (roll forward, recalc), the tmpfs where mountable, and a save and
+    # a load refused by file modes where they apply to this process
+    expected = 4 + bool(res.meta.get("tmpfs")) + 2 * (res.meta["permissions"] != "not "
+                                                       "possible here")
+    assert res.checks["disk"] == expected, res.log
     assert not res.failures, res.failures
 
 
 def test_killed_runs_leave_an_intact_workbook_and_the_next_command_tidies(fx, tmp_path):
-    res = rc.kills_group(fx, tmp_path, kills=2)
+    res = rc.kills_group(fx, tmp_path, kills=2, aimed_at={1})  # a random moment; the save
     assert res.checks["kills"] == 4
     assert not res.failures, res.failures
 
@@ -179,7 +183,7 @@ def test_every_hostile_workbook_is_in_the_campaign(hostile):
     assert len(hostile) >= 30
 
 
-@settings(FAST, max_examples=25)
+@settings(FAST, max_examples=12)
 @given(data=st.data())
 def test_hostile_workbooks_x_every_command(fx, hostile, tmp_path_factory, data):
     name, path, expect = data.draw(st.sampled_from(hostile), label="workbook")
@@ -210,7 +214,7 @@ def test_hostile_workbooks_x_every_command(fx, hostile, tmp_path_factory, data):
         stray.unlink()
 
 
-@settings(FAST, max_examples=10)
+@settings(FAST, max_examples=6)
 @given(data=st.data())
 def test_undo_restores_only_a_backup_that_passes_the_checks(fx, hostile, tmp_path_factory,
                                                             data):
@@ -242,7 +246,7 @@ def test_every_hostile_source_is_in_the_campaign(sources):
     assert len(sources) >= 50
 
 
-@settings(FAST, max_examples=12)
+@settings(FAST, max_examples=6)
 @given(data=st.data())
 def test_hostile_sources_located_and_validation_agrees_with_refresh(fx, sources,
                                                                     tmp_path_factory, data):
@@ -265,7 +269,7 @@ def test_hostile_sources_located_and_validation_agrees_with_refresh(fx, sources,
 TEXT = st.text(alphabet=st.sampled_from([*list('ab ,"\r\n\t'), "é", "x"]), max_size=8)
 
 
-@settings(FAST, max_examples=40)
+@settings(FAST, max_examples=25)
 @given(rows=st.lists(st.lists(TEXT, min_size=3, max_size=3), min_size=1, max_size=6),
        data=st.data())
 def test_well_formed_csv_reads_back_and_a_stray_quote_is_located(tmp_path_factory, rows, data):
@@ -303,3 +307,25 @@ def test_well_formed_csv_reads_back_and_a_stray_quote_is_located(tmp_path_factor
 
 def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------- the figures
+
+
+def test_the_readme_shows_the_recorded_campaign():
+    """The README's reliability table is the one the campaign's records print
+    (tools/reliability_campaign.py --table), and the records add up to the issue's
+    figures: at least 500 checks, none failed, every group run."""
+    import json
+
+    records = {g: json.loads((rc.RECORDS / f"{g}.json").read_text(encoding="utf-8"))
+               for g in rc.GROUPS}
+    assert rc.table() in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sum(r["checks"] for r in records.values()) >= 500
+    assert all(r["failed"] == 0 and not r["failures"] for r in records.values())
+    for group, r in records.items():  # each check listed, each passed
+        assert len(r["every_check"]) == r["checks"], group
+        assert all(line.startswith("ok  ") for line in r["every_check"]), group
+    assert records["concurrency"]["checks"] >= 20
+    assert records["workbooks"]["checks"] >= 30 * len(rc.COMMANDS)
+    assert records["sources"]["checks"] >= 50 * 3

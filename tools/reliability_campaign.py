@@ -1,6 +1,12 @@
 """The reliability campaign (issue 20): a hostile user and a busy team against `sop`.
 
-    uv run python tools/reliability_campaign.py [--kills N] [--pairs N] [--quick]
+    uv run python tools/reliability_campaign.py [--only GROUP ...] [--kills N] [--pairs N]
+    uv run python tools/reliability_campaign.py --table   # the README's table, from docs/
+
+Each group's run is recorded in ``docs/reliability/GROUP.json`` (checks, failures with
+what went wrong, every check's name, date, runtime, the machine's load and the commit)
+and appended, without the list of checks, to ``docs/reliability/history.jsonl`` (failed
+runs too); ``--table`` prints the README's table from the GROUP.json records.
 
 Every check is one command run (or one kill) judged by what a user would expect; a check
 fails on a traceback, a hang (timeout), an exit code other than expected, an error that is
@@ -11,15 +17,17 @@ it is. Groups:
 - ``workbooks``: >= 30 hostile workbooks (not a zip, zip bomb, XML bomb, duplicate zip
   entries, a plain .xlsx, a sheet/table/column/name removed or renamed, Config values out
   of range, FIFO/folder/device paths, damaged parts) x every workbook command (refresh,
-  roll-forward, recalc, export-scorecard, calendar, agenda, minutes, and undo with the
-  hostile file as the backup);
+  roll-forward, recalc, export-scorecard, history, baseline, calendar, agenda, minutes,
+  and undo with the hostile file as the backup);
 - ``sources``: >= 50 hostile sources x (validate, refresh): each problem located with its
   row and column, validation and refresh agreeing, the workbook untouched;
-- ``kills``: refresh / roll-forward killed (SIGKILL) at random moments: the old or the new
-  workbook, intact; the next command on it removes every temporary file;
+- ``kills``: refresh / roll-forward killed (SIGKILL) at random moments, a third of them
+  aimed inside the save: the old or the new workbook, intact; the next command on it
+  removes every temporary file;
 - ``disk``: the disk filling up (a real file-size limit, RLIMIT_FSIZE; ENOSPC injected at
-  the write layer; a small tmpfs when mounting is permitted) and permission errors (as
-  user nobody when run as root): ``error: …``, exit 2, original intact, no temporary left;
+  the write layer; a small tmpfs when mounting is permitted) and permission errors (when
+  run as root: without CAP_DAC_OVERRIDE via setpriv, else as user nobody): ``error: …``,
+  exit 2, original intact, no temporary left;
 - ``concurrency``: pairs of writers started together on one workbook: each change kept
   or refused, none lost.
 
@@ -30,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import io
 import os
 import random
@@ -48,17 +55,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 SOP = [sys.executable, "-m", "sop_workbook"]
-COMMANDS = ("refresh", "roll-forward", "recalc", "export-scorecard", "calendar", "agenda",
-            "minutes", "undo")
+#: every command that works on an existing workbook (``new`` makes one and refuses an
+#: existing file; ``doctor`` diagnoses the machine's Excel setup, not the workbook)
+COMMANDS = ("refresh", "roll-forward", "recalc", "export-scorecard", "history", "baseline",
+            "calendar", "agenda", "minutes", "undo")
 
 
 @dataclass
 class Result:
     checks: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    #: every check: (group, name, passed)
+    log: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: what the group tried (numbers of cases), for its record
+    meta: dict = field(default_factory=dict)
 
     def check(self, group: str, name: str, ok: bool, detail: str = "") -> bool:
         self.checks[group] += 1
+        self.log.append((group, name, bool(ok)))
         if not ok:
             self.failures.append(f"[{group}] {name}: {detail[:600]}")
         return ok
@@ -66,13 +80,17 @@ class Result:
     def merge(self, other: Result) -> None:
         self.checks.update(other.checks)
         self.failures += other.failures
+        self.log += other.log
+        self.meta.update(other.meta)
 
 
 def run(args: list[str], timeout: float = 180, env: dict | None = None,
-        preexec=None) -> tuple[int | None, str]:
-    """Run ``sop ARGS``; (exit code or None on timeout, stdout+stderr)."""
+        preexec=None, prefix: tuple[str, ...] = ()) -> tuple[int | None, str]:
+    """Run ``sop ARGS`` (after the ``prefix`` command, e.g. setpriv); (exit code or None
+    on timeout, stdout+stderr)."""
     try:
-        proc = subprocess.run([*SOP, *map(str, args)], capture_output=True, text=True,
+        proc = subprocess.run([*prefix, *SOP, *map(str, args)], capture_output=True,
+                              text=True,
                               timeout=timeout, env={**os.environ, **(env or {})},
                               preexec_fn=preexec, errors="replace")
     except subprocess.TimeoutExpired as exc:
@@ -149,12 +167,45 @@ def _table_part(path: Path, table: str) -> str:
 
 
 def _config(src: Path, dst: Path, name: str, value) -> None:
-    from sop_workbook.workbook.headless import HeadlessWorkbook
+    """A copy of ``src`` whose cell named ``name`` holds ``value`` (None: empty): the cell
+    of the Config sheet's part rewritten as a headless save writes it (numbers as ``<v>``,
+    text as an inline string), the rest of the file as it is — a fraction of the time of
+    loading and saving the whole workbook."""
+    import re
+    from xml.sax.saxutils import escape
 
-    shutil.copy(src, dst)
-    book = HeadlessWorkbook(dst)
-    book.set_value(name, value)
-    book.save(backups=0)
+    with zipfile.ZipFile(src) as z:
+        wb = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    sheet, cell = _name_target(wb, name)
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="(rId\d+)"', wb).group(1)
+    part = re.search(rf'Target="/?([^"]+)" Id="{rid}"', rels).group(1)
+
+    def edit(part_name: str, data: bytes) -> bytes:
+        if part_name != part:
+            return data
+        text = data.decode()
+        pattern = re.compile(rf'<c r="{cell}"( s="\d+")?[^>]*?(/>|>.*?</c>)', re.S)
+        found = pattern.search(text)
+        style = found.group(1) or ""
+        if value is None:
+            new = f'<c r="{cell}"{style}/>'
+        elif isinstance(value, (int, float)):
+            new = f'<c r="{cell}"{style} t="n"><v>{value!r}</v></c>'
+        else:
+            new = f'<c r="{cell}"{style} t="inlineStr"><is><t>{escape(str(value))}</t></is></c>'
+        return (text[:found.start()] + new + text[found.end():]).encode()
+
+    _rezip(src, dst, edit)
+
+
+def _name_target(workbook_xml: str, name: str) -> tuple[str, str]:
+    """(sheet, cell) a defined name points at (``'Config'!$B$6`` → ("Config", "B6"))."""
+    import re
+
+    ref = re.search(rf'<definedName name="{name}">([^<]+)</definedName>', workbook_xml).group(1)
+    sheet, _, coord = ref.rpartition("!")
+    return sheet.strip("'").replace("''", "'"), coord.replace("$", "")
 
 
 #: (hostile workbook, command) pairs that succeed by design: Refresh on a workbook whose
@@ -308,6 +359,8 @@ def command_args(command: str, workbook: Path, fx: dict, scratch: Path) -> list:
             "roll-forward": ["roll-forward", workbook],
             "recalc": ["recalc", workbook],
             "export-scorecard": ["export-scorecard", workbook, "--out", scratch / "sc"],
+            "history": ["history", workbook, "--out", scratch / "history.csv"],
+            "baseline": ["baseline", workbook],
             "calendar": ["calendar", workbook, "--year", "2027"],
             "agenda": ["agenda", workbook, "--out", scratch / "ag"],
             "minutes": ["minutes", workbook, "--out", scratch / "mi"],
@@ -329,8 +382,14 @@ def workbooks_group(fx: dict, folder: Path, commands=COMMANDS, limit: int | None
     cases = hostile_workbooks(fx["good"], folder / "hostile")
     if limit:
         cases = cases[:limit]
+    res.meta["cases"] = len(cases)
     for name, path, expect in cases:
+        original = snapshot(path)
         for command in commands:
+            if isinstance(original, bytes) and snapshot(path) != original:
+                # a command that succeeded (by design) rewrote it: each command gets the
+                # hostile file as it was made
+                path.write_bytes(original)
             scratch = Path(tempfile.mkdtemp(dir=folder))
             if command == "undo":  # the hostile file is the backup; the workbook is good
                 target = scratch / "wb.xlsm"
@@ -553,6 +612,7 @@ def sources_group(fx: dict, folder: Path, limit: int | None = None) -> Result:
     cases = hostile_sources(fx["a"], folder / "sources")
     if limit:
         cases = cases[:limit]
+    res.meta["cases"] = len(cases)
     for name, src, expect in cases:
         vcode, vout = run(["validate", "--source", src], timeout=120)
         target = folder / "src-wb.xlsm"
@@ -596,7 +656,21 @@ def intact(path: Path, reference: Path) -> str:
     return ""
 
 
-def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
+def _saving(work: Path) -> bool:
+    """Is a save under way in ``work`` (a temporary file of it there)?"""
+    return any(p.name.endswith(".tmp") for p in work.iterdir())
+
+
+def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20,
+                aimed_at: set[int] | None = None) -> Result:
+    """SIGKILL refresh / roll forward: two kills in three at a random moment of the run,
+    one in three (those in ``aimed_at`` if given) aimed inside the save (once its
+    temporary file appears, after a random few milliseconds more; the save takes
+    ~10 ms). The process is stopped (SIGSTOP) at that moment, then killed: the kill
+    counts as inside the save when a temporary file was there while it was stopped.
+    Either way the workbook must be the old one or an intact new one, and the next
+    command on it (recalc, or agenda, which only reads) must remove everything the
+    killed run left."""
     res = Result()
     rng = random.Random(seed)
     work = folder / "kills"
@@ -604,29 +678,55 @@ def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
     old = fx["good"]
     old_bytes = old.read_bytes()
     target = work / "wb.xlsm"
-    durations = {}
-    for action in ("refresh", "roll-forward"):
-        shutil.copy(old, target)
-        start = time.perf_counter()
-        args = ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
+
+    def args_for(action: str) -> list:
+        return ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
             ["roll-forward", target]
-        run(args)
-        durations[action] = time.perf_counter() - start
+
+    durations: dict[str, float] = {}
+
+    def duration(action: str) -> float:
+        """How long an unkilled run takes (measured once, when a random kill needs it)."""
+        if action not in durations:
+            shutil.copy(old, target)
+            start = time.perf_counter()
+            run(args_for(action))
+            durations[action] = time.perf_counter() - start
+        return durations[action]
+
+    inside = 0
     for i in range(kills):
         action = ("refresh", "roll-forward")[i % 2]
+        aimed = i % 3 == 2 if aimed_at is None else i in aimed_at
+        pause = None if aimed else duration(action) * rng.uniform(0.3, 1.1)
         for p in work.iterdir():
-            p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         shutil.copy(old, target)
-        args = ["refresh", target, "--source", fx["b"]] if action == "refresh" else \
-            ["roll-forward", target]
-        proc = subprocess.Popen([*SOP, *map(str, args)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(durations[action] * rng.uniform(0.3, 1.1))
-        proc.send_signal(signal.SIGKILL)
+        proc = subprocess.Popen([*SOP, *map(str, args_for(action))],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if aimed:  # wait for the save to begin
+            deadline = time.perf_counter() + 600
+            while proc.poll() is None and not _saving(work) \
+                    and time.perf_counter() < deadline:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.008))
+        else:
+            time.sleep(pause)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGSTOP)
+        in_save = proc.poll() is None and _saving(work)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
+        inside += in_save
         data = target.read_bytes()
         why = "" if data == old_bytes else intact(target, old)
-        res.check("kills", f"kill {i} ({action})", not why, why)
+        when = "inside the save" if in_save else "aimed at the save, landed outside" \
+            if aimed else "at a random moment"
+        res.check("kills", f"kill {i} ({action}, {when}): workbook intact", not why, why)
         # the next command on the workbook removes what the killed run left
         if i % 3 == 0:
             code, output = run(["recalc", target])
@@ -634,8 +734,10 @@ def kills_group(fx: dict, folder: Path, kills: int, seed: int = 20) -> Result:
             code, output = run(["agenda", target, "--out", work / "agenda"])
             shutil.rmtree(work / "agenda", ignore_errors=True)
         left = leftovers(work)
-        res.check("kills", f"kill {i}: next command cleans up", code == 0 and not left,
+        res.check("kills", f"kill {i}: the next command ({('recalc', 'agenda')[i % 3 != 0]}) "
+                  "cleans up", code == 0 and not left,
                   f"exit {code}, left {left}: {output[-300:]}")
+    res.meta["inside_save"] = inside
     return res
 
 
@@ -680,7 +782,7 @@ def disk_group(fx: dict, folder: Path, quick: bool = False) -> Result:
              ("roll-forward", lambda t: ["roll-forward", t]),
              ("recalc", lambda t: ["recalc", t]),
              ("calendar", lambda t: ["calendar", t, "--year", "2027"])]
-    if quick:
+    if quick:  # the suite's subset: roll forward and recalc
         cases = cases[1:3]
     size = fx["good"].stat().st_size
     for how in ("file-size limit (EFBIG)", "ENOSPC injected at the write layer"):
@@ -710,7 +812,7 @@ def disk_group(fx: dict, folder: Path, quick: bool = False) -> Result:
                 why = f"left {leftovers(work)}"
             res.check("disk", f"{how}: {name}", not why, why)
     res.merge(_tmpfs_case(fx, folder))
-    res.merge(_permission_cases(fx, folder))
+    res.merge(_permission_cases(fx, folder, quick))
     return res
 
 
@@ -724,6 +826,7 @@ def _tmpfs_case(fx: dict, folder: Path) -> Result:
                          str(mount)], capture_output=True).returncode == 0
     if not ok:
         return res
+    res.meta["tmpfs"] = True
     try:
         target = mount / "wb.xlsm"
         shutil.copy(fx["good"], target)
@@ -740,53 +843,102 @@ def _tmpfs_case(fx: dict, folder: Path) -> Result:
     return res
 
 
-def _permission_cases(fx: dict, folder: Path) -> Result:
-    """Permission errors for real: as user nobody when running as root (root ignores
-    file modes), else as this user."""
+#: root without the capabilities that override file modes: real permission errors
+SETPRIV = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+
+
+def _unprivileged() -> tuple[str, tuple[str, ...], object] | None:
+    """How to run ``sop`` so that file modes apply: (how, command prefix, preexec).
+    As root: without CAP_DAC_OVERRIDE (setpriv), else as user nobody when the
+    interpreter is reachable for it; otherwise as this user. None: not possible here."""
+    if os.geteuid() != 0:
+        return "as this user", (), None
+    probe = [sys.executable, "-c", "import sop_workbook"]
+    if shutil.which("setpriv"):
+        try:
+            subprocess.run([*SETPRIV, *probe], check=True, capture_output=True, timeout=60)
+            return "as root without CAP_DAC_OVERRIDE (setpriv)", SETPRIV, None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+    def as_nobody() -> None:
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    try:  # the interpreter must be reachable for nobody (not under /root)
+        subprocess.run(probe, preexec_fn=as_nobody, check=True, capture_output=True,
+                       timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "as user nobody", (), as_nobody
+
+
+def _permission_cases(fx: dict, folder: Path, quick: bool = False) -> Result:
+    """Permission errors for real (file modes that apply to the process, see
+    :func:`_unprivileged`): a folder that cannot be written, a workbook that cannot be
+    read, a read-only workbook, a backup that cannot be read — each a clean error naming
+    it, exit 2, the workbook unchanged."""
     res = Result()
     if os.name != "posix":
         return res
-    import pwd
-
-    as_nobody = None
-    if os.geteuid() == 0:
-        try:
-            nobody = pwd.getpwnam("nobody")
-        except KeyError:
-            return res
-
-        def as_nobody() -> None:
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-
-        try:  # the interpreter must be reachable for nobody (not under /root)
-            subprocess.run([sys.executable, "-c", "import sop_workbook"], preexec_fn=as_nobody,
-                           check=True, capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return res
+    how = _unprivileged()
+    if how is None:
+        res.meta["permissions"] = "not possible here"
+        return res
+    res.meta["permissions"] = how[0]
+    _, prefix, preexec = how
     work = Path(tempfile.mkdtemp(prefix="sop-perm-"))
     os.chmod(work, 0o755)
-    try:
-        target = work / "wb.xlsm"
+    env = {"HOME": str(work), "SOP_LOG_DIR": str(work / "logs"), "UV_NO_SYNC": "1"}
+    target = work / "wb.xlsm"
+
+    def attempt(name: str, args: list, expect: str | None, setup, undo) -> None:
+        for p in work.iterdir():
+            if p.is_file():
+                p.unlink()
         shutil.copy(fx["good"], target)
         os.chmod(target, 0o644)
-        env = {"HOME": str(work), "SOP_LOG_DIR": str(work / "logs"), "UV_NO_SYNC": "1"}
         before = target.read_bytes()
-        # the folder is not writable (owned by root, or 0o555 for ourselves)
-        if as_nobody is None:
-            os.chmod(work, 0o555)
-        code, output = run(["roll-forward", target], env=env, preexec=as_nobody)
-        why = clean_error(code, output)
-        res.check("disk", "folder not writable: roll-forward", not why and
-                  target.read_bytes() == before, why)
-        os.chmod(work, 0o755)
-        os.chmod(target, 0o000)
-        code, output = run(["agenda", target, "--out", work / "ag"], env=env,
-                           preexec=as_nobody)
-        if as_nobody is not None:
-            why = clean_error(code, output, "ermission")
-            res.check("disk", "workbook not readable: agenda", not why, why)
-        os.chmod(target, 0o644)
+        setup()
+        try:
+            code, output = run(args, env=env, preexec=preexec, prefix=prefix)
+        finally:
+            undo()
+        why = clean_error(code, output, expect)
+        if not why and target.read_bytes() != before:
+            why = "the workbook changed"
+        if not why and leftovers(work):
+            why = f"left {leftovers(work)}"
+        res.check("disk", name, not why, why)
+
+    try:
+        if quick:  # the suite's subset: a save refused, a load refused
+            attempt("folder not writable: roll-forward", ["roll-forward", target], "cannot",
+                    lambda: os.chmod(work, 0o555), lambda: os.chmod(work, 0o755))
+            attempt("workbook not readable: agenda", ["agenda", target, "--out", work / "ag"],
+                    "ermission", lambda: os.chmod(target, 0o000),
+                    lambda: os.chmod(target, 0o644))
+            return res
+        for command, args in [("roll-forward", ["roll-forward", target]),
+                              ("refresh", ["refresh", target, "--source", fx["b"]])]:
+            attempt(f"folder not writable: {command}", args, "cannot",
+                    lambda: os.chmod(work, 0o555), lambda: os.chmod(work, 0o755))
+            attempt(f"workbook not readable: {command}", args, "ermission",
+                    lambda: os.chmod(target, 0o000), lambda: os.chmod(target, 0o644))
+            attempt(f"workbook read-only: {command}", args, "read-only",
+                    lambda: os.chmod(target, 0o444), lambda: os.chmod(target, 0o644))
+        attempt("workbook not readable: agenda", ["agenda", target, "--out", work / "ag"],
+                "ermission", lambda: os.chmod(target, 0o000), lambda: os.chmod(target, 0o644))
+        backup = work / "wb.xlsm.bak1"
+        attempt("backup not readable: undo", ["undo", target], "ermission",
+                lambda: (shutil.copy(fx["good"], backup), os.chmod(backup, 0o000)),
+                lambda: os.chmod(backup, 0o644))
     finally:
         with contextlib.suppress(OSError):
             os.chmod(work, 0o755)
@@ -850,15 +1002,130 @@ def concurrency_group(fx: dict, folder: Path, pairs: int) -> Result:
 
 # --------------------------------------------------------------------------- main
 
+RECORDS = ROOT / "docs" / "reliability"
+GROUPS = ("workbooks", "sources", "kills", "disk", "concurrency")
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every ``every`` seconds in a thread
+    (the campaign shares its machine; its runtime means little without the load)."""
+
+    def __init__(self, every: float = 15.0) -> None:
+        import threading
+
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self.samples.append(os.getloadavg()[0])
+        return {"mean": round(sum(self.samples) / len(self.samples), 2),
+                "max": round(max(self.samples), 2), "samples": len(self.samples)}
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "sop_workbook", "tools", "SOP_Template.xlsm"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "") if head else "unknown"
+
+
+def describe(group: str, res: Result, args: argparse.Namespace) -> str:
+    """What the group tried, for the README's table."""
+    meta = res.meta
+    return {
+        "workbooks": f"{meta.get('cases', '?')} hostile workbooks × {len(COMMANDS)} commands "
+                     "(undo: the hostile file as the backup)",
+        "sources": f"{meta.get('cases', '?')} hostile sources × (validate, refresh, the two "
+                   "agree)",
+        "kills": f"{args.kills} SIGKILLs of refresh / roll forward at random moments "
+                 f"({meta.get('inside_save', '?')} inside the save) × (workbook intact, the "
+                 "next command tidies)",
+        "disk": "EFBIG (RLIMIT_FSIZE) and injected ENOSPC × 4 writers, a full tmpfs"
+                + ("" if meta.get("tmpfs") else " (not mountable here)")
+                + f", permission errors ({meta.get('permissions', '?')})",
+        "concurrency": f"{args.pairs} pairs of writers started together (half wait, half "
+                       "refuse)",
+    }[group]
+
+
+def record(group: str, res: Result, args: argparse.Namespace, seconds: float,
+           load: dict, folder: Path = RECORDS) -> Path:
+    import datetime as dt
+    import json
+    import platform
+
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "group": group, "what": describe(group, res, args),
+        "checks": res.checks[group], "failed": len(res.failures),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(seconds), "load_1min": load, "cpus": os.cpu_count(),
+        "commit": _commit(), "python": platform.python_version(),
+        "arguments": {"kills": args.kills, "pairs": args.pairs},
+        "failures": res.failures,
+        "every_check": [f"{'ok' if ok else 'FAIL'}  {name}" for g, name, ok in res.log
+                        if g == group],
+    }
+    path = folder / f"{group}.json"
+    path.write_text(json.dumps(entry, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    # every run, failed ones too, one line each (GROUP.json holds the latest in full)
+    brief = {k: v for k, v in entry.items() if k not in ("every_check", "what")}
+    with open(folder / "history.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(brief, ensure_ascii=False) + "\n")
+    return path
+
+
+def table(folder: Path = RECORDS) -> str:
+    """The README's table, from the recorded runs."""
+    import json
+
+    lines = ["| group | what | checks | failed | runtime | load (1-min mean / max) | run |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    total = failed = 0
+    for group in GROUPS:
+        path = folder / f"{group}.json"
+        if not path.exists():
+            lines.append(f"| {group} | not run | | | | | |")
+            continue
+        e = json.loads(path.read_text(encoding="utf-8"))
+        total += e["checks"]
+        failed += e["failed"]
+        minutes = f"{e['seconds'] / 60:.0f} min" if e["seconds"] >= 90 else f"{e['seconds']} s"
+        lines.append(f"| {group} | {e['what']} | {e['checks']} | {e['failed']} | {minutes} | "
+                     f"{e['load_1min']['mean']:.1f} / {e['load_1min']['max']:.1f} on "
+                     f"{e['cpus']} CPUs | {e['date']}, {e['commit']} |")
+    lines.append(f"| **total** | | **{total}** | **{failed}** | | | |")
+    return "\n".join(lines)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="groups: workbooks sources kills disk concurrency")
+    parser.add_argument("--only", nargs="*", default=None, choices=GROUPS, metavar="GROUP",
+                        help="groups: " + " ".join(GROUPS))
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--no-record", action="store_true",
+                        help=f"do not write {RECORDS.relative_to(ROOT)}/GROUP.json")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every check")
+    parser.add_argument("--table", action="store_true",
+                        help="print the README's table from the recorded runs and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="sop-campaign-"))
     started = time.perf_counter()
     total = Result()
@@ -873,12 +1140,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name not in args.only:
                 continue
             t = time.perf_counter()
+            sampler = LoadSampler()
             res = group()
+            seconds = time.perf_counter() - t
+            load = sampler.stop()
             total.merge(res)
             print(f"{name}: {res.checks[name]} checks, {len(res.failures)} failed "
-                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+                  f"({seconds:.0f} s, load {load['mean']:.1f} mean / {load['max']:.1f} max)",
+                  flush=True)
             for failure in res.failures:
                 print("  FAIL", failure, flush=True)
+            if args.verbose:
+                for _, check, ok in res.log:
+                    print(f"  {'ok' if ok else 'FAIL'}  {check}")
+            if not args.no_record:
+                print("  recorded in", record(name, res, args, seconds, load), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -890,5 +1166,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-_ = errno  # kept for readers extending the injected errors

@@ -583,7 +583,7 @@ def csv_reading(fetch, path: Path) -> tuple[str, list[str], str]:
         if problem is not None:
             raise problem from None
         found = None
-    if found is not None and ((found[2] == "," and found[3] in ('"', ""))
+    if found is not None and ((found[2] == "," and _quoting_holds(found[3], path))
                               or b"," not in _first_line_bytes(path)):
         names = [column["name"] for column in found[0]]
         return _detected_reading(found[1]) or fallback, names, fallback
@@ -592,6 +592,24 @@ def csv_reading(fetch, path: Path) -> tuple[str, list[str], str]:
         raise problem
     names = [row[0] for row in fetch(f"DESCRIBE SELECT * FROM {standard}")]
     return standard, names, standard
+
+
+def _quoting_holds(quote: str, path: Path) -> bool:
+    """Whether the quoting DuckDB detected reads ``path`` as the standard CSV it is: double
+    quotes, or none detected ("" or "(empty)") in a file without a double quote at all —
+    a stray quote makes the detection settle on no quoting, and the file is then checked
+    field by field instead (:func:`locate_csv_problem`)."""
+    if quote == '"':
+        return True
+    return quote in ("", "(empty)") and not _holds_byte(path, b'"')
+
+
+def _holds_byte(path: Path, byte: bytes, chunk: int = 1 << 22) -> bool:
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if byte in block:
+                return True
+    return False
 
 
 def _first_line_bytes(path: Path, size: int = 1 << 16) -> bytes:

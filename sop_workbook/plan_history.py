@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .periods import format_period, parse_period
+from .supply_plan import _text, per_unique
 
 KEYS = ["item_no", "location_code"]
 #: The plan-snapshot form (``sop kpis --snapshots``, ``sop history``).
@@ -38,8 +39,11 @@ PERIOD_COLUMNS = [f"p{k:02d}" for k in range(1, SLOTS + 1)]
 TABLE_COLUMNS = ["snapshot_period", *KEYS, "layer", *PERIOD_COLUMNS]
 
 
-def _months(values) -> np.ndarray:
-    return np.array([parse_period(v) for v in values], dtype=np.int64)
+def _months(periods: pd.Series) -> np.ndarray:
+    """Month indexes of period cells (``YYYY-MM`` text or a date Excel made of it), parsed
+    once per distinct value; an error for one that is neither."""
+    return np.asarray(per_unique(periods.reset_index(drop=True), lambda s: s.map(
+        lambda v: parse_period(period_text(v)))), dtype=np.int64)
 
 
 def period_text(value) -> str:
@@ -50,9 +54,11 @@ def period_text(value) -> str:
         else str(value).strip()
 
 
-def _key_text(values) -> np.ndarray:
-    return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v))
-                     else str(v).strip() for v in values], dtype=object)
+def _key_text(values: pd.Series) -> np.ndarray:
+    """Key cells as the other tables' keys are read (:func:`supply_plan._text`: a number
+    read back as 1001.0 is ``'1001'``); an empty cell is ``''``."""
+    return _text(values.reset_index(drop=True).astype(object).where(values.notna().to_numpy(),
+                                                                    "")).to_numpy(dtype=object)
 
 
 def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -62,8 +68,8 @@ def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
     error (the plan's horizon is 12 periods at most)."""
     if snapshot.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    snaps = _months([period_text(v) for v in snapshot["snapshot_period"]])
-    offset = _months([period_text(v) for v in snapshot["period"]]) - snaps
+    snaps = _months(snapshot["snapshot_period"])
+    offset = _months(snapshot["period"]) - snaps
     if offset.min() < 0 or offset.max() >= SLOTS:
         raise ValueError(f"a plan snapshot holds periods 0 to {SLOTS - 1} after its "
                          f"snapshot period, not {int(offset.min())} to {int(offset.max())}")
@@ -104,10 +110,9 @@ def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFr
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"plan_history has no column {missing[0]!r}")
-    snaps_text = [period_text(v) for v in table["snapshot_period"]]
-    keep = np.array([bool(s) for s in snaps_text])
+    keep = np.array([bool(period_text(v)) for v in table["snapshot_period"]], dtype=bool)
     table = table[keep]
-    snaps = _months([s for s in snaps_text if s])
+    snaps = _months(table["snapshot_period"])
     layer = table["layer"].astype(str).str.strip().str.lower().to_numpy()
     keys = pd.DataFrame({"snap": snaps, "item_no": _key_text(table["item_no"]),
                          "location_code": _key_text(table["location_code"])})

@@ -241,10 +241,7 @@ class HeadlessWorkbook:
         if table is None or table.frame is not None or column not in table.columns \
                 or len(table.rows) < 2:
             return rows_from_first(self.read_table(name), column, starts)
-        if table.has_shared_strings and self._shared_strings is None:
-            self._shared_strings = _shared_strings(self._package.source)
-        xml = table.xml if table.xml is not None else read_part(self._package.source,
-                                                                table.part)
+        xml = self._kept_xml(table)
         at = table.columns.index(column)
 
         def parse(chosen: np.ndarray) -> pd.DataFrame:
@@ -436,13 +433,18 @@ class HeadlessWorkbook:
             body.values = _python_rows(frame, body.columns)
         return body.values
 
+    def _kept_xml(self, table: KeptTable) -> bytes:
+        """The XML of a kept table's sheet (the file's shared strings loaded if its cells
+        point into them)."""
+        if table.has_shared_strings and self._shared_strings is None:
+            self._shared_strings = _shared_strings(self._package.source)
+        return table.xml if table.xml is not None else read_part(self._package.source,
+                                                                 table.part)
+
     def _kept_frame(self, table: KeptTable) -> pd.DataFrame:
         """A kept table's rows as read_table gives them (parsed from the file once)."""
         if table.frame is None:
-            if table.has_shared_strings and self._shared_strings is None:
-                self._shared_strings = _shared_strings(self._package.source)
-            xml = table.xml if table.xml is not None else read_part(self._package.source,
-                                                                    table.part)
+            xml = self._kept_xml(table)
             body = table.body_xml(xml)
             del xml
             table.frame = datasheet.parse_rows(

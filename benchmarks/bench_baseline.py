@@ -1,9 +1,10 @@
 """Statistical baseline at workbook scale: vectorised over all series vs one at a time.
 
 2,000 item × location series × 36 months, a third each smooth, seasonal and intermittent.
-Times :func:`sop_workbook.plan.statistical_baseline` (long table in → long table out, the
-way refresh calls it) and the bare :func:`sop_workbook.forecasting.select_and_forecast` on
-the array (wall and CPU time, best of ``--repeat``), against the same function called
+Times :func:`sop_workbook.review.demand_plan.statistical_baseline` (long table in → long
+table out, the way refresh calls it) and the bare
+:func:`sop_workbook.review.forecasting.select_and_forecast` on the array (wall and CPU
+time, best of ``--repeat``), against the same function called
 once per series in a Python loop (the per-series loop the vectorised code avoids; timed
 on ``--loop-items`` series and scaled to all), checks
 that both give the same models and forecasts, and prints the times and the ratio. The
@@ -20,8 +21,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from sop_workbook import forecasting as fc
-from sop_workbook.plan import statistical_baseline
+from sop_workbook.review import forecasting as fc
+from sop_workbook.review.demand_plan import statistical_baseline
 
 CURRENT = "2026-11"
 

@@ -11,7 +11,7 @@ statsmodels, sktime and pmdarima wheels; provenance and licences in
 Accuracy is seasonal MASE (m = 12): mean |forecast − actual| over the 12 held-out months
 ÷ the in-sample mean |y_t − y_{t−12}| of the history the forecast was made from. Each
 method forecasts 12 months from the same histories: the project's
-:func:`sop_workbook.forecasting.select_and_forecast` (all histories of a task in one
+:func:`sop_workbook.review.forecasting.select_and_forecast` (all histories of a task in one
 call), the baseline before issue 18 (``previous_baseline.py``), and statsforecast's
 ``AutoETS(season_length=12)``, ``AutoTheta(season_length=12)``
 and ``SeasonalNaive(12)`` (``n_jobs=1``, each model timed alone after a warm-up call, so
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import previous_baseline as previous
 
-from sop_workbook import forecasting as fc
+from sop_workbook.review import forecasting as fc
 
 HERE = Path(__file__).parent
 PANEL = HERE / "data" / "monthly_panel.csv"

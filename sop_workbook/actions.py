@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import plan as planning
 from . import plan_history as plan_history_table
-from . import stages
 from .errors import SopError
 from .input_rows import take_typed_rows, write_input_table
 from .periods import parse_period, shift_period
+from .review import demand_plan
+from .review.cycle import build_stage_tables
+from .review.inputs import Inputs, Settings
 from .scorecard import KpiOptions
 
 
@@ -167,8 +168,8 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
 def note_coverage(book, agg_sales: pd.DataFrame, current: str) -> list[str]:
     """Write Config's *Data loaded through* cell (cfg_data_through; skipped in a workbook
     made before it existed) and return the warning, if any, that the data's last loaded
-    period and the workbook's last closed period differ (:mod:`sop_workbook.loaded`)."""
-    from . import loaded
+    period and the workbook's last closed period differ (:mod:`sop_workbook.review.loaded`)."""
+    from .review import loaded
 
     last = loaded.last_loaded_period(agg_sales)
     with contextlib.suppress(SopError):
@@ -180,7 +181,7 @@ def note_coverage(book, agg_sales: pd.DataFrame, current: str) -> list[str]:
 def start_period(agg_sales: pd.DataFrame) -> str:
     """The current period of a new workbook whose period is not set: the period after the
     data's last loaded one (so that period is the last closed one)."""
-    from . import loaded
+    from .review import loaded
 
     last = loaded.last_loaded_period(agg_sales)
     if last is None:
@@ -190,7 +191,7 @@ def start_period(agg_sales: pd.DataFrame) -> str:
     return shift_period(last, 1)
 
 
-def settings_from_config(book, current: str | None = None) -> stages.Settings:
+def settings_from_config(book, current: str | None = None) -> Settings:
     """The planning settings on the Config sheet (names cfg_*), with their defaults,
     range-checked (the horizon is at most the plan columns p01… of plan_demand);
     ``current``: the current period to use instead of Config's."""
@@ -200,7 +201,7 @@ def settings_from_config(book, current: str | None = None) -> stages.Settings:
         slots = sum(1 for col in columns if re.fullmatch(r"p\d\d", str(col)))
     except SopError:
         slots = 12
-    return stages.Settings(
+    return Settings(
         current=current,
         horizon=config_value(book, "cfg_horizon", 12, 1, max(1, slots), whole=True),
         safety_days=config_value(book, "cfg_safety_days", 14.0, 0, 3650),
@@ -216,10 +217,10 @@ def _optional_table(book, name: str) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> stages.Inputs:
+def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> Inputs:
     """The planners' inputs, each checked (errors name sheet and cell); ``snapshots``: the
     plan history when the caller holds it already (as read_table would give it)."""
-    return stages.Inputs(
+    return Inputs(
         overrides=read_overrides(book, current),
         events=read_events(book),
         snapshots=review_history(book, current) if snapshots is None else snapshots,
@@ -239,14 +240,14 @@ def read_events(book) -> pd.DataFrame:
     return frame
 
 
-def build_stages(book, tables: dict, inputs: stages.Inputs, settings: stages.Settings
+def build_stages(book, tables: dict, inputs: Inputs, settings: Settings
                  ) -> dict[str, pd.DataFrame]:
-    """:func:`stages.build_stage_tables`, with a planner-input problem reported as the
-    sheet!cell to fix."""
+    """:func:`~sop_workbook.review.cycle.build_stage_tables`, with a planner-input problem
+    reported as the sheet!cell to fix."""
     check_override_keys(book, inputs.overrides, tables.get("items"), tables.get("locations"))
     try:
-        return stages.build_stage_tables(tables, inputs, settings)
-    except planning.TableInputError as exc:
+        return build_stage_tables(tables, inputs, settings)
+    except demand_plan.TableInputError as exc:
         offsets = inputs.events.attrs.get("offsets", [])
         sheet, header_row = book.table_position("plan_events")
         lines = []
@@ -320,7 +321,7 @@ def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.Da
             first = parse_period(current)
             if not first <= month < first + horizon:
                 problems.append(f"{sheet}!{col}{row}: period {period} is outside the plan "
-                                f"horizon ({current} to {planning.plan_periods(current)[-1]})")
+                                f"horizon ({current} to {demand_plan.plan_periods(current)[-1]})")
     if problems:
         raise SopError(f"{len(problems)} invalid override(s) on {sheet}", "\n".join(problems))
     offsets = list(frame.index)
@@ -409,7 +410,7 @@ def plan_from_grid(grid: pd.DataFrame, current: str) -> pd.DataFrame:
     if grid.empty:
         return pd.DataFrame(columns=["item_no", "location_code", "period", "baseline",
                                      "consensus"])
-    periods = planning.plan_periods(current, 12)
+    periods = demand_plan.plan_periods(current, 12)
     cols = [f"p{i + 1:02d}" for i in range(12)]
     long = grid.melt(id_vars=["item_no", "location_code", "layer"], value_vars=cols,
                      var_name="slot", value_name="quantity")
@@ -450,7 +451,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     check_override_keys(book, overrides, _optional_table(book, "items"),
                         _optional_table(book, "locations"))
     try:
-        result = planning.roll_forward(plan, overrides, current, to_period)
+        result = demand_plan.roll_forward(plan, overrides, current, to_period)
     except ValueError as exc:
         raise SopError(str(exc)) from None
     if result.rolled == 0:
@@ -591,7 +592,7 @@ def review_history(book, current: str) -> pd.DataFrame:
     """What the demand review reads of the workbook's plan history: the archived plans
     from ``current`` − (its window + its longest lag) on — read from there only, so a
     history of years costs a refresh what its last plans cost — at its lags, long form."""
-    from .demand_review import LAGS, WINDOW
+    from .review.demand_accuracy import LAGS, WINDOW
 
     earliest = parse_period(current) - WINDOW - max(LAGS)
 
@@ -610,8 +611,8 @@ def review_history(book, current: str) -> pd.DataFrame:
 
 def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:
     """The part of the plan history the demand review reads: the lags its accuracy and
-    FVA figures use (:data:`sop_workbook.demand_review.LAGS`), in the long form."""
-    from .demand_review import LAGS
+    FVA figures use (:data:`sop_workbook.review.demand_accuracy.LAGS`), in the long form."""
+    from .review.demand_accuracy import LAGS
 
     return history_long(table, LAGS)
 

@@ -9,7 +9,7 @@ row 1) and column. Series need not end in the same month: each is forecast from 
 last month.
 
 Output: ``series,period,forecast,model`` — ``horizon`` rows per series in the input's
-series order, the forecast of :func:`sop_workbook.forecasting.select_and_forecast` on
+series order, the forecast of :func:`sop_workbook.review.forecasting.select_and_forecast` on
 the whole history given.
 """
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import forecasting
 from .errors import Problem, SopError
 from .periods import format_period, parse_period
+from .review import forecasting
 
 COLUMNS = ("series", "period", "quantity")
 OUTPUT_COLUMNS = ("series", "period", "forecast", "model")

@@ -24,8 +24,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from .frames import key_text as _text
+from .frames import per_unique
 from .periods import format_period, parse_period
-from .supply_plan import _text, per_unique
 
 KEYS = ["item_no", "location_code"]
 #: The plan-snapshot form (``sop kpis --snapshots``, ``sop history``).

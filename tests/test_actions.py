@@ -16,8 +16,8 @@ import pytest
 from sop_workbook import demo_data
 from sop_workbook.actions import export_scorecard, plan_history, refresh, roll_forward
 from sop_workbook.errors import SopError
-from sop_workbook.plan import consensus, statistical_baseline
-from sop_workbook.plan import roll_forward as roll_plan
+from sop_workbook.review.demand_plan import consensus, statistical_baseline
+from sop_workbook.review.demand_plan import roll_forward as roll_plan
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 ROOT = Path(__file__).resolve().parents[1]

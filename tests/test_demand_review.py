@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_workbook import demand_review as dr
 from sop_workbook.aggregates import build_aggregates
 from sop_workbook.kpi import accuracy_at_lag, build_facts, forecast_value_added
 from sop_workbook.loader import load_source
+from sop_workbook.review import demand_accuracy as dr
 from tests.sources import write_source
 
 # Actual invoiced quantities (item, location, period): 2026-03: A MAIN 100, A EAST 20,

@@ -24,7 +24,7 @@ from test_supply_plan import (
     example_routings,
 )
 
-from sop_workbook.finance_plan import (
+from sop_workbook.review.finance import (
     UNMAPPED,
     cash_need,
     item_prices,
@@ -32,7 +32,7 @@ from sop_workbook.finance_plan import (
     value_summary,
     volume_to_value,
 )
-from sop_workbook.supply_plan import capacity_load
+from sop_workbook.review.supply import capacity_load
 
 
 def example_mix() -> pd.DataFrame:

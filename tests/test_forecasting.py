@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from sop_workbook import forecasting as fc
+from sop_workbook.review import forecasting as fc
 
 
 def _row(values):

@@ -19,8 +19,8 @@ import pytest
 
 from sop_workbook import demo_data
 from sop_workbook.actions import plan_history
-from sop_workbook.loaded import coverage_warning, last_loaded_period
-from sop_workbook.supply_plan import opening_on_hand
+from sop_workbook.review.loaded import coverage_warning, last_loaded_period
+from sop_workbook.review.supply import opening_on_hand
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 ROOT = Path(__file__).resolve().parents[1]

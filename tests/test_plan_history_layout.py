@@ -92,8 +92,8 @@ def test_a_refresh_reads_only_the_tail_of_a_long_history(tmp_path):
     import shutil
 
     from sop_workbook.actions import review_history, review_snapshots
-    from sop_workbook.demand_review import LAGS
     from sop_workbook.periods import parse_period
+    from sop_workbook.review.demand_accuracy import LAGS
     from sop_workbook.workbook.headless import HeadlessWorkbook
 
     path = tmp_path / "wb.xlsm"

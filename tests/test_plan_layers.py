@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_workbook import plan
 from sop_workbook.errors import SopError
+from sop_workbook.review import demand_plan as plan
 
 ITEMS = pd.DataFrame({"item_no": ["A", "B", "C"], "description": ["a", "b", "c"],
                       "category": ["W", "W", "G"]})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sop_workbook import plan
 from sop_workbook.periods import period_range
+from sop_workbook.review import demand_plan as plan
 
 CURRENT = "2026-11"
 PERIODS = period_range(CURRENT, 12)  # 2026-11 … 2027-10

@@ -25,7 +25,7 @@ from test_supply_plan import (
     example_supply_open,
 )
 
-from sop_workbook.scenarios import (
+from sop_workbook.review.presop import (
     compare_scenarios,
     constrained_volume,
     gaps,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sop_workbook.supply_plan import (
+from sop_workbook.review.supply import (
     capacity_grid,
     capacity_load,
     projected_inventory,

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import SopError
-from .periods import format_period, parse_period
+from ..errors import SopError
+from ..periods import format_period, parse_period
 
 NOT_LOADED = "not loaded: Refresh"
 #: agg_sales columns that hold actuals (any non-zero value marks its period as loaded)

@@ -7,7 +7,7 @@ period (:func:`demand_history`, or the workbook's ``agg_sales.invoiced_qty``).
 Layers (per item × location × plan period; each is kept visible in the Demand sheet)
 -------------------------------------------------------------------------------------
 - **baseline** (:func:`statistical_baseline`): per item × location, the forecast of
-  :func:`sop_workbook.forecasting.select_and_forecast` (seasonal naive, exponential
+  :func:`sop_workbook.review.forecasting.select_and_forecast` (seasonal naive, exponential
   smoothing with and without damped trend on the seasonally adjusted history, Theta, a
   combination, Croston-SBA and TSB for intermittent series; the mean of the two with the
   smallest rolling-origin backtest error over the plan horizon — the rules are in that
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import Problem, SopError
+from ..frames import months_of
+from ..kpi import Facts
+from ..periods import format_period, parse_period, shift_period
 from . import forecasting
-from .errors import Problem, SopError
-from .kpi import Facts
-from .periods import format_period, parse_period, shift_period
-from .supply_plan import months_of
 
 KEYS = ["item_no", "location_code"]
 MODELS = forecasting.MODELS
@@ -116,7 +116,7 @@ def statistical_baseline(history: pd.DataFrame, current_period: str, horizon: in
     baseline, model, backtest_mae (the chosen model's mean absolute error over the
     rolling-origin backtest, NaN where not backtested) and backtest_error (that MAE ÷
     the mean demand of the backtested periods). See the module docstring and
-    :mod:`sop_workbook.forecasting`."""
+    :mod:`sop_workbook.review.forecasting`."""
     keys, y, start = history_matrix(history, current_period, months)
     cols = [*KEYS, "period", "baseline", "model", "backtest_mae", "backtest_error"]
     if keys.empty:

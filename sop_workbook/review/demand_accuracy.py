@@ -27,8 +27,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .periods import format_period, parse_period
-from .supply_plan import months_of
+from ..frames import months_of
+from ..periods import format_period, parse_period
 
 KEYS = ["item_no", "location_code"]
 #: The lags the review's tables use (accuracy and bias at lag 1 and 3, FVA at lag 1): all
@@ -214,7 +214,7 @@ def category_series(history_shipped: pd.DataFrame, history_invoiced: pd.DataFram
     Σ ``shipped_qty`` (or ``quantity``) of ``history_shipped`` and invoiced_qty = Σ
     ``invoiced_qty`` (or ``quantity``) of ``history_invoiced`` over the category's items
     (0 when none), baseline and consensus None. Plan periods are the periods of ``plan``
-    (:func:`sop_workbook.plan.consensus` output) from ``current`` on: baseline and
+    (:func:`sop_workbook.review.demand_plan.consensus` output) from ``current`` on: baseline and
     consensus summed over the category's item × location cells, the history columns None
     (so chart lines stop and start at the boundary). Every category of ``items`` gets every
     period; items missing from ``items`` count under ``(none)``. Sorted by category,

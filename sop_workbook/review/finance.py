@@ -40,15 +40,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .periods import parse_period
-from .supply_plan import (
+from ..frames import (
     PlanCells,
-    _columns,
-    _number,
-    _text,
     by_item_of,
-    clean_routings,
+    key_text,
+    numbers_or_zero,
+    read_columns,
+    to_float,
+    to_wide,
 )
+from ..periods import format_period, parse_period
+from . import loaded
+from .demand_plan import plan_periods
+from .inputs import Settings
+from .supply import clean_routings
 
 UNMAPPED = "(unmapped)"
 ALL = "(all)"
@@ -92,26 +97,26 @@ class ValuePlan:
 def clean_items(items: pd.DataFrame | None) -> pd.DataFrame:
     """Item master indexed by ``item_no`` with ``category``, ``gen_prod_posting_group``,
     ``unit_cost``, ``unit_price`` (NaN when empty)."""
-    i = _columns(items, {"item_no": "", "category": None, "gen_prod_posting_group": None,
+    i = read_columns(items, {"item_no": "", "category": None, "gen_prod_posting_group": None,
                          "unit_cost": np.nan, "unit_price": np.nan})
-    out = pd.DataFrame({"item_no": _text(i["item_no"]),
+    out = pd.DataFrame({"item_no": key_text(i["item_no"]),
                         "category": i["category"].where(i["category"].notna(), NO_CATEGORY)
                         .astype(str),
                         "gen_prod_posting_group": i["gen_prod_posting_group"].fillna("")
                         .astype(str).str.strip(),
-                        "unit_cost": _number(i["unit_cost"]),
-                        "unit_price": _number(i["unit_price"])})
+                        "unit_cost": to_float(i["unit_cost"]),
+                        "unit_price": to_float(i["unit_price"])})
     return out.drop_duplicates("item_no", keep="last").set_index("item_no")
 
 
 def clean_mix(agg_item_mix: pd.DataFrame | None) -> pd.DataFrame:
-    m = _columns(agg_item_mix, {"item_no": "", "gen_bus_posting_group": "",
+    m = read_columns(agg_item_mix, {"item_no": "", "gen_bus_posting_group": "",
                                 "invoiced_qty": 0.0, "invoiced_amount": 0.0})
-    out = pd.DataFrame({"item_no": _text(m["item_no"]),
+    out = pd.DataFrame({"item_no": key_text(m["item_no"]),
                         "gen_bus_posting_group": m["gen_bus_posting_group"].fillna("")
                         .astype(str).str.strip(),
-                        "invoiced_qty": _number(m["invoiced_qty"]).fillna(0.0),
-                        "invoiced_amount": _number(m["invoiced_amount"]).fillna(0.0)})
+                        "invoiced_qty": to_float(m["invoiced_qty"]).fillna(0.0),
+                        "invoiced_amount": to_float(m["invoiced_amount"]).fillna(0.0)})
     return out.groupby(["item_no", "gen_bus_posting_group"], as_index=False, sort=True).sum()
 
 
@@ -119,7 +124,7 @@ def item_prices(items: pd.DataFrame | None, agg_item_mix: pd.DataFrame | None
                 ) -> pd.DataFrame:
     """Price per item (module docstring, *Price*): index ``item_no``; columns ``price``
     (NaN when missing) and ``price_source`` (``unit_price``/``realised``). Items with no
-    price are absent. Usable as ``price_of`` in :mod:`sop_workbook.scenarios`
+    price are absent. Usable as ``price_of`` in :mod:`sop_workbook.review.presop`
     (``item_prices(...)['price']``)."""
     master = clean_items(items)
     mix = clean_mix(agg_item_mix).groupby("item_no")[["invoiced_qty", "invoiced_amount"]].sum()
@@ -136,12 +141,12 @@ def item_prices(items: pd.DataFrame | None, agg_item_mix: pd.DataFrame | None
 
 def _plan_periods(plan: pd.DataFrame) -> list[str]:
     """Every period of the plan, in calendar order."""
-    p = _columns(plan, {"period": ""})
-    return sorted(set(pd.unique(_text(p["period"]))), key=parse_period)
+    p = read_columns(plan, {"period": ""})
+    return sorted(set(pd.unique(key_text(p["period"]))), key=parse_period)
 
 
 def _setup(posting_setup: pd.DataFrame | None) -> pd.DataFrame:
-    s = _columns(posting_setup, {"gen_bus_posting_group": "", "gen_prod_posting_group": "",
+    s = read_columns(posting_setup, {"gen_bus_posting_group": "", "gen_prod_posting_group": "",
                                  "sales_account": None, "cogs_account": None})
 
     def account(col: pd.Series) -> pd.Series:
@@ -195,7 +200,7 @@ def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
 
     ``periods`` restricts the plan (default: every period of the plan). Returns a
     :class:`ValuePlan`; ``lines`` has columns ``period``, ``category``, ``gl_account``,
-    ``gl_name``, ``line``, ``amount``. ``cells``: :class:`~sop_workbook.supply_plan.
+    ``gl_name``, ``line``, ``amount``. ``cells``: :class:`~sop_workbook.frames.
     PlanCells` of ``plan``, when the caller has them.
     """
     if periods is None:
@@ -250,7 +255,7 @@ def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
     detail_frame = detail_frame[DETAIL_COLUMNS].reset_index(drop=True)
     unmapped_frame = unmapped_frame[UNMAPPED_COLUMNS].reset_index(drop=True)
 
-    names = _columns(gl_accounts, {"gl_account": "", "name": None})
+    names = read_columns(gl_accounts, {"gl_account": "", "name": None})
     names = pd.Series(names["name"].to_numpy(),
                       index=[_account_text(a) for a in names["gl_account"]])
     names = names[~names.index.duplicated(keep="last")]
@@ -335,7 +340,7 @@ def cash_need(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataF
     open orders).
 
     - ``labour = Σ_work centres load_hours[w, p] × rate[w]`` from
-      :func:`sop_workbook.supply_plan.capacity_load` (``labour_rate`` is one rate per
+      :func:`sop_workbook.review.supply.capacity_load` (``labour_rate`` is one rate per
       hour, or a mapping work centre → rate; a centre absent from the mapping costs 0).
     - ``material = Σ_items consensus[item, p] × material cost per unit``
       (:func:`material_cost_per_unit`: unit_cost less the routing's labour content,
@@ -356,17 +361,110 @@ def cash_need(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataF
     volume["without_cost"] = np.where(has_cost, 0.0, volume["consensus"])
     material = volume.groupby("period")["material"].sum().reindex(periods).fillna(0.0)
     without = volume.groupby("period")["without_cost"].sum().reindex(periods).fillna(0.0)
-    load = _columns(capacity_load_frame, {"work_center": "", "period": "", "load_hours": 0.0})
+    load = read_columns(capacity_load_frame, {"work_center": "", "period": "", "load_hours": 0.0})
     if load.empty:
         labour = pd.Series(0.0, index=periods)
     else:
         cost = [float(h) * _rate_of(labour_rate, str(w))
-                for h, w in zip(_number(load["load_hours"]).fillna(0.0), load["work_center"],
+                for h, w in zip(to_float(load["load_hours"]).fillna(0.0), load["work_center"],
                                 strict=True)]
-        labour = pd.Series(cost, index=_text(load["period"]).to_numpy()).groupby(
+        labour = pd.Series(cost, index=key_text(load["period"]).to_numpy()).groupby(
             level=0).sum().reindex(periods).fillna(0.0)
     out = pd.DataFrame({"period": periods, "material": material.to_numpy(),
                         "labour": labour.to_numpy()})
     out["total"] = out["material"] + out["labour"]
     out["volume_without_cost"] = without.to_numpy()
     return out[CASH_COLUMNS]
+
+
+def actual_vs_budget(agg_sales: pd.DataFrame, current: str, months: int = 3,
+                     last_loaded: str | None = "") -> pd.DataFrame:
+    """``fin_actual_vs_budget``: per closed period × item × location (last ``months``):
+    actual revenue (invoiced amount), sales budget amount, variance = actual − budget,
+    accuracy = max(0, 1 − |actual − budget| ÷ actual) (None when actual is 0). Closed
+    periods whose actuals are not loaded (after ``last_loaded``; default: as found in
+    ``agg_sales``) are left out — their actual is unknown, not 0."""
+    first = parse_period(current)
+    if last_loaded == "":
+        last_loaded = loaded.last_loaded_period(agg_sales)
+    periods = [format_period(first - k) for k in range(months, 0, -1)]
+    periods = [p for p in periods if loaded.is_loaded(p, last_loaded)]
+    rows = agg_sales[agg_sales["period"].astype(str).isin(periods)]
+    frame = pd.DataFrame({"period": rows["period"].astype(str),
+                          "item_no": rows["item_no"].astype(str),
+                          "location_code": rows["location_code"].astype(str),
+                          "actual_revenue": numbers_or_zero(rows, "invoiced_amount"),
+                          "sales_budget": numbers_or_zero(rows, "budget_amount")})
+    frame = frame.groupby(["period", "item_no", "location_code"], as_index=False).sum()
+    frame = frame[(frame["actual_revenue"] != 0) | (frame["sales_budget"] != 0)]
+    frame["variance"] = frame["actual_revenue"] - frame["sales_budget"]
+    actual = frame["actual_revenue"].to_numpy()
+    err = np.abs(frame["variance"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.where(actual != 0, np.maximum(0.0, 1 - err / np.where(actual != 0, actual,
+                                                                         1)), np.nan)
+    frame["accuracy"] = acc
+    return frame.sort_values(["period", "item_no", "location_code"]).reset_index(drop=True)
+
+
+def finance_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, load: pd.DataFrame,
+                  settings: Settings, cells: PlanCells | None = None
+                  ) -> dict[str, pd.DataFrame]:
+    """The Finance sheet's tables (``cells``: the plan as the supply stage read it)."""
+    periods = plan_periods(settings.current, settings.horizon)
+    values = volume_to_value(plan, agg["items"], agg.get("agg_item_mix"),
+                                          agg.get("posting_setup"), agg.get("gl_accounts"),
+                                          cells=cells)
+    cash = cash_need(plan, agg["items"], agg.get("routings"), load,
+                                  settings.labour_rate, periods=periods, cells=cells)
+    return {
+        "fin_plan_value": value_grid(values.lines, periods),
+        "fin_cash_need": cash[["period", "material", "labour", "total"]],
+        "fin_value_summary": value_summary(values)[
+            ["period", "category", "volume", "revenue", "cogs", "margin", "margin_pct"]],
+        "fin_actual_vs_budget": actual_vs_budget(agg["agg_sales"], settings.current),
+        "fin_value_issues": value_issues(values),
+    }
+
+
+def value_grid(lines: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """``fin_plan_value``: rows line (revenue, cogs, then margin = revenue − cogs per
+    category) × category × GL account, columns p01…p12 and total."""
+    pcols = {p: f"p{i + 1:02d}" for i, p in enumerate(periods)}
+    out_cols = ["line", "category", "gl_account", "name", *pcols.values(), "total"]
+    if lines.empty:
+        return pd.DataFrame(columns=out_cols)
+    frame = lines.rename(columns={"gl_name": "name"}).copy()
+    frame["gl_account"] = frame["gl_account"].astype(str)
+    frame["name"] = frame["name"].fillna("")
+    margin = frame.assign(amount=np.where(frame["line"].eq("cogs"), -frame["amount"],
+                                          frame["amount"]), line="margin", gl_account="",
+                          name="revenue − COGS")
+    frame = pd.concat([frame, margin], ignore_index=True)
+    wide = to_wide(frame, ["line", "category", "gl_account", "name"], pcols, "amount")
+    wide["total"] = wide[list(pcols.values())].sum(axis=1)
+    order = {"revenue": 0, "cogs": 1, "margin": 2}
+    wide = wide.assign(_o=wide["line"].map(order)).sort_values(["_o", "category",
+                                                                "gl_account"])
+    return wide[out_cols].reset_index(drop=True)
+
+
+def value_issues(values) -> pd.DataFrame:
+    """``fin_value_issues``: items valued without a price (never silently 0) and amounts
+    without a GL account (with the missing posting-group pair)."""
+    rows = []
+    for rec in values.missing_price.itertuples(index=False):
+        rows.append((rec.item_no, "missing price",
+                     f"{rec.volume:,.0f} units in the horizon have no unit_price and no "
+                     "sales history to price them"))
+    unmapped = values.unmapped
+    if len(unmapped):
+        grouped = unmapped.groupby(["item_no", "line", "gen_bus_posting_group",
+                                    "gen_prod_posting_group", "reason"], dropna=False,
+                                   as_index=False)["amount"].sum()
+        for rec in grouped.itertuples(index=False):
+            rows.append((rec.item_no, f"unmapped {rec.line}",
+                         f"{rec.amount:,.2f} with no GL account for "
+                         f"{rec.gen_bus_posting_group} × {rec.gen_prod_posting_group} "
+                         f"({rec.reason})"))
+    return pd.DataFrame(rows, columns=["item_no", "issue", "detail"])

@@ -55,18 +55,29 @@ Readings (stated once, used throughout):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from .periods import (
-    days_in_period,
-    month_of_periods,
-    parse_period,
-    period_range,
-    shift_period,
+from ..frames import (
+    PlanCells,
+    by_item_of,
+    exact_hashable,
+    group_sum,
+    horizon_periods,
+    key_codes,
+    key_text,
+    long_of,
+    none_cells,
+    none_list,
+    one_row_sums,
+    period_columns,
+    read_columns,
+    strict_months,
+    to_float,
 )
+from ..periods import days_in_period, parse_period, shift_period
+from .demand_plan import plan_periods
+from .inputs import Settings
 
 KEYS = ["item_no", "location_code"]
 LOAD_COLUMNS = ["work_center", "period", "load_hours", "available_hours", "utilisation",
@@ -82,219 +93,18 @@ PROJECTION_MEASURES = ("demand", "supply", "projected", "days_of_supply")
 
 # ----------------------------------------------------------------------------- helpers
 
-def _columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataFrame:
-    """The listed columns of ``frame`` (its names read stripped and lower-cased), missing
-    ones filled with the default; ``None`` or a frame without columns is read as an
-    empty table. No data is copied."""
-    frame = pd.DataFrame() if frame is None else frame
-    names = [str(c).strip().lower() for c in frame.columns]
-    if len(set(names)) < len(names):  # names that clash once lower-cased: as read
-        frame = frame.copy()
-        frame.columns = names
-        position = None
-    else:
-        position = {name: k for k, name in enumerate(names)}
-    out = {}
-    for column, default in columns.items():
-        if position is None and column in frame:
-            out[column] = frame[column]
-        elif position is not None and column in position:
-            out[column] = frame.iloc[:, position[column]]
-        else:
-            out[column] = pd.Series(default, index=frame.index, dtype=object
-                                    if isinstance(default, str) or default is None
-                                    else float)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _exact_hashable(series: pd.Series) -> bool:
-    """True when equal values of ``series`` are the same value (so a column can be
-    computed once per distinct value): numbers, ``str`` columns and object columns of
-    text only. Mixed object columns are not (``1 == 1.0 == True``, ``None`` ~ NaN)."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return True
-    if isinstance(dtype, np.dtype):
-        if dtype.kind in "iuf":
-            return True
-        if dtype.kind == "O":
-            return pd.api.types.infer_dtype(series, skipna=False) == "string"
-    return False
-
-
-def per_unique(series: pd.Series, func):
-    """``func(series)`` for an element-wise ``func`` (Series → Series or array), computed
-    on the distinct values only and spread back to every row (same result, dtype, index
-    and name as calling ``func`` on the whole column)."""
-    if len(series) < 64 or not _exact_hashable(series):
-        return func(series)
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    if len(uniques) * 2 > len(series):
-        return func(series)
-    small = func(pd.Series(uniques, dtype=series.dtype, name=series.name))
-    if isinstance(small, pd.Series):
-        return pd.Series(small.array.take(codes), index=series.index, name=small.name)
-    return np.asarray(small)[codes]
-
-
-def _text_each(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(series):
-        return series.map(lambda v: str(int(v)) if float(v).is_integer() else str(v))
-    return series.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
-                      else str(v)).str.strip()
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Key column as text; a whole number read from a sheet as 1001.0 becomes ``'1001'``
-    so it matches the same key typed as text in another table. Computed once per
-    distinct value (:func:`per_unique`)."""
-    return per_unique(series, _text_each)
-
-
-def months_of(periods: pd.Series) -> np.ndarray:
-    """:func:`~sop_workbook.periods.month_of_periods`, once per distinct period."""
-    return per_unique(periods, month_of_periods)
-
-
-def strict_months(periods: pd.Series) -> pd.Series:
-    """:func:`~sop_workbook.periods.parse_period` of each period (an error for one that is
-    not YYYY-MM), once per distinct period."""
-    return per_unique(periods, lambda p: p.map(parse_period))
-
-
-def _number(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series, errors="coerce").astype(float)
-
-
-def key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per row that orders the rows as sorting by ``keys`` does (equal keys,
-    equal integer), and which rows have every key (a row with an empty key is left out
-    of a groupby; its integer is −1)."""
-    gid = np.zeros(len(frame), dtype=np.int64)
-    keep = np.ones(len(frame), dtype=bool)
-    for key in keys:
-        codes, uniques = pd.factorize(frame[key], sort=True)
-        keep &= codes >= 0
-        gid = gid * max(len(uniques), 1) + np.maximum(codes, 0)
-        if len(gid) and gid.max() > 2 ** 31:  # renumber, keeping the order
-            gid = np.unique(gid, return_inverse=True)[1].astype(np.int64)
-    gid[~keep] = -1
-    return gid, keep
-
-
-def one_row_sums(values: np.ndarray, nan_in_column: bool) -> np.ndarray:
-    """What pandas' groupby sum gives for groups of one row each, in sorted order: the
-    values themselves (it adds sorted groups with ``ufunc.reduceat``) or, when the summed
-    column holds a NaN, ``0.0 + value`` with NaN as 0 (its compensated-sum kernel, which
-    turns −0.0 into 0.0)."""
-    if not nan_in_column:
-        return values.copy()
-    return np.where(np.isnan(values), 0.0, 0.0 + values)
-
-
-def group_sum(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """``frame.groupby(keys, as_index=False, sort=True)[value].sum()`` — the same rows,
-    key types and sums (the groups are added up by pandas over the rows in the same
-    order) — for text or number keys and a float value; when every key combination
-    occurs once, in sorted order (a table that is already an aggregate), no grouping is
-    needed."""
-    simple = len(frame) and all(_exact_hashable(frame[k]) for k in keys) and \
-        frame[value].dtype == np.float64
-    gid, keep = key_codes(frame, keys) if simple else (None, None)
-    if not simple or not keep.all():  # an empty key: left to pandas
-        return frame.groupby(keys, as_index=False, sort=True)[value].sum()
-    x = frame[value].to_numpy()
-    if np.all(gid[1:] > gid[:-1]):
-        first = np.arange(len(frame))
-        sums = one_row_sums(x, bool(np.isnan(x).any()))
-    else:
-        sums = pd.Series(x).groupby(gid, sort=True).sum().to_numpy()
-        first = np.unique(gid, return_index=True)[1]
-    out = {k: pd.Index(frame[k].to_numpy()[first]) for k in keys}
-    return pd.DataFrame(out | {value: sums})
-
-
-def none_cells(values) -> np.ndarray:
-    """Floats → object array of Python floats with NaN as ``None`` (an empty cell)."""
-    numbers = np.asarray(values, dtype=float)
-    out = numbers.astype(object)
-    out[np.isnan(numbers)] = None
-    return out
-
-
-def _none(values) -> list:
-    """Floats → list with NaN as ``None`` (what a sheet shows as an empty cell)."""
-    return none_cells(values).tolist()
-
-
-def horizon_periods(current: str, horizon: int = 12) -> list[str]:
-    """The ``horizon`` plan periods starting at ``current``."""
-    return period_range(current, horizon)
-
-
-def plan_long(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """The plan restricted to ``periods``, keys as text, consensus as float (empty → 0),
-    Σ per item × location × period."""
-    p = _columns(plan, {"item_no": "", "location_code": "", "period": "", "consensus": 0.0})
-    p = pd.DataFrame({"item_no": _text(p["item_no"]), "location_code": _text(p["location_code"]),
-                      "period": _text(p["period"]),
-                      "consensus": _number(p["consensus"]).fillna(0.0)})
-    p = p[p["period"].isin(periods)]
-    return group_sum(p, [*KEYS, "period"], "consensus")
-
-
-def item_period_consensus(plan: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """Consensus Σ over locations: ``item_no``, ``period``, ``consensus``."""
-    return _by_item(plan_long(plan, periods))
-
-
-def _by_item(long: pd.DataFrame) -> pd.DataFrame:
-    return group_sum(long, ["item_no", "period"], "consensus")
-
-
-@dataclass(frozen=True)
-class PlanCells:
-    """One plan read once for a horizon, for the cores that take it (each computes the
-    same itself when not given one, or given one for other periods): ``long`` =
-    :func:`plan_long`, ``by_item`` = :func:`item_period_consensus`. Read-only."""
-
-    periods: list[str]
-    long: pd.DataFrame
-    by_item: pd.DataFrame
-
-    @classmethod
-    def of(cls, plan: pd.DataFrame, periods: list[str]) -> PlanCells:
-        long = plan_long(plan, periods)
-        return cls(list(periods), long, _by_item(long))
-
-    def fits(self, periods: list[str]) -> bool:
-        return self.periods == list(periods)
-
-
-def _long_of(plan: pd.DataFrame, periods: list[str], cells: PlanCells | None
-             ) -> pd.DataFrame:
-    return cells.long.copy(deep=False) if cells is not None and cells.fits(periods) else \
-        plan_long(plan, periods)
-
-
-def by_item_of(plan: pd.DataFrame, periods: list[str], cells: PlanCells | None
-               ) -> pd.DataFrame:
-    """:func:`item_period_consensus`, from ``cells`` when they are for ``periods``."""
-    return cells.by_item.copy(deep=False) if cells is not None and cells.fits(periods) \
-        else item_period_consensus(plan, periods)
-
-
 def clean_routings(routings: pd.DataFrame | None) -> pd.DataFrame:
-    r = _columns(routings, {"item_no": "", "work_center": "", "hours_per_unit": 0.0})
-    out = pd.DataFrame({"item_no": _text(r["item_no"]), "work_center": _text(r["work_center"]),
-                        "hours_per_unit": _number(r["hours_per_unit"]).fillna(0.0)})
+    r = read_columns(routings, {"item_no": "", "work_center": "", "hours_per_unit": 0.0})
+    out = pd.DataFrame({"item_no": key_text(r["item_no"]),
+                        "work_center": key_text(r["work_center"]),
+                        "hours_per_unit": to_float(r["hours_per_unit"]).fillna(0.0)})
     return out.groupby(["item_no", "work_center"], as_index=False, sort=True).sum()
 
 
 def clean_capacity(capacity: pd.DataFrame | None, periods: list[str]) -> pd.DataFrame:
-    c = _columns(capacity, {"work_center": "", "period": "", "available_hours": np.nan})
-    out = pd.DataFrame({"work_center": _text(c["work_center"]), "period": _text(c["period"]),
-                        "available_hours": _number(c["available_hours"])})
+    c = read_columns(capacity, {"work_center": "", "period": "", "available_hours": np.nan})
+    out = pd.DataFrame({"work_center": key_text(c["work_center"]), "period": key_text(c["period"]),
+                        "available_hours": to_float(c["available_hours"])})
     out = out[out["period"].isin(periods) & out["available_hours"].notna()]
     return out.groupby(["work_center", "period"], as_index=False, sort=True).sum()
 
@@ -302,14 +112,9 @@ def clean_capacity(capacity: pd.DataFrame | None, periods: list[str]) -> pd.Data
 def _object_cells(grid: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Grid value columns as objects with ``None`` for a missing value (an empty cell)."""
     for name in names:
-        grid[name] = pd.Series(_none(grid[name].astype(float)), index=grid.index,
+        grid[name] = pd.Series(none_list(grid[name].astype(float)), index=grid.index,
                                dtype=object)
     return grid
-
-
-def period_columns(periods: list[str]) -> dict[str, str]:
-    """``{'p01': '2026-04', …}`` — the grid column names and the period each stands for."""
-    return {f"p{i + 1:02d}": p for i, p in enumerate(periods)}
 
 
 # ----------------------------------------------------------------------------- capacity
@@ -343,8 +148,8 @@ def capacity_load(plan: pd.DataFrame, routings: pd.DataFrame | None,
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(np.isnan(avail) | (avail == 0), np.nan, lh / avail)
     out = out.reset_index()
-    out["available_hours"] = pd.Series(_none(avail), dtype=object)
-    out["utilisation"] = pd.Series(_none(util), dtype=object)
+    out["available_hours"] = pd.Series(none_list(avail), dtype=object)
+    out["utilisation"] = pd.Series(none_list(util), dtype=object)
     out["overload"] = np.where(np.isnan(avail), False, lh > np.nan_to_num(avail)).astype(bool)
     return out[LOAD_COLUMNS]
 
@@ -365,7 +170,7 @@ def capacity_grid(load: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
         for measure in CAPACITY_MEASURES:
             values = by_period[source[measure]].reindex(periods)
             rows.append({"work_center": centre, "measure": measure,
-                         **dict(zip(names, _none(values.astype(float)), strict=True))})
+                         **dict(zip(names, none_list(values.astype(float)), strict=True))})
     grid = _object_cells(pd.DataFrame(rows, columns=["work_center", "measure", *names]), names)
     grid.attrs["periods"] = list(periods)
     return grid
@@ -378,18 +183,18 @@ def opening_on_hand(agg_sales: pd.DataFrame | None, current: str) -> pd.Series:
     Σ per item × location (index ``item_no``, ``location_code``). When that period holds
     no inventory at all (its data is not loaded yet, e.g. just after a roll forward), the
     last earlier period that does is used — the last known stock, never zero."""
-    s = _columns(agg_sales, {"period": "", "item_no": "", "location_code": "",
+    s = read_columns(agg_sales, {"period": "", "item_no": "", "location_code": "",
                              "on_hand_qty": 0.0})
     last_closed = shift_period(current, -1)
-    periods = _text(s["period"])
-    stocked = periods[(_number(s["on_hand_qty"]).fillna(0.0) != 0).to_numpy()
+    periods = key_text(s["period"])
+    stocked = periods[(to_float(s["on_hand_qty"]).fillna(0.0) != 0).to_numpy()
                       & (periods < current).to_numpy()]
     if len(stocked) and not (stocked == last_closed).any():
         last_closed = max(stocked)
     s = s[periods == last_closed]
-    frame = pd.DataFrame({"item_no": _text(s["item_no"]),
-                          "location_code": _text(s["location_code"]),
-                          "on_hand_qty": _number(s["on_hand_qty"]).fillna(0.0)})
+    frame = pd.DataFrame({"item_no": key_text(s["item_no"]),
+                          "location_code": key_text(s["location_code"]),
+                          "on_hand_qty": to_float(s["on_hand_qty"]).fillna(0.0)})
     if frame.empty:
         return frame.groupby(KEYS, sort=True)["on_hand_qty"].sum()
     return group_sum(frame, KEYS, "on_hand_qty").set_index(KEYS)["on_hand_qty"]
@@ -399,13 +204,13 @@ def open_supply(agg_supply_open: pd.DataFrame | None, periods: list[str]) -> pd.
     """Open supply per item × location × horizon period: ``po_qty + production_qty``;
     past-due supply (before the first period) lands in the first period; supply after the
     last period is dropped. Columns ``item_no``, ``location_code``, ``period``, ``supply``."""
-    o = _columns(agg_supply_open, {"period": "", "item_no": "", "location_code": "",
+    o = read_columns(agg_supply_open, {"period": "", "item_no": "", "location_code": "",
                                    "po_qty": 0.0, "production_qty": 0.0})
-    frame = pd.DataFrame({"item_no": _text(o["item_no"]),
-                          "location_code": _text(o["location_code"]),
-                          "period": _text(o["period"]),
-                          "supply": _number(o["po_qty"]).fillna(0.0)
-                          + _number(o["production_qty"]).fillna(0.0)})
+    frame = pd.DataFrame({"item_no": key_text(o["item_no"]),
+                          "location_code": key_text(o["location_code"]),
+                          "period": key_text(o["period"]),
+                          "supply": to_float(o["po_qty"]).fillna(0.0)
+                          + to_float(o["production_qty"]).fillna(0.0)})
     if frame.empty:
         return frame
     first, last = parse_period(periods[0]), parse_period(periods[-1])
@@ -435,7 +240,7 @@ def pair_arrays(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
     horizon ∪ non-zero on hand at the last closed period), sorted, with their demand and
     supply as (pairs × periods) arrays and their opening on hand (pairs). ``cells``:
     :class:`PlanCells` of ``plan``, when the caller has them."""
-    demand_long = _long_of(plan, periods, cells)
+    demand_long = long_of(plan, periods, cells)
     supply_long = open_supply(agg_supply_open, periods)
     on_hand = opening_on_hand(agg_sales, current)
     held = on_hand[on_hand.to_numpy() != 0].index
@@ -525,9 +330,9 @@ def projected_inventory(plan: pd.DataFrame, agg_sales: pd.DataFrame | None,
         "opening": opening.ravel(), "supply": supply.ravel(), "demand": demand.ravel(),
         "projected": projected.ravel(),
     })
-    out["avg_daily_demand"] = pd.Series(_none(daily.ravel()), dtype=object)
-    out["days_of_supply"] = pd.Series(_none(dos.ravel()), dtype=object)
-    out["safety_qty"] = pd.Series(_none(safety.ravel()), dtype=object)
+    out["avg_daily_demand"] = pd.Series(none_list(daily.ravel()), dtype=object)
+    out["days_of_supply"] = pd.Series(none_list(dos.ravel()), dtype=object)
+    out["safety_qty"] = pd.Series(none_list(safety.ravel()), dtype=object)
     out["below_safety"] = below.ravel().astype(bool)
     out["negative"] = (projected < 0).ravel()
     return out[PROJECTION_COLUMNS]
@@ -579,7 +384,7 @@ def _pair_rows(frame: pd.DataFrame, periods: list[str]
     the position of its period in ``periods`` (−1: not there). ``None`` when the pairs
     cannot be laid out that way: an empty or non-text key, a pair × period given twice,
     or ``periods`` listing a period twice."""
-    if not all(_exact_hashable(frame[k]) and frame[k].dtype.kind != "f" for k in KEYS) \
+    if not all(exact_hashable(frame[k]) and frame[k].dtype.kind != "f" for k in KEYS) \
             or len(set(periods)) < len(periods):
         return None
     gid, keep = key_codes(frame, KEYS)
@@ -633,7 +438,7 @@ def projection_exceptions(projection: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({
             "item_no": first["item_no"], "location_code": first["location_code"],
             "exception": flag, "period": first["period"], "projected": projected,
-            "safety_qty": pd.Series(_none(safety), index=first.index, dtype=object),
+            "safety_qty": pd.Series(none_list(safety), index=first.index, dtype=object),
             "shortfall": target - projected, "_m": first["_m"]}))
     out = pd.concat(parts, ignore_index=True)
     out = out.sort_values(["_m", "item_no", "location_code", "exception"]).drop(columns="_m")
@@ -644,10 +449,39 @@ def _first_flagged(frame: pd.DataFrame, flag: str) -> pd.DataFrame:
     """Per item × location, its first row (by month ``_m``, then row order) where
     ``flag`` is set; pairs in key order."""
     gid, keep = key_codes(frame, KEYS)
-    if not keep.all() or not all(_exact_hashable(frame[k]) for k in KEYS):
+    if not keep.all() or not all(exact_hashable(frame[k]) for k in KEYS):
         ordered = frame.sort_values([*KEYS, "_m"], kind="stable")
         return ordered[ordered[flag].astype(bool)].groupby(KEYS, sort=False).head(1)
     order = np.lexsort((frame["_m"].to_numpy(), gid))  # stable: ties keep row order
     flagged = order[frame[flag].astype(bool).to_numpy()[order]]
     first = np.unique(gid[flagged], return_index=True)[1]
     return frame.iloc[flagged[first]]
+
+
+def supply_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings
+                 ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The Supply sheet's tables, and what the later stages reuse: the plan's ``cells``,
+    the capacity ``load``, the ``projection`` and its item × location ``arrays`` (with
+    their ``periods``)."""
+    periods = plan_periods(settings.current, settings.horizon)
+    cells = PlanCells.of(plan, periods)
+    load = capacity_load(plan, agg.get("routings"), agg.get("capacity"), periods,
+                                     cells=cells)
+    projected = horizon_periods(settings.current)  # the projection's horizon
+    arrays = pair_arrays(plan, agg["agg_sales"], agg.get("agg_supply_open"),
+                                     settings.current, projected, cells=cells)
+    projection = projected_inventory(
+        plan, agg["agg_sales"], agg.get("agg_supply_open"), settings.current,
+        safety_days=settings.safety_days, lookahead=settings.lookahead, arrays=arrays)
+    grid = projection_grid(projection, periods)
+    if len(grid) and "description" not in grid:
+        desc = agg["items"].assign(item_no=agg["items"]["item_no"].astype(str)).set_index(
+            "item_no")["description"]
+        grid.insert(1, "description", grid["item_no"].map(desc))
+    tables = {
+        "supply_capacity": capacity_grid(load, periods),
+        "supply_projection": grid,
+        "supply_exceptions": projection_exceptions(projection),
+    }
+    return tables, {"cells": cells, "load": load, "load_periods": periods,
+                    "projection": projection, "arrays": arrays, "periods": projected}

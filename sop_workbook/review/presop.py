@@ -1,9 +1,9 @@
 """Pre-S&OP cores: consensus vs constrained-supply scenario, and the gaps to decide.
 
 Pure functions on the workbook's tables (pandas/numpy only). Inputs as in
-:mod:`sop_workbook.supply_plan` and :mod:`sop_workbook.finance_plan`; ``price_of`` is the
+:mod:`sop_workbook.review.supply` and :mod:`sop_workbook.review.finance`; ``price_of`` is the
 unit price per item: a mapping or Series ``item_no → price``, the frame of
-:func:`sop_workbook.finance_plan.item_prices` (its ``price`` column), or a callable
+:func:`sop_workbook.item_prices` (its ``price`` column), or a callable
 ``item_no → price`` (``None``/NaN = no price).
 
 Scenarios (:func:`compare_scenarios`), over the ``horizon`` periods from ``current``:
@@ -25,7 +25,7 @@ price count no revenue; their volume is reported as ``unpriced_volume``);
 − Σ_{k≤p} volume[k])`` — the cumulative balance is floored at 0 per item × location
 (a shortfall is carried as a backlog of the cumulative balance, and the floor only keeps
 the reported stock from going negative); opening on hand and open supply as in
-:func:`sop_workbook.supply_plan.projected_inventory` (past-due supply in the first
+:func:`sop_workbook.review.supply.projected_inventory` (past-due supply in the first
 period). Open supply is the only supply counted: neither scenario adds planned orders.
 ``ending_inventory_value = Σ ending units × unit_cost``. The ``total`` row sums the flows
 over the horizon; its ending inventory is that of the last period.
@@ -33,20 +33,16 @@ over the horizon; its ending inventory is that of the last period.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .finance_plan import clean_items
-from .supply_plan import (
-    _none,
-    capacity_load,
-    clean_routings,
-    horizon_periods,
-    pair_arrays,
-    period_columns,
-)
+from ..frames import horizon_periods, none_list, period_columns
+from .finance import clean_items, item_prices
+from .inputs import Settings
+from .supply import capacity_load, clean_routings, pair_arrays
 
 SCENARIOS = ("consensus", "constrained supply")
 TOTAL = "total"
@@ -175,8 +171,8 @@ def compare_scenarios(plan: pd.DataFrame, items: pd.DataFrame | None,
     ``scenario``, ``period``, ``volume``, ``revenue``, ``cogs``, ``margin``,
     ``margin_pct``, ``ending_inventory_qty``, ``ending_inventory_value``,
     ``unpriced_volume``, ``volume_without_cost``. :func:`scenario_grid` lays it out for
-    the sheet. ``arrays`` and ``load`` are :func:`~sop_workbook.supply_plan.pair_arrays`
-    and :func:`~sop_workbook.supply_plan.capacity_load` of the same inputs and horizon
+    the sheet. ``arrays`` and ``load`` are :func:`~sop_workbook.review.supply.pair_arrays`
+    and :func:`~sop_workbook.review.supply.capacity_load` of the same inputs and horizon
     when the caller has them already (computed here when not given).
     """
     periods = horizon_periods(current, horizon)
@@ -265,7 +261,7 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     volume/revenue loss.
 
     **Inventory gaps** — one row per item × location whose consensus projection
-    (:func:`sop_workbook.supply_plan.projected_inventory`) goes negative: ``period`` =
+    (:func:`sop_workbook.review.supply.projected_inventory`) goes negative: ``period`` =
     the first negative period; ``volume_at_risk = max(0, −min projected)`` (the largest
     cumulative shortfall of stock + open supply against the consensus in the horizon);
     ``revenue_at_risk = volume_at_risk × price``. Options: add or expedite supply (a
@@ -392,6 +388,95 @@ def gaps(plan: pd.DataFrame, items: pd.DataFrame | None, routings: pd.DataFrame 
     out = out.sort_values(["_k", "_p", "work_center", "item_no", "location_code"],
                           na_position="first", kind="stable").drop(columns=["_k", "_p"])
     for col in ("hours_short", "spare_hours_before"):
-        out[col] = pd.Series(_none(out[col].astype(float)), index=out.index, dtype=object)
+        out[col] = pd.Series(none_list(out[col].astype(float)), index=out.index, dtype=object)
     return out.reset_index(drop=True)
 
+
+def presop_stage(agg: dict[str, pd.DataFrame], plan: pd.DataFrame, settings: Settings,
+                 supply: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Scenarios side by side (totals and by period) and the gaps that need a decision.
+    ``supply``: what :func:`supply_stage` computed from the same plan (its capacity load
+    and item × location arrays are reused where the horizon is the same)."""
+    args = (plan, agg["items"], agg.get("routings"), agg.get("capacity"), agg["agg_sales"],
+            agg.get("agg_supply_open"), settings.current,
+            item_prices(agg["items"], agg.get("agg_item_mix")))
+
+    def reused(horizon: int) -> dict:
+        periods = horizon_periods(settings.current, horizon)
+        if supply is None:
+            return {}
+        return {"arrays": supply["arrays"] if supply["periods"] == periods else None,
+                "load": supply["load"] if supply["load_periods"] == periods else None}
+
+    comparison = compare_scenarios(*args, horizon=settings.horizon,
+                                             **reused(settings.horizon))
+    return {
+        "presop_scenarios": scenario_totals(comparison),
+        "presop_scenario_periods": scenario_periods(comparison),
+        "presop_gaps": gap_list(gaps(*args, **reused(12))),
+    }
+
+
+SCENARIO_MEASURES = (("volume", "Volume (units)"), ("revenue", "Revenue"),
+                     ("cogs", "COGS"), ("margin", "Margin"), ("margin_pct", "Margin %"),
+                     ("ending_inventory_qty", "Ending inventory (units)"),
+                     ("ending_inventory_value", "Ending inventory (value at cost)"))
+
+
+def scenario_totals(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``presop_scenarios``: one row per measure over the horizon; consensus, constrained
+    supply, difference = constrained − consensus, difference % of the consensus."""
+    total = comparison[comparison["period"] == TOTAL].set_index("scenario")
+    rows = []
+    for key, label in SCENARIO_MEASURES:
+        a = total.at["consensus", key] if "consensus" in total.index else None
+        b = total.at["constrained supply", key] if "constrained supply" in total.index \
+            else None
+        a = None if a is None or pd.isna(a) else float(a)
+        b = None if b is None or pd.isna(b) else float(b)
+        diff = None if a is None or b is None else b - a
+        pct = None if diff is None or not a or key == "margin_pct" else diff / abs(a)
+        rows.append((label, a, b, diff, pct))
+    return pd.DataFrame(rows, columns=["measure", "consensus", "constrained_supply",
+                                       "difference", "difference_pct"])
+
+
+def scenario_periods(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``presop_scenario_periods``: per plan period, volume, revenue, margin and ending
+    inventory (units) of both scenarios side by side."""
+    rows = comparison[comparison["period"] != TOTAL]
+    out = None
+    for scenario, prefix in (("consensus", "consensus"), ("constrained supply",
+                                                          "constrained")):
+        part = rows[rows["scenario"] == scenario].set_index("period")[
+            ["volume", "revenue", "margin", "ending_inventory_qty"]]
+        part.columns = [f"{prefix}_volume", f"{prefix}_revenue", f"{prefix}_margin",
+                        f"{prefix}_inventory"]
+        out = part if out is None else out.join(part, how="outer")
+    out = out.reset_index()
+    return out[["period", "consensus_volume", "constrained_volume", "consensus_revenue",
+                "constrained_revenue", "consensus_margin", "constrained_margin",
+                "consensus_inventory", "constrained_inventory"]]
+
+
+_Gap = namedtuple("_Gap", ["gap_type", "period", "hours_short", "volume_at_risk",
+                           "revenue_at_risk", "decision", "option_1", "option_2",
+                           "option_3"])
+
+
+def gap_list(found: pd.DataFrame) -> pd.DataFrame:
+    """``presop_gaps``: each gap in a sentence, its stage, period, impact and options."""
+    rows = []
+    columns = [found[c].to_numpy(dtype=object).tolist() for c in _Gap._fields] \
+        if len(found) else []
+    for rec in map(_Gap._make, zip(*columns, strict=True)):
+        if rec.gap_type == "capacity":
+            impact = (f"{rec.hours_short:,.1f} h short; {rec.volume_at_risk:,.1f} units and "
+                      f"{rec.revenue_at_risk:,.0f} revenue at risk")
+        else:
+            impact = (f"{rec.volume_at_risk:,.1f} units short; "
+                      f"{rec.revenue_at_risk:,.0f} revenue at risk")
+        options = " | ".join(str(o) for o in (rec.option_1, rec.option_2, rec.option_3)
+                             if isinstance(o, str) and o)
+        rows.append((rec.decision, "3 Supply", rec.period, impact, options))
+    return pd.DataFrame(rows, columns=["gap", "stage", "period", "impact", "options"])

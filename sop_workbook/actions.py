@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import plan_history as plan_history_table
 from .errors import SopError
+from .frames import blank
 from .input_rows import take_typed_rows, write_input_table
 from .periods import parse_period, shift_period
 from .review import demand_plan
@@ -338,12 +339,7 @@ def _reason_codes(book) -> list[str]:
     lists = _optional_table(book, "lst_tables")
     if "reason_code" not in lists:
         return []
-    return [str(v).strip() for v in lists["reason_code"] if not _blank(v)]
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or (
-        isinstance(value, str) and not value.strip())
+    return [str(v).strip() for v in lists["reason_code"] if not blank(v)]
 
 
 def _key_text(value) -> str:
@@ -376,20 +372,20 @@ def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | Non
         def cell(column: str, row=row) -> str:
             return f"{sheet}!{book.column_letter('plan_overrides', column)}{row}"
 
-        item = "" if _blank(rec.get("item_no")) else _key_text(rec.get("item_no"))
+        item = "" if blank(rec.get("item_no")) else _key_text(rec.get("item_no"))
         if not item:
             problems.append(f"{cell('item_no')}: item_no is empty")
         elif known_items is not None and item not in known_items:
             problems.append(f"{cell('item_no')}: item {item!r} is not in the items table")
         location = rec.get("location_code")
-        if _blank(location):
+        if blank(location):
             problems.append(f"{cell('location_code')}: location_code is empty")
         elif known_locations is not None and _key_text(location) not in known_locations:
             problems.append(f"{cell('location_code')}: location {_key_text(location)!r} is "
                             "not in the locations table")
         reason = rec.get("reason_code")
-        if reasons and (_blank(reason) or str(reason).strip() not in reasons):
-            shown = "empty" if _blank(reason) else repr(str(reason).strip())
+        if reasons and (blank(reason) or str(reason).strip() not in reasons):
+            shown = "empty" if blank(reason) else repr(str(reason).strip())
             problems.append(f"{cell('reason_code')}: reason code {shown} is not one of "
                             f"Config's reason codes ({', '.join(reasons)})")
     if problems:

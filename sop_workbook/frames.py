@@ -21,6 +21,23 @@ from .periods import month_of_periods, parse_period, period_range
 KEYS = ["item_no", "location_code"]
 
 
+def blank(value) -> bool:
+    """An empty cell: ``None``, NaN/NaT, or text of spaces only."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def cell_text(value) -> str:
+    """A cell as text, stripped; an empty cell (:func:`blank`) is ``''``."""
+    return "" if blank(value) else str(value).strip()
+
+
 def read_columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataFrame:
     """The listed columns of ``frame`` (its names read stripped and lower-cased), missing
     ones filled with the default; ``None`` or a frame without columns is read as an

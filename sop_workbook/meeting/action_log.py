@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..errors import SopError
-from .calendar import _as_date, _blank, _text
+from ..frames import blank, cell_text
+from .calendar import as_date
 from .tableref import TableRef
 
 ACTION_COLUMNS = ["id", "action", "owner", "due", "status", "stage", "cycle", "notes"]
@@ -39,7 +40,7 @@ CLOSED = ("done", "cancelled")
 
 
 def _cycle_text(value) -> str:
-    if _blank(value):
+    if blank(value):
         return ""
     if isinstance(value, (dt.date, pd.Timestamp)):
         return f"{value:%Y-%m}"
@@ -50,7 +51,7 @@ def _cycle_text(value) -> str:
 
 
 def _id_text(value) -> str:
-    if _blank(value):
+    if blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -69,35 +70,35 @@ def validate_actions(actions: pd.DataFrame, statuses=STATUSES,
     if missing:
         raise SopError(f"table {ref.table} has no column(s) {', '.join(missing)}",
                        f"expected columns: {', '.join(ACTION_COLUMNS)}")
-    allowed = [str(s).strip().lower() for s in statuses if not _blank(s)]
+    allowed = [str(s).strip().lower() for s in statuses if not blank(s)]
     rows, problems = [], []
     for idx, rec in actions.iterrows():
         row = {c: rec.get(c) for c in ACTION_COLUMNS}
         where = ref.row(idx)
-        status = _text(rec.get("status")).lower()
+        status = cell_text(rec.get("status")).lower()
         if status not in allowed:
-            problems.append(f"{where}, column status: {_text(rec.get('status'))!r} is not one "
+            problems.append(f"{where}, column status: {cell_text(rec.get('status'))!r} is not one "
                             f"of {', '.join(allowed)}")
-        if not _text(rec.get("action")):
+        if not cell_text(rec.get("action")):
             problems.append(f"{where}, column action: the action is empty")
-        if not _text(rec.get("owner")):
+        if not cell_text(rec.get("owner")):
             problems.append(f"{where}, column owner: the action has no owner")
         due = None
-        if _blank(rec.get("due")):
+        if blank(rec.get("due")):
             if status not in CLOSED:
                 problems.append(f"{where}, column due: an open action needs a due date")
         else:
             try:
-                due = _as_date(rec.get("due"))
+                due = as_date(rec.get("due"))
             except ValueError as exc:
                 problems.append(f"{where}, column due: {exc}")
         try:
             row["cycle"] = _cycle_text(rec.get("cycle"))
         except ValueError as exc:
             problems.append(f"{where}, column cycle: {exc}")
-        row.update(id=_id_text(rec.get("id")), action=_text(rec.get("action")),
-                   owner=_text(rec.get("owner")), due=due, status=status,
-                   stage=_text(rec.get("stage")), notes=_text(rec.get("notes")))
+        row.update(id=_id_text(rec.get("id")), action=cell_text(rec.get("action")),
+                   owner=cell_text(rec.get("owner")), due=due, status=status,
+                   stage=cell_text(rec.get("stage")), notes=cell_text(rec.get("notes")))
         rows.append(row)
     if problems:
         raise SopError(f"the action log ({ref.table}) has {len(problems)} problem(s)",
@@ -107,8 +108,8 @@ def validate_actions(actions: pd.DataFrame, statuses=STATUSES,
 
 def overdue(actions: pd.DataFrame, as_of: dt.date) -> pd.Series:
     """True for each open/in-progress action due before ``as_of`` (validated log)."""
-    as_of = _as_date(as_of)
-    flags = [r["status"] in OPEN and isinstance(r["due"], dt.date) and _as_date(r["due"]) < as_of
+    as_of = as_date(as_of)
+    flags = [r["status"] in OPEN and isinstance(r["due"], dt.date) and as_date(r["due"]) < as_of
              for r in actions.to_dict("records")]
     return pd.Series(flags, index=actions.index, dtype=bool)
 
@@ -137,7 +138,7 @@ def restate(actions: pd.DataFrame, cycle: str, as_of: dt.date | None = None) -> 
     (YYYY-MM). ``as_of`` (default today) decides what is overdue. Each list is sorted by
     due date then id."""
     cycle = _cycle_text(cycle)
-    as_of = _as_date(as_of) if as_of is not None else dt.date.today()
+    as_of = as_date(as_of) if as_of is not None else dt.date.today()
     if not len(actions):
         empty = pd.DataFrame(columns=ACTION_COLUMNS)
         return Restatement(cycle, as_of, empty, empty, empty, empty)
@@ -176,7 +177,7 @@ def next_id(actions: pd.DataFrame) -> str:
 def add_action(actions: pd.DataFrame, action: str, owner: str, due, *, stage: str = "",
                cycle: str = "", notes: str = "", status: str = "open") -> pd.DataFrame:
     """The log with one more row (a new id); the row is validated like the others."""
-    row = {"id": next_id(actions), "action": action, "owner": owner, "due": _as_date(due),
+    row = {"id": next_id(actions), "action": action, "owner": owner, "due": as_date(due),
            "status": status, "stage": stage, "cycle": cycle, "notes": notes}
     validate_actions(pd.DataFrame([row]), ref=TableRef("new action"))
     base = actions.reindex(columns=ACTION_COLUMNS)
@@ -196,5 +197,5 @@ def set_status(actions: pd.DataFrame, action_id, status: str, note: str = "") ->
     out.loc[hit, "status"] = status
     if note:
         out.loc[hit, "notes"] = out.loc[hit, "notes"].map(
-            lambda n: f"{_text(n)}; {note}" if _text(n) else note)
+            lambda n: f"{cell_text(n)}; {note}" if cell_text(n) else note)
     return out

@@ -14,13 +14,12 @@ import datetime as dt
 import pandas as pd
 
 from ..errors import SopError
+from ..frames import blank, cell_text
 from .action_log import validate_actions
 from .calendar import (
     DEFAULT_DURATION,
     DURATION_COLUMN,
-    _as_date,
-    _blank,
-    _text,
+    as_date,
     generate_calendar,
     stage_number,
 )
@@ -37,7 +36,7 @@ def optional_value(book, name: str, default=None):
             value = book.result_of_name(name)
     except SopError:
         return default
-    return default if _blank(value) else value
+    return default if blank(value) else value
 
 
 def optional_table(book, name: str) -> pd.DataFrame | None:
@@ -56,7 +55,7 @@ def table_ref(book, name: str) -> TableRef:
 
 
 def current_cycle(book) -> str:
-    period = _text(optional_value(book, "cfg_current_period"))
+    period = cell_text(optional_value(book, "cfg_current_period"))
     if not period:
         raise SopError("the workbook has no current period (Config: cfg_current_period)")
     _check_cycle(period)
@@ -78,8 +77,8 @@ def build_calendar(book, year: int) -> pd.DataFrame:
         raise SopError("the Calendar sheet has no meeting rules (table cal_rules is empty)")
     return generate_calendar(
         year, rules, optional_table(book, "cal_launches"),
-        country=_text(optional_value(book, "cfg_holiday_country", "US")),
-        subdiv=_text(optional_value(book, "cfg_holiday_subdiv", "")) or None,
+        country=cell_text(optional_value(book, "cfg_holiday_country", "US")),
+        subdiv=cell_text(optional_value(book, "cfg_holiday_subdiv", "")) or None,
         closures=optional_table(book, "cal_closures"),
         rules_ref=table_ref(book, "cal_rules"), launches_ref=table_ref(book, "cal_launches"),
         closures_ref=table_ref(book, "cal_closures"))
@@ -97,7 +96,7 @@ def write_calendar(book, events: pd.DataFrame, year: int | None = None) -> int:
             keep = keep[[c for c in keep.columns if c in frame.columns]]
             if len(keep):
                 frame = pd.concat([keep, frame], ignore_index=True)
-                key = frame["date"].map(lambda d: _as_date(d) if not _blank(d) else dt.date.max)
+                key = frame["date"].map(lambda d: as_date(d) if not blank(d) else dt.date.max)
                 frame = frame.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k")
     book.write_table("cal_events", frame.reset_index(drop=True))
     return len(events)
@@ -106,17 +105,18 @@ def write_calendar(book, events: pd.DataFrame, year: int | None = None) -> int:
 def _meetings(frame: pd.DataFrame, durations: dict[str, int]) -> list[Meeting]:
     out = []
     for r in frame.to_dict("records"):
-        event = _text(r.get("event"))
-        if not event or _blank(r.get("date")):
+        event = cell_text(r.get("event"))
+        if not event or blank(r.get("date")):
             continue
         duration = r.get(DURATION_COLUMN)
-        minutes = int(float(duration)) if not _blank(duration) else durations.get(
+        minutes = int(float(duration)) if not blank(duration) else durations.get(
             event.lower(), DEFAULT_DURATION)
         time = r.get("time")
         if isinstance(time, (dt.time, dt.datetime)):
             time = f"{time.hour:02d}:{time.minute:02d}"
-        out.append(Meeting(event, _text(r.get("stage")), _as_date(r.get("date")),
-                           _text(time), minutes, _text(r.get("owner")), _text(r.get("notes"))))
+        out.append(Meeting(event, cell_text(r.get("stage")), as_date(r.get("date")),
+                           cell_text(time), minutes, cell_text(r.get("owner")),
+                           cell_text(r.get("notes"))))
     return out
 
 
@@ -129,9 +129,9 @@ def cycle_meetings(book, cycle: str, calendars: dict[int, pd.DataFrame] | None =
     durations = {}
     if rules is not None and len(rules):
         for r in rules.to_dict("records"):
-            if _text(r.get("event")) and not _blank(r.get("duration_min")):
+            if cell_text(r.get("event")) and not blank(r.get("duration_min")):
                 with contextlib.suppress(TypeError, ValueError):
-                    durations[_text(r["event"]).lower()] = int(float(r["duration_min"]))
+                    durations[cell_text(r["event"]).lower()] = int(float(r["duration_min"]))
     stored = optional_table(book, "cal_events")
     if stored is not None and len(stored) and "cycle" in stored:
         rows = stored[stored["cycle"].map(_cycle_of) == cycle]
@@ -149,7 +149,7 @@ def _cycle_of(value) -> str:
     """A cycle cell as "YYYY-MM" (Excel may have turned typed text into a date)."""
     if isinstance(value, (dt.date, pd.Timestamp)):
         return f"{value:%Y-%m}"
-    return _text(value)
+    return cell_text(value)
 
 
 def next_cycle(cycle: str) -> str:
@@ -185,13 +185,13 @@ def meeting_pack(book, cycle: str | None = None, as_of: dt.date | None = None
         ordered = sorted(rules.to_dict("records"),
                          key=lambda r: stage_number(r.get("stage")) or 99)
         for r in ordered:
-            owner = _text(r.get("owner"))
+            owner = cell_text(r.get("owner"))
             if owner and owner not in attendees:
                 attendees.append(owner)
     scorecard, period = _scorecard(book)
     actions = book.read_table("act_log")
     return MeetingPack(
-        company=_text(optional_value(book, "cfg_company_name", "")), cycle=cycle,
+        company=cell_text(optional_value(book, "cfg_company_name", "")), cycle=cycle,
         meetings=meetings, next_meetings=following, attendees=attendees,
         scorecard=scorecard, scorecard_period=period,
         gaps=optional_table(book, "presop_decisions"),
@@ -201,5 +201,5 @@ def meeting_pack(book, cycle: str | None = None, as_of: dt.date | None = None
 
 
 def recipients(book) -> list[str]:
-    text = _text(optional_value(book, "cfg_meeting_emails", ""))
+    text = cell_text(optional_value(book, "cfg_meeting_emails", ""))
     return [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..errors import SopError
+from ..frames import blank, cell_text
 from .tableref import TableRef
 
 RULE_COLUMNS = ["event", "stage", "owner", "rule", "time", "duration_min", "notes"]
@@ -183,7 +184,7 @@ class WorkingDays:
         self.closures: dict[dt.date, str] = {}
         for item in closures:
             day, reason = item if isinstance(item, tuple) else (item, "")
-            self.closures[_as_date(day)] = str(reason or "company closure")
+            self.closures[as_date(day)] = str(reason or "company closure")
         self._months: dict[tuple[int, int], list[dt.date]] = {}
 
     def why_not_working(self, day: dt.date) -> str:
@@ -217,16 +218,7 @@ class WorkingDays:
 # ----------------------------------------------------------------------------- values
 
 
-def _blank(value) -> bool:
-    return (value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-            or (isinstance(value, str) and not value.strip()))
-
-
-def _text(value) -> str:
-    return "" if _blank(value) else str(value).strip()
-
-
-def _as_date(value) -> dt.date:
+def as_date(value) -> dt.date:
     """A cell value as a date (datetime, date, Timestamp or ISO text); ValueError if not."""
     if isinstance(value, pd.Timestamp):
         if pd.isna(value):
@@ -241,12 +233,12 @@ def _as_date(value) -> dt.date:
             return dt.date.fromisoformat(value.strip()[:10])
         except ValueError:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    raise ValueError("no date" if _blank(value) else f"{value!r} is not a date")
+    raise ValueError("no date" if blank(value) else f"{value!r} is not a date")
 
 
 def _as_time(value) -> str:
     """A time cell (text "9:00"/"09:00", time, datetime or a day fraction) as "HH:MM"."""
-    if _blank(value):
+    if blank(value):
         raise ValueError("no time")
     if isinstance(value, dt.datetime):
         value = value.time()
@@ -262,7 +254,7 @@ def _as_time(value) -> str:
 
 
 def _as_duration(value) -> int:
-    if _blank(value):
+    if blank(value):
         return DEFAULT_DURATION
     try:
         minutes = float(value)
@@ -275,7 +267,7 @@ def _as_duration(value) -> int:
 
 def stage_number(stage) -> int | None:
     """1 for "1 Performance" … 6 for "6 Executive"; None for text without a number."""
-    m = re.match(r"\s*(\d+)", _text(stage))
+    m = re.match(r"\s*(\d+)", cell_text(stage))
     return int(m.group(1)) if m else None
 
 
@@ -297,7 +289,7 @@ def _closure_list(closures, ref: TableRef) -> list[tuple[dt.date, str]]:
         out, problems = [], []
         for idx, rec in closures.iterrows():
             try:
-                out.append((_as_date(rec.get("date")), _text(rec.get("reason"))))
+                out.append((as_date(rec.get("date")), cell_text(rec.get("reason"))))
             except ValueError as exc:
                 problems.append(f"{ref.row(idx)}, column date: {exc}")
         if problems:
@@ -328,7 +320,7 @@ def _read_rules(rules: pd.DataFrame, ref: TableRef) -> list[_RuleRow]:
                        f"expected columns: {', '.join(RULE_COLUMNS)}")
     parsed, problems, seen = [], [], {}
     for idx, rec in rules.iterrows():
-        event = _text(rec.get("event"))
+        event = cell_text(rec.get("event"))
         where = f"{ref.row(idx)}" + (f" (event {event!r})" if event else "")
         if not event:
             problems.append(f"{where}, column event: the event has no name")
@@ -353,8 +345,9 @@ def _read_rules(rules: pd.DataFrame, ref: TableRef) -> list[_RuleRow]:
             problems.append(f"{where}, column duration_min: {exc}")
             duration = None
         if rule and time and duration and event:
-            parsed.append(_RuleRow(idx, event, _text(rec.get("stage")), _text(rec.get("owner")),
-                                   rule, time, duration, _text(rec.get("notes"))))
+            parsed.append(_RuleRow(idx, event, cell_text(rec.get("stage")),
+                                   cell_text(rec.get("owner")),
+                                   rule, time, duration, cell_text(rec.get("notes"))))
     if problems:
         raise SopError(f"{ref.table}: {len(problems)} problem(s) in the meeting rules",
                        "\n".join(problems))
@@ -431,11 +424,11 @@ def generate_calendar(year: int, rules, launches=None, country: str | None = "US
 def _launch_rows(year: int, launches: pd.DataFrame, ref: TableRef) -> list[dict]:
     rows, problems = [], []
     for idx, rec in launches.iterrows():
-        name, item = _text(rec.get("launch")), _text(rec.get("item_no"))
-        if not name and not item and _blank(rec.get("date")):
+        name, item = cell_text(rec.get("launch")), cell_text(rec.get("item_no"))
+        if not name and not item and blank(rec.get("date")):
             continue
         try:
-            day = _as_date(rec.get("date"))
+            day = as_date(rec.get("date"))
         except ValueError as exc:
             problems.append(f"{ref.row(idx)}, column date: {exc}")
             continue
@@ -446,8 +439,8 @@ def _launch_rows(year: int, launches: pd.DataFrame, ref: TableRef) -> list[dict]
             continue
         title = f"Launch: {name or item}" + (f" ({item})" if name and item else "")
         rows.append({"cycle": f"{day:%Y-%m}", "date": day, "weekday": f"{day:%a}", "time": "",
-                     "event": title, "stage": "", "owner": _text(rec.get("owner")),
-                     "notes": _text(rec.get("notes")), DURATION_COLUMN: None,
+                     "event": title, "stage": "", "owner": cell_text(rec.get("owner")),
+                     "notes": cell_text(rec.get("notes")), DURATION_COLUMN: None,
                      "_stage_no": None})
     if problems:
         raise SopError(f"{ref.table}: {len(problems)} bad launch row(s)", "\n".join(problems))

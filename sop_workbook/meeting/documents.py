@@ -21,8 +21,9 @@ from email.utils import format_datetime, make_msgid
 import pandas as pd
 
 from ..errors import SopError
+from ..frames import blank, cell_text
 from .action_log import CLOSED, Restatement, restate
-from .calendar import _as_date, _blank, _text, stage_number
+from .calendar import as_date, stage_number
 
 # ----------------------------------------------------------------------------- data
 
@@ -206,16 +207,16 @@ def _cell(value) -> str:
         return f"{value:%Y-%m-%d}"
     if isinstance(value, dt.date):
         return f"{value:%Y-%m-%d}"
-    return _text(value)
+    return cell_text(value)
 
 
 def _due(value) -> str:
-    if _blank(value):
+    if blank(value):
         return ""
     try:
-        return f"{_as_date(value):%a %d %b %Y}"
+        return f"{as_date(value):%a %d %b %Y}"
     except ValueError:
-        return _text(value)
+        return cell_text(value)
 
 
 # ----------------------------------------------------------------------------- render
@@ -325,7 +326,7 @@ def _open_rows(pack: MeetingPack, frame: pd.DataFrame, stage: int | None) -> pd.
 def _action_rows(frame: pd.DataFrame, late_ids: set, with_status: bool = True) -> list[list]:
     rows = []
     for idx, r in frame.iterrows():
-        status = _text(r.get("status"))
+        status = cell_text(r.get("status"))
         flag = Badge("OVERDUE") if idx in late_ids else status
         row = [r.get("id"), r.get("action"), r.get("owner"), _due(r.get("due"))]
         if with_status:
@@ -352,13 +353,13 @@ def _gap_rows(pack: MeetingPack) -> list[list]:
     rows = []
     gaps = pack.gaps if pack.gaps is not None else pd.DataFrame()
     for r in gaps.to_dict("records"):
-        if _text(r.get("status")).lower() in CLOSED or not _text(r.get("gap")):
+        if cell_text(r.get("status")).lower() in CLOSED or not cell_text(r.get("gap")):
             continue
         rows.append([r.get("gap"), r.get("stage"), r.get("impact"), r.get("options"),
                      r.get("recommendation"), r.get("owner"), _due(r.get("decide_by"))])
     decisions = pack.decisions if pack.decisions is not None else pd.DataFrame()
     for r in decisions.to_dict("records"):
-        if _text(r.get("status")).lower() in ("proposed", "") and _text(r.get("decision")):
+        if cell_text(r.get("status")).lower() in ("proposed", "") and cell_text(r.get("decision")):
             rows.append([r.get("decision"), "6 Executive", "", "", "proposed", r.get("owner"),
                          _due(r.get("due"))])
     return rows
@@ -388,7 +389,8 @@ def _attendees(pack: MeetingPack, stage: int, meeting: Meeting) -> list[str]:
         names = [meeting.owner]
         for frame, col in ((pack.actions, "stage"), (pack.gaps, "stage")):
             if frame is not None and len(frame) and col in frame:
-                names += [_text(o) for o, s in zip(frame.get("owner", []), frame[col], strict=False)
+                names += [cell_text(o) for o, s in zip(frame.get("owner", []), frame[col],
+                                                        strict=False)
                           if stage_number(s) == stage]
     seen, out = set(), []
     for n in names:
@@ -501,13 +503,13 @@ def minutes(pack: MeetingPack, stage: int = 6) -> Document:
                                 for k in exc])]
     blocks.append(_Block("h2", "Decisions"))
     decisions = pack.decisions if pack.decisions is not None else pd.DataFrame()
-    taken = [r for r in decisions.to_dict("records") if _text(r.get("decision"))]
+    taken = [r for r in decisions.to_dict("records") if cell_text(r.get("decision"))]
     if taken:
         blocks.append(_Block("table", headers=["decision", "owner", "due", "status"],
                              rows=[[r.get("decision"), r.get("owner"), _due(r.get("due")),
-                                    Badge(_text(r.get("status")).upper())
-                                    if _text(r.get("status")).upper() in _BADGE
-                                    else _text(r.get("status"))] for r in taken]))
+                                    Badge(cell_text(r.get("status")).upper())
+                                    if cell_text(r.get("status")).upper() in _BADGE
+                                    else cell_text(r.get("status"))] for r in taken]))
     else:
         blocks.append(_Block("p", "No decisions recorded."))
     restated = _restated(pack, as_of)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import uuid
 
 import pandas as pd
 
 from ..errors import SopError
+from ..frames import cell_text
 from .calendar import DEFAULT_DURATION, DURATION_COLUMN
 
 UID_DOMAIN = "sop-workbook"
@@ -42,12 +42,6 @@ def _date(value) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return ""
-    return str(value).strip()
-
-
 def calendar_to_ics(events: pd.DataFrame, company: str = "", *, tzid: str | None = None,
                     stamp: dt.datetime | None = None) -> bytes:
     """The ``cal_events`` rows (as :func:`generate_calendar` returns them, or read back
@@ -66,7 +60,7 @@ def calendar_to_ics(events: pd.DataFrame, company: str = "", *, tzid: str | None
                            "or leave it empty for floating local times.") from None
     stamp = (stamp or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     sequence = max(0, int((stamp - _EPOCH).total_seconds() // 60))
-    company = _text(company)
+    company = cell_text(company)
     cal = Calendar()
     cal.add("prodid", "-//sop-workbook//S&OP calendar//EN")
     cal.add("version", "2.0")
@@ -78,7 +72,7 @@ def calendar_to_ics(events: pd.DataFrame, company: str = "", *, tzid: str | None
         cal.add("x-wr-timezone", str(tzid).strip())
     seen: dict[str, int] = {}
     for rec in events.to_dict("records"):
-        title, cycle = _text(rec.get("event")), _text(rec.get("cycle"))
+        title, cycle = cell_text(rec.get("event")), cell_text(rec.get("cycle"))
         if not title:
             continue
         day = _date(rec.get("date"))
@@ -93,12 +87,12 @@ def calendar_to_ics(events: pd.DataFrame, company: str = "", *, tzid: str | None
         ev.add("dtstamp", stamp)
         ev.add("sequence", sequence)
         ev.add("summary", f"{company}: {title}" if company else title)
-        time = _text(rec.get("time"))
+        time = cell_text(rec.get("time"))
         if time:
             hour, minute = (int(x) for x in time.split(":")[:2])
             start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
             duration = rec.get(DURATION_COLUMN)
-            minutes = DEFAULT_DURATION if _text(duration) == "" else int(float(duration))
+            minutes = DEFAULT_DURATION if cell_text(duration) == "" else int(float(duration))
             ev.add("dtstart", start)
             ev.add("dtend", start + dt.timedelta(minutes=minutes))
             ev.add("transp", "OPAQUE")
@@ -106,7 +100,7 @@ def calendar_to_ics(events: pd.DataFrame, company: str = "", *, tzid: str | None
             ev.add("dtstart", day)
             ev.add("dtend", day + dt.timedelta(days=1))
             ev.add("transp", "TRANSPARENT")
-        stage, owner, notes = (_text(rec.get(k)) for k in ("stage", "owner", "notes"))
+        stage, owner, notes = (cell_text(rec.get(k)) for k in ("stage", "owner", "notes"))
         lines = [f"S&OP cycle {cycle}"]
         if stage:
             lines.append(f"Stage: {stage}")

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, SopError
-from ..frames import months_of
+from ..frames import blank, cell_text, months_of
 from ..kpi import Facts
 from ..periods import format_period, parse_period, shift_period
 from . import forecasting
@@ -139,21 +139,6 @@ def statistical_baseline(history: pd.DataFrame, current_period: str, horizon: in
 # --------------------------------------------------------------------------- events
 
 
-def _blank(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _text(value) -> str:
-    return "" if _blank(value) else str(value).strip()
-
-
 def _period_cell(value) -> int:
     """A period cell: ``YYYY-MM`` text, or a date (Excel turns typed 2026-11 into one)."""
     if isinstance(value, (dt.date, pd.Timestamp)):
@@ -163,7 +148,7 @@ def _period_cell(value) -> int:
 
 def _number_cell(value) -> float:
     """Blank → 0; a number (not a bool) → float; anything else raises ValueError."""
-    if _blank(value):
+    if blank(value):
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (numbers.Number, str)):
         raise ValueError
@@ -196,13 +181,13 @@ def validate_events(events: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         def bad(column: str, message: str, n=n) -> None:
             problems.append(Problem("events", n, column, message))
 
-        kind = _text(rec["kind"]).lower()
+        kind = cell_text(rec["kind"]).lower()
         if kind not in EVENT_KINDS:
             bad("kind", f"kind {rec['kind']!r} is not one of {', '.join(EVENT_KINDS)}")
         months = {}
         for col in ("period_from", "period_to"):
             value = rec[col]
-            if _blank(value):
+            if blank(value):
                 if col == "period_from":
                     bad(col, "period_from is empty")
                 continue
@@ -222,7 +207,7 @@ def validate_events(events: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         if values.get("uplift_pct", 0.0) < -1:
             bad("uplift_pct", f"uplift_pct {rec['uplift_pct']!r} is below −100 % (a "
                 "percentage is stored as a fraction: 0.1 = 10 %)")
-        item, category = _text(rec["item_no"]), _text(rec["category"])
+        item, category = cell_text(rec["item_no"]), cell_text(rec["category"])
         if item and item not in category_of.index:
             bad("item_no", f"item {item!r} is not in the items table")
         elif item and category and category_of[item] != category:
@@ -230,8 +215,8 @@ def validate_events(events: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
                 f"{category!r}")
         if category and category not in categories:
             bad("category", f"category {category!r} is not in the items table")
-        rows.append({"row": n, "event": _text(rec["event"]), "kind": kind, "item_no": item,
-                     "category": category, "location_code": _text(rec["location_code"]),
+        rows.append({"row": n, "event": cell_text(rec["event"]), "kind": kind, "item_no": item,
+                     "category": category, "location_code": cell_text(rec["location_code"]),
                      "month_from": months.get("period_from", -1),
                      "month_to": months.get("period_to", months.get("period_from", -1)),
                      "uplift_pct": values.get("uplift_pct", 0.0),

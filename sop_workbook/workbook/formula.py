@@ -56,7 +56,7 @@ def _edate(serial, months) -> int:
 _DATE_FORMATS = {"YYYY-MM": "%Y-%m", "YYYY-MM-DD": "%Y-%m-%d", "YYYYMM": "%Y%m"}
 
 
-def _text(value, fmt) -> str:
+def _excel_text(value, fmt) -> str:
     pattern = _DATE_FORMATS.get(str(fmt).upper())
     if pattern is None:
         raise FormulaError(f"TEXT format {fmt!r} is not supported headless")
@@ -214,7 +214,7 @@ def _logical(value) -> bool:
 
 
 FUNCTIONS: dict[str, Callable] = {
-    "TEXT": _text,
+    "TEXT": _excel_text,
     "EDATE": _edate,
     "DATEVALUE": _datevalue,
     "DATE": lambda y, m, d: _serial(dt.date(int(_number(y)), int(_number(m)),

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from .cli_console import err, out
+from .cli_console import fail as _fail
 from .errors import SopError
 
 app = typer.Typer(
@@ -30,8 +31,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
 
 
 class Format(StrEnum):
@@ -69,13 +68,6 @@ class Dimension(StrEnum):
     vendor = "vendor"
     salesperson = "salesperson"
     work_center = "work_center"
-
-
-def _fail(exc: SopError) -> None:
-    err.print(f"error: {exc.summary}", markup=False, highlight=False, soft_wrap=True)
-    if exc.detail:
-        err.print(exc.detail, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _progress() -> Progress:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from . import cli_console as console
 from .errors import SopError
 
 _Workbook = Annotated[Path, typer.Argument(help="The S&OP workbook (.xlsm).",
@@ -26,12 +27,6 @@ _From = Annotated[str | None, typer.Option("--from", help="Sender of the e-mail 
                                            " none; the mail client fills it in).")]
 _AsOf = Annotated[str | None, typer.Option("--as-of", help="Judge overdue actions as of this "
                                            "date YYYY-MM-DD (default: the meeting's date).")]
-
-
-def _cli():
-    from . import cli  # imported late: cli.py imports this module to register the commands
-
-    return cli
 
 
 def _as_of(text: str | None) -> dt.date | None:
@@ -73,7 +68,6 @@ def calendar_cmd(
     "Nth <weekday>", "last <weekday>" (a weekday on a holiday moves to the next working
     day). Each stage must fall after the previous one.
     """
-    cli = _cli()
     from .input_rows import take_typed_rows
     from .meeting import calendar_to_ics
     from .meeting.book import build_calendar, current_cycle, optional_value, write_calendar
@@ -98,22 +92,21 @@ def calendar_cmd(
         if data is not None:
             _write({ics: data})
     except SopError as exc:
-        cli._fail(exc)
+        console.fail(exc)
     meetings = int((events["time"] != "").sum())
     launches = len(events) - meetings
     if save:
-        cli.out.print(f"wrote {meetings} meetings and {launches} launches of {year} into "
+        console.out.print(f"wrote {meetings} meetings and {launches} launches of {year} into "
                       f"{workbook} (cal_events)", markup=False)
     if data is not None:
-        cli.out.print(f"wrote {ics} ({len(events)} events)", markup=False)
+        console.out.print(f"wrote {ics} ({len(events)} events)", markup=False)
     if not save and data is None:
-        cli.out.print(events.drop(columns=["duration_min"]).to_string(index=False),
+        console.out.print(events.drop(columns=["duration_min"]).to_string(index=False),
                       markup=False, highlight=False)
 
 
 def _documents(kind: str, workbook: Path, stage: int, out: Path | None, cycle: str | None,
                from_: str | None, as_of: str | None) -> None:
-    cli = _cli()
     from .input_rows import take_typed_rows
     from .meeting import agenda, minutes, to_eml
     from .meeting.book import meeting_pack, recipients
@@ -131,13 +124,13 @@ def _documents(kind: str, workbook: Path, stage: int, out: Path | None, cycle: s
                  folder / f"{kind}.eml": eml}
         _write(files)
     except SopError as exc:
-        cli._fail(exc)
+        console.fail(exc)
     if not pack.scorecard:
-        cli.err.print("warning: the scorecard has no values yet (run sop refresh); the "
+        console.err.print("warning: the scorecard has no values yet (run sop refresh); the "
                       "KPI exceptions are left out", markup=False, highlight=False,
                       soft_wrap=True)
     for path in files:
-        cli.out.print(f"wrote {path}", markup=False)
+        console.out.print(f"wrote {path}", markup=False)
 
 
 def agenda_cmd(

@@ -8,6 +8,10 @@ source against these specs; nothing else in the package hard-codes column lists.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Column types understood by the loader.
 TEXT = "text"  # kept verbatim (stripped); text that looks like a formula stays text
@@ -323,3 +327,40 @@ PLAN_SNAPSHOTS = TableSpec(
     {"snapshot_period": PERIOD, "period": PERIOD, "quantity": NUMBER,
      "baseline_quantity": NUMBER},
 )
+
+
+# ----------------------------------------------------------------------------- loaded data
+
+#: Numbers beyond this magnitude are rejected (they would overflow sums and Excel cells).
+MAX_ABS_NUMBER = 1e15
+
+
+@dataclass
+class SourceData:
+    """The validated contract tables, typed: dates as ``datetime64``, periods as ``YYYY-MM``
+    text, numbers as ``float64``, line numbers as ``int64``, text as strings."""
+
+    tables: dict[str, pd.DataFrame]
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+
+def bad_value_message(kind: str, value: object) -> str:
+    """The message for a value that does not parse as ``kind`` (both source paths)."""
+    shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:40] + "…")
+    return {
+        NUMBER: f"{shown} is not a number (or is out of range ±{MAX_ABS_NUMBER:.0e})",
+        INT: f"{shown} is not a whole number",
+        DATE: f"{shown} is not a date (YYYY-MM-DD, 1900–2199)",
+        PERIOD: f"{shown} is not a period (YYYY-MM)",
+        BOOL: f"{shown} is not true/false",
+    }.get(kind, f"{shown} is not valid")

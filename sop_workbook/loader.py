@@ -15,44 +15,23 @@ that string, and is never turned into a formula by anything in this package.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import contract as c
+from .contract import MAX_ABS_NUMBER, SourceData, bad_value_message
 from .errors import Problem, SopError, SourceValidationError
 
 #: At most this many problems are listed for one table, column and kind of check.
 MAX_PROBLEMS_PER_CHECK = 50
-#: Numbers beyond this magnitude are rejected (they would overflow sums and Excel cells).
-MAX_ABS_NUMBER = 1e15
-
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _MIN_DATE, _MAX_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31")
-
-
-@dataclass
-class SourceData:
-    """The validated contract tables, typed: dates as ``datetime64``, periods as ``YYYY-MM``
-    text, numbers as ``float64``, line numbers as ``int64``, text as strings."""
-
-    tables: dict[str, pd.DataFrame]
-    source: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        return self.tables[name]
-
-    def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
-        if name in tables:
-            return tables[name]
-        raise AttributeError(name)
 
 
 def load_source(
@@ -385,18 +364,6 @@ def _parse_dates(text: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.nd
     dates = dates.astype("datetime64[ns]")
     bad = present & dates.isna().to_numpy()
     return dates, bad
-
-
-def bad_value_message(kind: str, value: object) -> str:
-    """The message for a value that does not parse as ``kind`` (both source paths)."""
-    shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:40] + "…")
-    return {
-        c.NUMBER: f"{shown} is not a number (or is out of range ±{MAX_ABS_NUMBER:.0e})",
-        c.INT: f"{shown} is not a whole number",
-        c.DATE: f"{shown} is not a date (YYYY-MM-DD, 1900–2199)",
-        c.PERIOD: f"{shown} is not a period (YYYY-MM)",
-        c.BOOL: f"{shown} is not true/false",
-    }.get(kind, f"{shown} is not valid")
 
 
 def _problems_at(table, row_no, column, mask, message) -> list[Problem]:

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from . import kpi
+from .contract import SourceData
 from .kpi import standards
 from .kpi.cuts import DimensionNotApplicable
-from .loader import SourceData
 from .periods import parse_period
 
 

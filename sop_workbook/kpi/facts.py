@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..loader import SourceData
+from ..contract import SourceData
 from ..periods import NO_DAY, day_numbers, month_of_days, month_of_periods
 
 NONE_LABEL = "(none)"

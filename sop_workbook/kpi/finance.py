@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..loader import SourceData
+from ..contract import SourceData
 
 ASSESSMENTS = ("favourable", "unfavourable", "on budget")
 #: The assessment of a GL account that no posting-setup pair feeds (payroll, overheads …):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..loader import SourceData
+from ..contract import SourceData
 from ..periods import NO_DAY, day_numbers, month_of_days, parse_period
 from .cuts import DimensionNotApplicable
 

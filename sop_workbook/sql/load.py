@@ -13,8 +13,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import contract as c
+from ..contract import SourceData
 from ..errors import SourceValidationError
-from ..loader import SourceData, normalise_gl_sign
+from ..loader import normalise_gl_sign
 from .sources import open_source, shown_source
 from .validation import stage_and_validate, staged
 

@@ -29,8 +29,8 @@ from functools import partial
 import pandas as pd
 
 from .. import contract as c
+from ..contract import bad_value_message
 from ..errors import Problem
-from ..loader import bad_value_message
 from .dialect import PERIOD_RE, Dialect, literal
 from .sources import MAX_CELL_CHARS, Source, SourceTable, Task, file_problem
 from .typed import shown_text, stays_typed, typed_value

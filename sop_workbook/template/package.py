@@ -31,7 +31,6 @@ import struct
 import tempfile
 import threading
 import uuid
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,8 @@ from ms_ovba.Views.project_ole_file import ProjectOleFile
 from ms_ovba_compression.ms_ovba import MsOvba as MsOvbaCompression
 from ms_ovba_crypto import MsOvbaCrypto
 from xlwings.utils import VBAWriter
+
+from ..zip_parts import ZIP_TIMESTAMP, read_parts, write_parts
 
 __all__ = [
     "CORE_TIMESTAMP",
@@ -111,11 +112,9 @@ _PLAIN_WORKBOOK_CONTENT_TYPES = (
 )
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-#: Every zip entry gets this timestamp (the earliest a zip can hold) ...
-ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-#: ... and docProps/core.xml its created/modified dates, unless told otherwise.
+#: docProps/core.xml's created/modified dates, unless told otherwise (the zip entries':
+#: :data:`~sop_workbook.zip_parts.ZIP_TIMESTAMP`).
 CORE_TIMESTAMP = "1980-01-01T00:00:00Z"
-_ZIP_COMPRESSLEVEL = 6
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _MAX_IDENTIFIER = 31  # VBA identifiers are at most 31 characters in module names
@@ -823,28 +822,6 @@ def _set_core_timestamp(xml: bytes, timestamp: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _read_zip(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        names = z.namelist()
-        if len(set(names)) != len(names):
-            raise ValueError("the package has duplicate zip entries")
-        return {n: z.read(n) for n in names if not n.endswith("/")}
-
-
-def _write_zip(parts: Mapping[str, bytes]) -> bytes:
-    first = ["[Content_Types].xml", "_rels/.rels"]
-    order = [n for n in first if n in parts] + sorted(n for n in parts if n not in first)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name in order:
-            info = zipfile.ZipInfo(name, ZIP_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0  # MS-DOS, as Excel writes it; not the build machine's OS
-            info.external_attr = 0
-            z.writestr(info, parts[name], compresslevel=_ZIP_COMPRESSLEVEL)
-    return buf.getvalue()
-
-
 def make_macro_workbook(
     xlsx_bytes: bytes,
     vba_bin: bytes,
@@ -872,7 +849,7 @@ def make_macro_workbook(
       deflated at level 6 and dated 1980-01-01 00:00. Same inputs → same bytes (with the same
       zlib).
     """
-    parts = _read_zip(xlsx_bytes)
+    parts = read_parts(xlsx_bytes)
     for name in parts:
         if name.lower() == "xl/vbaproject.bin" or name.lower().startswith("customui/"):
             raise ValueError(f"expected a plain .xlsx, but it already has {name}")
@@ -969,4 +946,4 @@ def make_macro_workbook(
     if core_timestamp is not None and "docProps/core.xml" in parts:
         parts["docProps/core.xml"] = _set_core_timestamp(parts["docProps/core.xml"],
                                                          core_timestamp)
-    return _write_zip(parts)
+    return write_parts(parts)

@@ -94,10 +94,10 @@ def finish_package(data: bytes, anchors: Mapping[str, Mapping[str, str]] | None 
                    ) -> bytes:
     """The package ``data`` (an .xlsx/.xlsm zip) in Excel's own form (module docstring).
     ``anchors``: sheet title → {anchor cell: array ref} of the dynamic-array formulas."""
-    from ..template.package import _read_zip, _write_zip
+    from ..zip_parts import read_parts, write_parts
     from .recalc import _sheet_parts
 
-    parts = _read_zip(data)
+    parts = read_parts(data)
     anchors = {t: dict(a) for t, a in (anchors or {}).items() if a}
     sheet_parts = _sheet_parts(parts)
     for title, part in sheet_parts.items():
@@ -115,7 +115,7 @@ def finish_package(data: bytes, anchors: Mapping[str, Mapping[str, str]] | None 
             "utf-8")
     if anchors:
         _add_metadata_part(parts)
-    return _write_zip(parts)
+    return write_parts(parts)
 
 
 # --------------------------------------------------------------------------- parts

@@ -29,7 +29,7 @@ from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..kpi.aggregated import shared_lookups
-from ..template.package import _read_zip, _write_zip
+from ..zip_parts import read_parts, write_parts
 from .formula import FormulaError, XlError, evaluate
 
 _STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
@@ -406,7 +406,7 @@ def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
 def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> bytes:
     """Return the workbook bytes with ``values`` stored as the cached results of those
     formula cells (their formulas unchanged)."""
-    parts = _read_zip(data)
+    parts = read_parts(data)
     by_sheet: dict[str, dict[str, object]] = {}
     for (sheet, coord), value in values.items():
         by_sheet.setdefault(sheet, {})[coord] = value
@@ -427,4 +427,4 @@ def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> b
         xml = re.sub(r'<c r="([A-Z]+\d+)"((?:\s+[a-zA-Z:]+="[^"]*")*)\s*>(<f>.*?</f>|<f\s[^>]*>'
                      r'.*?</f>|<f\s[^>]*/>)(?:<v\s*/>|<v>.*?</v>)?</c>', replace, xml)
         parts[part] = xml.encode("utf-8")
-    return _write_zip(parts)
+    return write_parts(parts)

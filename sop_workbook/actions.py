@@ -21,6 +21,7 @@ from .errors import SopError
 from .frames import blank
 from .input_rows import take_typed_rows, write_input_table
 from .periods import parse_period, shift_period
+from .ports import Workbook
 from .review import demand_plan
 from .review.cycle import build_stage_tables
 from .review.inputs import Inputs, Settings
@@ -36,7 +37,7 @@ class RefreshReport:
     taken: list[str] = field(default_factory=list)  # rows typed below input tables, taken in
 
 
-def config_value(book, name: str, default: float | None, low: float, high: float, *,
+def config_value(book: Workbook, name: str, default: float | None, low: float, high: float, *,
                  whole: bool = False, label: str = "") -> float | None:
     """A number on the Config sheet (defined name ``name``), range-checked: empty → the
     default; text that is not a number, a fraction where a whole number is needed, or a
@@ -62,7 +63,7 @@ def config_value(book, name: str, default: float | None, low: float, high: float
     return int(number) if whole else number
 
 
-def config_choice(book, name: str, choices: tuple[str, ...], label: str = "") -> str:
+def config_choice(book: Workbook, name: str, choices: tuple[str, ...], label: str = "") -> str:
     """A choice on the Config sheet: empty → the first; anything else not listed is an
     error naming the cell."""
     try:
@@ -78,7 +79,7 @@ def config_choice(book, name: str, choices: tuple[str, ...], label: str = "") ->
     return text
 
 
-def _where(book, name: str, label: str) -> str:
+def _where(book: Workbook, name: str, label: str) -> str:
     try:
         cell = book.address(name)
     except Exception:  # an adapter without addresses, or a name pointing nowhere
@@ -86,14 +87,14 @@ def _where(book, name: str, label: str) -> str:
     return f"{cell} ({label or name.removeprefix('cfg_').replace('_', ' ')})"
 
 
-def check_config(book) -> None:
+def check_config(book: Workbook) -> None:
     """Every setting on the Config sheet range-checked (an error names the cell)."""
     options_from_config(book)
     settings_from_config(book)
     config_choice(book, "cfg_gl_income_sign", ("positive", "negative"))
 
 
-def options_from_config(book) -> KpiOptions:
+def options_from_config(book: Workbook) -> KpiOptions:
     """The KPI options set on the Config sheet (names cfg_*), range-checked."""
     return KpiOptions(
         tolerance_days=config_value(book, "cfg_tolerance_days", 0, 0, 365, whole=True),
@@ -127,7 +128,7 @@ def display_source(source: str) -> str:
         return text.split("://", 1)[0] + "://…"
 
 
-def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshReport:
+def refresh(book: Workbook, source: str, *, now: dt.datetime | None = None) -> RefreshReport:
     """Load and validate ``source``, write the data and aggregate tables, rebuild every
     review-stage table (demand plan, supply, finance, pre-S&OP, executive lists), recompute
     every KPI cell, stamp time and source. Planner inputs (overrides, events, comments,
@@ -166,7 +167,7 @@ def refresh(book, source: str, *, now: dt.datetime | None = None) -> RefreshRepo
     return RefreshReport(shown, rows, udf_cells, warnings, taken)
 
 
-def note_coverage(book, agg_sales: pd.DataFrame, current: str) -> list[str]:
+def note_coverage(book: Workbook, agg_sales: pd.DataFrame, current: str) -> list[str]:
     """Write Config's *Data loaded through* cell (cfg_data_through; skipped in a workbook
     made before it existed) and return the warning, if any, that the data's last loaded
     period and the workbook's last closed period differ (:mod:`sop_workbook.review.loaded`)."""
@@ -192,7 +193,7 @@ def start_period(agg_sales: pd.DataFrame) -> str:
     return shift_period(last, 1)
 
 
-def settings_from_config(book, current: str | None = None) -> Settings:
+def settings_from_config(book: Workbook, current: str | None = None) -> Settings:
     """The planning settings on the Config sheet (names cfg_*), with their defaults,
     range-checked (the horizon is at most the plan columns p01… of plan_demand);
     ``current``: the current period to use instead of Config's."""
@@ -211,14 +212,14 @@ def settings_from_config(book, current: str | None = None) -> Settings:
         labour_rate=config_value(book, "cfg_labour_rate", 0.0, 0, 1e7))
 
 
-def _optional_table(book, name: str) -> pd.DataFrame:
+def _optional_table(book: Workbook, name: str) -> pd.DataFrame:
     try:
         return book.read_table(name)
     except SopError:
         return pd.DataFrame()
 
 
-def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> Inputs:
+def read_inputs(book: Workbook, current: str, snapshots: pd.DataFrame | None = None) -> Inputs:
     """The planners' inputs, each checked (errors name sheet and cell); ``snapshots``: the
     plan history when the caller holds it already (as read_table would give it)."""
     return Inputs(
@@ -230,7 +231,7 @@ def read_inputs(book, current: str, snapshots: pd.DataFrame | None = None) -> In
     )
 
 
-def read_events(book) -> pd.DataFrame:
+def read_events(book: Workbook) -> pd.DataFrame:
     """The marketing events (Demand sheet, table plan_events), rows renumbered from 0;
     ``attrs["offsets"]`` keeps each row's offset below the header for error messages
     (the events are checked against the items when the plan is built)."""
@@ -241,7 +242,7 @@ def read_events(book) -> pd.DataFrame:
     return frame
 
 
-def build_stages(book, tables: dict, inputs: Inputs, settings: Settings
+def build_stages(book: Workbook, tables: dict, inputs: Inputs, settings: Settings
                  ) -> dict[str, pd.DataFrame]:
     """:func:`~sop_workbook.review.cycle.build_stage_tables`, with a planner-input problem
     reported as the sheet!cell to fix."""
@@ -264,12 +265,10 @@ def build_stages(book, tables: dict, inputs: Inputs, settings: Settings
                        "\n".join(lines)) from None
 
 
-def draw_category_charts(book, rollup: pd.DataFrame) -> None:
+def draw_category_charts(book: Workbook, rollup: pd.DataFrame) -> None:
     """One line chart per category on the Demand sheet: shipped history, baseline and
     consensus (rows of demand_rollup with location (all)). Headless only for now: the live
-    adapter keeps the charts of the last headless refresh."""
-    if not hasattr(book, "replace_charts"):
-        return
+    adapter's ``replace_charts`` keeps the charts of the last headless refresh."""
     from .charts import category_charts
 
     sheet, header_row = book.table_position("demand_rollup")
@@ -282,7 +281,7 @@ def draw_category_charts(book, rollup: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- the plan
 
 
-def current_period(book) -> str:
+def current_period(book: Workbook) -> str:
     value = str(book.get_value("cfg_current_period") or "").strip()
     try:
         parse_period(value)
@@ -295,7 +294,7 @@ def current_period(book) -> str:
     return value
 
 
-def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.DataFrame:
+def read_overrides(book: Workbook, current: str | None = None, horizon: int = 12) -> pd.DataFrame:
     """The planners' overrides (Demand sheet, table plan_overrides), checked: a quantity
     that is not a number, a period that is not YYYY-MM, or (given ``current``) a period
     outside the plan horizon is reported with its sheet and cell — never ignored or zeroed."""
@@ -333,7 +332,7 @@ def read_overrides(book, current: str | None = None, horizon: int = 12) -> pd.Da
     return frame
 
 
-def _reason_codes(book) -> list[str]:
+def _reason_codes(book: Workbook) -> list[str]:
     """The reason codes of the Config list (lst_tables, column reason_code); empty if the
     workbook has no such list."""
     lists = _optional_table(book, "lst_tables")
@@ -349,7 +348,7 @@ def _key_text(value) -> str:
     return str(value).strip()
 
 
-def check_override_keys(book, overrides: pd.DataFrame, items: pd.DataFrame | None,
+def check_override_keys(book: Workbook, overrides: pd.DataFrame, items: pd.DataFrame | None,
                         locations: pd.DataFrame | None) -> None:
     """Refuse an override that cannot be applied, naming its sheet and cell: an item not in
     the items table, a location not in the locations table (when those tables have rows),
@@ -434,7 +433,7 @@ class RollReport:
         return self.from_period != self.to_period
 
 
-def roll_forward(book, to_period: str | None = None) -> RollReport:
+def roll_forward(book: Workbook, to_period: str | None = None) -> RollReport:
     """Roll the plan forward (domain.md): archive a snapshot of the plan in plan_history,
     advance the current period, keep overrides on periods that stay, reseed the horizon
     from the baseline, recompute. Rolling to the current period changes nothing."""
@@ -491,12 +490,12 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def stage_sources(book) -> dict[str, pd.DataFrame]:
+def stage_sources(book: Workbook) -> dict[str, pd.DataFrame]:
     """The aggregates already in the workbook that the review stages are computed from."""
     return {name: _typed(_optional_table(book, name)) for name in STAGE_SOURCES}
 
 
-def rebuild_stages(book, agg: dict[str, pd.DataFrame] | None = None,
+def rebuild_stages(book: Workbook, agg: dict[str, pd.DataFrame] | None = None,
                    snapshots: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Recompute every review-stage table from the aggregates already in the workbook
     (used by Roll forward, which must not need the source) and write them
@@ -567,7 +566,7 @@ def new_workbook(target, period: str, *, company: str | None = None,
 HISTORY_COLUMNS = plan_history_table.LONG_COLUMNS
 
 
-def plan_history(book) -> pd.DataFrame:
+def plan_history(book: Workbook) -> pd.DataFrame:
     """The plan history (table plan_history: one archived plan per *Roll forward*) in the
     form of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as
     ``YYYY-MM`` text, quantities as numbers, sorted by snapshot, period, item and location
@@ -584,7 +583,7 @@ def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
         raise SopError(f"table plan_history: {exc}") from None
 
 
-def review_history(book, current: str) -> pd.DataFrame:
+def review_history(book: Workbook, current: str) -> pd.DataFrame:
     """What the demand review reads of the workbook's plan history: the archived plans
     from ``current`` − (its window + its longest lag) on — read from there only, so a
     history of years costs a refresh what its last plans cost — at its lags, long form."""
@@ -613,7 +612,7 @@ def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:
     return history_long(table, LAGS)
 
 
-def export_plan_history(book, target) -> int:
+def export_plan_history(book: Workbook, target) -> int:
     """Write :func:`plan_history` to ``target`` — CSV, or Parquet for a ``.parquet``
     name — through a temporary file renamed into place; returns the number of rows."""
     target = Path(target)
@@ -650,7 +649,7 @@ class BaselineReport:
     udf_cells: int
 
 
-def rerun_baseline(book) -> BaselineReport:
+def rerun_baseline(book: Workbook) -> BaselineReport:
     """Re-run the statistical baseline without a Refresh: the history already in the
     workbook (agg_sales) is forecast again and every review-stage table built on the plan
     is rewritten (:func:`rebuild_stages`); inputs are kept, the KPI cells recomputed.
@@ -662,7 +661,7 @@ def rerun_baseline(book) -> BaselineReport:
     return BaselineReport(len(notes), models, book.recalculate())
 
 
-def export_scorecard(book, out_dir) -> dict:
+def export_scorecard(book: Workbook, out_dir) -> dict:
     """Write the executive scorecard (one-page PDF, chart PNGs, values-only XLSX)."""
     from .export import collect_scorecard, write_scorecard
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SopError
+from .ports import Workbook
 
 STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828", "n/a": "#9e9e9e"}
 PERCENT_KEYS = {"sales_otd", "fill_rate", "fill_rate_unit", "vendor_otd", "schedule_attainment",
@@ -80,7 +81,7 @@ def _number(value) -> float | None:
     return None  # "#N/A" and other error texts: no value
 
 
-def collect_scorecard(book) -> Scorecard:
+def collect_scorecard(book: Workbook) -> Scorecard:
     """The scorecard as the workbook shows it (values computed by the last recalc)."""
     period = book.result_of_name("kpi_period")
     if not period:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import SopError
+from .ports import Workbook
 
 #: The input tables (yellow columns in xl/sheets.toml) → the rows of their body in the
 #: template (data rows + blank rows): the least they keep when rewritten.
@@ -41,7 +42,7 @@ INPUT_TABLES: dict[str, int] = {
 NO_INPUT_AREA = frozenset({"cfg_targets"})
 
 
-def take_typed_rows(book, names=None) -> list[str]:
+def take_typed_rows(book: Workbook, names=None) -> list[str]:
     """Take the rows typed in the input area below each input table into the table.
 
     The input area is the run of rows right below the table in which at least one of the
@@ -70,7 +71,7 @@ def take_typed_rows(book, names=None) -> list[str]:
     return notes
 
 
-def write_input_table(book, name: str, frame: pd.DataFrame) -> None:
+def write_input_table(book: Workbook, name: str, frame: pd.DataFrame) -> None:
     """Replace an input table's rows with ``frame``, keeping blank rows below them: the
     table keeps at least the rows it has (and the template's), so it never shrinks and
     the planners always have blank rows inside it to type in."""

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import SopError
 from ..frames import blank, cell_text
+from ..ports import Workbook
 from .action_log import validate_actions
 from .calendar import (
     DEFAULT_DURATION,
@@ -27,7 +28,7 @@ from .documents import KpiRow, Meeting, MeetingPack
 from .tableref import TableRef
 
 
-def optional_value(book, name: str, default=None):
+def optional_value(book: Workbook, name: str, default=None):
     """A defined name's value (a formula's cached result), or ``default`` when the
     workbook has no such name or the cell is empty."""
     try:
@@ -39,14 +40,14 @@ def optional_value(book, name: str, default=None):
     return default if blank(value) else value
 
 
-def optional_table(book, name: str) -> pd.DataFrame | None:
+def optional_table(book: Workbook, name: str) -> pd.DataFrame | None:
     try:
         return book.read_table(name)
     except SopError:
         return None
 
 
-def table_ref(book, name: str) -> TableRef:
+def table_ref(book: Workbook, name: str) -> TableRef:
     try:
         sheet, header = book.table_position(name)
     except (SopError, AttributeError):
@@ -54,7 +55,7 @@ def table_ref(book, name: str) -> TableRef:
     return TableRef(name, sheet, header)
 
 
-def current_cycle(book) -> str:
+def current_cycle(book: Workbook) -> str:
     period = cell_text(optional_value(book, "cfg_current_period"))
     if not period:
         raise SopError("the workbook has no current period (Config: cfg_current_period)")
@@ -69,7 +70,7 @@ def _check_cycle(cycle: str) -> None:
         raise SopError(f"{cycle!r} is not a period (YYYY-MM)") from None
 
 
-def build_calendar(book, year: int) -> pd.DataFrame:
+def build_calendar(book: Workbook, year: int) -> pd.DataFrame:
     """The year's calendar from the workbook's rules, launches, closures and holiday
     settings (cfg_holiday_country, default US; cfg_holiday_subdiv)."""
     rules = book.read_table("cal_rules")
@@ -84,7 +85,7 @@ def build_calendar(book, year: int) -> pd.DataFrame:
         closures_ref=table_ref(book, "cal_closures"))
 
 
-def write_calendar(book, events: pd.DataFrame, year: int | None = None) -> int:
+def write_calendar(book: Workbook, events: pd.DataFrame, year: int | None = None) -> int:
     """Write the events into ``cal_events`` (the columns the table has). With ``year``,
     the table's rows of other years are kept (a calendar per year can be added)."""
     columns = book.table_columns("cal_events")
@@ -120,7 +121,7 @@ def _meetings(frame: pd.DataFrame, durations: dict[str, int]) -> list[Meeting]:
     return out
 
 
-def cycle_meetings(book, cycle: str, calendars: dict[int, pd.DataFrame] | None = None
+def cycle_meetings(book: Workbook, cycle: str, calendars: dict[int, pd.DataFrame] | None = None
                    ) -> list[Meeting]:
     """The cycle's events: the rows of ``cal_events`` for it (as the planner may have
     moved them), or, when the table has none, the calendar generated from the rules."""
@@ -157,7 +158,7 @@ def next_cycle(cycle: str) -> str:
     return f"{year + month // 12}-{month % 12 + 1:02d}"
 
 
-def _scorecard(book) -> tuple[list[KpiRow], str]:
+def _scorecard(book: Workbook) -> tuple[list[KpiRow], str]:
     from ..export import collect_scorecard
 
     try:
@@ -168,7 +169,7 @@ def _scorecard(book) -> tuple[list[KpiRow], str]:
             for k in card.kpis], card.period
 
 
-def meeting_pack(book, cycle: str | None = None, as_of: dt.date | None = None
+def meeting_pack(book: Workbook, cycle: str | None = None, as_of: dt.date | None = None
                  ) -> MeetingPack:
     """Everything the agenda and minutes need, read from the workbook."""
     cycle = cycle or current_cycle(book)
@@ -200,6 +201,6 @@ def meeting_pack(book, cycle: str | None = None, as_of: dt.date | None = None
         as_of=as_of)
 
 
-def recipients(book) -> list[str]:
+def recipients(book: Workbook) -> list[str]:
     text = cell_text(optional_value(book, "cfg_meeting_emails", ""))
     return [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]

@@ -183,6 +183,10 @@ class LiveWorkbook:
                 api.Protect(DrawingObjects=True, Contents=True, Scenarios=True, **allow)
 
     # ------------------------------------------------------------- calculation + save
+    def replace_charts(self, sheet: str, tag: str, charts: list) -> None:
+        """Charts are drawn headless only: in Excel the charts of the last headless
+        refresh stay as they are (Excel redraws them from the refreshed table)."""
+
     def recalculate(self) -> int:
         self.prime_udf_tables()
         self.book.app.calculate()

@@ -17,19 +17,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import TEMPLATE, copy_book, sop
 from openpyxl.utils.cell import range_boundaries
 from python_calamine import CalamineWorkbook
-from typer.testing import CliRunner
 
 from sop_workbook import demo_data
 from sop_workbook.actions import refresh
-from sop_workbook.cli import app
 from sop_workbook.meeting.book import build_calendar, write_calendar
 from sop_workbook.workbook.headless import HeadlessWorkbook
-
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "SOP_Template.xlsm"
-runner = CliRunner()
 
 #: KPI labels of the Scorecard sheet whose stored values must survive every command
 SCORECARD_KPIS = ("Sales on-time delivery", "Fill rate (on time, in full)",
@@ -196,13 +191,11 @@ def refreshed(tmp_path_factory):
 
 
 def copy_of(refreshed, tmp_path) -> Path:
-    path = tmp_path / "book.xlsm"
-    shutil.copy(refreshed[2], path)
-    return path
+    return copy_book(refreshed[2], tmp_path)
 
 
 def run(*args) -> None:
-    result = runner.invoke(app, [str(a) for a in args])
+    result = sop(*args)
     assert result.exit_code == 0, result.output
 
 

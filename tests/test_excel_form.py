@@ -19,15 +19,12 @@ from xml.etree import ElementTree as ET
 import openpyxl
 import pytest
 import xlsxwriter
+from conftest import TEMPLATE
 from python_calamine import CalamineWorkbook
 
-from sop_workbook import demo_data
-from sop_workbook.actions import refresh
 from sop_workbook.workbook.excel_form import CALC_ID, METADATA_XML
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "SOP_Template.xlsm"
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 AUDIT = shutil.which("openxml-audit", path=str(Path(sys.executable).parent))
@@ -41,18 +38,6 @@ ALLOWED_WARNINGS = {
     # rewrite on save, not a repair on open.
     "inline-string cells": re.compile(r"has \d+ inline-string cell\(s\)"),
 }
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("excel-form")
-    demo_data.write(folder / "data")
-    path = folder / "SOP_Demo.xlsm"
-    shutil.copy(TEMPLATE, path)
-    book = HeadlessWorkbook(path)
-    refresh(book, str(folder / "data"))
-    book.save(backups=0)
-    return path
 
 
 def books(demo: Path) -> list[Path]:

@@ -14,19 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT, TEMPLATE, copy_book, refreshed_demo, sop
 from openpyxl.utils.cell import range_boundaries
 from python_calamine import CalamineWorkbook
-from typer.testing import CliRunner
 
 from sop_workbook import demo_data
-from sop_workbook.actions import refresh
-from sop_workbook.cli import app
 from sop_workbook.input_rows import INPUT_TABLES
 from sop_workbook.workbook.headless import HeadlessWorkbook
-
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "SOP_Template.xlsm"
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +29,18 @@ def shrunk(tmp_path_factory):
     tables hold only their data rows, the rows they left below still yellow and
     unlocked: plan_overrides AR27:AX28 (one override), plan_events AZ27:BI28."""
     folder = tmp_path_factory.mktemp("inputs")
-    data = folder / "data"
-    demo_data.write(data, items=12, months=26, end_period="2026-10")
-    path = folder / "shrunk.xlsm"
-    shutil.copy(TEMPLATE, path)
-    book = HeadlessWorkbook(path)
-    inputs = demo_data.planner_inputs("2026-10")
-    for name, frame in inputs.items():
-        book.write_table(name, frame.head(1))  # the old write: the table shrinks
-    refresh(book, str(data))
-    book.save(backups=0)
-    return data, path
+
+    def shrink(book):
+        for name, frame in demo_data.planner_inputs("2026-10").items():
+            book.write_table(name, frame.head(1))  # the old write: the table shrinks
+
+    path = refreshed_demo(folder, "shrunk.xlsm", before=shrink, items=12, months=26,
+                          end_period="2026-10")
+    return folder / "data", path
 
 
 def copy_of(shrunk, tmp_path) -> Path:
-    path = tmp_path / "book.xlsm"
-    shutil.copy(shrunk[1], path)
-    return path
+    return copy_book(shrunk[1], tmp_path)
 
 
 def type_cells(path: Path, sheet: str, values: dict[str, object]) -> None:
@@ -65,7 +54,7 @@ def type_cells(path: Path, sheet: str, values: dict[str, object]) -> None:
 
 
 def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+    return sop(*args)
 
 
 def plan_cell(path: Path, item: str, layer: str, slot: str) -> float:

@@ -10,7 +10,6 @@ has primed the cache, none; after a new refresh stamp, once again."""
 from __future__ import annotations
 
 import copy
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,25 +23,8 @@ from openpyxl.utils.cell import coordinate_to_tuple
 from remote_book import book_json, remote_book
 
 import udfs
-from sop_workbook import demo_data
-from sop_workbook.actions import refresh
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.workbook.live import LiveWorkbook
-
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "SOP_Template.xlsm"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("boundary")
-    demo_data.write(folder / "data")
-    path = folder / "SOP_Demo.xlsm"
-    shutil.copy(TEMPLATE, path)
-    book = HeadlessWorkbook(path)
-    refresh(book, str(folder / "data"))
-    book.save(backups=0)
-    return path
 
 
 @pytest.fixture(scope="module")

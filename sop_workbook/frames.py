@@ -1,12 +1,13 @@
 """Shared frame and cell helpers of the review stages (pandas/numpy only).
 
-How a table read from the workbook or a source is taken in: columns by name with
-defaults (:func:`read_columns`), key cells as text (:func:`key_text`, :func:`cell_text`),
-numbers as floats (:func:`to_float`), periods as month numbers (:func:`months_of`);
-grouped sums that match pandas' (:func:`group_sum`); empty cells as ``None``
-(:func:`none_cells`); the consensus plan read once per horizon (:class:`PlanCells`).
-Every review stage (:mod:`sop_workbook.review`) and the plan history use these; none
-of them belongs to one stage.
+How a table read from the workbook or a source is taken in: empty cells
+(:func:`blank`), cells and key columns as text (:func:`cell_text`, :func:`key_text`),
+columns by name with defaults (:func:`read_columns`), numbers as floats
+(:func:`to_float`), periods as month numbers (:func:`months_of`); grouped sums that match
+pandas' (:func:`group_sum`); long tables made wide by period (:func:`to_wide`); empty
+cells as ``None`` (:func:`none_cells`); the consensus plan read once per horizon
+(:class:`PlanCells`). The review stages (:mod:`sop_workbook.review`), the meeting
+documents, the plan history and the actions use these; none of them belongs to one stage.
 """
 
 from __future__ import annotations

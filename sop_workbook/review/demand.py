@@ -13,24 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..frames import (
-    numbers_or_zero,
-    per_unique,
-    to_wide_frames,
-)
+from ..frames import numbers_or_zero, per_unique, to_wide_frames
 from ..periods import format_period, parse_period
 from . import demand_accuracy, demand_plan, loaded
 from .inputs import Inputs, Settings
 
 KEYS = ["item_no", "location_code"]
-
-
 HISTORY_MONTHS = 24
-
-
 PLAN_LAYERS = ["baseline", "override", "events", "commits", "consensus"]
-
-
 HISTORY_LAYERS = ["shipped", "invoiced"]
 
 

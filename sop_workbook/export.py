@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SopError
+from .kpi.registry import KPIS
 
 STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828", "n/a": "#9e9e9e"}
-PERCENT_KEYS = {"sales_otd", "fill_rate", "fill_rate_unit", "vendor_otd", "schedule_attainment",
-                "forecast_accuracy", "forecast_bias", "close_ratio", "commit_vs_closed",
-                "lead_time_adherence", "labour_absorption"}
+#: The Scorecard rows shown as percentages (KPI registry).
+PERCENT_KEYS = {key for key, entry in KPIS.items() if entry.percent and entry.cell}
 
 
 @dataclass

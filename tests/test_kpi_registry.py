@@ -115,6 +115,7 @@ def test_aggregated_lists_are_the_registrys():
         e.key: e.ratio for e in KPIS.values()
         if e.ratio is not None and e.key not in ("fill_rate_unit", "absorbed_payroll")}
     assert {e.key for e in KPIS.values() if e.windowed} == aggregated.WINDOWED
+    assert set(aggregated._FIGURES) == set(aggregated.KPI_FUNCTIONS) - aggregated.WINDOWED
 
 
 def test_named_functions_and_columns():

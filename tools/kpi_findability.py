@@ -13,7 +13,8 @@ Method (grep-based, the same before and after the KPI registry):
   them (the cell needs ``xl/sheets.toml`` for the block, ``xl/scorecard.toml`` for the
   formula and ``template/build.py`` to work out the row — or building the workbook); with
   the registry, ``sop_workbook/kpi/registry.py`` alone when its entry names all six
-  (checked here), else the same count as before.
+  (checked here), else the same count as before. Reading a piece's code then opens the
+  file the entry names — directly, without searching the hits.
 
 Run: ``uv run python tools/kpi_findability.py`` (prints a Markdown table).
 """

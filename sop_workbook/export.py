@@ -139,10 +139,8 @@ def _charts(card: Scorecard, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {
-        "delivery": ["sales_otd", "fill_rate", "vendor_otd", "schedule_attainment"],
-        "forecast": ["forecast_accuracy", "forecast_bias"],
-    }
+    groups = {name: [key for key, entry in KPIS.items() if entry.export_chart == name]
+              for name in ("delivery", "forecast")}
     paths = []
     for name, keys in groups.items():
         fig, ax = plt.subplots(figsize=(6, 3), dpi=120)

@@ -188,3 +188,19 @@ def test_dimensions_are_the_row_level_cuts(demo):
             else:
                 with pytest.raises(DimensionNotApplicable):
                     call(dim)
+
+
+def test_sop_kpis_prints_the_registrys_kpis(demo):
+    """`sop kpis` (compute_kpis, compute_kpis_by) gives a figure for every registered KPI
+    of its rows, and no KPI the registry does not know."""
+    from sop_workbook.scorecard import compute_kpis, compute_kpis_by
+
+    data, facts, _ = demo
+    keys = [k for k, e in KPIS.items() if e.in_sop_kpis]
+    total = compute_kpis(data, PERIOD, facts=facts)
+    assert set(keys) <= set(total)
+    assert set(total["detail"]) <= set(keys)
+    by = compute_kpis_by(data, PERIOD, "item", facts=facts)
+    assert list(by.columns) == ["item", *keys[:keys.index("tracking_signal") + 1],
+                                "tracking_signal_flag",
+                                *keys[keys.index("tracking_signal") + 1:]]

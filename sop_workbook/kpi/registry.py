@@ -13,12 +13,13 @@ Search this file for a KPI's key (``vendor_otd``) to find, in its entry:
 - ``ratio`` — the figure from the aggregate's rows (what the UDF calls);
 - ``udf`` (and ``udf_doc``, the help Excel shows) — the worksheet function;
 - ``cell`` — the Scorecard cell holding the KPI (defined name ``kpi_<key>``) and
-  ``formula``, ``workbook_label``, ``basis`` — what the template writes on that row.
+  ``formula``, ``workbook_label``, ``basis`` — what the template writes on that row;
+  ``export_chart`` — the trend chart of the exported scorecard that plots it.
 
 Generated from it: ``scorecard.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
-kpis`` and the scorecard rows), ``export.PERCENT_KEYS``, the single-cut UDFs of
-:mod:`udfs` and the label, formula, format and definition of each Scorecard row
-(:func:`sop_workbook.template.build.read_sources`). Checked against it by
+kpis`` and the scorecard rows), ``export.PERCENT_KEYS`` and the export's trend charts, the
+single-cut UDFs of :mod:`udfs` and the label, formula, format and definition of each
+Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
 ``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
 the lists of :mod:`sop_workbook.kpi.aggregated` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
@@ -67,6 +68,7 @@ class Kpi:
     workbook_label: str | None = None
     basis: str | None = None
     in_sop_kpis: bool = True  # a row of `sop kpis` (fill_rate_unit is a workbook variant)
+    export_chart: str | None = None  # its trend chart in the exported scorecard
 
     @property
     def format(self) -> str:
@@ -109,6 +111,7 @@ _ENTRIES = [
         workbook_label="Sales on-time delivery",
         basis="Shipment lines shipped by the promised date (+ tolerance) ÷ shipment lines of "
               "the period",
+        export_chart="delivery",
     ),
     Kpi(
         key="fill_rate",
@@ -133,6 +136,7 @@ _ENTRIES = [
         formula="=SOP_FILL_RATE(agg_sales[#All],{period})",
         workbook_label="Fill rate (on time, in full)",
         basis="Lines due in the period (promised date) shipped in full by then ÷ lines due",
+        export_chart="delivery",
     ),
     Kpi(
         key="fill_rate_unit",
@@ -179,6 +183,7 @@ _ENTRIES = [
         formula="=SOP_VENDOR_OTD(agg_vendor[#All],{period})",
         workbook_label="Vendor on-time delivery",
         basis="Receipt lines inside the early/late window ÷ receipt lines of the period",
+        export_chart="delivery",
     ),
     Kpi(
         key="schedule_attainment",
@@ -203,6 +208,7 @@ _ENTRIES = [
         formula="=SOP_SCHEDULE_ATTAINMENT(agg_production[#All],{period})",
         workbook_label="Schedule attainment",
         basis="Σ min(finished by due date, planned) ÷ Σ planned, orders due in the period",
+        export_chart="delivery",
     ),
     Kpi(
         key="inventory_turns",
@@ -296,6 +302,7 @@ _ENTRIES = [
         formula="=SOP_FORECAST_ACCURACY(agg_sales[#All],{period})",
         workbook_label="Forecast accuracy (1 − WMAPE)",
         basis="max(0, 1 − Σ|A − F| ÷ ΣA) at item × location; A invoiced, F sales budget",
+        export_chart="forecast",
     ),
     Kpi(
         key="forecast_bias",
@@ -317,6 +324,7 @@ _ENTRIES = [
         formula="=SOP_FORECAST_BIAS(agg_sales[#All],{period})",
         workbook_label="Forecast bias",
         basis="Σ(F − A) ÷ ΣA; positive = over-forecast",
+        export_chart="forecast",
     ),
     Kpi(
         key="tracking_signal",

@@ -2,7 +2,8 @@
 
 Excel caps a sheet at 1,048,576 rows, so the workbook holds these aggregates rather than
 raw transactions. Every column is additive (Σ over any cut is the cut's figure), so a KPI
-for any period and cut is a ratio of column sums (see :mod:`sop_workbook.kpi_from_aggregates`).
+for any period and cut is a ratio of column sums (see :mod:`sop_workbook.kpi.aggregated`;
+each KPI's columns are named in :mod:`sop_workbook.kpi.registry`).
 
 Tables (names as the workbook's Excel tables):
 
@@ -28,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .kpi import Facts
-from .kpi.delivery import on_time_quantity
+from .kpi.delivery import on_time_quantity, shipped_on_time
+from .kpi.supply import receipt_on_time
 from .periods import NO_DAY, format_period, month_of_days
 from .scorecard import KpiOptions
 
@@ -67,7 +69,7 @@ def sales_parts(facts: Facts, options: KpiOptions, dims: dict[str, str]) -> list
     otd_due = lines["due_promised"][ship["line"]]
     parts = [_frame(ship_month, ship, dims, np.ones(len(ship), dtype=bool),
                     otd_lines=ship["delivery"],
-                    otd_on_time=ship["delivery"] & (ship["day"] <= otd_due + tol),
+                    otd_on_time=ship["delivery"] & shipped_on_time(ship["day"], otd_due, tol),
                     shipped_qty=ship["quantity"])]
     due = lines["due_promised"] if options.fill_basis == "promised" else lines["due_requested"]
     qty = lines["quantity"]
@@ -135,9 +137,8 @@ def vendor_aggregate(facts: Facts, options: KpiOptions) -> pd.DataFrame:
     """``agg_vendor``: receipt lines received per period × vendor × item, and on-time ones
     (inside [expected − days_early, expected + days_late])."""
     rc = facts.receipts
-    on_time = rc["day"] <= rc["expected_day"] + options.days_late
-    if options.days_early is not None:
-        on_time &= rc["day"] >= rc["expected_day"] - options.days_early
+    on_time = receipt_on_time(rc["day"], rc["expected_day"], options.days_early,
+                              options.days_late)
     dims = {"vendor_no": "vendor", "item_no": "item", "category": "category"}
     frame = _frame(month_of_days(rc["day"]), rc, dims, np.ones(len(rc), dtype=bool),
                    receipt_lines=np.ones(len(rc)), receipts_on_time=on_time)

@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SopError
+from .kpi.registry import KPIS
 from .ports import Workbook
 
 STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828", "n/a": "#9e9e9e"}
-PERCENT_KEYS = {"sales_otd", "fill_rate", "fill_rate_unit", "vendor_otd", "schedule_attainment",
-                "forecast_accuracy", "forecast_bias", "close_ratio", "commit_vs_closed",
-                "lead_time_adherence", "labour_absorption"}
+#: The Scorecard rows shown as percentages (KPI registry).
+PERCENT_KEYS = {key for key, entry in KPIS.items() if entry.percent and entry.cell}
 
 
 @dataclass
@@ -140,10 +140,8 @@ def _charts(card: Scorecard, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {
-        "delivery": ["sales_otd", "fill_rate", "vendor_otd", "schedule_attainment"],
-        "forecast": ["forecast_accuracy", "forecast_bias"],
-    }
+    groups = {name: [key for key, entry in KPIS.items() if entry.export_chart == name]
+              for name in ("delivery", "forecast")}
     paths = []
     for name, keys in groups.items():
         fig, ax = plt.subplots(figsize=(6, 3), dpi=120)

@@ -15,6 +15,7 @@ from . import kpi
 from .contract import SourceData
 from .kpi import standards
 from .kpi.cuts import DimensionNotApplicable
+from .kpi.registry import KPIS
 from .periods import parse_period
 
 
@@ -46,42 +47,18 @@ class KpiOptions:
             raise ValueError("turns_months and ts_periods must be ≥ 1")
 
 
-#: Ratio KPIs in scorecard order: key → (label, function(facts, period, options, by)).
+#: Ratio KPIs in scorecard order: key → (label, function(facts, period, options, by)),
+#: from the KPI registry (:mod:`sop_workbook.kpi.registry`).
 RatioKpi = Callable[[kpi.Facts, str, KpiOptions, str | None], object]
 RATIO_KPIS: dict[str, tuple[str, RatioKpi]] = {
-    "sales_otd": ("Sales on-time delivery", lambda f, p, o, by: kpi.sales_otd(
-        f, p, tolerance_days=o.tolerance_days, by=by)),
-    "fill_rate": ("Fill rate (OTIF)", lambda f, p, o, by: kpi.fill_rate(
-        f, p, level=o.fill_level, basis=o.fill_basis, tolerance_days=o.tolerance_days, by=by)),
-    "vendor_otd": ("Vendor on-time delivery", lambda f, p, o, by: kpi.vendor_otd(
-        f, p, days_early=o.days_early, days_late=o.days_late, by=by)),
-    "schedule_attainment": ("Schedule attainment", lambda f, p, o, by: kpi.schedule_attainment(
-        f, p, by=by)),
-    "inventory_turns": ("Inventory turns", lambda f, p, o, by: kpi.inventory_turns(
-        f, p, months=o.turns_months, by=by)),
-    "days_of_supply": ("Days of supply", lambda f, p, o, by: kpi.days_of_supply(f, p, by=by)),
-    "close_ratio": ("Close ratio", lambda f, p, o, by: kpi.close_ratio(f, p, by=by)),
+    key: (entry.label, entry.figure) for key, entry in KPIS.items() if entry.figure is not None
 }
 
-LABELS: dict[str, str] = {
-    **{key: label for key, (label, _) in RATIO_KPIS.items()},
-    "forecast_accuracy": "Forecast accuracy (1 − WMAPE)",
-    "forecast_bias": "Forecast bias",
-    "tracking_signal": "Tracking signal",
-    "accuracy_at_lag": "Forecast accuracy at lag",
-    "forecast_value_added": "Forecast value added",
-    "committed_amount": "Committed amount",
-    "won_amount": "Won amount",
-    "commit_vs_closed": "Won ÷ committed",
-    "lead_time_adherence": "Adherence to standard lead times",
-    "labour_absorption": "Labour absorption",
-    "absorbed_payroll": "Over/under-absorbed payroll",
-}
+#: Every KPI `sop kpis` prints, key → label, in the registry's order.
+LABELS: dict[str, str] = {key: entry.label for key, entry in KPIS.items() if entry.in_sop_kpis}
 
-PERCENT_KPIS = frozenset({"sales_otd", "fill_rate", "vendor_otd", "schedule_attainment",
-                          "forecast_accuracy", "forecast_bias", "accuracy_at_lag",
-                          "forecast_value_added", "close_ratio", "commit_vs_closed",
-                          "lead_time_adherence", "labour_absorption"})
+PERCENT_KPIS = frozenset(key for key, entry in KPIS.items()
+                         if entry.in_sop_kpis and entry.percent)
 
 
 def _clean(value) -> float | None:

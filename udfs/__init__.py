@@ -28,6 +28,7 @@ from pandas.api.types import infer_dtype
 
 from sop_workbook.errors import SopError
 from sop_workbook.kpi import aggregated as agg
+from sop_workbook.kpi.registry import KPIS
 from sop_workbook.periods import parse_period
 
 NO_VALUE = "#N/A"  # reaches Excel as text: xlwings returns no error values (README)
@@ -257,35 +258,21 @@ def _kpi_udf(name: str, fn: Callable, doc: str) -> Callable:
     return xw.func(category="S&OP")(udf)
 
 
-SOP_SALES_OTD = _kpi_udf(
-    "SOP_SALES_OTD", agg.sales_otd,
-    "Sales on-time delivery: shipment lines shipped by the promised date (+ tolerance) ÷ "
-    "shipment lines of the period. Table: agg_sales or agg_customer.")
-SOP_VENDOR_OTD = _kpi_udf(
-    "SOP_VENDOR_OTD", agg.vendor_otd,
-    "Vendor on-time delivery: receipt lines inside the early/late window ÷ receipt lines "
-    "of the period. Table: agg_vendor.")
-SOP_SCHEDULE_ATTAINMENT = _kpi_udf(
-    "SOP_SCHEDULE_ATTAINMENT", agg.schedule_attainment,
-    "Schedule attainment: Σ min(finished by due date, planned) ÷ Σ planned, orders due in "
-    "the period. Table: agg_production.")
-SOP_DAYS_OF_SUPPLY = _kpi_udf(
-    "SOP_DAYS_OF_SUPPLY", agg.days_of_supply,
-    "Days of supply: on hand at period end ÷ (quantity shipped ÷ days in the period). "
-    "Table: agg_sales.")
-SOP_FORECAST_ACCURACY = _kpi_udf(
-    "SOP_FORECAST_ACCURACY", agg.forecast_accuracy,
-    "Forecast accuracy: max(0, 1 − Σ|A − F| ÷ Σ A) at item × location (A = invoiced, F = "
-    "sales budget). Table: agg_sales, or agg_customer for customer cuts.")
-SOP_FORECAST_BIAS = _kpi_udf(
-    "SOP_FORECAST_BIAS", agg.forecast_bias,
-    "Forecast bias: Σ(F − A) ÷ Σ A; positive = over-forecast. Table: agg_sales.")
-SOP_CLOSE_RATIO = _kpi_udf(
-    "SOP_CLOSE_RATIO", agg.close_ratio,
-    "Close ratio: opportunities won ÷ (won + lost) closed in the period. Table: agg_funnel.")
-SOP_COMMIT_VS_CLOSED = _kpi_udf(
-    "SOP_COMMIT_VS_CLOSED", agg.commit_vs_closed,
-    "Won ÷ committed amount of the period. Table: agg_funnel.")
+def _registered_udf(key: str) -> Callable:
+    """The single-cut UDF of a KPI registry entry (:mod:`sop_workbook.kpi.registry`): its
+    name, its ratio over the aggregate table and its help text."""
+    entry = KPIS[key]
+    return _kpi_udf(entry.udf, entry.ratio, entry.udf_doc)
+
+
+SOP_SALES_OTD = _registered_udf("sales_otd")
+SOP_VENDOR_OTD = _registered_udf("vendor_otd")
+SOP_SCHEDULE_ATTAINMENT = _registered_udf("schedule_attainment")
+SOP_DAYS_OF_SUPPLY = _registered_udf("days_of_supply")
+SOP_FORECAST_ACCURACY = _registered_udf("forecast_accuracy")
+SOP_FORECAST_BIAS = _registered_udf("forecast_bias")
+SOP_CLOSE_RATIO = _registered_udf("close_ratio")
+SOP_COMMIT_VS_CLOSED = _registered_udf("commit_vs_closed")
 
 
 @xw.func(category="S&OP")
@@ -335,15 +322,8 @@ def SOP_TRACKING_SIGNAL(data, period, dimension=None, member=None, periods=None)
     return agg.tracking_signal(as_table(data), _period(period), dim, mem, periods=n)
 
 
-SOP_LEAD_TIME_ADHERENCE = _kpi_udf(
-    "SOP_LEAD_TIME_ADHERENCE", agg.lead_time_adherence,
-    "Adherence to standard lead times: sales lines ordered in the period promised no "
-    "earlier than order date + the item's lead time ÷ lines of items with a standard lead "
-    "time. Table: agg_lead_time (cut by salesperson or customer).")
-SOP_LABOUR_ABSORPTION = _kpi_udf(
-    "SOP_LABOUR_ABSORPTION", agg.labour_absorption,
-    "Labour absorption: standard hours earned (finished quantity × routing hours) ÷ hours "
-    "worked (capacity ledger) in the period. Table: agg_labour (cut by work_center).")
+SOP_LEAD_TIME_ADHERENCE = _registered_udf("lead_time_adherence")
+SOP_LABOUR_ABSORPTION = _registered_udf("labour_absorption")
 
 
 def _rate(value) -> float:

@@ -3,7 +3,9 @@
 Each KPI takes the facts, a period ``YYYY-MM`` and keyword options, and returns a figure
 for the whole period or, with ``by=<dimension>``, a DataFrame with one row per value of
 that dimension. Formulas are stated in each function's docstring and follow the KPI
-definitions in ``docs/kpis.md``.
+definitions in ``docs/kpis.md``. Every KPI's pieces — engine function, aggregate
+columns and SQL, ratio, UDF, Scorecard cell — are named in one entry of
+:mod:`sop_workbook.kpi.registry`.
 """
 
 from .cuts import DimensionNotApplicable, Ratio

@@ -34,15 +34,22 @@ def sales_otd(facts: Facts, period: str, *, tolerance_days: int = 0, by: str | N
     day = ship["day"]
     in_period = (day >= first) & (day <= last) & ship["delivery"]
     due = facts.sales_lines["due_promised"][ship["line"]]
-    on_time = day <= due + tolerance_days  # every line has a due date (loader rule)
+    on_time = shipped_on_time(day, due, tolerance_days)  # every line has a due date (loader)
     return ratio(ship, in_period, by, on_time)
+
+
+def shipped_on_time(day: np.ndarray, due: np.ndarray, tolerance_days: int) -> np.ndarray:
+    """The customer on-time window, in one place (sales OTD, fill rate, the workbook
+    aggregate :func:`sop_workbook.aggregates.sales_parts`): shipped on day number ``day``
+    ≤ the due day + ``tolerance_days``."""
+    return day <= due + tolerance_days
 
 
 def on_time_quantity(facts: Facts, due: np.ndarray, tolerance_days: int) -> np.ndarray:
     """Per sales line: Σ shipment quantity dated ≤ the line's due date + tolerance."""
     ship = facts.shipments
     line = ship["line"]
-    counts = ship["day"] <= due[line] + tolerance_days
+    counts = shipped_on_time(ship["day"], due[line], tolerance_days)
     return np.bincount(line, weights=ship["quantity"] * counts, minlength=len(due))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..periods import NO_DAY, period_day_bounds
@@ -26,12 +28,35 @@ def vendor_otd(
     """
     rc = facts.receipts
     first, last = period_day_bounds(period)
-    day, expected = rc["day"], rc["expected_day"]
+    day = rc["day"]
     in_period = (day >= first) & (day <= last)
-    on_time = day <= expected + days_late
-    if days_early is not None:
-        on_time &= day >= expected - days_early
+    on_time = receipt_on_time(day, rc["expected_day"], days_early, days_late)
     return ratio(rc, in_period, by, on_time)
+
+
+# The vendor on-time window, in one place: the engine above, the workbook aggregate
+# (:func:`sop_workbook.aggregates.vendor_aggregate`) and its SQL
+# (:func:`sop_workbook.sql.operations.agg_vendor`) all use these two.
+
+
+def receipt_on_time(received: np.ndarray, expected: np.ndarray, days_early: int | None,
+                    days_late: int) -> np.ndarray:
+    """Per receipt line: ``expected − days_early ≤ received ≤ expected + days_late`` (day
+    numbers; ``days_early=None``: no lower bound, an early receipt is on time)."""
+    on_time = received <= expected + days_late
+    if days_early is not None:
+        on_time &= received >= expected - days_early
+    return on_time
+
+
+def receipt_on_time_sql(received: str, expected: str, days_early: int | None, days_late: int,
+                        add_days: Callable[[str, str], str]) -> str:
+    """:func:`receipt_on_time` as a SQL condition over two date expressions; ``add_days``
+    is the dialect's (expression, days) → expression."""
+    on_time = f"{received} <= {add_days(expected, str(int(days_late)))}"
+    if days_early is not None:
+        on_time += f" AND {received} >= {add_days(expected, str(-int(days_early)))}"
+    return on_time
 
 
 def schedule_attainment(facts: Facts, period: str, *, by: str | None = None):

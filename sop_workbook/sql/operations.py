@@ -33,6 +33,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import contract as c
+from ..kpi.supply import receipt_on_time_sql
 from ..plan_inputs import CLOSED_STATUSES, PIPELINE_COLUMNS, SUPPLY_COLUMNS
 from ..scorecard import KpiOptions
 from .dialect import literal
@@ -47,9 +48,8 @@ def agg_vendor(src: Source, options: KpiOptions) -> pd.DataFrame:
     d = src.dialect
     q = d.quote
     received, expected = f"r.{q('receipt_date')}", f"r.{q('expected_receipt_date')}"
-    on_time = f"{received} <= {d.add_days(expected, str(int(options.days_late)))}"
-    if options.days_early is not None:
-        on_time += f" AND {received} >= {d.add_days(expected, str(-int(options.days_early)))}"
+    on_time = receipt_on_time_sql(received, expected, options.days_early, options.days_late,
+                                  d.add_days)
     part = Part(
         f"{staged('purchase_receipts')} AS r LEFT JOIN {staged('items')} AS i "
         f"ON i.{q('item_no')} = r.{q('item_no')}",

@@ -30,6 +30,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from ..kpi.registry import workbook_row
 from ..workbook.col_widths import PADDING, column_width, fit_sheet, text_width
 from ..workbook.excel_form import dynamic_array_anchors, finish_package, is_spilling_formula
 from ..workbook.recalc import write_cached_values
@@ -68,7 +69,9 @@ def read_sources(xl_dir: Path = XL_DIR) -> Sources:
     def toml(name: str) -> dict:
         return tomllib.loads((xl_dir / name).read_text(encoding="utf-8"))
 
-    kpis = {k["key"]: k for k in toml("scorecard.toml")["kpi"]}
+    # Each Scorecard row: its label, formula, format and definition from the KPI registry,
+    # its targets, direction and owner from xl/scorecard.toml.
+    kpis = {k["key"]: {**workbook_row(k["key"]), **k} for k in toml("scorecard.toml")["kpi"]}
     return Sources(toml("styles.toml"), toml("sheets.toml")["sheet"], kpis,
                    toml("tables.toml")["table"], toml("xlwings.toml")["settings"],
                    xl_dir / "vba", (xl_dir / "customUI.xml").read_bytes())

@@ -20,12 +20,12 @@ from . import plan_history as plan_history_table
 from .errors import SopError
 from .frames import blank
 from .input_rows import take_typed_rows, write_input_table
+from .kpi.options import KpiOptions
 from .periods import parse_period, shift_period
 from .ports import Workbook
 from .review import demand_plan
 from .review.cycle import build_stage_tables
 from .review.inputs import Inputs, Settings
-from .scorecard import KpiOptions
 
 
 @dataclass

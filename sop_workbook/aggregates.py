@@ -30,9 +30,9 @@ import pandas as pd
 
 from .kpi import Facts
 from .kpi.delivery import on_time_quantity, shipped_on_time
+from .kpi.options import KpiOptions
 from .kpi.supply import receipt_on_time
 from .periods import NO_DAY, format_period, month_of_days
-from .scorecard import KpiOptions
 
 SALES_GRAIN = ["period", "item_no", "category", "location_code"]
 CUSTOMER_GRAIN = ["period", "customer_no", "salesperson"]

@@ -163,8 +163,9 @@ def kpis(
     """Print every KPI of a period (optionally cut by a dimension) and the budget
     reconciliation of the period."""
     from .kpi import build_facts
+    from .kpi.options import KpiOptions
     from .loader import load_plan_snapshots
-    from .scorecard import KpiOptions, compute_kpis, compute_kpis_by, rows_to_records
+    from .scorecard import compute_kpis, compute_kpis_by, rows_to_records
     from .sql.load import load_source_data
 
     try:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .scorecard import KpiOptions
+    from .kpi.options import KpiOptions
 
 
 class Workbook(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -15,37 +15,9 @@ from . import kpi
 from .contract import SourceData
 from .kpi import standards
 from .kpi.cuts import DimensionNotApplicable
+from .kpi.options import KpiOptions
 from .kpi.registry import KPIS
 from .periods import parse_period
-
-
-@dataclass(frozen=True)
-class KpiOptions:
-    """The variants a planner can choose; they are printed next to the figures."""
-
-    tolerance_days: int = 0  # sales OTD and fill rate
-    fill_level: str = "line"  # line | unit | order
-    fill_basis: str = "promised"  # promised | requested
-    days_early: int | None = None  # vendor OTD; None = unlimited
-    days_late: int = 0
-    turns_months: int = 1  # inventory turns window ending at the period
-    ts_periods: int = 6  # tracking signal window
-    lag: int = 1  # accuracy at lag / forecast value added (needs plan snapshots)
-    labour_rate: float | None = None  # over/under-absorbed payroll (None: not computed)
-
-    def __post_init__(self) -> None:
-        if self.fill_level not in kpi.FILL_LEVELS:
-            raise ValueError(f"fill level must be one of {', '.join(kpi.FILL_LEVELS)}")
-        if self.fill_basis not in kpi.FILL_BASES:
-            raise ValueError(f"fill basis must be one of {', '.join(kpi.FILL_BASES)}")
-        for name in ("tolerance_days", "days_late", "lag"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be ≥ 0")
-        if self.days_early is not None and self.days_early < 0:
-            raise ValueError("days_early must be ≥ 0")
-        if self.turns_months < 1 or self.ts_periods < 1:
-            raise ValueError("turns_months and ts_periods must be ≥ 1")
-
 
 #: Ratio KPIs in scorecard order: key → (label, function(facts, period, options, by)),
 #: from the KPI registry (:mod:`sop_workbook.kpi.registry`).

@@ -21,8 +21,8 @@ from sop_workbook.kpi import (
     tracking_signal,
     vendor_otd,
 )
+from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.loader import load_source
-from sop_workbook.scorecard import KpiOptions
 
 PERIODS = ["2026-10", "2026-06", "2025-12"]
 

@@ -19,9 +19,9 @@ from sop_workbook.aggregates import build_aggregates
 from sop_workbook.kpi import aggregated, build_facts, standards
 from sop_workbook.kpi.cuts import DimensionNotApplicable
 from sop_workbook.kpi.facts import DIMENSIONS
+from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.kpi.registry import KPIS
 from sop_workbook.loader import load_source
-from sop_workbook.scorecard import KpiOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2026-06"

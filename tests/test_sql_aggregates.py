@@ -10,7 +10,7 @@ import pytest
 from sql_postgres import assert_same_tables, compare_paths, small_sources, write_small_source
 
 from sop_workbook import demo_data
-from sop_workbook.scorecard import KpiOptions
+from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.sql import in_memory_tables, load_aggregates
 from sop_workbook.sql.reference import table_differences
 

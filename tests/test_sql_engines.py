@@ -16,7 +16,7 @@ from sqlalchemy.dialects import oracle
 from sop_workbook import demo_data
 from sop_workbook.contract import TABLES
 from sop_workbook.errors import SourceValidationError
-from sop_workbook.scorecard import KpiOptions
+from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.sql import in_memory_tables, load_aggregates
 from sop_workbook.sql.dialects import SNOWFLAKE
 from sop_workbook.sql.sources import stored_name

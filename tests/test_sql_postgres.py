@@ -20,7 +20,7 @@ from sql_postgres import (
 
 from sop_workbook import demo_data
 from sop_workbook.errors import SourceValidationError
-from sop_workbook.scorecard import KpiOptions
+from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.sql import in_memory_tables, load_aggregates, open_source
 from sop_workbook.sql.validation import MAX_PROBLEMS_PER_CHECK
 

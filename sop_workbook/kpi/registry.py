@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING
 from . import aggregated, delivery, forecast, inventory, sales, standards, supply
 
 if TYPE_CHECKING:
-    from ..scorecard import KpiOptions
     from .cuts import Ratio
     from .facts import Facts
+    from .options import KpiOptions
 
     Figure = Callable[[Facts, str, KpiOptions, str | None], Ratio]
 

@@ -18,7 +18,7 @@ from functools import partial
 import pandas as pd
 
 from ..errors import SourceValidationError
-from ..scorecard import KpiOptions
+from ..kpi.options import KpiOptions
 from . import finance, operations, sales
 from .failures import engine_errors
 from .sources import Source, Task, open_source, shown_source

@@ -33,9 +33,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import contract as c
+from ..kpi.options import KpiOptions
 from ..kpi.supply import receipt_on_time_sql
 from ..plan_inputs import CLOSED_STATUSES, PIPELINE_COLUMNS, SUPPLY_COLUMNS
-from ..scorecard import KpiOptions
 from .dialect import literal
 from .frames import MONTH, NONE_LABEL, Part, query_finished, text_column, union_sum
 from .sources import Source

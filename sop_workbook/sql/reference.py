@@ -9,10 +9,10 @@ import pandas as pd
 from ..aggregates import build_aggregates
 from ..contract import TABLES
 from ..kpi import budget_variance, build_facts, map_sales_budget_to_gl
+from ..kpi.options import KpiOptions
 from ..kpi.standards import labour_aggregate, lead_time_aggregate
 from ..loader import load_source
 from ..plan_inputs import build_plan_inputs
-from ..scorecard import KpiOptions
 from .aggregates import MASTER_TABLES
 
 

@@ -36,8 +36,8 @@ Columns (each Σ over the rows of its period × grain cell):
 from __future__ import annotations
 
 from ..aggregates import CUSTOMER_COLUMNS, CUSTOMER_GRAIN, SALES_COLUMNS, SALES_GRAIN
+from ..kpi.options import KpiOptions
 from ..plan_inputs import MIX_COLUMNS
-from ..scorecard import KpiOptions
 from .frames import MONTH, NONE_LABEL, Part, query_finished, union_sum
 from .sources import Source
 from .validation import staged

@@ -69,7 +69,9 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
             # tables are computed as soon as the tables they read are staged without a
             # problem, while the rest is still being staged and checked (if a problem
             # turns up, what was computed is dropped and the problems are raised)
-            checks = Validation(src, first=sales.PREPARED_FROM)
+            checks = Validation(src, first=sales.PREPARED_FROM, known={
+                ("sales_shipments", "sales_lines"): (
+                    "compute:prepare", partial(sales.shipments_all_known, src))})
             computing = compute_tasks(src, options, gl_income_sign, checks)
             done = src.run_tasks(_by_priority(checks.tasks, computing))
             result = checks.result(done)

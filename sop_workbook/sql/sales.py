@@ -83,8 +83,12 @@ def prepare(src: Source, options: KpiOptions) -> None:
         f"CASE WHEN {shipped} <= {d.add_days(due(options.fill_basis), tol)} "
         f"THEN {qty} ELSE 0 END AS fill_qty"
     )
+    # where a line has a row id, every shipment is kept (LEFT JOIN): a shipment whose
+    # sales line is unknown has none, which answers the reference check of the shipments
+    # (:func:`shipments_all_known`) without joining the two tables a second time
+    join = "LEFT JOIN" if row_id is not None else "JOIN"
     source = (
-        f"FROM {staged('sales_shipments')} AS s JOIN {staged('sales_lines')} AS l "
+        f"FROM {staged('sales_shipments')} AS s {join} {staged('sales_lines')} AS l "
         f"ON l.{q('order_no')} = s.{q('order_no')} AND l.{q('line_no')} = s.{q('order_line_no')}"
     )
     if not int(negatives or 0):  # no undo or correction: every positive line delivers
@@ -114,6 +118,16 @@ def prepare(src: Source, options: KpiOptions) -> None:
         f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
     ))
+
+
+def shipments_all_known(src: Source) -> bool:
+    """After :func:`prepare`: has every shipment a sales line (so the reference
+    ``order_no+order_line_no`` → sales_lines needs no check of its own)? False where it
+    cannot tell (no row ids, :func:`prepare` not run): the reference is then checked."""
+    if src.row_id("l") is None or SHIPS not in src.materialized:
+        return False
+    found = src.query(f"SELECT COUNT(*) AS n FROM {SHIPS} WHERE line_id IS NULL")
+    return not int(found.iloc[0]["n"] or 0)
 
 
 def release(src: Source) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -199,9 +200,15 @@ class Validation:
     the tables it references are staged too). :meth:`result` lists the problems in
     contract order."""
 
-    def __init__(self, src: Source, first: tuple[str, ...] = ()) -> None:
-        """``first``: tables to stage before the others (then the largest first)."""
+    def __init__(self, src: Source, first: tuple[str, ...] = (),
+                 known: dict[tuple[str, str], tuple[str, Callable[[], bool]]] | None = None
+                 ) -> None:
+        """``first``: tables to stage before the others (then the largest first).
+        ``known``: references answered by another task of the same run — (table,
+        referenced table) → (that task's name, a function telling, once it ran, whether
+        every row's reference is known: True skips the reference's own check)."""
         self.src = src
+        self.known = known or {}
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
@@ -222,7 +229,9 @@ class Validation:
                 self.references[name] = refs
         self.tasks += [Task(f"refs:{name}", partial(self._references, name),
                             needs=tuple(dict.fromkeys(
-                                [f"stage:{name}", *(f"stage:{r.table}" for r in refs)])))
+                                [f"stage:{name}", *(f"stage:{r.table}" for r in refs),
+                                 *(self.known[name, r.table][0] for r in refs
+                                   if (name, r.table) in self.known)])))
                        for name, refs in self.references.items()]
         self.tasks += [Task(f"keys:{name}", partial(self._keys, name), needs=(f"stage:{name}",))
                        for name in order]
@@ -253,7 +262,8 @@ class Validation:
             n = _referring_rows(self.src, name, ref)
             if n:
                 self.orphans.setdefault(ref.table, {})[name] = n
-        rest = [ref for ref in refs if ref not in empty]
+        rest = [ref for ref in refs if ref not in empty and not (
+            (name, ref.table) in self.known and self.known[name, ref.table][1]())]
         return _check_references(self.src, name, rest) if rest else []
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
@@ -440,12 +450,14 @@ def control_character_message(value) -> str:
     return f"{text[:40]!r} contains the character {code}, which a workbook cannot hold"
 
 
-def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:
+def _key_select(src: Source, spec: c.TableSpec, alias: str) -> list[str]:
     """Columns naming a row by its key: typed value and, where parsed, the raw text."""
+    d = src.dialect
     out = []
+    dropped = src.dropped_columns.get(staged(spec.name), set())
     for i, col in enumerate(spec.key):
         out.append(f"{alias}.{d.quote(col)} AS sop_k{i}")
-        if has_bad_column(spec, col):
+        if has_bad_column(spec, col) and f"bad__{col}" not in dropped:
             out.append(f"{alias}.{d.quote('bad__' + col)} AS sop_b{i}")
         else:
             out.append(f"CAST(NULL AS {d.text_type}) AS sop_b{i}")
@@ -527,11 +539,17 @@ def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int, bo
             continue
         value = [f"s.{chk.value} AS sop_v"] if chk.value else []
         frame = src.query(
-            f"SELECT {', '.join([*row_col, *_key_select(spec, d, 's'), *value])} "
+            f"SELECT {', '.join([*row_col, *_key_select(src, spec, 's'), *value])} "
             f"FROM {stg} AS s WHERE {chk.condition} "
             f"ORDER BY {order} LIMIT {MAX_PROBLEMS_PER_CHECK}")
         problems += _listed(src, spec, chk.column, frame, total,
                             lambda rec, m=chk.message: m(rec.get("sop_v")))
+    # the text of unparseable cells is read only to list them: a column of them that is
+    # empty throughout is dropped (an engine that stores tables in memory frees it)
+    flagged = {chk.column for i, chk in enumerate(checks)
+               if chk.value == q("bad__" + chk.column) and _num(counts[f"sop_c{i}"])}
+    src.drop_columns(stg, [f"bad__{col}" for col in spec.columns
+                           if has_bad_column(spec, col) and col not in flagged])
     return problems, n_rows, bool(n_rows and not _num(counts["sop_nullkey"]))
 
 
@@ -557,7 +575,7 @@ def _check_keys(src: Source, spec: c.TableSpec) -> list[Problem]:
         frame = src.query(
             f"WITH g AS (SELECT {keys}, MIN({src.row_number(spec.name, stg)}) AS sop_first "
             f"FROM {stg} GROUP BY {keys} HAVING COUNT(*) > 1) "
-            f"SELECT {row_sql} AS sop_row, g.sop_first, {', '.join(_key_select(spec, d, 's'))} "
+            f"SELECT {row_sql} AS sop_row, g.sop_first, {', '.join(_key_select(src, spec, 's'))} "
             f"FROM {stg} AS s JOIN g ON {join} WHERE {row_sql} > g.sop_first "
             f"ORDER BY sop_row LIMIT {MAX_PROBLEMS_PER_CHECK}")
 
@@ -592,7 +610,7 @@ def _check_reference(src: Source, spec: c.TableSpec, ref: c.Reference) -> list[P
     match = " AND ".join(f"t.{q(k)} = s.{q(col)}" for col, k in zip(ref.columns, ref.key,
                                                                      strict=True))
     row_sql, order = _order(src, spec, "s")
-    cols = [*([f"{row_sql} AS sop_row"] if row_sql else []), *_key_select(spec, d, "s"),
+    cols = [*([f"{row_sql} AS sop_row"] if row_sql else []), *_key_select(src, spec, "s"),
             *(f"s.{q(col)} AS sop_r{i}" for i, col in enumerate(ref.columns)),
             "COUNT(*) OVER () AS sop_total"]
     frame = src.query(

@@ -48,6 +48,39 @@ SHIPS = "sop_ships"  # shipment lines with their sales line's dimensions and on-
 FILL = "sop_fill"  # sales lines due (quantity > 0) with their on-time shipped quantity
 
 _KEYS = ("item_no", "location_code", "customer_no")  # category, salesperson joined after
+#: where the dialect has ``grouping_sets``: the shipment, due-line and invoice sums by
+#: month × item × location (``sop_set`` = 1) and by month × customer (``sop_set`` = 0)
+GROUPED = {"ships": "sop_g_ships", "fill": "sop_g_fill", "invoices": "sop_g_invoices"}
+_ITEM_GRAIN, _CUSTOMER_GRAIN = ("item_no", "location_code"), ("customer_no",)
+
+
+def _measures(d) -> dict[str, dict[str, str]]:
+    """The measures each sales fact contributes (SQL over its relation's columns)."""
+    eps = f"CAST(1e-9 AS {d.double_type})"
+    q = d.quote
+    return {
+        "ships": {"otd_lines": "delivery", "otd_on_time": "on_time * delivery",
+                  "shipped_qty": "quantity"},
+        "fill": {"fill_lines_due": "1",
+                 "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",
+                 "fill_qty_due": "quantity",
+                 "fill_qty_on_time": "CASE WHEN shipped < quantity THEN shipped ELSE quantity END"},
+        "invoices": {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
+                     "cogs": f"v.{q('cost_amount')}"},
+    }
+
+
+def _grouping_sets(src: Source, relation: str, grain: dict[str, str],
+                   measures: dict[str, str]) -> str:
+    """SQL: ``relation``'s ``measures`` summed by month × item × location and by month ×
+    customer in one pass (``grain``: MONTH and the three keys → SQL)."""
+    d = src.dialect
+    inner = ", ".join([*(f"{sql} AS {name}" for name, sql in grain.items()),
+                       *(f"{sql} AS {name}" for name, sql in measures.items())])
+    sums = ", ".join(f"CAST(SUM({name}) AS {d.double_type}) AS {name}" for name in measures)
+    sets = (f"({MONTH}, {', '.join(_ITEM_GRAIN)}), ({MONTH}, {', '.join(_CUSTOMER_GRAIN)})")
+    return (f"SELECT {MONTH}, {', '.join(_KEYS)}, GROUPING(customer_no) AS sop_set, {sums} "
+            f"FROM (SELECT {inner} FROM {relation}) AS sop_f GROUP BY GROUPING SETS ({sets})")
 
 
 def prepare(src: Source, options: KpiOptions) -> None:
@@ -111,23 +144,53 @@ def prepare(src: Source, options: KpiOptions) -> None:
             f"ROW_NUMBER() OVER ({part}) AS sop_seq {source}) AS sop_r) AS sop_d"
         ))
     fill_due = due(options.fill_basis)
-    src.materialize(FILL, (
+    fill = (
         f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
         f"COALESCE(f.shipped, 0) AS shipped "
         f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT {line_cols}, "
         f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
-    ))
+    )
+    if not d.grouping_sets:
+        src.materialize(FILL, fill)
+        return
+    # both grains summed here; the due lines are not kept, the shipments once counted
+    plain = {name: name for name in (MONTH, *_KEYS)}
+    measures = _measures(d)
+    src.materialize(GROUPED["fill"], _grouping_sets(src, f"({fill}) AS sop_l", plain,
+                                                     measures["fill"]))
+    src.materialize(GROUPED["ships"], _grouping_sets(src, SHIPS, plain, measures["ships"]))
+    if row_id is not None:
+        src.notes["unmatched_shipments"] = _unmatched(src)
+    src.release(SHIPS)
+
+
+def prepare_invoices(src: Source) -> None:
+    """Where the dialect has ``grouping_sets``: the invoice sums of both grains."""
+    d = src.dialect
+    if not d.grouping_sets:
+        return
+    q = d.quote
+    grain = {MONTH: d.month_index(f"v.{q('posting_date')}"),
+             **{k: f"v.{q(k)}" for k in _KEYS}}
+    src.materialize(GROUPED["invoices"], _grouping_sets(
+        src, f"{staged('sales_invoices')} AS v", grain, _measures(d)["invoices"]))
+
+
+def _unmatched(src: Source) -> int:
+    found = src.query(f"SELECT COUNT(*) AS n FROM {SHIPS} WHERE line_id IS NULL")
+    return int(found.iloc[0]["n"] or 0)
 
 
 def shipments_all_known(src: Source) -> bool:
     """After :func:`prepare`: has every shipment a sales line (so the reference
     ``order_no+order_line_no`` → sales_lines needs no check of its own)? False where it
     cannot tell (no row ids, :func:`prepare` not run): the reference is then checked."""
-    if src.row_id("l") is None or SHIPS not in src.materialized:
+    if src.row_id("l") is None:
         return False
-    found = src.query(f"SELECT COUNT(*) AS n FROM {SHIPS} WHERE line_id IS NULL")
-    return not int(found.iloc[0]["n"] or 0)
+    if "unmatched_shipments" in src.notes:
+        return not src.notes["unmatched_shipments"]
+    return SHIPS in src.materialized and not _unmatched(src)
 
 
 def release(src: Source) -> None:
@@ -142,26 +205,25 @@ def _sales_parts(src: Source, keys: list[str]) -> list[Part]:
     ``keys`` (some of item_no, location_code, customer_no)."""
     d = src.dialect
     q = d.quote
-    eps = f"CAST(1e-9 AS {d.double_type})"
 
     def grain(month: str, alias: str | None) -> dict[str, str]:
         return {MONTH: month, **{k: f"{alias}.{q(k)}" if alias else k for k in keys}}
 
+    budget = Part(f"{staged('sales_budget')} AS v",
+                  grain(d.period_index(f"v.{q('period')}"), "v"),
+                  {"budget_qty": f"v.{q('quantity')}", "budget_amount": f"v.{q('amount')}"})
+    measures = _measures(d)
+    if d.grouping_sets:  # the sums of :func:`prepare` and :func:`prepare_invoices`
+        which = 1 if tuple(keys) == _ITEM_GRAIN else 0
+        return [Part(f"{GROUPED[fact]} WHERE sop_set = {which}", grain(MONTH, None),
+                     {name: name for name in measures[fact]})
+                for fact in ("ships", "fill", "invoices")] + [budget]
     return [
-        Part(SHIPS, grain(MONTH, None),
-             {"otd_lines": "delivery", "otd_on_time": "on_time * delivery",
-              "shipped_qty": "quantity"}),
-        Part(FILL, grain(MONTH, None),
-             {"fill_lines_due": "1",
-              "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",
-              "fill_qty_due": "quantity",
-              "fill_qty_on_time": "CASE WHEN shipped < quantity THEN shipped ELSE quantity END"}),
+        Part(SHIPS, grain(MONTH, None), measures["ships"]),
+        Part(FILL, grain(MONTH, None), measures["fill"]),
         Part(f"{staged('sales_invoices')} AS v",
-             grain(d.month_index(f"v.{q('posting_date')}"), "v"),
-             {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
-              "cogs": f"v.{q('cost_amount')}"}),
-        Part(f"{staged('sales_budget')} AS v", grain(d.period_index(f"v.{q('period')}"), "v"),
-             {"budget_qty": f"v.{q('quantity')}", "budget_amount": f"v.{q('amount')}"}),
+             grain(d.month_index(f"v.{q('posting_date')}"), "v"), measures["invoices"]),
+        budget,
     ]
 
 

@@ -101,6 +101,8 @@ class Source:
         self.dropped_columns: dict[str, set[str]] = {}
         #: the relations :meth:`materialize` made (and :meth:`release` did not drop)
         self.materialized: set[str] = set()
+        #: what one step found out for a later one (e.g. ``sales.shipments_all_known``)
+        self.notes: dict[str, object] = {}
         self.run_id = uuid.uuid4().hex[:12]
 
     # -- execution

@@ -86,6 +86,8 @@ class Source:
 
     #: tasks run two at a time (see :meth:`run_tasks`)
     parallel = False
+    #: :meth:`drop_columns` frees memory
+    drops_columns = False
 
     def __init__(self, name: str, dialect: Dialect) -> None:
         self.name = name
@@ -219,6 +221,7 @@ class DuckDBSource(Source):
     """
 
     parallel = True
+    drops_columns = True
 
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)

@@ -277,7 +277,9 @@ def diagnose(workbook: Path | None = None, machine: Machine | None = None,
     if workbook is not None:
         workbook = Path(workbook)
         if not workbook.is_file():
-            problems.append(Problem("Workbook", f"{workbook} not found",
+            what = ("is a folder" if workbook.is_dir()
+                    else "is not a regular file" if workbook.exists() else "not found")
+            problems.append(Problem("Workbook", f"{workbook} {what}",
                                     "give the path of the .xlsm"))
             workbook = None
         else:

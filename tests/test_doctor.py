@@ -4,6 +4,7 @@ folder, environment, registry); the interpreters are real Python executables."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,15 @@ def test_the_command(tmp_path, good):
         assert run.returncode == 0 and "Ready: no problem found." in run.stdout
     else:
         assert run.returncode == 1 and "Workbook:" in run.stdout and "fix:" in run.stdout
+
+
+def test_a_folder_or_fifo_is_named_as_such_not_missing(tmp_path):
+    folder = tmp_path / "book.xlsm"
+    folder.mkdir()
+    fifo = tmp_path / "pipe.xlsm"
+    os.mkfifo(fifo)
+    said = {p: [x.problem for x in diagnose(p, Machine(platform="linux"))[1]]
+            for p in (folder, fifo, tmp_path / "absent.xlsm")}
+    assert said[folder] == [f"{folder} is a folder"]
+    assert said[fifo] == [f"{fifo} is not a regular file"]
+    assert said[tmp_path / "absent.xlsm"] == [f"{tmp_path / 'absent.xlsm'} not found"]

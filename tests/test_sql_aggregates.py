@@ -178,6 +178,35 @@ def _to_parquet(src, dst):
     return dst
 
 
+def test_credit_notes_in_forecast_cells(demo_folder, tmp_path):
+    """agg_customer's forecast error sums |Σ A − F| per month × customer × item ×
+    location cell; the SQL path groups by cell only the cells with a budget line or a
+    negative amount. Credit notes in a budgeted cell, and in a month without budget one
+    customer's cells: item 1 invoiced 100, item 2 invoiced 10 and credited 30 (Σ −20):
+    error |100| + |−20| = 120 (not |100 − 20|); every table as in memory."""
+    import shutil
+
+    folder = tmp_path / "credit"
+    shutil.copytree(demo_folder, folder)
+    inv = pd.read_csv(folder / "sales_invoices.csv", dtype=str)
+    budget = pd.read_csv(folder / "sales_budget.csv", dtype=str)
+    assert not budget["period"].str.startswith("2020").any()
+    first = inv.iloc[0]
+    other = inv[(inv["customer_no"] == first["customer_no"])
+                & (inv["item_no"] != first["item_no"])].iloc[0]
+    rows = [first, first.copy(), other, other.copy(), other.copy()]
+    credits = pd.DataFrame(rows).reset_index(drop=True)
+    credits["invoice_no"] = [f"CR-{i}" for i in range(len(rows))]
+    credits["posting_date"] = "2020-01-15"
+    credits["amount"] = [str(-3 * float(first["amount"]) - 1), "100", "10", "-30", "0"]
+    credits.loc[0, "posting_date"] = first["posting_date"]  # a budgeted cell, Σ < 0
+    pd.concat([inv, credits]).to_csv(folder / "sales_invoices.csv", index=False)
+    got, _ = compare_paths(str(folder), folder)
+    cust = got.tables["agg_customer"]
+    row = cust[(cust["period"] == "2020-01") & (cust["customer_no"] == first["customer_no"])]
+    assert row["forecast_abs_error"].tolist() == [120.0]
+
+
 def test_parquet_folder_same_tables(demo_folder, tmp_path):
     folder = _to_parquet(demo_folder, tmp_path / "pq")
     compare_paths(str(folder), demo_folder, OPTIONS["tolerant"])

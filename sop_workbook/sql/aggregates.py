@@ -69,7 +69,9 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
             # tables are computed as soon as the tables they read are staged without a
             # problem, while the rest is still being staged and checked (if a problem
             # turns up, what was computed is dropped and the problems are raised)
-            checks = Validation(src, first=sales.PREPARED_FROM)
+            checks = Validation(src, first=sales.PREPARED_FROM, known={
+                ("sales_shipments", "sales_lines"): (
+                    "compute:prepare", partial(sales.shipments_all_known, src))})
             computing = compute_tasks(src, options, gl_income_sign, checks)
             done = src.run_tasks(_by_priority(checks.tasks, computing))
             result = checks.result(done)
@@ -108,10 +110,10 @@ def _by_priority(checking: list[Task], computing: list[Task]) -> list[Task]:
     computes agg_sales); the release of the staged sales lines and shipments comes first
     for it (a memory saving is worth most before the large aggregates run)."""
     rest = {task.name: task for task in computing}
-    prepare, sales_table, customer_table, release = (
-        rest.pop(f"compute:{name}") for name in ("prepare", "agg_sales", "agg_customer",
-                                                 "release"))
-    return [*(task for task in checking if task.solo), sales_table,
+    prepare, invoices, sales_table, customer_table, release = (
+        rest.pop(f"compute:{name}") for name in ("prepare", "invoice_sums", "agg_sales",
+                                                 "agg_customer", "release"))
+    return [*(task for task in checking if task.solo), invoices, sales_table,
             *(task for task in checking if not task.solo), *rest.values(), customer_table,
             prepare, release]
 
@@ -148,11 +150,13 @@ def compute_tasks(src: Source, options: KpiOptions, gl_income_sign: str,
                 "fin_budget_detail": finance.fin_budget_detail(src),
                 "fin_unmapped": finance.fin_unmapped(src)}
 
-    prepared = ("compute:prepare", *stages)
+    prepared = ("compute:prepare", "compute:invoice_sums", *stages)
     tasks = [
         Task("compute:prepare",
              computed(lambda: sales.prepare(src, options) or {}, sales.PREPARED_FROM),
              needs=checks.checked(sales.PREPARED_FROM) if checks else ()),
+        Task("compute:invoice_sums", computed(lambda: sales.prepare_invoices(src) or {}),
+             needs=stages),
         Task("compute:agg_sales", one("agg_sales", partial(sales.agg_sales, src)),
              needs=prepared),
         Task("compute:agg_customer", one("agg_customer", partial(sales.agg_customer, src)),

@@ -59,6 +59,10 @@ class Dialect:
     #: that starts from +0.0 (so that adding zeros changes no sum) and hash joins on
     #: IS NOT DISTINCT FROM (see ``frames._join_sum``)
     joins_sums: bool = False
+    #: the sales facts (shipments, sales lines due, invoices) are summed once for both
+    #: grains of agg_sales and agg_customer (``GROUP BY GROUPING SETS``), into small
+    #: tables both read (see ``sales.prepare``)
+    grouping_sets: bool = False
 
     def quote(self, identifier: str) -> str:
         if self.name == "databricks":
@@ -209,7 +213,7 @@ class Dialect:
 
 
 DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_text_order=True,
-                 joins_sums=True)
+                 joins_sums=True, grouping_sets=True)
 POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 
 

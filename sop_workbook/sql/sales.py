@@ -48,6 +48,39 @@ SHIPS = "sop_ships"  # shipment lines with their sales line's dimensions and on-
 FILL = "sop_fill"  # sales lines due (quantity > 0) with their on-time shipped quantity
 
 _KEYS = ("item_no", "location_code", "customer_no")  # category, salesperson joined after
+#: where the dialect has ``grouping_sets``: the shipment, due-line and invoice sums by
+#: month × item × location (``sop_set`` = 1) and by month × customer (``sop_set`` = 0)
+GROUPED = {"ships": "sop_g_ships", "fill": "sop_g_fill", "invoices": "sop_g_invoices"}
+_ITEM_GRAIN, _CUSTOMER_GRAIN = ("item_no", "location_code"), ("customer_no",)
+
+
+def _measures(d) -> dict[str, dict[str, str]]:
+    """The measures each sales fact contributes (SQL over its relation's columns)."""
+    eps = f"CAST(1e-9 AS {d.double_type})"
+    q = d.quote
+    return {
+        "ships": {"otd_lines": "delivery", "otd_on_time": "on_time * delivery",
+                  "shipped_qty": "quantity"},
+        "fill": {"fill_lines_due": "1",
+                 "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",
+                 "fill_qty_due": "quantity",
+                 "fill_qty_on_time": "CASE WHEN shipped < quantity THEN shipped ELSE quantity END"},
+        "invoices": {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
+                     "cogs": f"v.{q('cost_amount')}"},
+    }
+
+
+def _grouping_sets(src: Source, relation: str, grain: dict[str, str],
+                   measures: dict[str, str]) -> str:
+    """SQL: ``relation``'s ``measures`` summed by month × item × location and by month ×
+    customer in one pass (``grain``: MONTH and the three keys → SQL)."""
+    d = src.dialect
+    inner = ", ".join([*(f"{sql} AS {name}" for name, sql in grain.items()),
+                       *(f"{sql} AS {name}" for name, sql in measures.items())])
+    sums = ", ".join(f"CAST(SUM({name}) AS {d.double_type}) AS {name}" for name in measures)
+    sets = (f"({MONTH}, {', '.join(_ITEM_GRAIN)}), ({MONTH}, {', '.join(_CUSTOMER_GRAIN)})")
+    return (f"SELECT {MONTH}, {', '.join(_KEYS)}, GROUPING(customer_no) AS sop_set, {sums} "
+            f"FROM (SELECT {inner} FROM {relation}) AS sop_f GROUP BY GROUPING SETS ({sets})")
 
 
 def prepare(src: Source, options: KpiOptions) -> None:
@@ -83,8 +116,12 @@ def prepare(src: Source, options: KpiOptions) -> None:
         f"CASE WHEN {shipped} <= {d.add_days(due(options.fill_basis), tol)} "
         f"THEN {qty} ELSE 0 END AS fill_qty"
     )
+    # where a line has a row id, every shipment is kept (LEFT JOIN): a shipment whose
+    # sales line is unknown has none, which answers the reference check of the shipments
+    # (:func:`shipments_all_known`) without joining the two tables a second time
+    join = "LEFT JOIN" if row_id is not None else "JOIN"
     source = (
-        f"FROM {staged('sales_shipments')} AS s JOIN {staged('sales_lines')} AS l "
+        f"FROM {staged('sales_shipments')} AS s {join} {staged('sales_lines')} AS l "
         f"ON l.{q('order_no')} = s.{q('order_no')} AND l.{q('line_no')} = s.{q('order_line_no')}"
     )
     if not int(negatives or 0):  # no undo or correction: every positive line delivers
@@ -107,13 +144,53 @@ def prepare(src: Source, options: KpiOptions) -> None:
             f"ROW_NUMBER() OVER ({part}) AS sop_seq {source}) AS sop_r) AS sop_d"
         ))
     fill_due = due(options.fill_basis)
-    src.materialize(FILL, (
+    fill = (
         f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
         f"COALESCE(f.shipped, 0) AS shipped "
         f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT {line_cols}, "
         f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
         f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
-    ))
+    )
+    if not d.grouping_sets:
+        src.materialize(FILL, fill)
+        return
+    # both grains summed here; the due lines are not kept, the shipments once counted
+    plain = {name: name for name in (MONTH, *_KEYS)}
+    measures = _measures(d)
+    src.materialize(GROUPED["fill"], _grouping_sets(src, f"({fill}) AS sop_l", plain,
+                                                     measures["fill"]))
+    src.materialize(GROUPED["ships"], _grouping_sets(src, SHIPS, plain, measures["ships"]))
+    if row_id is not None:
+        src.notes["unmatched_shipments"] = _unmatched(src)
+    src.release(SHIPS)
+
+
+def prepare_invoices(src: Source) -> None:
+    """Where the dialect has ``grouping_sets``: the invoice sums of both grains."""
+    d = src.dialect
+    if not d.grouping_sets:
+        return
+    q = d.quote
+    grain = {MONTH: d.month_index(f"v.{q('posting_date')}"),
+             **{k: f"v.{q(k)}" for k in _KEYS}}
+    src.materialize(GROUPED["invoices"], _grouping_sets(
+        src, f"{staged('sales_invoices')} AS v", grain, _measures(d)["invoices"]))
+
+
+def _unmatched(src: Source) -> int:
+    found = src.query(f"SELECT COUNT(*) AS n FROM {SHIPS} WHERE line_id IS NULL")
+    return int(found.iloc[0]["n"] or 0)
+
+
+def shipments_all_known(src: Source) -> bool:
+    """After :func:`prepare`: has every shipment a sales line (so the reference
+    ``order_no+order_line_no`` → sales_lines needs no check of its own)? False where it
+    cannot tell (no row ids, :func:`prepare` not run): the reference is then checked."""
+    if src.row_id("l") is None:
+        return False
+    if "unmatched_shipments" in src.notes:
+        return not src.notes["unmatched_shipments"]
+    return SHIPS in src.materialized and not _unmatched(src)
 
 
 def release(src: Source) -> None:
@@ -128,26 +205,25 @@ def _sales_parts(src: Source, keys: list[str]) -> list[Part]:
     ``keys`` (some of item_no, location_code, customer_no)."""
     d = src.dialect
     q = d.quote
-    eps = f"CAST(1e-9 AS {d.double_type})"
 
     def grain(month: str, alias: str | None) -> dict[str, str]:
         return {MONTH: month, **{k: f"{alias}.{q(k)}" if alias else k for k in keys}}
 
+    budget = Part(f"{staged('sales_budget')} AS v",
+                  grain(d.period_index(f"v.{q('period')}"), "v"),
+                  {"budget_qty": f"v.{q('quantity')}", "budget_amount": f"v.{q('amount')}"})
+    measures = _measures(d)
+    if d.grouping_sets:  # the sums of :func:`prepare` and :func:`prepare_invoices`
+        which = 1 if tuple(keys) == _ITEM_GRAIN else 0
+        return [Part(f"{GROUPED[fact]} WHERE sop_set = {which}", grain(MONTH, None),
+                     {name: name for name in measures[fact]})
+                for fact in ("ships", "fill", "invoices")] + [budget]
     return [
-        Part(SHIPS, grain(MONTH, None),
-             {"otd_lines": "delivery", "otd_on_time": "on_time * delivery",
-              "shipped_qty": "quantity"}),
-        Part(FILL, grain(MONTH, None),
-             {"fill_lines_due": "1",
-              "fill_lines_filled": f"CASE WHEN shipped >= quantity - {eps} THEN 1 ELSE 0 END",
-              "fill_qty_due": "quantity",
-              "fill_qty_on_time": "CASE WHEN shipped < quantity THEN shipped ELSE quantity END"}),
+        Part(SHIPS, grain(MONTH, None), measures["ships"]),
+        Part(FILL, grain(MONTH, None), measures["fill"]),
         Part(f"{staged('sales_invoices')} AS v",
-             grain(d.month_index(f"v.{q('posting_date')}"), "v"),
-             {"invoiced_qty": f"v.{q('quantity')}", "invoiced_amount": f"v.{q('amount')}",
-              "cogs": f"v.{q('cost_amount')}"}),
-        Part(f"{staged('sales_budget')} AS v", grain(d.period_index(f"v.{q('period')}"), "v"),
-             {"budget_qty": f"v.{q('quantity')}", "budget_amount": f"v.{q('amount')}"}),
+             grain(d.month_index(f"v.{q('posting_date')}"), "v"), measures["invoices"]),
+        budget,
     ]
 
 
@@ -203,6 +279,8 @@ def agg_customer(src: Source) -> object:
     bud = (f"SELECT {d.period_index('b.' + q('period'))} AS {MONTH}, "
            f"{', '.join(f'b.{q(k)} AS {k}' for k in cell)}, b.{q('amount')} AS f "
            f"FROM {staged('sales_budget')} AS b")
+    if d.joins_sums:
+        inv = _invoice_cells(src)
     on = " AND ".join(f"i.{k} = b.{k}" for k in [MONTH, *cell])
     cells = (f"(SELECT COALESCE(i.{MONTH}, b.{MONTH}) AS {MONTH}, "
              f"COALESCE(i.customer_no, b.customer_no) AS customer_no, "
@@ -214,6 +292,37 @@ def agg_customer(src: Source) -> object:
     sql = _attach(src, sql, keys, "customers", "customer_no", "salesperson",
                   [MONTH, "customer_no", "salesperson"], CUSTOMER_COLUMNS)
     return query_finished(src, sql, CUSTOMER_GRAIN, CUSTOMER_COLUMNS)
+
+
+def _invoice_cells(src: Source) -> str:
+    """The invoices' forecast cells for :func:`agg_customer` without grouping every
+    invoice by month × customer × item × location (at 10 M lines nearly one group per
+    invoice). Only the cells whose |Σ A − F| is not simply Σ A are grouped so: cells of
+    a budget line, and cells holding a negative amount (``sop_k``, matched with
+    ``IS NOT DISTINCT FROM``: a cell taken in for nothing is still exact). Every other
+    cell has no budget line and no negative amount, so its |Σ A − 0| = Σ A: its invoices
+    are summed by month × customer (item and location NULL, which matches no budget
+    line), the same Σ over the customer's cells. Needs hash joins on ``IS NOT DISTINCT
+    FROM`` (:attr:`Dialect.joins_sums`)."""
+    d = src.dialect
+    q = d.quote
+    cell = ["customer_no", "item_no", "location_code"]
+    month = d.month_index(f"v.{q('posting_date')}")
+    amount = f"v.{q('amount')}"
+    keys = (f"SELECT {d.period_index('b.' + q('period'))} AS {MONTH}, "
+            f"{', '.join(f'b.{q(k)} AS {k}' for k in cell)}, 1 AS sop_hit "
+            f"FROM {staged('sales_budget')} AS b "
+            f"UNION SELECT {month}, {', '.join(f'v.{q(k)}' for k in cell)}, 1 "
+            f"FROM {staged('sales_invoices')} AS v WHERE {amount} < 0")
+    match = " AND ".join([f"sop_k.{MONTH} IS NOT DISTINCT FROM {month}",
+                          *(f"sop_k.{c} IS NOT DISTINCT FROM v.{q(c)}" for c in cell)])
+    exact = "sop_k.sop_hit IS NOT NULL"
+    item = f"CASE WHEN {exact} THEN v.{q('item_no')} END"
+    location = f"CASE WHEN {exact} THEN v.{q('location_code')} END"
+    return (f"SELECT {month} AS {MONTH}, v.{q('customer_no')} AS customer_no, "
+            f"{item} AS item_no, {location} AS location_code, SUM({amount}) AS a "
+            f"FROM {staged('sales_invoices')} AS v LEFT JOIN ({keys}) AS sop_k ON {match} "
+            f"GROUP BY {month}, v.{q('customer_no')}, {item}, {location}, {exact}")
 
 
 def agg_item_mix(src: Source) -> object:

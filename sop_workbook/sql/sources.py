@@ -86,6 +86,8 @@ class Source:
 
     #: tasks run two at a time (see :meth:`run_tasks`)
     parallel = False
+    #: :meth:`drop_columns` frees memory
+    drops_columns = False
 
     def __init__(self, name: str, dialect: Dialect) -> None:
         self.name = name
@@ -97,6 +99,12 @@ class Source:
         self.ctes: dict[str, str] = {}
         #: materialised relations stored under another name (see :meth:`materialize`)
         self.renames: dict[str, str] = {}
+        #: columns dropped from materialised relations (see :meth:`drop_columns`)
+        self.dropped_columns: dict[str, set[str]] = {}
+        #: the relations :meth:`materialize` made (and :meth:`release` did not drop)
+        self.materialized: set[str] = set()
+        #: what one step found out for a later one (e.g. ``sales.shipments_all_known``)
+        self.notes: dict[str, object] = {}
         self.run_id = uuid.uuid4().hex[:12]
 
     # -- execution
@@ -110,6 +118,7 @@ class Source:
     def materialize(self, name: str, select: str) -> None:
         """Make ``name`` the result of ``select`` for later statements: a temporary table
         where the dialect has them, else a CTE put in front of every query that uses it."""
+        self.materialized.add(name)
         if self.dialect.temp_tables and name not in self.ctes:
             if getattr(self.dialect, "storage", None) == "scratch":
                 # a real table: named for this run (several may run at once), dropped by
@@ -124,9 +133,15 @@ class Source:
         """Drop the materialised relation ``name`` that no later statement reads (frees
         its memory; a CTE stays, as the relations defined from it need it)."""
         if self.dialect.temp_tables and name not in self.ctes:
+            self.materialized.discard(name)
             for statement in self.dialect.drop_statements(name):
                 self._execute(self._renamed(statement))
             self.renames.pop(name, None)
+
+    def drop_columns(self, name: str, columns: list[str]) -> None:
+        """Drop ``columns`` that no later statement reads from the materialised relation
+        ``name`` where that frees memory (:class:`DuckDBSource`); recorded in
+        :attr:`dropped_columns`. Elsewhere nothing is dropped."""
 
     def _renamed(self, sql: str) -> str:
         """``sql`` with the materialised relations named as stored for this run."""
@@ -206,6 +221,7 @@ class DuckDBSource(Source):
     """
 
     parallel = True
+    drops_columns = True
 
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)
@@ -232,6 +248,14 @@ class DuckDBSource(Source):
     def materialize(self, name: str, select: str) -> None:
         self._execute(f"DROP TABLE IF EXISTS {name}")
         self._execute(f"CREATE TABLE {name} AS {select}")
+        self.materialized.add(name)
+
+    def drop_columns(self, name: str, columns: list[str]) -> None:
+        """Drop the columns (a table of this in-memory database holds even a column of
+        NULLs in full: ~7 bytes a row, spilled to disk beyond the memory limit)."""
+        for column in columns:
+            self._execute(f"ALTER TABLE {name} DROP COLUMN {self.dialect.quote(column)}")
+            self.dropped_columns.setdefault(name, set()).add(column)
 
     def run_tasks(self, tasks: list[Task]) -> dict[str, object]:
         """Two worker threads: one takes the first task it can start (all it needs done)

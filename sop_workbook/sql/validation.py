@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -61,12 +62,22 @@ def has_bad_column(spec: c.TableSpec, column: str) -> bool:
 # --------------------------------------------------------------------------- staging
 
 
+def kept_columns(spec: c.TableSpec, columns: dict[str, str] | None,
+                 native: dict[str, str] | None, d: Dialect) -> set[str]:
+    """The present columns staged from their native values (:func:`.typed.stays_typed`)."""
+    return {col for col in spec.columns if col in (columns or {}) and col not in spec.enums
+            and stays_typed(spec.type_of(col), (native or {}).get(col), d)}
+
+
 def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: str | None,
-                   d: Dialect, native: dict[str, str] | None = None) -> str:
+                   d: Dialect, native: dict[str, str] | None = None,
+                   flag_kept: bool = False) -> str:
     """SELECT producing the staged table from the source relation (``columns``: contract
     column → quoted source column). ``relation`` None → an empty table of the right types.
     ``native``: the native kinds of source columns (:mod:`.typed`); a column whose kind is
-    the contract's is staged from its value, without parsing its text.
+    the contract's is staged from its value, without parsing its text. ``flag_kept``:
+    instead of the ``bad__`` text of each such column, one column ``sop_kept_bad``, TRUE
+    where any of them holds a value the contract rejects (NULL otherwise).
     """
     q = d.quote
     if relation is None:
@@ -85,8 +96,7 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
     def clean(col: str) -> str:
         return d.clean_text(q("r__" + col))
 
-    kept = {col for col in present if col not in spec.enums
-            and stays_typed(spec.type_of(col), (native or {}).get(col), d)}
+    kept = kept_columns(spec, columns, native, d)
 
     # level 0: the source column as text; level 1: cleaned text (trimmed, empty → NULL)
     l0 = [f"{columns[col]} AS {q('r__' + col)}" if col in kept else
@@ -152,8 +162,9 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
             l4.append(f"CAST(NULL AS {d.text_type}) AS {bad}")
         elif col in kept:
             r = q("r__" + col)
-            l4.append(f"CASE WHEN {q(col)} IS NULL AND {r} IS NOT NULL THEN "
-                      f"{shown_text(r, d)} END AS {bad}")
+            if not flag_kept:
+                l4.append(f"CASE WHEN {q(col)} IS NULL AND {r} IS NOT NULL THEN "
+                          f"{shown_text(r, d)} END AS {bad}")
         elif col in spec.enums:
             allowed = ", ".join(literal(v) for v in spec.enums[col])
             l4.append(f"CASE WHEN {q(col)} NOT IN ({allowed}) THEN {t} END AS {bad}")
@@ -161,6 +172,10 @@ def staging_select(spec: c.TableSpec, columns: dict[str, str] | None, relation: 
             l4.append(f"CASE WHEN {q(col)} IS NULL THEN {clean(col)} END AS {bad}")
         else:
             l4.append(f"CASE WHEN {t} IS NOT NULL AND {q(col)} IS NULL THEN {t} END AS {bad}")
+    if flag_kept and kept:
+        rejected = " OR ".join(f"({q(col)} IS NULL AND {q('r__' + col)} IS NOT NULL)"
+                               for col in spec.columns if col in kept)
+        l4.append(f"CASE WHEN {rejected} THEN TRUE END AS sop_kept_bad")
     return (f"SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM (SELECT "
             f"{', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM (SELECT {', '.join(l0)} "
             f"FROM {relation}) AS sop_r0) AS sop_r1) AS sop_r2) AS sop_r3")
@@ -199,9 +214,15 @@ class Validation:
     the tables it references are staged too). :meth:`result` lists the problems in
     contract order."""
 
-    def __init__(self, src: Source, first: tuple[str, ...] = ()) -> None:
-        """``first``: tables to stage before the others (then the largest first)."""
+    def __init__(self, src: Source, first: tuple[str, ...] = (),
+                 known: dict[tuple[str, str], tuple[str, Callable[[], bool]]] | None = None
+                 ) -> None:
+        """``first``: tables to stage before the others (then the largest first).
+        ``known``: references answered by another task of the same run — (table,
+        referenced table) → (that task's name, a function telling, once it ran, whether
+        every row's reference is known: True skips the reference's own check)."""
         self.src = src
+        self.known = known or {}
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
@@ -222,7 +243,9 @@ class Validation:
                 self.references[name] = refs
         self.tasks += [Task(f"refs:{name}", partial(self._references, name),
                             needs=tuple(dict.fromkeys(
-                                [f"stage:{name}", *(f"stage:{r.table}" for r in refs)])))
+                                [f"stage:{name}", *(f"stage:{r.table}" for r in refs),
+                                 *(self.known[name, r.table][0] for r in refs
+                                   if (name, r.table) in self.known)])))
                        for name, refs in self.references.items()]
         self.tasks += [Task(f"keys:{name}", partial(self._keys, name), needs=(f"stage:{name}",))
                        for name in order]
@@ -253,7 +276,8 @@ class Validation:
             n = _referring_rows(self.src, name, ref)
             if n:
                 self.orphans.setdefault(ref.table, {})[name] = n
-        rest = [ref for ref in refs if ref not in empty]
+        rest = [ref for ref in refs if ref not in empty and not (
+            (name, ref.table) in self.known and self.known[name, ref.table][1]())]
         return _check_references(self.src, name, rest) if rest else []
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
@@ -315,10 +339,15 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, boo
     if missing:
         src.materialize(staged(name), staging_select(spec, None, None, d))
         return problems, None, False
+    kept = kept_columns(spec, table.columns, table.native, d) if src.drops_columns else set()
     try:
         try:
+            # typed columns flagged in one column rather than their text kept in one
+            # column each (NULL throughout in a valid source): the table holds less
             src.materialize(staged(name), staging_select(spec, table.columns, table.relation,
-                                                          d, table.native))
+                                                          d, table.native, flag_kept=bool(kept)))
+            if kept:
+                _unflag_kept(src, spec, table, kept)
         except Exception:
             if table.fallback is None:
                 raise
@@ -333,6 +362,20 @@ def _stage_table(src: Source, name: str) -> tuple[list[Problem], int | None, boo
         return problems, None, False  # unreadable: references to it are not checked
     table_problems, n, keyed = _check_table(src, spec)
     return problems + table_problems, n, keyed
+
+
+def _unflag_kept(src: Source, spec: c.TableSpec, table: SourceTable, kept: set[str]) -> None:
+    """After staging with ``flag_kept``: no value rejected → the flag column is dropped
+    (the ``bad__`` columns of the kept columns are recorded as absent); else the table is
+    staged again with each column's ``bad__`` text, to list the rejected values."""
+    stg = staged(spec.name)
+    found = src.query(f"SELECT COUNT(*) AS n FROM {stg} WHERE sop_kept_bad")
+    if int(_num(found.iloc[0]["n"])):
+        src.materialize(stg, staging_select(spec, table.columns, table.relation, src.dialect,
+                                            table.native))
+        return
+    src.drop_columns(stg, ["sop_kept_bad"])
+    src.dropped_columns.setdefault(stg, set()).update(f"bad__{col}" for col in kept)
 
 
 def _checkable_references(src: Source, name: str, broken: set[str]) -> list[c.Reference]:
@@ -392,7 +435,9 @@ class _Check:
     message: object  # callable(value) -> str
 
 
-def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check]:
+def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect,
+                absent: set[str] = frozenset()) -> list[_Check]:
+    """``absent``: ``bad__`` columns the staged table does not hold (none rejected)."""
     q = d.quote
     checks: list[_Check] = []
     for col in spec.columns:
@@ -400,16 +445,16 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
             continue
         kind = spec.type_of(col)
         bad = q("bad__" + col)
+        has_bad = has_bad_column(spec, col) and f"bad__{col}" not in absent
         if col in spec.enums:
             allowed = spec.enums[col]
             checks.append(_Check(col, f"{bad} IS NOT NULL", bad,
                                  lambda v, a=allowed: f"{v!r} is not one of {', '.join(a)}"))
-        elif kind in _PARSED:
+        elif kind in _PARSED and has_bad:
             checks.append(_Check(col, f"{bad} IS NOT NULL", bad,
                                  lambda v, k=kind: bad_value_message(k, v)))
         if col in spec.required and col not in spec.nullable:
-            empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad_column(spec, col)
-                                           else "")
+            empty = f"{q(col)} IS NULL" + (f" AND {bad} IS NULL" if has_bad else "")
             checks.append(_Check(col, empty, None, lambda v: "value is empty (required)"))
     referencing = {col for ref in spec.references for col in ref.columns}
     for col in spec.columns:  # text landing in the workbook (references match a master key)
@@ -421,6 +466,8 @@ def _row_checks(spec: c.TableSpec, present: set[str], d: Dialect) -> list[_Check
                                  control_character_message))
     if spec.name == "sales_lines":
         def given(col):
+            if f"bad__{col}" in absent:
+                return f"({q(col)} IS NOT NULL)"
             return f"({q(col)} IS NOT NULL OR {q('bad__' + col)} IS NOT NULL)"
         checks.append(_Check(
             "promised_date", f"NOT {given('promised_date')} AND NOT {given('requested_date')}",
@@ -440,12 +487,14 @@ def control_character_message(value) -> str:
     return f"{text[:40]!r} contains the character {code}, which a workbook cannot hold"
 
 
-def _key_select(spec: c.TableSpec, d: Dialect, alias: str) -> list[str]:
+def _key_select(src: Source, spec: c.TableSpec, alias: str) -> list[str]:
     """Columns naming a row by its key: typed value and, where parsed, the raw text."""
+    d = src.dialect
     out = []
+    dropped = src.dropped_columns.get(staged(spec.name), set())
     for i, col in enumerate(spec.key):
         out.append(f"{alias}.{d.quote(col)} AS sop_k{i}")
-        if has_bad_column(spec, col):
+        if has_bad_column(spec, col) and f"bad__{col}" not in dropped:
             out.append(f"{alias}.{d.quote('bad__' + col)} AS sop_b{i}")
         else:
             out.append(f"CAST(NULL AS {d.text_type}) AS sop_b{i}")
@@ -511,7 +560,8 @@ def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int, bo
     q = d.quote
     stg = staged(spec.name)
     present = _present(src, spec.name)
-    checks = _row_checks(spec, present, d)
+    absent = src.dropped_columns.get(stg, set())
+    checks = _row_checks(spec, present, d, absent)
     null_key = " OR ".join(f"{q(col)} IS NULL" for col in spec.key)
     sums = [f"SUM(CASE WHEN {chk.condition} THEN 1 ELSE 0 END) AS sop_c{i}"
             for i, chk in enumerate(checks)]
@@ -527,11 +577,18 @@ def _check_table(src: Source, spec: c.TableSpec) -> tuple[list[Problem], int, bo
             continue
         value = [f"s.{chk.value} AS sop_v"] if chk.value else []
         frame = src.query(
-            f"SELECT {', '.join([*row_col, *_key_select(spec, d, 's'), *value])} "
+            f"SELECT {', '.join([*row_col, *_key_select(src, spec, 's'), *value])} "
             f"FROM {stg} AS s WHERE {chk.condition} "
             f"ORDER BY {order} LIMIT {MAX_PROBLEMS_PER_CHECK}")
         problems += _listed(src, spec, chk.column, frame, total,
                             lambda rec, m=chk.message: m(rec.get("sop_v")))
+    # the text of unparseable cells is read only to list them: a column of them that is
+    # empty throughout is dropped (an engine that stores tables in memory frees it)
+    flagged = {chk.column for i, chk in enumerate(checks)
+               if chk.value == q("bad__" + chk.column) and _num(counts[f"sop_c{i}"])}
+    src.drop_columns(stg, [f"bad__{col}" for col in spec.columns
+                           if has_bad_column(spec, col) and col not in flagged
+                           and f"bad__{col}" not in absent])
     return problems, n_rows, bool(n_rows and not _num(counts["sop_nullkey"]))
 
 
@@ -557,7 +614,7 @@ def _check_keys(src: Source, spec: c.TableSpec) -> list[Problem]:
         frame = src.query(
             f"WITH g AS (SELECT {keys}, MIN({src.row_number(spec.name, stg)}) AS sop_first "
             f"FROM {stg} GROUP BY {keys} HAVING COUNT(*) > 1) "
-            f"SELECT {row_sql} AS sop_row, g.sop_first, {', '.join(_key_select(spec, d, 's'))} "
+            f"SELECT {row_sql} AS sop_row, g.sop_first, {', '.join(_key_select(src, spec, 's'))} "
             f"FROM {stg} AS s JOIN g ON {join} WHERE {row_sql} > g.sop_first "
             f"ORDER BY sop_row LIMIT {MAX_PROBLEMS_PER_CHECK}")
 
@@ -592,7 +649,7 @@ def _check_reference(src: Source, spec: c.TableSpec, ref: c.Reference) -> list[P
     match = " AND ".join(f"t.{q(k)} = s.{q(col)}" for col, k in zip(ref.columns, ref.key,
                                                                      strict=True))
     row_sql, order = _order(src, spec, "s")
-    cols = [*([f"{row_sql} AS sop_row"] if row_sql else []), *_key_select(spec, d, "s"),
+    cols = [*([f"{row_sql} AS sop_row"] if row_sql else []), *_key_select(src, spec, "s"),
             *(f"s.{q(col)} AS sop_r{i}" for i, col in enumerate(ref.columns)),
             "COUNT(*) OVER () AS sop_total"]
     frame = src.query(

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import plan as planning
@@ -23,6 +24,7 @@ from .errors import SopError
 from .input_rows import take_typed_rows, write_input_table
 from .periods import parse_period, shift_period
 from .scorecard import KpiOptions
+from .supply_plan import per_unique
 
 
 @dataclass
@@ -464,7 +466,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
     # the history just written, not read back
-    rebuild_stages(book, agg, snapshots=review_snapshots(history))
+    rebuild_stages(book, agg, snapshots=review_snapshots(history, result.current_period))
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
@@ -590,10 +592,11 @@ def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
 def review_history(book, current: str) -> pd.DataFrame:
     """What the demand review reads of the workbook's plan history: the archived plans
     from ``current`` − (its window + its longest lag) on — read from there only, so a
-    history of years costs a refresh what its last plans cost — at its lags, long form."""
-    from .demand_review import LAGS, WINDOW
+    history of years costs a refresh what its last plans cost — at its lags, long form
+    (only the columns of those lags are converted)."""
+    from .demand_review import LAGS
 
-    earliest = parse_period(current) - WINDOW - max(LAGS)
+    earliest = _review_earliest(current)
 
     def starts(value) -> bool:
         try:
@@ -602,18 +605,44 @@ def review_history(book, current: str) -> pd.DataFrame:
             return False
 
     try:
-        table = book.read_table_from("plan_history", "snapshot_period", starts)
+        table = book.read_table_from("plan_history", "snapshot_period", starts,
+                                     plan_history_table.columns_for(LAGS))
     except SopError:
         table = pd.DataFrame()
     return review_snapshots(table)
 
 
-def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:
+def _review_earliest(current: str) -> int:
+    """The month index of the oldest archived plan the demand review of ``current``
+    reads (its window + its longest lag before ``current``)."""
+    from .demand_review import LAGS, WINDOW
+
+    return parse_period(current) - WINDOW - max(LAGS)
+
+
+def review_snapshots(table: pd.DataFrame, current: str | None = None) -> pd.DataFrame:
     """The part of the plan history the demand review reads: the lags its accuracy and
-    FVA figures use (:data:`sop_workbook.demand_review.LAGS`), in the long form."""
+    FVA figures use (:data:`sop_workbook.demand_review.LAGS`), in the long form;
+    ``current``: only the plans :func:`review_history` would read for that period (a
+    history of years unfolded no further than its last plans)."""
     from .demand_review import LAGS
 
+    if current is not None and table is not None and len(table) \
+            and "snapshot_period" in table:
+        earliest = _review_earliest(current)
+        recent = per_unique(table["snapshot_period"].reset_index(drop=True), lambda s: s.map(
+            lambda v: _not_before(v, earliest)))
+        table = table[np.asarray(recent, dtype=bool)]
     return history_long(table, LAGS)
+
+
+def _not_before(value, earliest: int) -> bool:
+    """Whether a snapshot period cell is ``earliest`` or later; true for a cell that is not
+    a period (kept for :func:`history_long` to report or skip, as before the cut)."""
+    try:
+        return parse_period(plan_history_table.period_text(value)) >= earliest
+    except SopError:
+        return True
 
 
 def export_plan_history(book, target) -> int:

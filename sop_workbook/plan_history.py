@@ -97,6 +97,12 @@ def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="_order").reset_index(drop=True)
 
 
+def columns_for(lags: Iterable[int]) -> list[str]:
+    """The columns of table ``plan_history`` that :func:`to_long` reads for ``lags``."""
+    return ["snapshot_period", *KEYS, "layer",
+            *(PERIOD_COLUMNS[k] for k in sorted({int(k) for k in lags}) if 0 <= k < SLOTS)]
+
+
 def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFrame:
     """Table ``plan_history`` rows in the long form (:data:`LONG_COLUMNS`): periods as
     ``YYYY-MM``, quantities as numbers, a cell without a value in both layers left out;
@@ -110,7 +116,8 @@ def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFr
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"plan_history has no column {missing[0]!r}")
-    keep = np.array([bool(period_text(v)) for v in table["snapshot_period"]], dtype=bool)
+    keep = np.asarray(per_unique(table["snapshot_period"].reset_index(drop=True),
+                                 lambda s: s.map(lambda v: bool(period_text(v)))), dtype=bool)
     table = table[keep]
     snaps = _months(table["snapshot_period"])
     layer = table["layer"].astype(str).str.strip().str.lower().to_numpy()

@@ -69,6 +69,13 @@ def _cell_value(value):
     return value
 
 
+class _Ref:
+    """A range for :func:`datasheet.parse_rows` (which reads only a table's ``ref``)."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+
+
 class HeadlessWorkbook:
     """A workbook file opened with openpyxl (formulas kept, VBA project kept)."""
 
@@ -229,31 +236,34 @@ class HeadlessWorkbook:
         frame = pd.DataFrame(rows[1:], columns=rows[0])
         return frame.dropna(how="all")
 
-    def read_table_from(self, name: str, column: str,
-                        starts: Callable[[object], bool]) -> pd.DataFrame:
+    def read_table_from(self, name: str, column: str, starts: Callable[[object], bool],
+                        columns: list[str] | None = None) -> pd.DataFrame:
         """The rows of a table kept in ascending order of ``column`` (as Roll forward keeps
         plan_history), from the first whose value satisfies ``starts`` on — ``starts``
         false before that row and true from it. A big table kept out of openpyxl is
-        bisected, parsing one row per step, and only the rows from there are parsed (a
+        bisected, parsing one cell per step, and only the rows from there are parsed (a
         history of years costs what its tail costs); any other table is read whole and
-        cut the same way. Index as :meth:`read_table`'s."""
+        cut the same way. ``columns``: the columns the caller reads — of a kept table only
+        those are converted, the others come back empty. Index as :meth:`read_table`'s."""
         table = self._kept.get(name)
         if table is None or table.frame is not None or column not in table.columns \
                 or len(table.rows) < 2:
             return rows_from_first(self.read_table(name), column, starts)
         xml = self._kept_xml(table)
         at = table.columns.index(column)
+        only = None if columns is None else \
+            [table.columns.index(c) for c in {*columns, column} if c in table.columns]
 
-        def parse(chosen: np.ndarray) -> pd.DataFrame:
-            return datasheet.parse_rows(
-                table.body_xml(xml, chosen), table, table.columns,
-                date_styles=self._date_styles, shared_strings=self._shared_strings,
-                epoch=self.wb.epoch)
-
-        def value(i: int):
+        def value(i: int):  # the cell of ``column`` in kept row i, parsed alone
             chosen = np.zeros(len(table.rows), dtype=bool)
             chosen[i] = True
-            frame = parse(chosen)
+            row = int(table.rows[i])
+            one = _Ref(f"{get_column_letter(table.min_col)}{row - 1}:"
+                       f"{get_column_letter(table.max_col)}{row}")
+            frame = datasheet.parse_rows(
+                table.body_xml(xml, chosen), one, table.columns,
+                date_styles=self._date_styles, shared_strings=self._shared_strings,
+                epoch=self.wb.epoch, only=[at])
             return frame.iloc[0, at] if len(frame) else None
 
         lo, hi = 0, len(table.rows)  # the first kept row where starts(value) holds
@@ -263,11 +273,14 @@ class HeadlessWorkbook:
                 hi = mid
             else:
                 lo = mid + 1
-        if lo == 0:  # the first body row (left in openpyxl) may belong too: read it all
-            return rows_from_first(self.read_table(name), column, starts)
         chosen = np.zeros(len(table.rows), dtype=bool)
         chosen[lo:] = True
-        return parse(chosen)
+        # the kept rows are every body row holding a cell of the table (the first one's
+        # cells too): rows before rows[lo] fail ``starts``, rows from it satisfy it
+        return datasheet.parse_rows(
+            table.body_xml(xml, chosen), table, table.columns,
+            date_styles=self._date_styles, shared_strings=self._shared_strings,
+            epoch=self.wb.epoch, only=only)
 
     def _check_no_overlap(self, ws, name: str, ref: str) -> None:
         a = range_boundaries(ref)

@@ -458,6 +458,7 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
     if result.rolled == 0:
         return RollReport(current, current, 0, 0, taken=taken)
     history = book.read_table("plan_history")
+    check_history_periods(book, history)  # before anything changes
     archived = plan_history_table.to_table(result.snapshot)
     history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
         if len(history) else archived
@@ -577,16 +578,43 @@ def plan_history(book) -> pd.DataFrame:
     form of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as
     ``YYYY-MM`` text, quantities as numbers, sorted by snapshot, period, item and location
     (:func:`sop_workbook.plan_history.to_long`)."""
-    return history_long(_optional_table(book, "plan_history"))
+    return history_long(_optional_table(book, "plan_history"), book=book)
 
 
-def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
+def history_long(table: pd.DataFrame, lags=None, book=None) -> pd.DataFrame:
     """Table plan_history's rows in the long form (``lags``: only those), a malformed
-    table reported as the workbook error it is."""
+    table reported as the workbook error it is — a period cell that is not one with its
+    sheet, cell and column when ``book`` (the workbook ``table`` was read from, its index
+    as read_table gives it) is given."""
     try:
         return plan_history_table.to_long(table, lags)
+    except plan_history_table.PeriodError as exc:
+        if book is None:
+            raise SopError(f"table plan_history: {exc}") from None
+        raise _history_cell_error(book, exc) from None
     except (ValueError, SopError) as exc:
         raise SopError(f"table plan_history: {exc}") from None
+
+
+def check_history_periods(book, table: pd.DataFrame) -> None:
+    """Every snapshot period of table plan_history (as read_table gave it) a period, or
+    an error naming the first cell that is not."""
+    try:
+        plan_history_table.check_periods(table)
+    except plan_history_table.PeriodError as exc:
+        raise _history_cell_error(book, exc) from None
+
+
+def _history_cell_error(book, exc) -> SopError:
+    """A bad period cell of table plan_history as the other input errors are reported:
+    sheet and cell, the column's name, what is wrong and how to mend it."""
+    sheet, header_row = book.table_position("plan_history")
+    col = book.column_letter("plan_history", exc.column)
+    row = header_row + 1 + int(exc.offset)
+    return SopError(f"{sheet}!{col}{row}: {exc.column} {exc.value!r} in table plan_history "
+                    "is not a period (YYYY-MM)",
+                    "Type the period as YYYY-MM text (e.g. 2026-10), or undo the edit; "
+                    "the workbook was not changed.")
 
 
 def review_history(book, current: str) -> pd.DataFrame:
@@ -609,7 +637,7 @@ def review_history(book, current: str) -> pd.DataFrame:
                                      plan_history_table.columns_for(LAGS))
     except SopError:
         table = pd.DataFrame()
-    return review_snapshots(table)
+    return review_snapshots(table, book=book)
 
 
 def _review_earliest(current: str) -> int:
@@ -620,11 +648,13 @@ def _review_earliest(current: str) -> int:
     return parse_period(current) - WINDOW - max(LAGS)
 
 
-def review_snapshots(table: pd.DataFrame, current: str | None = None) -> pd.DataFrame:
+def review_snapshots(table: pd.DataFrame, current: str | None = None,
+                     book=None) -> pd.DataFrame:
     """The part of the plan history the demand review reads: the lags its accuracy and
     FVA figures use (:data:`sop_workbook.demand_review.LAGS`), in the long form;
     ``current``: only the plans :func:`review_history` would read for that period (a
-    history of years unfolded no further than its last plans)."""
+    history of years unfolded no further than its last plans); ``book``: the workbook
+    ``table`` was read from, for errors naming a cell (:func:`history_long`)."""
     from .demand_review import LAGS
 
     if current is not None and table is not None and len(table) \
@@ -633,7 +663,7 @@ def review_snapshots(table: pd.DataFrame, current: str | None = None) -> pd.Data
         recent = per_unique(table["snapshot_period"].reset_index(drop=True), lambda s: s.map(
             lambda v: _not_before(v, earliest)))
         table = table[np.asarray(recent, dtype=bool)]
-    return history_long(table, LAGS)
+    return history_long(table, LAGS, book)
 
 
 def _not_before(value, earliest: int) -> bool:

@@ -457,21 +457,45 @@ def roll_forward(book, to_period: str | None = None) -> RollReport:
         raise SopError(str(exc)) from None
     if result.rolled == 0:
         return RollReport(current, current, 0, 0, taken=taken)
-    history = book.read_table("plan_history")
-    check_history_periods(book, history)  # before anything changes
     archived = plan_history_table.to_table(result.snapshot)
-    history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
-        if len(history) else archived
-    book.write_table("plan_history", history)
+    snapshots = archive_plan(book, archived, result.current_period)
     write_input_table(book, "plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
-    # the history just written, not read back
-    rebuild_stages(book, agg, snapshots=review_snapshots(history, result.current_period))
+    rebuild_stages(book, agg, snapshots=snapshots)
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
                       warnings, taken)
+
+
+def archive_plan(book, archived: pd.DataFrame, current: str) -> pd.DataFrame:
+    """Add the archived plan (rows of table plan_history) to the plan history, its
+    snapshot periods checked first (an error names the cell), and return what the demand
+    review of ``current`` reads of the history with it (:func:`review_snapshots`).
+
+    When every archived plan in the workbook is older than this one, in order (as roll
+    forward leaves them), only the snapshot periods are read, the plan is appended below
+    (:meth:`append_rows`: the rows of years are not read or written again) and the review
+    reads the plans of its window; otherwise the history is read whole, joined and
+    written, as before."""
+    periods = book.read_table_from("plan_history", "snapshot_period", lambda v: True,
+                                   ["snapshot_period"])
+    check_history_periods(book, periods)  # before anything changes
+    months = plan_history_table.snapshot_months(periods)
+    newest = plan_history_table.snapshot_months(archived)
+    if len(newest) and (not len(months) or (
+            (np.diff(months) >= 0).all() and months[-1] < newest.min())):
+        review = review_history(book, current)
+        book.append_rows("plan_history", archived)
+        recent = review_snapshots(archived, current)
+        return pd.concat([review, recent], ignore_index=True) if len(review) else recent
+    history = book.read_table("plan_history")
+    history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
+        if len(history) else archived
+    book.write_table("plan_history", history)
+    # the history just written, not read back
+    return review_snapshots(history, current)
 
 
 #: The workbook tables the review stages are computed from (written by Refresh).

@@ -122,6 +122,15 @@ def columns_for(lags: Iterable[int]) -> list[str]:
             *(PERIOD_COLUMNS[k] for k in sorted({int(k) for k in lags}) if 0 <= k < SLOTS)]
 
 
+def snapshot_months(table: pd.DataFrame) -> np.ndarray:
+    """The month indexes of the filled snapshot periods of table ``plan_history`` rows,
+    in row order (a :class:`PeriodError` for one that is not a period)."""
+    if table is None or table.empty or "snapshot_period" not in table:
+        return np.zeros(0, dtype=np.int64)
+    periods = table["snapshot_period"]
+    return _months(periods[_filled(periods)])
+
+
 def check_periods(table: pd.DataFrame) -> None:
     """A :class:`PeriodError` for the first filled snapshot period of table
     ``plan_history`` rows that is not a period (the check :func:`to_long` makes)."""

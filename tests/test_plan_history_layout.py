@@ -190,3 +190,40 @@ def test_a_snapshot_period_that_is_not_one_is_reported_with_its_cell(tmp_path):
             read(HeadlessWorkbook(path))
         assert f"{where}: snapshot_period 'Nov-26'" in str(exc.value)
         assert "is not a period (YYYY-MM)" in str(exc.value)
+
+
+def test_an_archived_plan_is_appended_without_rewriting_the_history(tmp_path):
+    """append_rows on a history kept out of openpyxl gives the rows and the file that
+    reading it, joining and writing it gives (every part the same bytes but the save
+    time), without reading or encoding the old rows again."""
+    import shutil
+    import zipfile
+
+    from sop_workbook.workbook.headless import HeadlessWorkbook, _appended
+
+    path = tmp_path / "wb.xlsm"
+    history = to_table(_long_history(16, 30))
+    old, new = history.iloc[:900], history.iloc[900:].reset_index(drop=True)
+    _saved_history(path, old)
+    joined = tmp_path / "joined.xlsm"
+    shutil.copy(path, joined)
+
+    book = HeadlessWorkbook(path)
+    assert "plan_history" in book._kept
+    book.append_rows("plan_history", new)
+    assert _appended("plan_history") in book._streamed  # the fast path, not a rewrite
+    assert book._kept["plan_history"].frame is None  # the old rows were not read
+    got = book.read_table("plan_history")
+    assert got.astype(object).values.tolist() == history.astype(object).values.tolist()
+    assert list(got.index) == list(range(960))
+    book.save(backups=0)
+
+    other = HeadlessWorkbook(joined)
+    other.write_table("plan_history", pd.concat([other.read_table("plan_history"), new],
+                                                ignore_index=True))
+    other.save(backups=0)
+    back = HeadlessWorkbook(path).read_table("plan_history")
+    assert back.astype(object).values.tolist() == history.astype(object).values.tolist()
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(joined) as b:
+        assert a.namelist() == b.namelist()
+        assert [n for n in a.namelist() if a.read(n) != b.read(n)] == ["docProps/core.xml"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import math
 import os
 import posixpath
@@ -1211,7 +1212,21 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
     ordered = sorted(tables, key=lambda t: t.min_col)
     if len(ordered) == 1 and not inside and hasattr(ordered[0], "raw_rows"):
         return head, ordered[0].raw_rows(), tail  # a kept table alone in its rows
+    stacked = sorted(tables, key=lambda t: t.first_row)
+    if not inside and any(hasattr(t, "raw_rows") for t in stacked) and all(
+            a.last_row < b.first_row for a, b in itertools.pairwise(stacked)):
+        # bodies one below the other, alone in their rows (a kept table and the rows
+        # appended to it): each as it comes, the kept one copied as it was
+        return head, _stacked_rows(stacked), tail
     return head, _merged_rows(ordered, inside, lo, hi), tail
+
+
+def _stacked_rows(tables: list) -> Iterator[bytes]:
+    for t in tables:
+        if hasattr(t, "raw_rows"):
+            yield from t.raw_rows()
+        else:
+            yield from _merged_rows([t], {}, t.first_row, t.last_row)
 
 
 def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:

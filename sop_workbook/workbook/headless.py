@@ -42,7 +42,7 @@ from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .excel_form import dynamic_array_anchors, finish_package
 from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
-from .kept import KeptTable, read_part
+from .kept import KeptTable, PartSource, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 from .row_heights import fit_wrapped_rows
 from .table_rows import rows_from_first
@@ -672,13 +672,13 @@ class HeadlessWorkbook:
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
-        xml_of = {}  # the original XML of the parts holding kept tables, once each
-        for title, streamed in mixed.items():
+        sources = {}  # the parts holding kept tables in the file, once each: read as
+        for title, streamed in mixed.items():  # their rows go back (never all at once)
             for table in streamed:
                 if isinstance(table, KeptTable):
-                    if table.part not in xml_of:
-                        xml_of[table.part] = read_part(self._package.source, table.part)
-                    table.xml = xml_of[table.part]
+                    if table.part not in sources:
+                        sources[table.part] = PartSource(self._package.source, table.part)
+                    table.source = sources[table.part]
             part = parts[title]
             bodies[part] = datasheet.merge_sheet_data(datasheet.sheet_xml(data, part),
                                                       streamed)
@@ -687,7 +687,7 @@ class HeadlessWorkbook:
             return datasheet.write_package_pieces(data, bodies)
         finally:
             for table in self._kept.values():
-                table.xml = None
+                table.xml = table.source = None
 
     def _fit_columns(self, results: dict) -> None:
         """Every sheet's columns widened to the headers and values it shows (the cached

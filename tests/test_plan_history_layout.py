@@ -226,4 +226,5 @@ def test_an_archived_plan_is_appended_without_rewriting_the_history(tmp_path):
     assert back.astype(object).values.tolist() == history.astype(object).values.tolist()
     with zipfile.ZipFile(path) as a, zipfile.ZipFile(joined) as b:
         assert a.namelist() == b.namelist()
-        assert [n for n in a.namelist() if a.read(n) != b.read(n)] == ["docProps/core.xml"]
+        # the save time may differ (docProps/core.xml), nothing else
+        assert {n for n in a.namelist() if a.read(n) != b.read(n)} <= {"docProps/core.xml"}

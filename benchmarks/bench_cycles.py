@@ -141,7 +141,7 @@ def monthly_sources(args) -> list[Path]:
 
 
 def run_step(args, cycle: int, command: str, workbook: Path, src: Path) -> Step:
-    if command == "refresh":
+    if command in ("refresh", "template"):
         cmd = [sys.executable, "-m", "sop_workbook", "refresh", str(workbook), "--source",
                str(src)]
     else:
@@ -197,12 +197,14 @@ def report(steps: list[Step], args) -> bool:
         print(f"| {s.cycle} | {s.command} | {r.wall:.2f} | {r.cpu:.2f} | {r.rss_mib:,.0f} | "
               f"{r.wall / first.wall:.2f}× | {r.cpu / first.cpu:.2f}× | {s.size_mib:,.1f} | "
               f"{r.load:.1f} |")
+    templates = {s.cycle: s for s in steps if s.command == "template"}
+    templates.setdefault(1, steps[0])
     refreshes = [s for s in steps if s.command == "refresh"]
     rolls = [s for s in steps if s.command == "roll-forward"]
     repeat = refreshes[1:]
     worst_refresh = max((s.run.wall / first.wall for s in repeat), default=float("nan"))
     worst_roll = max(s.run.wall / first.wall for s in rolls)
-    worst_cpu = max(s.run.cpu / first.cpu for s in steps[1:])
+    worst_cpu = max(s.run.cpu / first.cpu for s in steps[1:] if s.command != "template")
     rss = max(s.run.rss_mib for s in steps)
     cycle_totals = [(a.run.wall + b.run.wall) / first.wall
                     for a, b in zip(refreshes, rolls, strict=True)]
@@ -223,6 +225,13 @@ def report(steps: list[Step], args) -> bool:
     print("| goal | measured | met |\n|---|---:|---|")
     for name, value, met in goals:
         print(f"| {name} | {value} | {'yes' if met else 'NO'} |")
+    if len(templates) > 1:
+        print("\nside by side (CPU ÷ the empty template refreshed in the same cycle, same "
+              "extract): " + "; ".join(
+                  f"cycle {s.cycle}: refresh {s.run.cpu / templates[s.cycle].run.cpu:.2f}×"
+                  + "".join(f", roll {r.run.cpu / templates[s.cycle].run.cpu:.2f}×"
+                            for r in rolls if r.cycle == s.cycle)
+                  for s in refreshes if s.cycle in templates))
     print(f"\nworst CPU ratio of any later command to the first refresh: {worst_cpu:.2f}×; "
           f"wall (inflated by the machine's load): repeat refresh {worst_refresh:.2f}×, roll "
           f"forward {worst_roll:.2f}×")
@@ -245,6 +254,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=3600, help="per command, s")
     ap.add_argument("--keep", action="store_true", help="keep the run folder")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="each cycle also refresh an empty template (that cycle's period "
+                         "and extract) right before the workbook: a baseline under the "
+                         "same machine load")
     args = ap.parse_args()
 
     print(f"machine: {br.machine()}")
@@ -262,6 +275,10 @@ def main() -> None:
         steps = []
         for cycle in range(1, args.cycles + 1):
             src = sources[cycle - 1]
+            if args.side_by_side and cycle > 1:
+                fresh, _ = br.prepared_workbook(
+                    work, peers._period(peers._month_index(args.current) + cycle - 1))
+                steps.append(run_step(args, cycle, "template", fresh, src))
             steps.append(run_step(args, cycle, "refresh", workbook, src))
             steps.append(run_step(args, cycle, "roll-forward", workbook, src))
             if args.keep:  # the workbook each refresh of the next cycle starts from

@@ -49,9 +49,24 @@ def write_source(folder: Path, n_lines: int, *, n_items: int = 2000, n_months: i
     over the ``n_months`` months before ``current``, with their shipments (20 % split in
     two), one invoice per line, receipts, production orders, month-end inventory, a sales
     budget of at most ``n_budget`` lines, GL budget, opportunities and planning tables."""
+    write_frames(folder, source_frames(n_lines, n_items=n_items, n_months=n_months,
+                                       current=current, seed=seed, n_budget=n_budget))
+
+
+def write_frames(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """One CSV per contract table (an empty one with its required columns when absent)."""
     from sop_workbook.contract import TABLES
 
     folder.mkdir(parents=True, exist_ok=True)
+    for name, spec in TABLES.items():
+        frame = frames.get(name, pd.DataFrame(columns=list(spec.required)))
+        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+
+
+def source_frames(n_lines: int, *, n_items: int = 2000, n_months: int = 36,
+                  current: str = "2026-11", seed: int = 1,
+                  n_budget: int = 100_000) -> dict[str, pd.DataFrame]:
+    """The tables :func:`write_source` writes, as frames."""
     rng = np.random.default_rng(seed)
     n_customers = 500
     months = history_periods(current, n_months)
@@ -203,9 +218,7 @@ def write_source(folder: Path, n_lines: int, *, n_items: int = 2000, n_months: i
               "purchase_orders": purchase_orders, "production_orders": prod,
               "inventory": inventory, "opportunities": opportunities, "capacity": capacity,
               "routings": routings}
-    for name, spec in TABLES.items():
-        frame = frames.get(name, pd.DataFrame(columns=list(spec.required)))
-        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    return frames
 
 
 # --------------------------------------------------------------------------- pandas peer

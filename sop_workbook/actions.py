@@ -14,11 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import plan_history as plan_history_table
 from .errors import SopError
-from .frames import blank
+from .frames import blank, per_unique
 from .input_rows import take_typed_rows, write_input_table
 from .kpi.options import KpiOptions
 from .periods import parse_period, shift_period
@@ -451,20 +452,45 @@ def roll_forward(book: Workbook, to_period: str | None = None) -> RollReport:
         raise SopError(str(exc)) from None
     if result.rolled == 0:
         return RollReport(current, current, 0, 0, taken=taken)
-    history = book.read_table("plan_history")
     archived = plan_history_table.to_table(result.snapshot)
-    history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
-        if len(history) else archived
-    book.write_table("plan_history", history)
+    snapshots = archive_plan(book, archived, result.current_period)
     write_input_table(book, "plan_overrides", result.overrides)
     book.set_value("cfg_current_period", result.current_period)
     agg = stage_sources(book)
-    # the history just written, not read back
-    rebuild_stages(book, agg, snapshots=review_snapshots(history))
+    rebuild_stages(book, agg, snapshots=snapshots)
     warnings = note_coverage(book, agg["agg_sales"], result.current_period)
     udf_cells = book.recalculate()
     return RollReport(current, result.current_period, len(result.snapshot), udf_cells,
                       warnings, taken)
+
+
+def archive_plan(book, archived: pd.DataFrame, current: str) -> pd.DataFrame:
+    """Add the archived plan (rows of table plan_history) to the plan history, its
+    snapshot periods checked first (an error names the cell), and return what the demand
+    review of ``current`` reads of the history with it (:func:`review_snapshots`).
+
+    When every archived plan in the workbook is older than this one, in order (as roll
+    forward leaves them), only the snapshot periods are read, the plan is appended below
+    (:meth:`append_rows`: the rows of years are not read or written again) and the review
+    reads the plans of its window; otherwise the history is read whole, joined and
+    written, as before."""
+    periods = book.read_table_from("plan_history", "snapshot_period", lambda v: True,
+                                   ["snapshot_period"])
+    check_history_periods(book, periods)  # before anything changes
+    months = plan_history_table.snapshot_months(periods)
+    newest = plan_history_table.snapshot_months(archived)
+    if len(newest) and (not len(months) or (
+            (np.diff(months) >= 0).all() and months[-1] < newest.min())):
+        review = review_history(book, current)
+        book.append_rows("plan_history", archived)
+        recent = review_snapshots(archived, current)
+        return pd.concat([review, recent], ignore_index=True) if len(review) else recent
+    history = book.read_table("plan_history")
+    history = pd.concat([history.reset_index(drop=True), archived], ignore_index=True) \
+        if len(history) else archived
+    book.write_table("plan_history", history)
+    # the history just written, not read back
+    return review_snapshots(history, current)
 
 
 #: The workbook tables the review stages are computed from (written by Refresh).
@@ -571,25 +597,53 @@ def plan_history(book: Workbook) -> pd.DataFrame:
     form of a plan-snapshot file — columns :data:`HISTORY_COLUMNS`, periods as
     ``YYYY-MM`` text, quantities as numbers, sorted by snapshot, period, item and location
     (:func:`sop_workbook.plan_history.to_long`)."""
-    return history_long(_optional_table(book, "plan_history"))
+    return history_long(_optional_table(book, "plan_history"), book=book)
 
 
-def history_long(table: pd.DataFrame, lags=None) -> pd.DataFrame:
+def history_long(table: pd.DataFrame, lags=None, book=None) -> pd.DataFrame:
     """Table plan_history's rows in the long form (``lags``: only those), a malformed
-    table reported as the workbook error it is."""
+    table reported as the workbook error it is — a period cell that is not one with its
+    sheet, cell and column when ``book`` (the workbook ``table`` was read from, its index
+    as read_table gives it) is given."""
     try:
         return plan_history_table.to_long(table, lags)
+    except plan_history_table.PeriodError as exc:
+        if book is None:
+            raise SopError(f"table plan_history: {exc}") from None
+        raise _history_cell_error(book, exc) from None
     except (ValueError, SopError) as exc:
         raise SopError(f"table plan_history: {exc}") from None
+
+
+def check_history_periods(book: Workbook, table: pd.DataFrame) -> None:
+    """Every snapshot period of table plan_history (as read_table gave it) a period, or
+    an error naming the first cell that is not."""
+    try:
+        plan_history_table.check_periods(table)
+    except plan_history_table.PeriodError as exc:
+        raise _history_cell_error(book, exc) from None
+
+
+def _history_cell_error(book, exc) -> SopError:
+    """A bad period cell of table plan_history as the other input errors are reported:
+    sheet and cell, the column's name, what is wrong and how to mend it."""
+    sheet, header_row = book.table_position("plan_history")
+    col = book.column_letter("plan_history", exc.column)
+    row = header_row + 1 + int(exc.offset)
+    return SopError(f"{sheet}!{col}{row}: {exc.column} {exc.value!r} in table plan_history "
+                    "is not a period (YYYY-MM)",
+                    "Type the period as YYYY-MM text (e.g. 2026-10), or undo the edit; "
+                    "the workbook was not changed.")
 
 
 def review_history(book: Workbook, current: str) -> pd.DataFrame:
     """What the demand review reads of the workbook's plan history: the archived plans
     from ``current`` − (its window + its longest lag) on — read from there only, so a
-    history of years costs a refresh what its last plans cost — at its lags, long form."""
-    from .review.demand_accuracy import LAGS, WINDOW
+    history of years costs a refresh what its last plans cost — at its lags, long form
+    (only the columns of those lags are converted)."""
+    from .review.demand_accuracy import LAGS
 
-    earliest = parse_period(current) - WINDOW - max(LAGS)
+    earliest = _review_earliest(current)
 
     def starts(value) -> bool:
         try:
@@ -598,18 +652,46 @@ def review_history(book: Workbook, current: str) -> pd.DataFrame:
             return False
 
     try:
-        table = book.read_table_from("plan_history", "snapshot_period", starts)
+        table = book.read_table_from("plan_history", "snapshot_period", starts,
+                                     plan_history_table.columns_for(LAGS))
     except SopError:
         table = pd.DataFrame()
-    return review_snapshots(table)
+    return review_snapshots(table, book=book)
 
 
-def review_snapshots(table: pd.DataFrame) -> pd.DataFrame:
+def _review_earliest(current: str) -> int:
+    """The month index of the oldest archived plan the demand review of ``current``
+    reads (its window + its longest lag before ``current``)."""
+    from .review.demand_accuracy import LAGS, WINDOW
+
+    return parse_period(current) - WINDOW - max(LAGS)
+
+
+def review_snapshots(table: pd.DataFrame, current: str | None = None,
+                     book=None) -> pd.DataFrame:
     """The part of the plan history the demand review reads: the lags its accuracy and
-    FVA figures use (:data:`sop_workbook.review.demand_accuracy.LAGS`), in the long form."""
+    FVA figures use (:data:`sop_workbook.review.demand_accuracy.LAGS`), in the long form;
+    ``current``: only the plans :func:`review_history` would read for that period (a
+    history of years unfolded no further than its last plans); ``book``: the workbook
+    ``table`` was read from, for errors naming a cell (:func:`history_long`)."""
     from .review.demand_accuracy import LAGS
 
-    return history_long(table, LAGS)
+    if current is not None and table is not None and len(table) \
+            and "snapshot_period" in table:
+        earliest = _review_earliest(current)
+        recent = per_unique(table["snapshot_period"].reset_index(drop=True), lambda s: s.map(
+            lambda v: _not_before(v, earliest)))
+        table = table[np.asarray(recent, dtype=bool)]
+    return history_long(table, LAGS, book)
+
+
+def _not_before(value, earliest: int) -> bool:
+    """Whether a snapshot period cell is ``earliest`` or later; true for a cell that is not
+    a period (kept for :func:`history_long` to report or skip, as before the cut)."""
+    try:
+        return parse_period(plan_history_table.period_text(value)) >= earliest
+    except SopError:
+        return True
 
 
 def export_plan_history(book: Workbook, target) -> int:

@@ -11,7 +11,7 @@ period (the workbook's current period when it was rolled), ``p02`` the next and 
 rows of 6 cells: Excel's row limit after 14 rolls, against 87 here).
 
 The long form — one row per snapshot × period × item × location with ``quantity`` (the
-consensus) and ``baseline_quantity`` — is what :mod:`sop_workbook.demand_review`, ``sop
+consensus) and ``baseline_quantity`` — is what :mod:`sop_workbook.review.demand_accuracy`, ``sop
 kpis --snapshots`` and ``sop history`` use (:data:`LONG_COLUMNS`). :func:`to_table` and
 :func:`to_long` convert between them; ``to_long(table, lags=…)`` gives only the lags a
 figure needs (the demand review's accuracy uses lags 1 and 3), without unfolding the rest.
@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from .errors import SopError
 from .frames import key_text as _text
 from .frames import per_unique
 from .periods import format_period, parse_period
@@ -40,11 +41,29 @@ PERIOD_COLUMNS = [f"p{k:02d}" for k in range(1, SLOTS + 1)]
 TABLE_COLUMNS = ["snapshot_period", *KEYS, "layer", *PERIOD_COLUMNS]
 
 
+class PeriodError(ValueError):
+    """A period cell that is neither ``YYYY-MM`` text nor a date: ``offset`` is its row's
+    index label in the frame read (a table's offset below its header), ``column`` its
+    column."""
+
+    def __init__(self, offset, column, value) -> None:
+        super().__init__(f"period {value!r} is not YYYY-MM")
+        self.offset, self.column, self.value = offset, column, value
+
+
 def _months(periods: pd.Series) -> np.ndarray:
     """Month indexes of period cells (``YYYY-MM`` text or a date Excel made of it), parsed
-    once per distinct value; an error for one that is neither."""
-    return np.asarray(per_unique(periods.reset_index(drop=True), lambda s: s.map(
-        lambda v: parse_period(period_text(v)))), dtype=np.int64)
+    once per distinct value; a :class:`PeriodError` naming the first that is neither."""
+    try:
+        return np.asarray(per_unique(periods.reset_index(drop=True), lambda s: s.map(
+            lambda v: parse_period(period_text(v)))), dtype=np.int64)
+    except SopError:
+        for label, value in periods.items():
+            try:
+                parse_period(period_text(value))
+            except SopError:
+                raise PeriodError(label, periods.name, value) from None
+        raise
 
 
 def period_text(value) -> str:
@@ -56,7 +75,7 @@ def period_text(value) -> str:
 
 
 def _key_text(values: pd.Series) -> np.ndarray:
-    """Key cells as the other tables' keys are read (:func:`supply_plan._text`: a number
+    """Key cells as the other tables' keys are read (:func:`frames.key_text`: a number
     read back as 1001.0 is ``'1001'``); an empty cell is ``''``."""
     return _text(values.reset_index(drop=True).astype(object).where(values.notna().to_numpy(),
                                                                     "")).to_numpy(dtype=object)
@@ -98,6 +117,36 @@ def to_table(snapshot: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="_order").reset_index(drop=True)
 
 
+def columns_for(lags: Iterable[int]) -> list[str]:
+    """The columns of table ``plan_history`` that :func:`to_long` reads for ``lags``."""
+    return ["snapshot_period", *KEYS, "layer",
+            *(PERIOD_COLUMNS[k] for k in sorted({int(k) for k in lags}) if 0 <= k < SLOTS)]
+
+
+def snapshot_months(table: pd.DataFrame) -> np.ndarray:
+    """The month indexes of the filled snapshot periods of table ``plan_history`` rows,
+    in row order (a :class:`PeriodError` for one that is not a period)."""
+    if table is None or table.empty or "snapshot_period" not in table:
+        return np.zeros(0, dtype=np.int64)
+    periods = table["snapshot_period"]
+    return _months(periods[_filled(periods)])
+
+
+def check_periods(table: pd.DataFrame) -> None:
+    """A :class:`PeriodError` for the first filled snapshot period of table
+    ``plan_history`` rows that is not a period (the check :func:`to_long` makes)."""
+    if table is None or table.empty or "snapshot_period" not in table:
+        return
+    periods = table["snapshot_period"]
+    _months(periods[_filled(periods)])
+
+
+def _filled(periods: pd.Series) -> np.ndarray:
+    """Which period cells are not empty (a mask)."""
+    return np.asarray(per_unique(periods.reset_index(drop=True),
+                                 lambda s: s.map(lambda v: bool(period_text(v)))), dtype=bool)
+
+
 def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFrame:
     """Table ``plan_history`` rows in the long form (:data:`LONG_COLUMNS`): periods as
     ``YYYY-MM``, quantities as numbers, a cell without a value in both layers left out;
@@ -111,8 +160,7 @@ def to_long(table: pd.DataFrame, lags: Iterable[int] | None = None) -> pd.DataFr
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"plan_history has no column {missing[0]!r}")
-    keep = np.array([bool(period_text(v)) for v in table["snapshot_period"]], dtype=bool)
-    table = table[keep]
+    table = table[_filled(table["snapshot_period"])]
     snaps = _months(table["snapshot_period"])
     layer = table["layer"].astype(str).str.strip().str.lower().to_numpy()
     keys = pd.DataFrame({"snap": snaps, "item_no": _key_text(table["item_no"]),

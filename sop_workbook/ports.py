@@ -60,12 +60,18 @@ class Workbook(Protocol):
     def read_table(self, name: str) -> pd.DataFrame:
         """Table ``name``'s body as a DataFrame (its header as the columns)."""
 
-    def read_table_from(self, name: str, column: str, starts) -> pd.DataFrame:
+    def read_table_from(self, name: str, column: str, starts,
+                        columns: list[str] | None = None) -> pd.DataFrame:
         """The rows of table ``name`` from the first whose ``column`` satisfies
-        ``starts`` on (the table being sorted by that column)."""
+        ``starts`` on (the table being sorted by that column); ``columns``: the columns
+        that must be converted (None: all)."""
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replace table ``name``'s body with ``frame`` (the table resized to fit)."""
+
+    def append_rows(self, name: str, frame: pd.DataFrame) -> None:
+        """Add ``frame``'s rows below table ``name``'s rows (what writing the table with
+        them added writes)."""
 
     def table_body_rows(self, name: str) -> int:
         """How many body rows table ``name`` has."""

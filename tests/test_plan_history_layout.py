@@ -121,3 +121,110 @@ def test_a_refresh_reads_only_the_tail_of_a_long_history(tmp_path):
     assert review.values.tolist() == full.reset_index(drop=True).values.tolist()
     assert set(review["period"].map(parse_period) - review["snapshot_period"].map(
         parse_period)) == set(LAGS)
+
+
+def _saved_history(path: Path, table: pd.DataFrame) -> None:
+    import shutil
+
+    from sop_workbook.workbook.headless import HeadlessWorkbook
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "SOP_Template.xlsm", path)
+    book = HeadlessWorkbook(path)
+    book.write_table("plan_history", table)
+    book.save(backups=0)
+
+
+def test_the_review_converts_only_the_columns_of_its_lags(tmp_path):
+    """read_table_from with ``columns``: the columns asked for are the whole table's,
+    the other columns of the kept table come back empty."""
+    from sop_workbook.review.demand_accuracy import LAGS
+    from sop_workbook.periods import parse_period
+    from sop_workbook.plan_history import columns_for
+    from sop_workbook.workbook.headless import HeadlessWorkbook
+
+    path = tmp_path / "wb.xlsm"
+    _saved_history(path, to_table(_long_history(15, 30)))
+    whole = HeadlessWorkbook(path).read_table("plan_history")
+    book = HeadlessWorkbook(path)
+    assert "plan_history" in book._kept
+    wanted = columns_for(LAGS)
+    assert wanted == ["snapshot_period", "item_no", "location_code", "layer", "p02", "p04"]
+    got = book.read_table_from("plan_history", "snapshot_period",
+                               lambda v: parse_period(str(v)) >= parse_period("2026-06"),
+                               wanted)
+    want = whole[[parse_period(str(v)) >= parse_period("2026-06")
+                  for v in whole["snapshot_period"]]]
+    assert list(got.columns) == TABLE_COLUMNS and list(got.index) == list(want.index)
+    assert got[wanted].astype(object).values.tolist() == \
+        want[wanted].astype(object).values.tolist()
+    others = [c for c in TABLE_COLUMNS if c not in wanted]
+    assert got[others].isna().all().all()
+    assert want[others].notna().any().any()  # they hold values in the file
+
+
+def test_a_snapshot_period_that_is_not_one_is_reported_with_its_cell(tmp_path):
+    """A snapshot period typed over in the plan history (900 rows: kept out of openpyxl)
+    is reported with its sheet and cell by `sop history`, the refresh's read and roll
+    forward's check — the cell located here with openpyxl."""
+    import openpyxl
+
+    from sop_workbook.actions import check_history_periods, plan_history, review_history
+    from sop_workbook.errors import SopError
+    from sop_workbook.workbook.headless import HeadlessWorkbook
+
+    path = tmp_path / "wb.xlsm"
+    table = to_table(_long_history(15, 30))
+    table.loc[850, "snapshot_period"] = "Nov-26"  # in the last plan (2027-01)
+    _saved_history(path, table)
+    wb = openpyxl.load_workbook(path, read_only=True)
+    found = [(ws.title, cell.coordinate) for ws in wb.worksheets for row in ws.iter_rows()
+             for cell in row if getattr(cell, "value", None) == "Nov-26"]
+    wb.close()
+    assert len(found) == 1
+    where = f"{found[0][0]}!{found[0][1]}"
+    book = HeadlessWorkbook(path)
+    assert "plan_history" in book._kept
+    for read in (lambda b: plan_history(b), lambda b: review_history(b, "2027-02"),
+                 lambda b: check_history_periods(b, b.read_table("plan_history"))):
+        with pytest.raises(SopError) as exc:
+            read(HeadlessWorkbook(path))
+        assert f"{where}: snapshot_period 'Nov-26'" in str(exc.value)
+        assert "is not a period (YYYY-MM)" in str(exc.value)
+
+
+def test_an_archived_plan_is_appended_without_rewriting_the_history(tmp_path):
+    """append_rows on a history kept out of openpyxl gives the rows and the file that
+    reading it, joining and writing it gives (every part the same bytes but the save
+    time), without reading or encoding the old rows again."""
+    import shutil
+    import zipfile
+
+    from sop_workbook.workbook.headless import HeadlessWorkbook, _appended
+
+    path = tmp_path / "wb.xlsm"
+    history = to_table(_long_history(16, 30))
+    old, new = history.iloc[:900], history.iloc[900:].reset_index(drop=True)
+    _saved_history(path, old)
+    joined = tmp_path / "joined.xlsm"
+    shutil.copy(path, joined)
+
+    book = HeadlessWorkbook(path)
+    assert "plan_history" in book._kept
+    book.append_rows("plan_history", new)
+    assert _appended("plan_history") in book._streamed  # the fast path, not a rewrite
+    assert book._kept["plan_history"].frame is None  # the old rows were not read
+    got = book.read_table("plan_history")
+    assert got.astype(object).values.tolist() == history.astype(object).values.tolist()
+    assert list(got.index) == list(range(960))
+    book.save(backups=0)
+
+    other = HeadlessWorkbook(joined)
+    other.write_table("plan_history", pd.concat([other.read_table("plan_history"), new],
+                                                ignore_index=True))
+    other.save(backups=0)
+    back = HeadlessWorkbook(path).read_table("plan_history")
+    assert back.astype(object).values.tolist() == history.astype(object).values.tolist()
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(joined) as b:
+        assert a.namelist() == b.namelist()
+        # the save time may differ (docProps/core.xml), nothing else
+        assert {n for n in a.namelist() if a.read(n) != b.read(n)} <= {"docProps/core.xml"}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import math
 import os
 import posixpath
@@ -37,7 +38,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -346,15 +347,20 @@ def _number(text: str):
 
 
 def parse_rows(xml: bytes, sheet: DataSheet, columns: list[str], *, date_styles: set[int],
-               shared_strings: list | None, epoch: dt.datetime) -> pd.DataFrame:
+               shared_strings: list | None, epoch: dt.datetime,
+               only: Collection[int] | None = None) -> pd.DataFrame:
     """The table's rows (below the header) as a DataFrame — the values and column types
-    openpyxl cells would give; empty rows dropped, index = offset below the header."""
+    openpyxl cells would give; empty rows dropped, index = offset below the header.
+    ``only``: the positions (0 = the table's first column) of the columns to parse; the
+    others come back empty (a reader that needs a few columns of a wide table skips
+    converting the rest)."""
     min_col, min_row, max_col, max_row = range_boundaries(sheet.ref)
     n_rows = max_row - min_row
+    wanted = None if only is None else np.asarray(sorted(set(only)), dtype=np.int64)
     try:
         try:
             data = _parse_vectorised(xml, min_col, max_col, min_row, max_row, date_styles,
-                                     shared_strings, epoch, len(columns))
+                                     shared_strings, epoch, len(columns), wanted)
         except _Irregular:
             data = _parse_fast(xml, min_col, max_col, min_row, max_row, date_styles,
                                shared_strings, epoch, len(columns))
@@ -365,6 +371,9 @@ def parse_rows(xml: bytes, sheet: DataSheet, columns: list[str], *, date_styles:
         for r, c, values in rows:
             grid[r, c] = values
         data = [grid[:, j] for j in range(len(columns))]
+    if wanted is not None:  # the other parsers read every column: the same result
+        data = [d if j in wanted else np.full(n_rows, None, dtype=object)
+                for j, d in enumerate(data)]
     frame = pd.DataFrame(dict(zip(range(len(columns)), data, strict=True)))
     frame.columns = columns
     return frame.infer_objects().dropna(how="all")
@@ -1203,7 +1212,21 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
     ordered = sorted(tables, key=lambda t: t.min_col)
     if len(ordered) == 1 and not inside and hasattr(ordered[0], "raw_rows"):
         return head, ordered[0].raw_rows(), tail  # a kept table alone in its rows
+    stacked = sorted(tables, key=lambda t: t.first_row)
+    if not inside and any(hasattr(t, "raw_rows") for t in stacked) and all(
+            a.last_row < b.first_row for a, b in itertools.pairwise(stacked)):
+        # bodies one below the other, alone in their rows (a kept table and the rows
+        # appended to it): each as it comes, the kept one copied as it was
+        return head, _stacked_rows(stacked), tail
     return head, _merged_rows(ordered, inside, lo, hi), tail
+
+
+def _stacked_rows(tables: list) -> Iterator[bytes]:
+    for t in tables:
+        if hasattr(t, "raw_rows"):
+            yield from t.raw_rows()
+        else:
+            yield from _merged_rows([t], {}, t.first_row, t.last_row)
 
 
 def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
@@ -1240,7 +1263,7 @@ _KIND_NUM, _KIND_TEXT, _KIND_EMPTY, _KIND_OTHER = 0, 1, 2, 3
 
 
 def _parse_vectorised(xml, min_col, max_col, min_row, max_row, date_styles,
-                      shared_strings, epoch, width) -> list[np.ndarray]:
+                      shared_strings, epoch, width, wanted=None) -> list[np.ndarray]:
     """:func:`_parse_fast`'s result without a Python object per cell: the cells' markup is
     located with numpy over the bytes, block by block of rows; only text values (per
     distinct value) and rare kinds (booleans, errors, shared strings) become objects.
@@ -1257,7 +1280,7 @@ def _parse_vectorised(xml, min_col, max_col, min_row, max_row, date_styles,
     while pos < end:
         stop = xml.find(b"</row>", min(end, pos + PARSE_BLOCK))
         stop = end if stop < 0 or stop >= end else stop + len(b"</row>")
-        block = _block_cells(xml, view, pos, stop, min_col, min_row, n_rows, width)
+        block = _block_cells(xml, view, pos, stop, min_col, min_row, n_rows, width, wanted)
         _by_column(block, per_col, width, dates)
         pos = stop
     del view
@@ -1370,7 +1393,7 @@ def _digits(a: np.ndarray, pos: np.ndarray, most: int = 10) -> tuple[np.ndarray,
     return value, stop
 
 
-def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width) -> dict:
+def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width, wanted=None) -> dict:
     a = np.frombuffer(view[lo:hi], dtype=np.uint8)
     n = len(a)
     if n < 3:
@@ -1464,6 +1487,11 @@ def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width) -> dict:
         raise _Irregular  # an inline string holds one <t>, nothing else a <t>
     kind[kv] = np.where(typed[kv], _KIND_OTHER, _KIND_NUM)
     kind[kt] = _KIND_TEXT
+    if wanted is not None:  # the cells of the other columns: checked above, not converted
+        skip = ~np.isin(j, wanted)
+        kind[skip] = _KIND_EMPTY
+        i = np.where(skip, -1, i)
+        ts, te = ts[~skip[kt]], te[~skip[kt]]
     # numbers: parsed from fixed-width byte strings
     num = kind[kv] == _KIND_NUM
     nv_s, nv_e = vs[num], ve[num]

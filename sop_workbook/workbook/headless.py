@@ -42,7 +42,7 @@ from .datasheet import ColumnSpec, DataSheet, StreamedTable
 from .excel_form import dynamic_array_anchors, finish_package
 from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
-from .kept import KeptTable, read_part
+from .kept import KeptTable, PartSource, read_part
 from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
 from .row_heights import fit_wrapped_rows
 from .table_rows import rows_from_first
@@ -67,6 +67,19 @@ def _cell_value(value):
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
     return value
+
+
+def _appended(name: str) -> str:
+    """The key of the rows appended to a kept table (:meth:`HeadlessWorkbook.append_rows`)
+    among the streamed bodies."""
+    return f"{name}\0appended"
+
+
+class _Ref:
+    """A range for :func:`datasheet.parse_rows` (which reads only a table's ``ref``)."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
 
 
 class HeadlessWorkbook:
@@ -220,8 +233,14 @@ class HeadlessWorkbook:
             return pd.DataFrame(self._body_rows(body), columns=body.columns).dropna(
                 how="all")
         if name in self._kept:  # usually read once per command: handed out, not kept
-            frame = self._kept_frame(self._kept[name])
-            self._kept[name].frame = None
+            kept = self._kept[name]
+            frame = self._kept_frame(kept)
+            kept.frame = None
+            tail = self._streamed.get(_appended(name))
+            if tail is not None:  # rows appended since open (append_rows)
+                below = pd.DataFrame(self._body_rows(tail), columns=tail.columns, index=range(
+                    tail.first_row - kept.first_row, tail.last_row - kept.first_row + 1))
+                frame = pd.concat([frame, below.dropna(how="all")])
             return frame
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         rows = [[c.value for c in row] for row in ws.iter_rows(
@@ -229,31 +248,34 @@ class HeadlessWorkbook:
         frame = pd.DataFrame(rows[1:], columns=rows[0])
         return frame.dropna(how="all")
 
-    def read_table_from(self, name: str, column: str,
-                        starts: Callable[[object], bool]) -> pd.DataFrame:
+    def read_table_from(self, name: str, column: str, starts: Callable[[object], bool],
+                        columns: list[str] | None = None) -> pd.DataFrame:
         """The rows of a table kept in ascending order of ``column`` (as Roll forward keeps
         plan_history), from the first whose value satisfies ``starts`` on — ``starts``
         false before that row and true from it. A big table kept out of openpyxl is
-        bisected, parsing one row per step, and only the rows from there are parsed (a
+        bisected, parsing one cell per step, and only the rows from there are parsed (a
         history of years costs what its tail costs); any other table is read whole and
-        cut the same way. Index as :meth:`read_table`'s."""
+        cut the same way. ``columns``: the columns the caller reads — of a kept table only
+        those are converted, the others come back empty. Index as :meth:`read_table`'s."""
         table = self._kept.get(name)
         if table is None or table.frame is not None or column not in table.columns \
-                or len(table.rows) < 2:
+                or len(table.rows) < 2 or _appended(name) in self._streamed:
             return rows_from_first(self.read_table(name), column, starts)
         xml = self._kept_xml(table)
         at = table.columns.index(column)
+        only = None if columns is None else \
+            [table.columns.index(c) for c in {*columns, column} if c in table.columns]
 
-        def parse(chosen: np.ndarray) -> pd.DataFrame:
-            return datasheet.parse_rows(
-                table.body_xml(xml, chosen), table, table.columns,
-                date_styles=self._date_styles, shared_strings=self._shared_strings,
-                epoch=self.wb.epoch)
-
-        def value(i: int):
+        def value(i: int):  # the cell of ``column`` in kept row i, parsed alone
             chosen = np.zeros(len(table.rows), dtype=bool)
             chosen[i] = True
-            frame = parse(chosen)
+            row = int(table.rows[i])
+            one = _Ref(f"{get_column_letter(table.min_col)}{row - 1}:"
+                       f"{get_column_letter(table.max_col)}{row}")
+            frame = datasheet.parse_rows(
+                table.body_xml(xml, chosen), one, table.columns,
+                date_styles=self._date_styles, shared_strings=self._shared_strings,
+                epoch=self.wb.epoch, only=[at])
             return frame.iloc[0, at] if len(frame) else None
 
         lo, hi = 0, len(table.rows)  # the first kept row where starts(value) holds
@@ -263,11 +285,14 @@ class HeadlessWorkbook:
                 hi = mid
             else:
                 lo = mid + 1
-        if lo == 0:  # the first body row (left in openpyxl) may belong too: read it all
-            return rows_from_first(self.read_table(name), column, starts)
         chosen = np.zeros(len(table.rows), dtype=bool)
         chosen[lo:] = True
-        return parse(chosen)
+        # the kept rows are every body row holding a cell of the table (the first one's
+        # cells too): rows before rows[lo] fail ``starts``, rows from it satisfy it
+        return datasheet.parse_rows(
+            table.body_xml(xml, chosen), table, table.columns,
+            date_styles=self._date_styles, shared_strings=self._shared_strings,
+            epoch=self.wb.epoch, only=only)
 
     def _check_no_overlap(self, ws, name: str, ref: str) -> None:
         a = range_boundaries(ref)
@@ -357,6 +382,9 @@ class HeadlessWorkbook:
         self._changed = True
         min_col, min_row, max_col, max_row = range_boundaries(table.ref)
         columns = self.table_columns(name)
+        if _appended(name) in self._streamed:  # rows appended since open: rewritten too
+            _cancel_jobs(self._jobs, _appended(name))
+            del self._streamed[_appended(name)]
         unknown = [c for c in frame.columns if c not in columns]
         if unknown:
             raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
@@ -391,6 +419,54 @@ class HeadlessWorkbook:
                     ws.cell(min_row + 1, c)._style = copy(style)
                 max_row = min_row + 1
             self._write_cells(ws, frame, columns, min_col, min_row, max_col, max_row, new_max)
+        table.ref = ref
+        if table.autoFilter is not None:
+            table.autoFilter.ref = ref
+
+    def append_rows(self, name: str, frame: pd.DataFrame) -> None:
+        """Add ``frame``'s rows (columns matched by name) below the table's rows — what
+        ``write_table(name, read_table(name) + frame)`` writes. A big table kept from the
+        file whose body rows follow one another without a gap (as write_table leaves
+        them) is not read or encoded again: its rows are put back as they were at save,
+        the new ones streamed below them (roll forward adds an archived plan to a plan
+        history of years at the cost of the plan). Any other table is read, joined and
+        written."""
+        ws, table = self._table(name)
+        kept = self._kept.get(name)
+        columns = self.table_columns(name)
+        gapless = kept is not None and kept.frame is None and len(kept.rows) > 0 \
+            and int(kept.rows[0]) == kept.first_row and int(kept.rows[-1]) == kept.last_row \
+            and len(kept.rows) == kept.n_rows and not kept.has_shared_strings \
+            and _appended(name) not in self._streamed and name not in self._jobs
+        if not gapless or frame.empty or range_boundaries(table.ref)[3] != kept.last_row:
+            old = self.read_table(name)
+            self.write_table(name, pd.concat([old.reset_index(drop=True), frame],
+                                             ignore_index=True) if len(old) else frame)
+            return
+        unknown = [c for c in frame.columns if c not in columns]
+        if unknown:
+            raise SopError(f"table {name} has no column(s) {', '.join(map(str, unknown))}")
+        new_max = kept.last_row + len(frame)
+        if new_max > EXCEL_MAX_ROWS:
+            raise SopError(f"table {name} would need {new_max - kept.header_row:,} rows on "
+                           f"sheet {ws.title}, past Excel's last row {EXCEL_MAX_ROWS:,}",
+                           "The workbook was not changed.")
+        ref = f"{get_column_letter(kept.min_col)}{kept.header_row}:" \
+              f"{get_column_letter(kept.max_col)}{new_max}"
+        self._check_no_overlap(ws, name, ref)
+        probe = DataSheet(ws.title, "", "", "", False, kept.last_row + 1, styles=kept.styles)
+        specs = [self._column_spec(ws, probe, kept.min_col + j, frame.get(col))
+                 for j, col in enumerate(columns)]
+        encoded = datasheet.encode(frame, columns, specs, kept.min_col, kept.last_row + 1,
+                                   name)  # raises before anything changes
+        self._changed = True
+        self._jobs[_appended(name)] = [datasheet.prepare_later(encoded)]
+        for key in [k for k in ws._cells if kept.last_row < k[0] <= new_max
+                    and kept.min_col <= k[1] <= kept.max_col]:
+            del ws._cells[key]
+        self._streamed[_appended(name)] = StreamedTable(
+            name, ws.title, kept.min_col, kept.max_col, kept.last_row, encoded, frame.copy(),
+            columns, kept.styles)
         table.ref = ref
         if table.autoFilter is not None:
             table.autoFilter.ref = ref
@@ -596,13 +672,13 @@ class HeadlessWorkbook:
             else:
                 chunks = datasheet.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
-        xml_of = {}  # the original XML of the parts holding kept tables, once each
-        for title, streamed in mixed.items():
+        sources = {}  # the parts holding kept tables in the file, once each: read as
+        for title, streamed in mixed.items():  # their rows go back (never all at once)
             for table in streamed:
                 if isinstance(table, KeptTable):
-                    if table.part not in xml_of:
-                        xml_of[table.part] = read_part(self._package.source, table.part)
-                    table.xml = xml_of[table.part]
+                    if table.part not in sources:
+                        sources[table.part] = PartSource(self._package.source, table.part)
+                    table.source = sources[table.part]
             part = parts[title]
             bodies[part] = datasheet.merge_sheet_data(datasheet.sheet_xml(data, part),
                                                       streamed)
@@ -611,7 +687,7 @@ class HeadlessWorkbook:
             return datasheet.write_package_pieces(data, bodies)
         finally:
             for table in self._kept.values():
-                table.xml = None
+                table.xml = table.source = None
 
     def _fit_columns(self, results: dict) -> None:
         """Every sheet's columns widened to the headers and values it shows (the cached

@@ -25,6 +25,7 @@ part has a totals row.
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils.cell import range_boundaries
 
+from ..errors import SopError
 from . import datasheet
 
 #: A table on a sheet with other content whose body has more rows than this is kept out
@@ -75,6 +77,8 @@ class KeptTable:
     frame: pd.DataFrame | None = None  # the rows as parsed (empty rows dropped)
     values: list | None = None  # the rows as cell values, one per sheet row
     xml: bytes | None = None  # the part's XML, while a save puts the rows back
+    #: or, instead, the part in the file (:class:`PartSource`), read as the rows go back
+    source: PartSource | None = None
 
     @property
     def first_row(self) -> int:
@@ -109,22 +113,99 @@ class KeptTable:
         """The body's <row> elements as they were in the file, for a save where no other
         cell lies in those rows: runs of whole rows as slices of the file, in pieces of
         about ``size`` bytes (nothing decoded or re-joined)."""
-        if self.xml is None:
+        if self.xml is not None:
+            view = memoryview(self.xml)
+
+            def read(start: int, stop: int):
+                return view[start:stop]
+        elif self.source is not None:  # inflated as it goes: the part is never whole
+            read = self.source.reader().read
+        else:
             raise RuntimeError(f"the XML of table {self.name} is not loaded")
-        view = memoryview(self.xml)
         for kind, a, b in _segments(self, np.ones(len(self.rows), dtype=bool)):
             if kind:
                 start, stop = int(self.row_spans[a, 0]), int(self.row_spans[b - 1, 1])
                 for i in range(start, stop, size):
-                    yield view[i:min(stop, i + size)]
+                    yield read(i, min(stop, i + size))
             else:
                 yield b'<row r="%d">' % int(self.rows[a]) + \
-                    bytes(view[int(self.starts[a]):int(self.ends[a])]) + b"</row>"
+                    bytes(read(int(self.starts[a]), int(self.ends[a]))) + b"</row>"
 
     def layout(self) -> _KeptLayout:
-        if self.xml is None:
+        xml = self.xml if self.xml is not None or self.source is None else self.source.whole()
+        if xml is None:
             raise RuntimeError(f"the XML of table {self.name} is not loaded")
-        return _KeptLayout(self, self.xml)
+        return _KeptLayout(self, xml)
+
+
+class PartSource:
+    """A worksheet part of the file a save puts kept rows back from: read whole once
+    (:meth:`whole`, shared by the tables of the part), or inflated piece by piece as the
+    rows are copied (:meth:`reader`), so a save never holds the XML of a plan history of
+    years at once."""
+
+    def __init__(self, data: bytes, part: str) -> None:
+        self.data, self.part = data, part
+        self._whole: bytes | None = None
+
+    def whole(self) -> bytes:
+        if self._whole is None:
+            self._whole = read_part(self.data, self.part)
+        return self._whole
+
+    def reader(self) -> _Inflating:
+        if self._whole is not None:
+            return _Inflating(self._whole)
+        with zipfile.ZipFile(BytesIO(self.data)) as z:
+            info = z.getinfo(self.part)
+        at = info.header_offset
+        if info.compress_type != zipfile.ZIP_DEFLATED or self.data[at:at + 4] != b"PK\x03\x04":
+            return _Inflating(self.whole())
+        name_len, extra_len = struct.unpack("<HH", self.data[at + 26:at + 30])
+        begin = at + 30 + name_len + extra_len
+        return _Inflating(None, memoryview(self.data)[begin:begin + info.compress_size],
+                          info.file_size, info.CRC)
+
+
+class _Inflating:
+    """Ranges of a member's inflated bytes, asked for in increasing order (what lies
+    before a range asked for is dropped); the CRC and size are checked at the end."""
+
+    def __init__(self, whole: bytes | None, deflated=None, size: int = 0, crc: int = 0):
+        self._whole = whole
+        self._in, self._pos, self._size, self._crc = deflated, 0, size, crc
+        self._inflater = datasheet._data_zlib.decompressobj(-15) if whole is None else None
+        self._buf = bytearray()
+        self._start = 0  # offset of _buf[0] in the inflated member
+        self._check = 0  # running CRC of everything inflated
+        self._done = 0  # bytes inflated
+
+    def read(self, start: int, stop: int):
+        if self._whole is not None:
+            return memoryview(self._whole)[start:stop]
+        if start < self._start:
+            raise RuntimeError("kept rows asked for out of order")
+        while self._start + len(self._buf) < stop:
+            data = self._inflater.unconsumed_tail
+            if not data:
+                data = self._in[self._pos:self._pos + (1 << 20)]
+                self._pos += len(data)
+                if not len(data):
+                    raise SopError("a sheet of the workbook ends before its rows",
+                                   "The workbook was not changed.")
+            out = self._inflater.decompress(data, 1 << 22)
+            self._check = datasheet._data_zlib.crc32(out, self._check)
+            self._done += len(out)
+            if self._done >= self._size and self._check != self._crc:
+                raise SopError("a sheet of the workbook changed while it was saved",
+                               "The workbook was not changed.")
+            self._buf += out
+            if self._start + len(self._buf) <= start:  # all before the range: dropped
+                self._start += len(self._buf)
+                self._buf.clear()
+        del self._buf[:start - self._start]  # what lies before the range
+        self._start = start
+        return bytes(self._buf[:stop - self._start])
 
 
 class _KeptLayout:

@@ -84,10 +84,17 @@ class LiveWorkbook:
         frame = pd.DataFrame(rows, columns=columns)
         return frame.dropna(how="all")
 
-    def read_table_from(self, name: str, column: str, starts) -> pd.DataFrame:
+    def read_table_from(self, name: str, column: str, starts,
+                        columns: list[str] | None = None) -> pd.DataFrame:
         """The table's rows from the first whose ``column`` satisfies ``starts`` on (as
-        the headless adapter's; Excel hands the whole range over)."""
+        the headless adapter's; Excel hands the whole range over, every column)."""
         return rows_from_first(self.read_table(name), column, starts)
+
+    def append_rows(self, name: str, frame: pd.DataFrame) -> None:
+        """``frame``'s rows below the table's rows (the table rewritten whole)."""
+        old = self.read_table(name)
+        self.write_table(name, pd.concat([old.reset_index(drop=True), frame],
+                                         ignore_index=True) if len(old) else frame)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         _, table = self._table(name)

@@ -137,9 +137,9 @@ def _saved_history(path: Path, table: pd.DataFrame) -> None:
 def test_the_review_converts_only_the_columns_of_its_lags(tmp_path):
     """read_table_from with ``columns``: the columns asked for are the whole table's,
     the other columns of the kept table come back empty."""
-    from sop_workbook.review.demand_accuracy import LAGS
     from sop_workbook.periods import parse_period
     from sop_workbook.plan_history import columns_for
+    from sop_workbook.review.demand_accuracy import LAGS
     from sop_workbook.workbook.headless import HeadlessWorkbook
 
     path = tmp_path / "wb.xlsm"

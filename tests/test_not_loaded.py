@@ -241,3 +241,17 @@ def test_refresh_with_an_empty_current_period_starts_after_the_data(data, tmp_pa
     (warning,) = warnings_of(run)
     assert "current period was empty: set to 2026-11" in warning
     assert HeadlessWorkbook(path).get_value("cfg_current_period") == "2026-11"
+
+
+def test_roll_forward_of_a_workbook_never_refreshed_advances_the_period(tmp_path):
+    """A planner who makes a workbook and rolls it before the first Refresh: no data, no
+    plan — the period advances, nothing is archived, the warning says why (it crashed on
+    the empty finance tables' keys before)."""
+    path = tmp_path / "fresh.xlsm"
+    assert sop("new", path, "--period", "2026-09").returncode == 0
+    run = sop("roll-forward", path)
+    assert run.returncode == 0, run.stderr
+    assert "0 plan rows archived" in run.stdout
+    assert any("no sales actuals" in w for w in warnings_of(run))
+    assert HeadlessWorkbook(path).get_value("cfg_current_period") == "2026-10"
+    assert plan_history(HeadlessWorkbook(path)).empty

@@ -222,8 +222,11 @@ def volume_to_value(plan: pd.DataFrame, items: pd.DataFrame | None,
 
     shares = _shares(clean_mix(agg_item_mix), setup, master, sorted(set(it)))
     split = volume.merge(shares, on="item_no", how="left")
-    split = split.merge(setup, on=["gen_bus_posting_group", "gen_prod_posting_group"],
-                        how="left", indicator=True)
+    pair = ["gen_bus_posting_group", "gen_prod_posting_group"]
+    # text keys on both sides even when a side is empty (an empty column reads as float)
+    split[pair] = split[pair].astype(object)
+    setup = setup.astype(dict.fromkeys(pair, object))
+    split = split.merge(setup, on=pair, how="left", indicator=True)
     has_row = split.pop("_merge").eq("both").to_numpy()
     no_group = split["gen_bus_posting_group"].isna().to_numpy()
     parts, unmapped = [], []

@@ -55,6 +55,7 @@ _FORBIDDEN_IN_DATA_SHEET = (b"<mergeCell", b"<hyperlink",
                             b"<drawing", b"<legacyDrawing", b"<oleObjects", b"<controls")
 
 
+# --------------------------------------------------------------------------- package
 
 
 @dataclass
@@ -202,6 +203,8 @@ def original_rows(data: bytes, sheet: DataSheet, size: int = 1 << 22) -> Iterato
     for i in range(pos, end, size):
         yield bytes(view[i:min(end, i + size)])
 
+
+# --------------------------------------------------------------------------- reading
 
 
 _CELL = re.compile(
@@ -397,6 +400,11 @@ def _parse_openpyxl(xml, min_col, max_col, min_row, max_row, date_styles, shared
     values = np.empty(len(vs), dtype=object)
     values[:] = vs
     return [(np.array(rs), np.array(cs), values)]
+
+
+# --------------------------------------------------------------------------- vectorised
+
+
 _KIND_NUM, _KIND_TEXT, _KIND_EMPTY, _KIND_OTHER = 0, 1, 2, 3
 
 

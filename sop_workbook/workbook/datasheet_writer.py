@@ -66,6 +66,7 @@ def output_parts(data: bytes) -> dict[str, str]:
         return _worksheets(z, set(z.namelist()))
 
 
+# --------------------------------------------------------------------------- writing
 
 
 @dataclass
@@ -377,6 +378,7 @@ def _merged_row(row_xml: bytes, pieces: list[tuple[int, str]]) -> str:
     return tag + "".join(p for _, p in sorted(pieces + cells, key=lambda x: x[0])) + "</row>"
 
 
+# --------------------------------------------------------------------------- package
 
 
 def replace_sheet_data(xml: bytes, new_ref: str | None) -> tuple[bytes, bytes]:
@@ -426,6 +428,9 @@ def write_package_pieces(small: bytes, bodies: dict[str, tuple[bytes, object, by
             members.append((info, [deflate([head], OTHER_COMPRESSLEVEL), *body,
                                    deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
     return _zip_pieces(members)
+
+
+# --------------------------------------------------------------------------- compression
 
 
 @dataclass
@@ -599,6 +604,7 @@ def _zip_pieces(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> list:
     return out
 
 
+# --------------------------------------------------------------------------- mixed sheets
 
 
 @dataclass

@@ -124,6 +124,9 @@ def sheet_xml(data: bytes, part: str) -> bytes:
         return z.read(part)
 
 
+# --------------------------------------------------------------------------- vectorised scan
+
+
 class _Irregular(Exception):
     """A sheet the fast parser does not read (then openpyxl's parser does)."""
 
@@ -133,11 +136,6 @@ def _col_number(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n
-
-
-
-
-
 
 
 #: bytes of XML per block of whole rows the vectorised parser works on (bounds memory)

@@ -90,8 +90,6 @@ KNOWN_LAYER = {
     ("sop_workbook.workbook.checks", "sop_workbook.template.build"),
 }
 KNOWN_CYCLES = {
-    # workbook/datasheet.py and kept.py (issue 15's files this session)
-    frozenset({"sop_workbook.workbook.datasheet", "sop_workbook.workbook.kept"}),
     # sql/* (issue 19's this session)
     frozenset({"sop_workbook.sql.dialect", "sop_workbook.sql.dialects"}),
     frozenset({"sop_workbook.sql.sources", "sop_workbook.sql.spark"}),

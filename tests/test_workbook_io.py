@@ -20,7 +20,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from sop_workbook import demo_data
 from sop_workbook.actions import refresh
 from sop_workbook.errors import SopError
-from sop_workbook.workbook import datasheet
+from sop_workbook.workbook import datasheet_reader, datasheet_xml
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.workbook.recalc import _sheet_parts
 
@@ -279,7 +279,7 @@ def test_replace_charts_by_tag_survives_save_and_reopen(tmp_path):
 
 def test_open_package_leaves_non_workbooks_to_the_caller():
     with pytest.raises(zipfile.BadZipFile):
-        datasheet.open_package(b"not a zip")
+        datasheet_reader.open_package(b"not a zip")
 
 
 def test_vectorised_parser_reads_the_tricky_round_trip(tmp_path, monkeypatch):
@@ -289,15 +289,15 @@ def test_vectorised_parser_reads_the_tricky_round_trip(tmp_path, monkeypatch):
     book = HeadlessWorkbook(path)
     book.write_table("items", tricky_items())
     book.save(backups=0)
-    monkeypatch.setattr(datasheet, "PARSE_BLOCK", 64)  # a block per row or two
+    monkeypatch.setattr(datasheet_xml, "PARSE_BLOCK", 64)  # a block per row or two
     again = HeadlessWorkbook(path)
     sheet = again._data["items"]
-    xml = datasheet.sheet_xml(again._package.source, sheet.part)
+    xml = datasheet_xml.sheet_xml(again._package.source, sheet.part)
     min_col, min_row, max_col, max_row = openpyxl.utils.cell.range_boundaries(sheet.ref)
     args = (xml, min_col, max_col, min_row, max_row, again._date_styles, None,
             again.wb.epoch, max_col - min_col + 1)
-    fast = datasheet._parse_vectorised(*args)  # raises _Irregular if it gave up
-    slow = datasheet._parse_fast(*args)
+    fast = datasheet_reader._parse_vectorised(*args)  # raises _Irregular if it gave up
+    slow = datasheet_reader._parse_fast(*args)
     for a, b in zip(fast, slow, strict=True):
         assert a.dtype == b.dtype
         assert [repr(x) for x in a.tolist()] == [repr(x) for x in b.tolist()]

@@ -7,7 +7,8 @@ interface.
 Data sheets (one Excel table and nothing else — the master, ``agg_*`` and detail tables)
 are not loaded cell by cell: openpyxl sees only their header, their rows are parsed when
 :meth:`HeadlessWorkbook.read_table` asks and streamed into the file on save
-(:mod:`sop_workbook.workbook.datasheet`). Big tables on the other sheets (the review
+(:mod:`sop_workbook.workbook.datasheet_reader`,
+:mod:`~sop_workbook.workbook.datasheet_writer`). Big tables on the other sheets (the review
 stages' plan tables, the plan history) are kept out of openpyxl the same way on open
 (:mod:`sop_workbook.workbook.kept`: parsed when read, put back unchanged at save unless
 rewritten) and streamed when written. ``wb`` (openpyxl) therefore holds every sheet
@@ -36,9 +37,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
-from . import datasheet
+from . import datasheet_reader, datasheet_writer, datasheet_xml
 from .col_widths import fit_sheet, frame_needs, merge_needs
-from .datasheet import ColumnSpec, DataSheet, StreamedTable
+from .datasheet_reader import DataSheet
+from .datasheet_writer import ColumnSpec, StreamedTable
 from .excel_form import dynamic_array_anchors, finish_package
 from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
@@ -48,7 +50,7 @@ from .row_heights import fit_wrapped_rows
 from .table_rows import rows_from_first
 
 #: A table on a sheet with other content whose body has more rows than this is streamed
-#: into the file at save (datasheet.StreamedTable) instead of becoming openpyxl cells.
+#: into the file at save (datasheet_writer.StreamedTable) instead of becoming openpyxl cells.
 STREAM_MIN_ROWS = 500
 #: Rows of a worksheet in Excel: a table written past it would make a file Excel refuses.
 EXCEL_MAX_ROWS = 1_048_576
@@ -76,7 +78,7 @@ def _appended(name: str) -> str:
 
 
 class _Ref:
-    """A range for :func:`datasheet.parse_rows` (which reads only a table's ``ref``)."""
+    """A range for :func:`datasheet_reader.parse_rows` (which reads only a table's ``ref``)."""
 
     def __init__(self, ref: str) -> None:
         self.ref = ref
@@ -91,7 +93,7 @@ class HeadlessWorkbook:
             raise SopError(f"workbook not found: {self.path}")
         check_zip_limits(self.path)
         try:
-            self._package = datasheet.open_package(self.path.read_bytes())
+            self._package = datasheet_reader.open_package(self.path.read_bytes())
             self.wb = openpyxl.load_workbook(BytesIO(self._package.stub), keep_vba=True)
             self._package.stub = b""  # loaded: not held for the whole command
         except SopError:
@@ -127,7 +129,7 @@ class HeadlessWorkbook:
                     table.styles[c] = copy(cell._style)
         # background jobs rendering and compressing table bodies written since open (by
         # table name): a table written again, or a workbook dropped unsaved, cancels them
-        self._jobs: dict[str, list[datasheet.Job]] = {}
+        self._jobs: dict[str, list[datasheet_writer.Job]] = {}
         weakref.finalize(self, _cancel_jobs, self._jobs)
         self._cached: dict[tuple[str, str], object] = {}
         self._changed = False  # a value or table written since the last recalculation
@@ -174,7 +176,7 @@ class HeadlessWorkbook:
         value = self.wb[sheet][coord].value
         if isinstance(value, str) and value.startswith("="):
             if self._values is None:
-                package = datasheet.open_package(self.path.read_bytes())
+                package = datasheet_reader.open_package(self.path.read_bytes())
                 self._values = openpyxl.load_workbook(BytesIO(package.stub), data_only=True,
                                                       keep_vba=True)
             return self._values[sheet][coord].value
@@ -203,8 +205,8 @@ class HeadlessWorkbook:
         if sheet.frame is None:
             if sheet.has_shared_strings and self._shared_strings is None:
                 self._shared_strings = _shared_strings(self._package.source)
-            xml = datasheet.sheet_xml(self._package.source, sheet.part)
-            sheet.frame = datasheet.parse_rows(
+            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
+            sheet.frame = datasheet_reader.parse_rows(
                 xml, sheet, columns, date_styles=self._date_styles,
                 shared_strings=self._shared_strings, epoch=self.wb.epoch)
         return sheet.frame
@@ -272,7 +274,7 @@ class HeadlessWorkbook:
             row = int(table.rows[i])
             one = _Ref(f"{get_column_letter(table.min_col)}{row - 1}:"
                        f"{get_column_letter(table.max_col)}{row}")
-            frame = datasheet.parse_rows(
+            frame = datasheet_reader.parse_rows(
                 table.body_xml(xml, chosen), one, table.columns,
                 date_styles=self._date_styles, shared_strings=self._shared_strings,
                 epoch=self.wb.epoch, only=[at])
@@ -289,7 +291,7 @@ class HeadlessWorkbook:
         chosen[lo:] = True
         # the kept rows are every body row holding a cell of the table (the first one's
         # cells too): rows before rows[lo] fail ``starts``, rows from it satisfy it
-        return datasheet.parse_rows(
+        return datasheet_reader.parse_rows(
             table.body_xml(xml, chosen), table, table.columns,
             date_styles=self._date_styles, shared_strings=self._shared_strings,
             epoch=self.wb.epoch, only=only)
@@ -400,11 +402,11 @@ class HeadlessWorkbook:
         if sheet is not None:
             specs = [self._column_spec(ws, sheet, min_col + j, frame.get(col))
                      for j, col in enumerate(columns)]
-            encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1,
+            encoded = datasheet_writer.encode(frame, columns, specs, min_col, min_row + 1,
                                        name)  # raises before anything changes
             _cancel_jobs(self._jobs, name)
             # the jobs hold the encoded rows until they are done
-            sheet.deflated = self._jobs[name] = datasheet.deflate_rows_later(encoded)
+            sheet.deflated = self._jobs[name] = datasheet_writer.deflate_rows_later(encoded)
             sheet.written = frame.copy()
             sheet.columns = columns
             sheet.dirty = True
@@ -457,10 +459,10 @@ class HeadlessWorkbook:
         probe = DataSheet(ws.title, "", "", "", False, kept.last_row + 1, styles=kept.styles)
         specs = [self._column_spec(ws, probe, kept.min_col + j, frame.get(col))
                  for j, col in enumerate(columns)]
-        encoded = datasheet.encode(frame, columns, specs, kept.min_col, kept.last_row + 1,
+        encoded = datasheet_writer.encode(frame, columns, specs, kept.min_col, kept.last_row + 1,
                                    name)  # raises before anything changes
         self._changed = True
-        self._jobs[_appended(name)] = [datasheet.prepare_later(encoded)]
+        self._jobs[_appended(name)] = [datasheet_writer.prepare_later(encoded)]
         for key in [k for k in ws._cells if kept.last_row < k[0] <= new_max
                     and kept.min_col <= k[1] <= kept.max_col]:
             del ws._cells[key]
@@ -485,10 +487,10 @@ class HeadlessWorkbook:
         probe = DataSheet(ws.title, "", "", "", False, min_row + 1, styles=styles)
         specs = [self._column_spec(ws, probe, min_col + j, frame.get(col))
                  for j, col in enumerate(columns)]
-        encoded = datasheet.encode(frame, columns, specs, min_col, min_row + 1, name)
+        encoded = datasheet_writer.encode(frame, columns, specs, min_col, min_row + 1, name)
         _cancel_jobs(self._jobs, name)
         self._kept.pop(name, None)  # replaced: its rows in the file are no longer wanted
-        self._jobs[name] = [datasheet.prepare_later(encoded)]
+        self._jobs[name] = [datasheet_writer.prepare_later(encoded)]
         for key in [k for k in ws._cells if k[0] > min_row and min_col <= k[1] <= max_col
                     and k[0] <= max_row]:
             del ws._cells[key]
@@ -523,7 +525,7 @@ class HeadlessWorkbook:
             xml = self._kept_xml(table)
             body = table.body_xml(xml)
             del xml
-            table.frame = datasheet.parse_rows(
+            table.frame = datasheet_reader.parse_rows(
                 body, table, table.columns, date_styles=self._date_styles,
                 shared_strings=self._shared_strings, epoch=self.wb.epoch)
         return table.frame
@@ -661,16 +663,16 @@ class HeadlessWorkbook:
         # Excel's own form: dynamic arrays (cm + metadata.xml, which openpyxl dropped on
         # load), calculation properties, list validations, font records
         data = finish_package(data, dynamic_array_anchors(self.wb))
-        parts = datasheet.output_parts(data)
+        parts = datasheet_writer.output_parts(data)
         bodies = {}
         for title, (sheet, table) in bodies_src.items():
             part = parts[title]
-            xml = datasheet.sheet_xml(data, part)
-            head, tail = datasheet.replace_sheet_data(xml, table.ref)
+            xml = datasheet_xml.sheet_xml(data, part)
+            head, tail = datasheet_writer.replace_sheet_data(xml, table.ref)
             if sheet.dirty:
                 chunks = sheet.deflated  # rendered and compressed since write_table
             else:
-                chunks = datasheet.original_rows(self._package.source, sheet)
+                chunks = datasheet_reader.original_rows(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
         sources = {}  # the parts holding kept tables in the file, once each: read as
         for title, streamed in mixed.items():  # their rows go back (never all at once)
@@ -680,11 +682,11 @@ class HeadlessWorkbook:
                         sources[table.part] = PartSource(self._package.source, table.part)
                     table.source = sources[table.part]
             part = parts[title]
-            bodies[part] = datasheet.merge_sheet_data(datasheet.sheet_xml(data, part),
+            bodies[part] = datasheet_writer.merge_sheet_data(datasheet_xml.sheet_xml(data, part),
                                                       streamed)
         self._verified = frozenset(bodies)
         try:
-            return datasheet.write_package_pieces(data, bodies)
+            return datasheet_writer.write_package_pieces(data, bodies)
         finally:
             for table in self._kept.values():
                 table.xml = table.source = None
@@ -810,7 +812,7 @@ def _python_rows(frame: pd.DataFrame, columns: list[str]) -> list[list]:
     return np.column_stack(arrays).tolist()
 
 
-def _cancel_jobs(jobs: dict[str, list[datasheet.Job]], name: str | None = None) -> None:
+def _cancel_jobs(jobs: dict[str, list[datasheet_writer.Job]], name: str | None = None) -> None:
     """Cancel the background jobs of one table (or of all) that have not started."""
     for table in [name] if name is not None else list(jobs):
         for job in jobs.pop(table, ()):

@@ -6,15 +6,15 @@ A refreshed workbook holds tables of tens of thousands of rows on the stage shee
 roll forward). openpyxl would build a Python object per cell of them on every open — most
 of the cost of reopening a refreshed workbook — although the commands rewrite them anyway
 (Refresh, Roll forward) or never look at them (recalc, export). So, like the rows of a data
-sheet (:mod:`sop_workbook.workbook.datasheet`), the body of such a table is cut out of the
+sheet (:mod:`sop_workbook.workbook.datasheet_reader`), the body of such a table is cut out of the
 sheet before openpyxl loads it (:func:`cut_tables`): the cells of the table's columns in its
 body rows, located with numpy over the sheet's bytes, row by row; the first body row stays
 in openpyxl (its cells carry the columns' styles). What is kept is where those cells are in
 the file (:class:`KeptTable`): they are parsed only when the table is read
-(:meth:`KeptTable.body_xml` → :func:`datasheet.parse_rows`), and a table that is not
+(:meth:`KeptTable.body_xml` → :func:`datasheet_reader.parse_rows`), and a table that is not
 rewritten is put back into the sheet at save as it was, byte for byte, merged row by row
 with the cells openpyxl wrote (:class:`_KeptLayout`, used by
-:func:`datasheet.merge_sheet_data`).
+:func:`datasheet_writer.merge_sheet_data`).
 
 A table stays with openpyxl (nothing changes for it) when its body holds a formula, a cell
 of another shape than ``<c r="…" …>``, cells out of column order, a merged cell or a
@@ -35,7 +35,7 @@ import pandas as pd
 from openpyxl.utils.cell import range_boundaries
 
 from ..errors import SopError
-from . import datasheet
+from . import datasheet_xml
 
 #: A table on a sheet with other content whose body has more rows than this is kept out
 #: of openpyxl on open (the same threshold as for streaming one at save).
@@ -174,7 +174,7 @@ class _Inflating:
     def __init__(self, whole: bytes | None, deflated=None, size: int = 0, crc: int = 0):
         self._whole = whole
         self._in, self._pos, self._size, self._crc = deflated, 0, size, crc
-        self._inflater = datasheet._data_zlib.decompressobj(-15) if whole is None else None
+        self._inflater = datasheet_xml._data_zlib.decompressobj(-15) if whole is None else None
         self._buf = bytearray()
         self._start = 0  # offset of _buf[0] in the inflated member
         self._check = 0  # running CRC of everything inflated
@@ -194,7 +194,7 @@ class _Inflating:
                     raise SopError("a sheet of the workbook ends before its rows",
                                    "The workbook was not changed.")
             out = self._inflater.decompress(data, 1 << 22)
-            self._check = datasheet._data_zlib.crc32(out, self._check)
+            self._check = datasheet_xml._data_zlib.crc32(out, self._check)
             self._done += len(out)
             if self._done >= self._size and self._check != self._crc:
                 raise SopError("a sheet of the workbook changed while it was saved",
@@ -209,7 +209,7 @@ class _Inflating:
 
 
 class _KeptLayout:
-    """A kept table's body as :func:`datasheet._rows_xml` merges it: one grid column
+    """A kept table's body as :func:`datasheet_writer._rows_xml` merges it: one grid column
     holding each row's cells as they were in the file."""
 
     def __init__(self, table: KeptTable, xml: bytes) -> None:
@@ -253,9 +253,9 @@ def _segments(table: KeptTable, chosen: np.ndarray):
 
 
 def read_part(data: bytes, part: str) -> bytes:
-    """A member of the workbook zip, inflated (:func:`datasheet.read_member`)."""
+    """A member of the workbook zip, inflated (:func:`datasheet_xml.read_member`)."""
     with zipfile.ZipFile(BytesIO(data)) as z:
-        return datasheet.read_member(data, z, z.getinfo(part))
+        return datasheet_xml.read_member(data, z, z.getinfo(part))
 
 
 # --------------------------------------------------------------------------- cutting
@@ -320,19 +320,19 @@ def cut_tables(z: zipfile.ZipFile, names: set[str], title: str, part: str, xml: 
         pos = e
     pieces.append(view[pos:])
     stub = b"".join(pieces)
-    start, end, _ = datasheet._sheetdata_bounds(stub)
+    start, end, _ = datasheet_xml._sheetdata_bounds(stub)
     stub = stub[:start] + _EMPTY_ROW.sub(b"", stub[start:end]) + stub[end:]
     return stub, kept
 
 
 def _candidates(z, names, part, xml) -> list[_Candidate]:
-    rels = datasheet._rels(z, part, names)
+    rels = datasheet_xml._rels(z, part, names)
     if any(kind.endswith("/comments") for _, kind, _ in rels):
         return []
     root = re.search(rb"<(\w+:)?worksheet\b", xml)
     if root is None or root.group(1):
         return []
-    bounds = datasheet._sheetdata_bounds(xml)
+    bounds = datasheet_xml._sheetdata_bounds(xml)
     if bounds is None:
         return []
     outside = xml[:bounds[0]] + xml[bounds[1]:]
@@ -344,18 +344,18 @@ def _candidates(z, names, part, xml) -> list[_Candidate]:
             return []
     out = []
     for _, kind, target in rels:
-        if kind != datasheet._TABLE_REL or target not in names:
+        if kind != datasheet_xml._TABLE_REL or target not in names:
             continue
         head = re.search(rb"<(?:\w+:)?table\b[^>]*>", z.read(target))
         if head is None or not head.group(0).startswith(b"<table"):
             continue
         tag = head.group(0)
-        ref = datasheet._attr(tag, b"ref")
-        name = datasheet._attr(tag, b"displayName") or datasheet._attr(tag, b"name")
+        ref = datasheet_xml._attr(tag, b"ref")
+        name = datasheet_xml._attr(tag, b"displayName") or datasheet_xml._attr(tag, b"name")
         if ref is None or name is None \
-                or datasheet._attr(tag, b"headerRowCount") not in (None, "1") \
-                or datasheet._attr(tag, b"totalsRowCount") not in (None, "0") \
-                or datasheet._attr(tag, b"totalsRowShown") == "1":
+                or datasheet_xml._attr(tag, b"headerRowCount") not in (None, "1") \
+                or datasheet_xml._attr(tag, b"totalsRowCount") not in (None, "0") \
+                or datasheet_xml._attr(tag, b"totalsRowShown") == "1":
             continue
         try:
             min_col, header, max_col, last = range_boundaries(ref)
@@ -372,11 +372,11 @@ def _candidates(z, names, part, xml) -> list[_Candidate]:
 
 def _scan(xml: bytes, candidates: list[_Candidate]) -> None:
     """Locate each candidate's body cells, block by block of whole rows."""
-    start, end, _ = datasheet._sheetdata_bounds(xml)
+    start, end, _ = datasheet_xml._sheetdata_bounds(xml)
     view = memoryview(xml)
     pos = start
     while pos < end:
-        stop = xml.find(b"</row>", min(end, pos + datasheet.PARSE_BLOCK))
+        stop = xml.find(b"</row>", min(end, pos + datasheet_xml.PARSE_BLOCK))
         stop = end if stop < 0 or stop >= end else stop + len(b"</row>")
         _scan_block(xml, view, pos, stop, candidates)
         pos = stop
@@ -413,8 +413,8 @@ def _scan_block(xml, view, lo, hi, candidates) -> None:
     col = np.where(is2, col * 26 + c2 - 64, col)
     col = np.where(is3, col * 26 + c3 - 64, col)
     try:
-        cell_row, _ = datasheet._digits(a, cs + 6 + 1 + is2 + is3)
-    except datasheet._Irregular:
+        cell_row, _ = datasheet_xml._digits(a, cs + 6 + 1 + is2 + is3)
+    except datasheet_xml._Irregular:
         raise _Irregular from None
     if not len(rp) or not ((a[np.minimum(rp + 4, last)] == 32)
                            & (a[np.minimum(rp + 5, last)] == 114)
@@ -422,8 +422,8 @@ def _scan_block(xml, view, lo, hi, candidates) -> None:
                            & (a[np.minimum(rp + 7, last)] == 34)).all():
         raise _Irregular
     try:
-        row_no, row_no_end = datasheet._digits(a, rp + 8)
-    except datasheet._Irregular:
+        row_no, row_no_end = datasheet_xml._digits(a, rp + 8)
+    except datasheet_xml._Irregular:
         raise _Irregular from None
     owner = np.searchsorted(rp, cs, side="right") - 1
     if (owner < 0).any() or (row_no[owner] != cell_row).any():

@@ -41,7 +41,8 @@ import pandas as pd
 
 from .. import contract as c
 from ..errors import Problem, SopError
-from .dialect import DUCKDB, Dialect, dialect_for, literal
+from .dialect import DUCKDB, Dialect, literal
+from .dialects import dialect_for
 
 T = TypeVar("T")
 

@@ -92,8 +92,6 @@ KNOWN_LAYER = {
 KNOWN_CYCLES = {
     # workbook/datasheet.py and kept.py (issue 15's files this session)
     frozenset({"sop_workbook.workbook.datasheet", "sop_workbook.workbook.kept"}),
-    # sql/* (issue 19's this session)
-    frozenset({"sop_workbook.sql.sources", "sop_workbook.sql.spark"}),
     # the workbook check's fallback to building the template (above)
     frozenset({"sop_workbook.template.build", "sop_workbook.workbook.checks",
                "sop_workbook.workbook.headless", "sop_workbook.workbook.io"}),

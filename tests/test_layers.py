@@ -81,18 +81,13 @@ ALLOWED = {("command line", "workbook adapter"), ("command line", "template buil
 
 #: Rules still broken, each with its reason (importer, imported).
 KNOWN_LAYER = {
-    # the headless recalculation and the live book call the UDFs' Excel glue (their
-    # argument and error handling); handing the UDF table in needs a change in
-    # workbook/headless.py (issue 15's this session)
+    # the headless recalculation calls the UDFs of the Excel glue (the functions
+    # themselves); handing the UDF table in needs a change in workbook/headless.py
     ("sop_workbook.workbook.recalc", "udfs"),
-    ("sop_workbook.workbook.live", "udfs"),
     # the workbook check builds the template when no SOP_Template.xlsm is at hand
     ("sop_workbook.workbook.checks", "sop_workbook.template.build"),
 }
 KNOWN_CYCLES = {
-    # sql/* (issue 19's this session)
-    frozenset({"sop_workbook.sql.dialect", "sop_workbook.sql.dialects"}),
-    frozenset({"sop_workbook.sql.sources", "sop_workbook.sql.spark"}),
     # the workbook check's fallback to building the template (above)
     frozenset({"sop_workbook.template.build", "sop_workbook.workbook.checks",
                "sop_workbook.workbook.headless", "sop_workbook.workbook.io"}),

@@ -52,7 +52,7 @@ def test_unreachable_server(book):
 def test_engine_without_a_dialect():
     """SQLAlchemy has an Oracle dialect; sop-workbook has no SQL spelling for it."""
     from sop_workbook.errors import SopError
-    from sop_workbook.sql.dialect import dialect_for
+    from sop_workbook.sql.dialects import dialect_for
 
     with pytest.raises(SopError) as info:
         dialect_for("oracle")

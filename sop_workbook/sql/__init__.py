@@ -8,7 +8,8 @@ Sources (:func:`open_source`): a folder of ``<table>.csv`` / ``.parquet`` files 
 into an embedded in-memory DuckDB), ``duckdb:///file.duckdb``, ``postgresql://…`` (psycopg)
 or any SQLAlchemy URL of a database with the contract's tables.
 
-Modules: :mod:`.dialect` (the per-dialect helpers), :mod:`.sources` (opening sources),
+Modules: :mod:`.dialect` (the per-dialect helpers), :mod:`.sources` (opening folders and
+databases), :mod:`.spark` (Spark sessions), :mod:`.opening` (``open_source``: any of them),
 :mod:`.validation` (typed staging and contract checks), :mod:`.sales` (sales, customer,
 item-mix aggregates), :mod:`.operations` (vendor, production, funnel, pipeline, open
 supply, routings/capacity), :mod:`.finance` (budget → GL, variance), :mod:`.aggregates`
@@ -16,8 +17,9 @@ supply, routings/capacity), :mod:`.finance` (budget → GL, variance), :mod:`.ag
 """
 
 from .aggregates import AggregateData, load_aggregates, validate
+from .opening import open_source
 from .reference import in_memory_tables
-from .sources import Source, open_source
+from .sources import Source
 
 __all__ = ["AggregateData", "Source", "in_memory_tables", "load_aggregates", "open_source",
            "validate"]

@@ -21,7 +21,8 @@ from ..errors import SourceValidationError
 from ..kpi.options import KpiOptions
 from . import finance, operations, sales
 from .failures import engine_errors
-from .sources import Source, Task, open_source, shown_source
+from .opening import open_source
+from .sources import Source, Task, shown_source
 from .validation import Validation, stage_and_validate
 
 #: The master tables *Refresh* writes, with their contract columns.

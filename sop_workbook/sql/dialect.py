@@ -216,21 +216,3 @@ DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_tex
                  joins_sums=True, grouping_sets=True)
 POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 
-
-def dialect_for(name: str) -> Dialect:
-    """The dialect of a SQLAlchemy dialect name (``postgresql``, ``duckdb``, ``trino``…;
-    the other engines' dialects are in :mod:`.dialects`); an engine without one is an
-    error naming the supported engines."""
-    from .dialects import ENGINES, SUPPORTED
-
-    name = name.lower()
-    if name == "duckdb":
-        return DUCKDB
-    if name in ("postgresql", "postgres"):
-        return POSTGRESQL
-    if name in ENGINES:
-        return ENGINES[name]
-    from ..errors import SopError
-
-    raise SopError(f"database engine {name!r} is not supported",
-                   f"Supported: {', '.join(SUPPORTED)} (see the README, SQL sources).")

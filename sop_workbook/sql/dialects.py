@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .dialect import Dialect, literal
+from ..errors import SopError
+from .dialect import DUCKDB, POSTGRESQL, Dialect, literal
 
 #: A materialised relation is a real table (dropped when the source closes).
 SCRATCH = "scratch"
@@ -198,3 +199,18 @@ def register_sqlite_functions(dbapi_connection, _record=None) -> None:
         return compiled.search(str(text)) is not None
 
     dbapi_connection.create_function("regexp", 2, regexp, deterministic=True)
+
+
+def dialect_for(name: str) -> Dialect:
+    """The dialect of a SQLAlchemy dialect name (``postgresql``, ``duckdb``, ``trino``…;
+    the other engines' dialects are above); an engine without one is an error naming the
+    supported engines."""
+    name = name.lower()
+    if name == "duckdb":
+        return DUCKDB
+    if name in ("postgresql", "postgres"):
+        return POSTGRESQL
+    if name in ENGINES:
+        return ENGINES[name]
+    raise SopError(f"database engine {name!r} is not supported",
+                   f"Supported: {', '.join(SUPPORTED)} (see the README, SQL sources).")

@@ -16,7 +16,8 @@ from .. import contract as c
 from ..contract import SourceData
 from ..errors import SourceValidationError
 from ..loader import normalise_gl_sign
-from .sources import open_source, shown_source
+from .opening import open_source
+from .sources import shown_source
 from .validation import stage_and_validate, staged
 
 

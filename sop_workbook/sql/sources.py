@@ -1,6 +1,7 @@
 """Open a source for SQL: a folder of files in an embedded DuckDB, or a database by URL.
 
-:func:`open_source` accepts
+:func:`open_folder_or_database` (through :func:`sop_workbook.sql.opening.open_source`)
+accepts
 
 - a folder of ``<table>.csv`` / ``<table>.parquet`` files: an in-memory DuckDB in which
   each file is read once, as text (``read_csv(..., all_varchar=true)``, the loader's
@@ -41,7 +42,8 @@ import pandas as pd
 
 from .. import contract as c
 from ..errors import Problem, SopError
-from .dialect import DUCKDB, Dialect, dialect_for, literal
+from .dialect import DUCKDB, Dialect, literal
+from .dialects import dialect_for
 
 T = TypeVar("T")
 
@@ -469,15 +471,12 @@ def shown_source(source: str | Path) -> str:
         return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", text)
 
 
-def open_source(source: str | Path) -> Source:
-    """Open ``source`` (a folder or a database URL; see the module docstring)."""
+def open_folder_or_database(source: str | Path) -> Source:
+    """Open ``source`` (a folder or a database URL; see the module docstring). A Spark URL
+    is opened by :func:`sop_workbook.sql.opening.open_source`."""
     text = str(source)
     if "://" not in text:
         return _open_folder(Path(text))
-    if text.startswith(("spark://", "sc://")):  # Spark: a session, not a SQLAlchemy URL
-        from .spark import open_spark
-
-        return open_spark(text)
     from sqlalchemy.engine import make_url
 
     try:

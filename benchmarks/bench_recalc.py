@@ -55,10 +55,10 @@ def main() -> None:
         cells = book.recalculate()
 
         def recalc():
-            import udfs
+            from sop_workbook.workbook import udf_tables
 
-            udfs._CACHE.clear()
-            udfs._BY_IDENTITY.clear()
+            udf_tables._CACHE.clear()
+            udf_tables._BY_IDENTITY.clear()
             HeadlessWorkbook.recalculate(book)
 
         t_recalc = best(recalc, args.repeat)

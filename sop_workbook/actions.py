@@ -464,7 +464,7 @@ def roll_forward(book: Workbook, to_period: str | None = None) -> RollReport:
                       warnings, taken)
 
 
-def archive_plan(book, archived: pd.DataFrame, current: str) -> pd.DataFrame:
+def archive_plan(book: Workbook, archived: pd.DataFrame, current: str) -> pd.DataFrame:
     """Add the archived plan (rows of table plan_history) to the plan history, its
     snapshot periods checked first (an error names the cell), and return what the demand
     review of ``current`` reads of the history with it (:func:`review_snapshots`).
@@ -624,7 +624,7 @@ def check_history_periods(book: Workbook, table: pd.DataFrame) -> None:
         raise _history_cell_error(book, exc) from None
 
 
-def _history_cell_error(book, exc) -> SopError:
+def _history_cell_error(book: Workbook, exc) -> SopError:
     """A bad period cell of table plan_history as the other input errors are reported:
     sheet and cell, the column's name, what is wrong and how to mend it."""
     sheet, header_row = book.table_position("plan_history")

@@ -26,12 +26,8 @@ from sop_workbook.errors import SopError
 from sop_workbook.kpi import aggregated as agg
 from sop_workbook.kpi.registry import KPIS
 from sop_workbook.periods import parse_period
-from sop_workbook.workbook.udf_tables import _BY_IDENTITY as _BY_IDENTITY
-from sop_workbook.workbook.udf_tables import _CACHE as _CACHE
 from sop_workbook.workbook.udf_tables import _text, as_table
 from sop_workbook.workbook.udf_tables import clear_table_cache as clear_table_cache
-from sop_workbook.workbook.udf_tables import prime as prime
-from sop_workbook.workbook.udf_tables import refresh_stamp as refresh_stamp
 
 NO_VALUE = "#N/A"  # reaches Excel as text: xlwings returns no error values (README)
 

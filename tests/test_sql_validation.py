@@ -147,3 +147,33 @@ def test_header_names_differing_in_case_only(tmp_path):
     path.write_text("location_code, Location_Code \nMAIN,x\nEAST,y\n")
     assert validate(str(folder))[0] == [] == validate_source(folder)[0]
     assert_same_tables(in_memory_tables(str(folder)), load_aggregates(str(folder)).tables)
+
+
+@pytest.mark.parametrize("order,increasing,duplicate_row", [
+    (["SO1/1", "SO1/2", "SO2/1", "SO3/1"], True, None),  # sorted by key: one cheap pass
+    (["SO2/1", "SO1/2", "SO1/1", "SO10/1"], False, None),  # unsorted (as text), no duplicate
+    (["SO1/1", "SO1/2", "SO1/2", "SO2/1"], False, 4),  # sorted, a repeat next to its key
+    (["SO1/2", "SO2/1", "SO3/1", "SO1/2"], False, 5),  # sorted up to a repeat far away
+])
+def test_duplicate_keys_in_any_order(tmp_path, order, increasing, duplicate_row):
+    """Duplicate keys are found whatever the rows' order; a table whose key increases row
+    after row is proved free of them without grouping (DuckDB's streamed LAG)."""
+    from sop_workbook.contract import TABLES
+    from sop_workbook.sql import open_source
+    from sop_workbook.sql.validation import _check_keys, _increasing_keys, stage_and_validate
+
+    rows = [line(key.split("/")[0], int(key.split("/")[1]), 5, "2026-03-10") for key in order]
+    folder = write_source(tmp_path / "keys", sales_lines=rows)
+    with open_source(str(folder)) as src:
+        stage_and_validate(src)
+        assert _increasing_keys(src, "sop_stg_sales_lines", '"order_no", "line_no"') \
+            == increasing
+        problems = _check_keys(src, TABLES["sales_lines"])
+    if duplicate_row is None:
+        assert problems == []
+    else:
+        assert [(p.row, p.column) for p in problems] == [(duplicate_row, "order_no+line_no")]
+        assert problems[0].message.startswith("duplicate key ('SO1', 2) (first at row ")
+    # the loader agrees
+    loader = [p for p in validate_source(folder)[0] if p.column == "order_no+line_no"]
+    assert [p.row for p in loader] == ([] if duplicate_row is None else [duplicate_row])

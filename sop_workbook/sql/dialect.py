@@ -63,6 +63,10 @@ class Dialect:
     #: grains of agg_sales and agg_customer (``GROUP BY GROUPING SETS``), into small
     #: tables both read (see ``sales.prepare``)
     grouping_sets: bool = False
+    #: ``LAG(x) OVER ()`` streams through a table in one pass, without sorting or grouping
+    #: (DuckDB): a key that only ever increases from one row to the next, in that order,
+    #: is proved free of duplicates (see ``validation._check_keys``)
+    streams_lag: bool = False
 
     def quote(self, identifier: str) -> str:
         if self.name == "databricks":
@@ -213,6 +217,6 @@ class Dialect:
 
 
 DUCKDB = Dialect("duckdb", text_type="VARCHAR", double_type="DOUBLE", binary_text_order=True,
-                 joins_sums=True, grouping_sets=True)
+                 joins_sums=True, grouping_sets=True, streams_lag=True)
 POSTGRESQL = Dialect("postgresql", text_type="TEXT")
 

@@ -177,3 +177,23 @@ def test_duplicate_keys_in_any_order(tmp_path, order, increasing, duplicate_row)
     # the loader agrees
     loader = [p for p in validate_source(folder)[0] if p.column == "order_no+line_no"]
     assert [p.row for p in loader] == ([] if duplicate_row is None else [duplicate_row])
+
+
+def test_characters_a_workbook_cannot_hold(tmp_path):
+    """Text landing in the workbook holding U+0001, U+001F or U+FFFF is reported where the
+    loader reports it; a tab, spaces, punctuation and accents are fine (DuckDB tests
+    such text with the full pattern, plain codes with a cheaper one)."""
+    lines = [line("SO-1/A b", 1, 10, "2026-03-10"),  # punctuation and a space: fine
+             line("SO\x01", 1, 10, "2026-03-10"),  # row 3
+             line("SO\tÉ~", 1, 10, "2026-03-10"),  # a tab and an accent: fine
+             line("SO\uffff", 1, 10, "2026-03-10"),  # row 5
+             line("SO2", 1, 10, "2026-03-10"),
+             line("S\x1fO", 1, 10, "2026-03-10")]  # row 7
+    folder = write_source(tmp_path / "ctrl", sales_lines=lines)
+    problems = [p for p in _sql_problems(folder) if p.column == "order_no"]
+    assert [p.row for p in problems] == [3, 5, 7]
+    assert "contains the character U+0001" in problems[0].message
+    assert "contains the character U+FFFF" in problems[1].message
+    assert "contains the character U+001F" in problems[2].message
+    assert _where(problems) == _where([p for p in validate_source(folder)[0]
+                                       if p.column == "order_no"])

@@ -35,6 +35,8 @@ Columns (each Σ over the rows of its period × grain cell):
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..aggregates import CUSTOMER_COLUMNS, CUSTOMER_GRAIN, SALES_COLUMNS, SALES_GRAIN
 from ..kpi.options import KpiOptions
 from ..plan_inputs import MIX_COLUMNS
@@ -144,21 +146,40 @@ def prepare(src: Source, options: KpiOptions) -> None:
             f"ROW_NUMBER() OVER ({part}) AS sop_seq {source}) AS sop_r) AS sop_d"
         ))
     fill_due = due(options.fill_basis)
-    fill = (
-        f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, l.{q('quantity')} AS quantity, "
-        f"COALESCE(f.shipped, 0) AS shipped "
-        f"FROM {staged('sales_lines')} AS l LEFT JOIN (SELECT {line_cols}, "
-        f"SUM(fill_qty) AS shipped FROM {SHIPS} GROUP BY {line_cols}) AS f ON {line_match} "
-        f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
-    )
+    per_line = (f"(SELECT {line_cols}, SUM(fill_qty) AS shipped FROM {SHIPS} "
+                f"GROUP BY {line_cols}) AS f")
+
+    def fill(lines_with_shipped: str) -> str:
+        return (
+            f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, "
+            f"l.{q('quantity')} AS quantity, COALESCE(f.shipped, 0) AS shipped "
+            f"FROM {lines_with_shipped} "
+            f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0")
+
     if not d.grouping_sets:
-        src.materialize(FILL, fill)
+        src.materialize(FILL, fill(f"{staged('sales_lines')} AS l LEFT JOIN {per_line} "
+                                   f"ON {line_match}"))
         return
     # both grains summed here; the due lines are not kept, the shipments once counted
     plain = {name: name for name in (MONTH, *_KEYS)}
     measures = _measures(d)
-    src.materialize(GROUPED["fill"], _grouping_sets(src, f"({fill}) AS sop_l", plain,
-                                                     measures["fill"]))
+
+    def sum_fill(lines_with_shipped: str) -> None:
+        src.materialize(GROUPED["fill"], _grouping_sets(
+            src, f"({fill(lines_with_shipped)}) AS sop_l", plain, measures["fill"]))
+
+    if row_id is not None and src.positional:
+        # each line's on-time shipped quantity summed by its row id outside the database
+        # (an array indexed by it) and paired with the lines by position: no hash table of
+        # one group per sales line, no join of the lines with it
+        rows = int(src.query(f"SELECT COUNT(*) AS n FROM {staged('sales_lines')}"
+                             ).iloc[0]["n"])
+        sums = src.sums_by_row_id(f"SELECT line_id, fill_qty FROM {SHIPS} "
+                                  f"WHERE line_id IS NOT NULL AND fill_qty <> 0", rows)
+        with src.by_position("sop_line_shipped", pd.DataFrame({"shipped": sums})) as name:
+            sum_fill(f"{staged('sales_lines')} AS l POSITIONAL JOIN {name} AS f")
+    else:
+        sum_fill(f"{staged('sales_lines')} AS l LEFT JOIN {per_line} ON {line_match}")
     src.materialize(GROUPED["ships"], _grouping_sets(src, SHIPS, plain, measures["ships"]))
     if row_id is not None:
         src.notes["unmatched_shipments"] = _unmatched(src)

@@ -90,6 +90,9 @@ class Source:
     parallel = False
     #: :meth:`drop_columns` frees memory
     drops_columns = False
+    #: :meth:`sums_by_row_id` and :meth:`by_position` are available: a staged table is
+    #: joined, row by row in storage order, with sums computed outside the database
+    positional = False
 
     def __init__(self, name: str, dialect: Dialect) -> None:
         self.name = name
@@ -210,6 +213,14 @@ class Source:
         """SQL for a unique integer id of a row of a staged table (None: no such id)."""
         return None
 
+    def sums_by_row_id(self, sql: str, rows: int):
+        """Where :attr:`positional`: see :meth:`DuckDBSource.sums_by_row_id`."""
+        raise NotImplementedError
+
+    def by_position(self, name: str, frame: pd.DataFrame):
+        """Where :attr:`positional`: see :meth:`DuckDBSource.by_position`."""
+        raise NotImplementedError
+
 
 class DuckDBSource(Source):
     """A source read through an in-process DuckDB connection (its own in-memory database).
@@ -224,6 +235,7 @@ class DuckDBSource(Source):
 
     parallel = True
     drops_columns = True
+    positional = True
 
     def __init__(self, name: str, con) -> None:
         super().__init__(name, DUCKDB)
@@ -246,6 +258,35 @@ class DuckDBSource(Source):
     def fetch(self, sql: str) -> list[tuple]:
         """Run a query; its rows as tuples."""
         return self._connection().execute(sql).fetchall()
+
+    def sums_by_row_id(self, sql: str, rows: int):
+        """The Σ of the value (second column) of the rows of ``sql`` by their row id (first
+        column: the :meth:`row_id` of a table of ``rows`` rows, never NULL), as an array of
+        ``rows`` sums in row-id order — what ``GROUP BY`` row id gives, without a hash
+        table of one group per row: the ids index the array (``numpy.add.at``), read a
+        million rows at a time (memory: the array and one chunk)."""
+        import numpy as np
+
+        sums = np.zeros(rows)
+        result = self._connection().execute(sql)
+        while len(chunk := result.fetch_df_chunk(512)):
+            ids = chunk.iloc[:, 0].to_numpy(dtype=np.int64)
+            if len(ids) and (ids.min() < 0 or ids.max() >= rows):
+                raise ValueError(f"sums_by_row_id: a row id outside 0..{rows - 1}")
+            np.add.at(sums, ids, chunk.iloc[:, 1].to_numpy(dtype=float))
+        return sums
+
+    @contextlib.contextmanager
+    def by_position(self, name: str, frame: pd.DataFrame):
+        """``frame`` readable as the relation ``name`` by this thread's statements while the
+        ``with`` block runs: a table of as many rows in the same order (:meth:`row_id`)
+        pairs with it through ``POSITIONAL JOIN`` (row i with row i: no hashing)."""
+        con = self._connection()
+        con.register(name, frame)
+        try:
+            yield name
+        finally:
+            con.unregister(name)
 
     def materialize(self, name: str, select: str) -> None:
         self._execute(f"DROP TABLE IF EXISTS {name}")

@@ -197,3 +197,33 @@ def test_characters_a_workbook_cannot_hold(tmp_path):
     assert "contains the character U+001F" in problems[2].message
     assert _where(problems) == _where([p for p in validate_source(folder)[0]
                                        if p.column == "order_no"])
+
+
+def test_unknown_references_found_through_the_grouped_sums(tmp_path):
+    """A source whose rows and keys are fine: the sales lines' and invoices' references
+    are checked against the values their grouped sums gather (DuckDB), including a line
+    that is not due (quantity 0) — each unknown value still named with its row, as the
+    loader names it; nothing is computed."""
+    def invoice(no, customer):
+        return {"invoice_no": no, "line_no": 1, "posting_date": "2026-03-10",
+                "customer_no": customer, "item_no": "A", "location_code": "MAIN",
+                "quantity": 2, "amount": 40, "cost_amount": 20}
+
+    folder = write_source(
+        tmp_path / "refs",
+        sales_lines=[*GOOD_LINES,
+                     line("SO2", 1, 0, "2026-03-12", item="ZZZ"),  # row 4: not due
+                     line("SO3", 1, 4, "2026-04-01", location="NOWHERE")],  # row 5
+        sales_shipments=GOOD_SHIPS,
+        sales_invoices=[invoice("IN1", "C1"), invoice("IN2", "C9")])  # row 3
+    problems = _sql_problems(folder)
+    where = _where(problems)
+    assert where == [("sales_invoices", 3, "customer_no"), ("sales_lines", 4, "item_no"),
+                     ("sales_lines", 5, "location_code")]
+    assert where == _where(validate_source(folder)[0])
+    # the references are not checked against the staged tables when the sums hold no
+    # unknown value
+    clean = write_source(tmp_path / "clean", sales_lines=GOOD_LINES,
+                         sales_shipments=GOOD_SHIPS, sales_invoices=[invoice("IN1", "C1")])
+    assert validate(str(clean))[0] == []
+    assert_same_tables(in_memory_tables(str(clean)), load_aggregates(str(clean)).tables)

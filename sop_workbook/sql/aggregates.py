@@ -72,7 +72,11 @@ def load_aggregates(source: str, options: KpiOptions | None = None,
             # turns up, what was computed is dropped and the problems are raised)
             checks = Validation(src, first=sales.PREPARED_FROM, known={
                 ("sales_shipments", "sales_lines"): (
-                    "compute:prepare", partial(sales.shipments_all_known, src))})
+                    "compute:prepare", partial(sales.shipments_all_known, src))}, values={
+                "sales_lines": ("compute:prepare",
+                                partial(sales.gathered_values, src, "sales_lines")),
+                "sales_invoices": ("compute:invoice_sums",
+                                   partial(sales.gathered_values, src, "sales_invoices"))})
             computing = compute_tasks(src, options, gl_income_sign, checks)
             done = src.run_tasks(_by_priority(checks.tasks, computing))
             result = checks.result(done)

@@ -72,6 +72,28 @@ def _measures(d) -> dict[str, dict[str, str]]:
     }
 
 
+def _due_only(measures: dict[str, str], d) -> dict[str, str]:
+    """The fill measures of a relation of every sales line: 0 where ``sop_due`` is 0 (a
+    line without a due date or quantity). Sums of a group with a due line are those of
+    its due lines: the others add +0.0, which changes no sum."""
+    zero = f"CAST(0 AS {d.double_type})"
+    return {name: "sop_due" if sql == "1" else f"CASE WHEN sop_due = 1 THEN {sql} ELSE {zero} END"
+            for name, sql in measures.items()}
+
+
+def gathered_values(src: Source, table: str) -> dict[str, str]:
+    """After :func:`prepare` (``sales_lines``) or :func:`prepare_invoices`
+    (``sales_invoices``): column → a relation holding every value the table's
+    ``item_no``, ``location_code`` and ``customer_no`` take (the grouped sums, whose groups
+    cover every row: a few hundred thousand rows instead of millions), for the table's
+    reference checks; {} where they were not made."""
+    grouped = GROUPED["fill" if table == "sales_lines" else "invoices"]
+    if grouped not in src.materialized:
+        return {}
+    return {col: f"(SELECT {col} FROM {grouped} WHERE sop_set = {int(col != 'customer_no')})"
+            for col in _KEYS}
+
+
 def _grouping_sets(src: Source, relation: str, grain: dict[str, str],
                    measures: dict[str, str]) -> str:
     """SQL: ``relation``'s ``measures`` summed by month × item × location and by month ×
@@ -149,24 +171,33 @@ def prepare(src: Source, options: KpiOptions) -> None:
     per_line = (f"(SELECT {line_cols}, SUM(fill_qty) AS shipped FROM {SHIPS} "
                 f"GROUP BY {line_cols}) AS f")
 
+    is_due = f"{fill_due} IS NOT NULL AND l.{q('quantity')} > 0"
+
     def fill(lines_with_shipped: str) -> str:
         return (
             f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, "
             f"l.{q('quantity')} AS quantity, COALESCE(f.shipped, 0) AS shipped "
-            f"FROM {lines_with_shipped} "
-            f"WHERE {fill_due} IS NOT NULL AND l.{q('quantity')} > 0")
+            f"FROM {lines_with_shipped} WHERE {is_due}")
 
     if not d.grouping_sets:
         src.materialize(FILL, fill(f"{staged('sales_lines')} AS l LEFT JOIN {per_line} "
                                    f"ON {line_match}"))
         return
-    # both grains summed here; the due lines are not kept, the shipments once counted
+    # both grains summed here; the due lines are not kept, the shipments once counted.
+    # Every sales line is summed, the measures over the due lines only (sop_due; the
+    # groups without one are left out where the sums are read): the groups then hold
+    # every item, location and customer of the sales lines, for their reference checks
+    # (:func:`gathered_values`)
     plain = {name: name for name in (MONTH, *_KEYS)}
     measures = _measures(d)
 
     def sum_fill(lines_with_shipped: str) -> None:
+        every_line = (f"SELECT {keys}, {d.month_index(fill_due)} AS {MONTH}, "
+                      f"l.{q('quantity')} AS quantity, COALESCE(f.shipped, 0) AS shipped, "
+                      f"CASE WHEN {is_due} THEN 1 ELSE 0 END AS sop_due "
+                      f"FROM {lines_with_shipped}")
         src.materialize(GROUPED["fill"], _grouping_sets(
-            src, f"({fill(lines_with_shipped)}) AS sop_l", plain, measures["fill"]))
+            src, f"({every_line}) AS sop_l", plain, _due_only(measures["fill"], d)))
 
     if row_id is not None and src.positional:
         # each line's on-time shipped quantity summed by its row id outside the database
@@ -236,8 +267,9 @@ def _sales_parts(src: Source, keys: list[str]) -> list[Part]:
     measures = _measures(d)
     if d.grouping_sets:  # the sums of :func:`prepare` and :func:`prepare_invoices`
         which = 1 if tuple(keys) == _ITEM_GRAIN else 0
-        return [Part(f"{GROUPED[fact]} WHERE sop_set = {which}", grain(MONTH, None),
-                     {name: name for name in measures[fact]})
+        due = {"fill": " AND fill_lines_due > 0"}  # see prepare: groups of due lines
+        return [Part(f"{GROUPED[fact]} WHERE sop_set = {which}{due.get(fact, '')}",
+                     grain(MONTH, None), {name: name for name in measures[fact]})
                 for fact in ("ships", "fill", "invoices")] + [budget]
     return [
         Part(SHIPS, grain(MONTH, None), measures["ships"]),

@@ -215,14 +215,21 @@ class Validation:
     contract order."""
 
     def __init__(self, src: Source, first: tuple[str, ...] = (),
-                 known: dict[tuple[str, str], tuple[str, Callable[[], bool]]] | None = None
+                 known: dict[tuple[str, str], tuple[str, Callable[[], bool]]] | None = None,
+                 values: dict[str, tuple[str, Callable[[], dict[str, str]]]] | None = None
                  ) -> None:
         """``first``: tables to stage before the others (then the largest first).
         ``known``: references answered by another task of the same run — (table,
         referenced table) → (that task's name, a function telling, once it ran, whether
-        every row's reference is known: True skips the reference's own check)."""
+        every row's reference is known: True skips the reference's own check).
+        ``values``: tables whose columns' values another task of the same run gathers in
+        a much smaller relation — table → (that task's name, a function giving, once it
+        ran, column → a relation (SQL) holding that column with every value it takes in
+        the table, or {} if the task did not make them): a one-column reference looks
+        for unknown values there first."""
         self.src = src
         self.known = known or {}
+        self.values = values or {}
         names = list(c.TABLES)
         self.broken = {name for name in names if name in src.tables
                        and _missing_columns(c.TABLES[name], src.tables[name])}
@@ -245,7 +252,8 @@ class Validation:
                             needs=tuple(dict.fromkeys(
                                 [f"stage:{name}", *(f"stage:{r.table}" for r in refs),
                                  *(self.known[name, r.table][0] for r in refs
-                                   if (name, r.table) in self.known)])))
+                                   if (name, r.table) in self.known),
+                                 *([self.values[name][0]] if name in self.values else [])])))
                        for name, refs in self.references.items()]
         self.tasks += [Task(f"keys:{name}", partial(self._keys, name), needs=(f"stage:{name}",))
                        for name in order]
@@ -278,7 +286,10 @@ class Validation:
                 self.orphans.setdefault(ref.table, {})[name] = n
         rest = [ref for ref in refs if ref not in empty and not (
             (name, ref.table) in self.known and self.known[name, ref.table][1]())]
-        return _check_references(self.src, name, rest) if rest else []
+        if not rest:
+            return []
+        gathered = self.values[name][1]() if name in self.values else {}
+        return _check_references(self.src, name, rest, gathered)
 
     def passed(self, names: tuple[str, ...] | None = None) -> bool:
         """No problem with the source's files and the rows and keys of the tables ``names``
@@ -386,13 +397,16 @@ def _checkable_references(src: Source, name: str, broken: set[str]) -> list[c.Re
             if ref.table not in broken and all(col in present for col in ref.columns)]
 
 
-def _check_references(src: Source, name: str, refs: list[c.Reference]) -> list[Problem]:
+def _check_references(src: Source, name: str, refs: list[c.Reference],
+                      gathered: dict[str, str] | None = None) -> list[Problem]:
     """The problems of a table's references: the rows of each reference listed only
     where a value is unknown (for one-column references, first looked for among the
-    column's distinct values, a much smaller set, all references of the table at once)."""
+    column's distinct values, a much smaller set, all references of the table at once;
+    ``gathered``: column → a relation holding its values, read instead of the table)."""
     spec = c.TABLES[name]
     single = [ref for ref in refs if len(ref.columns) == 1]
-    unknown = dict(zip(single, _has_unknown_values(src, spec, single), strict=True))
+    unknown = dict(zip(single, _has_unknown_values(src, spec, single, gathered),
+                       strict=True))
     return [problem for ref in refs if unknown.get(ref, True)
             for problem in _check_reference(src, spec, ref)]
 
@@ -405,18 +419,21 @@ def _referring_rows(src: Source, name: str, ref: c.Reference) -> int:
                               ).iloc[0]["n"]))
 
 
-def _has_unknown_values(src: Source, spec: c.TableSpec, refs: list[c.Reference]) -> list[bool]:
+def _has_unknown_values(src: Source, spec: c.TableSpec, refs: list[c.Reference],
+                        gathered: dict[str, str] | None = None) -> list[bool]:
     """For one-column references: does the column hold a value (not NULL) that is not a
-    key of the referenced table."""
+    key of the referenced table (``gathered``: column → a relation holding every value
+    of the column, read instead of the staged table)."""
     if not refs:
         return []
     q = src.dialect.quote
     counts = []
     for i, ref in enumerate(refs):
         col, key = q(ref.columns[0]), q(ref.key[0])
+        values = (gathered or {}).get(ref.columns[0], staged(spec.name))
         counts.append(
             f"(SELECT COUNT(*) FROM (SELECT DISTINCT s.{col} AS sop_v FROM "
-            f"{staged(spec.name)} AS s WHERE s.{col} IS NOT NULL) AS sop_d WHERE NOT EXISTS "
+            f"{values} AS s WHERE s.{col} IS NOT NULL) AS sop_d WHERE NOT EXISTS "
             f"(SELECT 1 FROM {staged(ref.table)} AS t WHERE t.{key} = sop_d.sop_v)) AS sop_u{i}")
     row = src.query(f"SELECT {', '.join(counts)}").iloc[0]
     return [bool(_num(row[f"sop_u{i}"])) for i in range(len(refs))]

@@ -21,7 +21,8 @@ process, CPU time (user + system of the process) and peak RSS from ``/usr/bin/ti
     uv run python benchmarks/bench_sql_scale.py [--lines 1e6,3e6,10e6] [--refresh]
         [--limit 500MB]
 
-Goals: peak RSS ≤ 1 GiB at 3 M and ≤ 1.5 GiB at 10 M lines; 10 M lines in ≤ 60 s CPU.
+Goals: peak RSS ≤ 1 GiB at 3 M and ≤ 1.5 GiB at 10 M lines; 10 M lines refreshed (``sop
+refresh`` end to end, ``--refresh``) in ≤ 60 s CPU.
 """
 
 from __future__ import annotations
@@ -137,13 +138,19 @@ def main() -> None:
         print(line + f" {max(sql.load, bare.load):.1f} |")
     goals = {3_000_000: 1024, 10_000_000: 1536}
     print()
-    for n, sql, _bare, _ref in rows:
+    for n, sql, _bare, ref in rows:
         if n in goals:
             print(f"goal peak RSS ≤ {goals[n]:,} MiB at {n:,} lines: {sql.rss_mib:,.0f} MiB — "
                   f"{'met' if sql.rss_mib <= goals[n] else 'NOT met'}")
+            if ref is not None:
+                print(f"  `sop refresh` end to end: {ref.rss_mib:,.0f} MiB — "
+                      f"{'met' if ref.rss_mib <= goals[n] else 'NOT met'}")
         if n == 10_000_000:
-            print(f"goal ≤ 60 s CPU at 10,000,000 lines: {sql.cpu:.1f} s — "
+            print(f"goal ≤ 60 s CPU at 10,000,000 lines: SQL path {sql.cpu:.1f} s — "
                   f"{'met' if sql.cpu <= 60 else 'NOT met'}")
+            if ref is not None:
+                print(f"  `sop refresh` end to end (the goal's measure): {ref.cpu:.1f} s — "
+                      f"{'met' if ref.cpu <= 60 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -489,7 +489,7 @@ def _by_column(block: dict, per_col: list[list[dict]], width: int, dates) -> Non
     order = np.argsort(fields["j"].astype(np.int16), kind="stable")
     fields = {k: v[order] for k, v in fields.items()}
     text_of, other_of = text_of[order], other_of[order]
-    texts = _objects(tuple(block["texts"])) if block["texts"] else np.empty(0, dtype=object)
+    texts = block["texts"]
     dated = (np.isin(fields["style"], dates) & (fields["kind"] == _KIND_NUM)) if len(dates) \
         else np.zeros(len(order), dtype=bool)
     cuts = np.searchsorted(fields["j"], np.arange(width + 1))
@@ -655,6 +655,34 @@ def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width, wanted=None
     t_start = np.where(plain, ts + 3, ts + len(b'<t xml:space="preserve">'))
     if not (plain | (a[np.minimum(t_start - 1, n - 1)] == 62)).all():
         raise _Irregular
-    texts = [xml[lo + s:lo + e] for s, e in zip(t_start.tolist(), te.tolist(), strict=True)]
+    texts = _texts(xml, a, lo, t_start, te)
     return {"i": i, "j": j, "kind": kind, "fv": fv, "iv": iv, "isint": isint,
             "style": style, "texts": texts, "others": others}
+
+
+#: Texts of a block at most this long are gathered with numpy (else sliced one by one).
+_GATHER_TEXT = 48
+
+
+def _texts(xml: bytes, a: np.ndarray, lo: int, starts: np.ndarray,
+           ends: np.ndarray) -> np.ndarray:
+    """The bytes ``a[s:e]`` of each text, as an object array of ``bytes``: for short
+    texts gathered in one go as fixed-width byte strings (none holds a NUL byte, which
+    such strings drop at their end; XML has none), else sliced one by one."""
+    out = np.empty(len(starts), dtype=object)
+    if not len(starts):
+        return out
+    lengths = ends - starts
+    width = int(lengths.max())
+    if width == 0:
+        out[:] = [b""] * len(starts)
+        return out
+    if width <= _GATHER_TEXT:
+        cols = np.arange(width)[None, :]
+        grid = a[np.minimum(starts[:, None] + cols, len(a) - 1)]
+        inside = cols < lengths[:, None]
+        if not ((grid == 0) & inside).any():
+            grid[~inside] = 0
+            return np.ascontiguousarray(grid).view(f"S{width}").ravel().astype(object)
+    out[:] = [xml[lo + s:lo + e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return out

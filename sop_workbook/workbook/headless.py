@@ -283,9 +283,11 @@ class HeadlessWorkbook:
     def _frame(self, sheet: DataSheet, columns: list[str]) -> pd.DataFrame:
         """The rows of a data sheet as read_table gives them (parsed once)."""
         if sheet.frame is None:
+            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
+            if sheet.shared is None:  # not looked for on open: in the rows read now
+                sheet.shared = datasheet_reader.holds_shared_strings(xml)
             if sheet.has_shared_strings and self._shared_strings is None:
                 self._shared_strings = _shared_strings(self._package.source)
-            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
             sheet.frame = datasheet_reader.parse_rows(
                 xml, sheet, columns, date_styles=self._date_styles,
                 shared_strings=self._shared_strings, epoch=self.wb.epoch)

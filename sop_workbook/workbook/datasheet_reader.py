@@ -756,6 +756,20 @@ def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width, wanted=None
     col = np.where(is2, col * 26 + c2 - 64, col)
     col = np.where(is3, col * 26 + c3 - 64, col)
     letters = 1 + is2.astype(np.int64) + is3.astype(np.int64)
+    if wanted is not None:
+        # only the cells of the columns asked for go on (with their values and texts),
+        # checked and converted; the others are left alone (a caller asking for some
+        # columns reads rows whose cells were checked before: a kept table's, on open)
+        keep = np.isin(col - min_col, wanted)
+        if not keep.all():
+            owner_v = np.searchsorted(cs, vs, side="right") - 1
+            owner_t = np.searchsorted(cs, ts, side="right") - 1
+            if (owner_v < 0).any() or (owner_t < 0).any():
+                raise _Irregular
+            vs, ve = vs[keep[owner_v]], ve[keep[owner_v]]
+            ts, te = ts[keep[owner_t]], te[keep[owner_t]]
+            cs, col, letters = cs[keep], col[keep], letters[keep]
+            del owner_v, owner_t
     cell_row, r_end = _digits(a, cs + 6 + letters)
     # rows: each cell must lie in the last <row> before it, with the same number
     if len(rp):

@@ -277,14 +277,9 @@ def _sketch(data: bytes, info: zipfile.ZipInfo, bounds: tuple) -> _Sketch | None
     first_data_row = bounds[1] + 1
     head: list[bytes] = []  # the part up to the cut, while it is not found
     cut = None  # where the rows left out begin
-    closing = None  # offset of the last </sheetData> seen after the cut
-    tail: list[bytes] = []  # the part from there on
-    carry = b""  # the last bytes of the previous piece (a tag split between pieces)
-    size = 0
+    last: list[bytes] = []  # the last two pieces inflated after the cut
     try:
         for out in pieces:
-            start = size  # offset of ``out`` in the part
-            size += len(out)
             if cut is None:
                 head.append(out)
                 joined = b"".join(head)
@@ -300,23 +295,20 @@ def _sketch(data: bytes, info: zipfile.ZipInfo, bounds: tuple) -> _Sketch | None
                 head = [joined[:cut]]
                 if not _head_fits(head[0], bounds):
                     return None
-                out, start = joined[cut:], cut
-            scan = carry + out
-            end = scan.rfind(b"</sheetData>")
-            if end >= 0:
-                closing = start - len(carry) + end
-                tail = [scan[end:]]
-            elif closing is not None:
-                tail.append(out)
-            carry = scan[-16:]
+                out = joined[cut:]
+            last = [*last[-1:], out]
     except _Irregular:
         return None
     if cut is None:  # no row past the first data row: the part is all head
         whole = b"".join(head)
         return _Sketch(whole, len(whole))
-    if closing is None:
+    # what follows the rows: from the last </sheetData>, in the last two pieces (else the
+    # part is read whole)
+    window = b"".join(last)
+    end = window.rfind(b"</sheetData>")
+    if end < 0:
         return None
-    return _Sketch(head[0] + b"".join(tail), cut)
+    return _Sketch(head[0] + window[end:], cut)
 
 
 def _stub(xml: bytes, sheet: DataSheet) -> bytes:

@@ -337,10 +337,12 @@ class HeadlessWorkbook:
         """The rows of a table kept in ascending order of ``column`` (as Roll forward keeps
         plan_history), from the first whose value satisfies ``starts`` on — ``starts``
         false before that row and true from it. A big table kept out of openpyxl is
-        bisected, parsing one cell per step, and only the rows from there are parsed (a
-        history of years costs what its tail costs); any other table is read whole and
-        cut the same way. ``columns``: the columns the caller reads — of a kept table only
-        those are converted, the others come back empty. Index as :meth:`read_table`'s."""
+        inflated slice by slice (never whole), the slices before that row skipped on one
+        cell each, that row bisected within its slice (one cell parsed per step), and only
+        the rows from there are parsed (a history of years costs what its tail costs);
+        any other table is read whole and cut the same way. ``columns``: the columns
+        the caller reads — of a kept table only those are checked and converted, the
+        others come back empty. Index as :meth:`read_table`'s."""
         table = self._kept.get(name)
         if table is None or table.frame is not None or column not in table.columns \
                 or len(table.rows) < 2 or _appended(name) in self._streamed:

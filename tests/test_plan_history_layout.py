@@ -162,6 +162,44 @@ def test_the_review_converts_only_the_columns_of_its_lags(tmp_path):
     assert want[others].notna().any().any()  # they hold values in the file
 
 
+def test_the_tail_is_read_slice_by_slice_as_it_is_read_whole(tmp_path, monkeypatch):
+    """read_table_from inflates and parses a kept table slice by slice: with slices of a
+    few rows (the 1 M-line workbook's are 8 MiB) the rows, values, columns and index are
+    those of the whole table from the first row asked for — that row anywhere in a
+    slice, at a slice's first or last row, before the first row or after the last."""
+    from sop_workbook.periods import parse_period
+    from sop_workbook.plan_history import columns_for
+    from sop_workbook.review.demand_accuracy import LAGS
+    from sop_workbook.workbook import headless
+    from sop_workbook.workbook.headless import HeadlessWorkbook
+
+    path = tmp_path / "wb.xlsm"
+    _saved_history(path, to_table(_long_history(15, 30)))
+    whole = HeadlessWorkbook(path).read_table("plan_history")
+    monkeypatch.setattr(headless, "KEPT_SLICE", 7_000)  # ~9 rows a slice, 100 slices
+    for earliest in ("2025-01", "2025-11", "2025-12", "2026-06", "2027-01", "2027-02"):
+        for columns in (None, columns_for(LAGS)):
+            book = HeadlessWorkbook(path)
+            assert "plan_history" in book._kept
+            month = parse_period(earliest)
+            got = book.read_table_from("plan_history", "snapshot_period",
+                                       lambda v, e=month: parse_period(str(v)) >= e,
+                                       columns)
+            want = whole[[parse_period(str(v)) >= month for v in whole["snapshot_period"]]]
+            shown = list(want.columns) if columns is None else columns
+            assert list(got.columns) == list(whole.columns)
+            assert list(got.index) == list(want.index)
+            assert got[shown].astype(object).values.tolist() == \
+                want[shown].astype(object).values.tolist()
+            if len(want):
+                assert got["p02"].dtype == want["p02"].dtype == float
+    # rows that start mid-slice: the first row is bisected within its slice
+    book = HeadlessWorkbook(path)
+    got = book.read_table_from("plan_history", "snapshot_period",
+                               lambda v: str(v) >= "2026-03")
+    assert got.index[0] == list(whole["snapshot_period"]).index("2026-03")
+
+
 def test_a_snapshot_period_that_is_not_one_is_reported_with_its_cell(tmp_path):
     """A snapshot period typed over in the plan history (900 rows: kept out of openpyxl)
     is reported with its sheet and cell by `sop history`, the refresh's read and roll

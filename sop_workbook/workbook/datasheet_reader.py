@@ -11,12 +11,20 @@ asked for (:func:`parse_rows`: one regular expression over the part for the regu
 that Excel, openpyxl and :mod:`.datasheet_writer` write; openpyxl's own cell parser for
 anything else). A data sheet that was not changed and holds no shared-string cells is
 copied through byte for byte at save (:func:`original_rows`).
+
+A big data sheet (:data:`SKETCH_MIN_BYTES`) is not even inflated whole on open: its rows
+below the first data row are dropped as they are inflated (:func:`_sketch`) — Refresh
+replaces them, any other command reads them again from the file when it asks. They are
+therefore not looked at on open: whether they hold shared-string cells is looked for when
+first asked (:attr:`DataSheet.has_shared_strings`), and a formula typed into them (not in
+the header or first data row, which are checked) is read as its text and kept as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
     from .datasheet_writer import Job
 
 _FORMULA = re.compile(rb"<f[\s>/]")
+_SHARED_CELL = re.compile(rb't="s"')
 _FORBIDDEN_IN_DATA_SHEET = (b"<mergeCell", b"<hyperlink",
                             b"<drawing", b"<legacyDrawing", b"<oleObjects", b"<controls")
 
@@ -66,7 +75,9 @@ class DataSheet:
     part: str  # zip member name of the worksheet
     table_part: str
     ref: str  # the table's ref in the file
-    has_shared_strings: bool  # cells of type "s" (refer to the file's sharedStrings)
+    #: cells of type "s" (refer to the file's sharedStrings); None: not looked for yet
+    #: (the rows of a big sheet are not scanned on open: :attr:`has_shared_strings`)
+    shared: bool | None
     first_data_row: int  # header row + 1
     frame: pd.DataFrame | None = None  # the rows as parsed from the file
     dirty: bool = False  # written through write_table since open
@@ -74,6 +85,17 @@ class DataSheet:
     written: pd.DataFrame | None = None  # the frame given to write_table
     values: list | None = None  # the rows as cell values (for recalculation)
     deflated: list[Job] | None = None  # ... rendered and compressed (segments, see Job)
+    source: bytes | None = field(default=None, repr=False)  # the file, while not looked
+
+    @property
+    def has_shared_strings(self) -> bool:
+        """Whether the sheet's cells in the file refer to its sharedStrings (looked for in
+        the part, inflated piece by piece, when first asked)."""
+        if self.shared is None:
+            self.shared = self.source is not None and _part_holds(self.source, self.part,
+                                                                  _SHARED_CELL)
+            self.source = None
+        return self.shared
 
 
 @dataclass
@@ -88,8 +110,11 @@ class Package:
 
 
 def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str,
-             xml: bytes) -> DataSheet | None:
-    """A DataSheet if the worksheet holds one table and nothing else, else None."""
+             xml: bytes, sketch: _Sketch | None = None) -> DataSheet | None:
+    """A DataSheet if the worksheet holds one table and nothing else, else None;
+    ``sketch``: ``xml`` is the part without its rows below the first data row
+    (:func:`_sketch`), which are not looked at (a formula in them is not seen; whether
+    they hold shared strings is looked for when asked)."""
     rels = _rels(z, part, names)
     if len(rels) != 1 or rels[0][1] != _TABLE_REL or rels[0][2] not in names:
         return None
@@ -118,15 +143,172 @@ def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str,
     except (ValueError, TypeError):
         return None
     dim = re.search(rb'<dimension\s+ref="([^"]*)"', xml)
-    if dim is None:
-        return None
+    if dim is None or (sketch is not None and dim.start() >= sketch.head):
+        return None  # (a dimension only after the rows: the part is read whole)
     try:
         d = range_boundaries(dim.group(1).decode())
     except (ValueError, TypeError):
         return None
     if None in d or d[0] < min_col or d[2] > max_col or d[1] < min_row:
         return None  # cells outside the table's columns or above its header
-    return DataSheet(title, part, rels[0][2], ref, b't="s"' in xml, min_row + 1)
+    shared = _SHARED_CELL.search(xml) is not None
+    return DataSheet(title, part, rels[0][2], ref, None if sketch and not shared else shared,
+                     min_row + 1)
+
+
+def holds_shared_strings(xml: bytes) -> bool:
+    """Whether a worksheet's XML holds a shared-string cell (``t="s"``)."""
+    return _SHARED_CELL.search(xml) is not None
+
+
+def _table_bounds(z: zipfile.ZipFile, names: set[str], part: str) -> tuple | None:
+    """(min_col, header row, max_col, last row) of the one table of a worksheet (None if
+    it has not one table)."""
+    rels = _rels(z, part, names)
+    if len(rels) != 1 or rels[0][1] != _TABLE_REL or rels[0][2] not in names:
+        return None
+    head = re.search(rb"<(?:\w+:)?table\b[^>]*>", z.read(rels[0][2]))
+    ref = None if head is None else _attr(head.group(0), b"ref")
+    try:
+        bounds = range_boundaries(ref) if ref else None
+    except (ValueError, TypeError):
+        return None
+    return None if bounds is None or None in bounds else bounds
+
+
+def _head_fits(head: bytes, bounds: tuple) -> bool:
+    """Whether a worksheet's start (up to its rows below the first data row) passes what
+    :func:`_inspect` checks there: an unprefixed worksheet whose dimension lies in the
+    table's columns, not above its header."""
+    root = re.search(rb"<(\w+:)?worksheet\b", head)
+    dim = re.search(rb'<dimension\s+ref="([^"]*)"', head)
+    if root is None or root.group(1) or dim is None:
+        return False
+    try:
+        d = range_boundaries(dim.group(1).decode())
+    except (ValueError, TypeError):
+        return False
+    return None not in d and d[0] >= bounds[0] and d[2] <= bounds[2] and d[1] >= bounds[1]
+
+
+@dataclass
+class _Sketch:
+    """A worksheet part without its rows below the first data row: what :func:`_inspect`
+    and :func:`_stub` read of a big data sheet."""
+
+    xml: bytes  # the part up to the first row past the first data row, then from its
+    #: last </sheetData> on
+    head: int  # where the rows left out were
+
+
+#: A data sheet's part at least this big is not inflated whole on open (:func:`_sketch`).
+SKETCH_MIN_BYTES = 4 << 20
+_PIECE = 4 << 20
+_ROW_NUMBER = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_SHEETDATA = re.compile(rb"<sheetData\s*(/?)>")
+
+
+def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
+    """A deflated member's bytes, inflated piece by piece (its size and CRC checked at the
+    end: a :class:`_Irregular` if they do not match); None if it is not a plain deflated
+    member."""
+    at = info.header_offset
+    if info.compress_type != zipfile.ZIP_DEFLATED or data[at:at + 4] != b"PK\x03\x04":
+        return None
+    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
+    begin = at + 30 + name_len + extra_len
+    deflated = memoryview(data)[begin:begin + info.compress_size]
+
+    def pieces():
+        inflater = datasheet_xml._data_zlib.decompressobj(-15)
+        crc = size = pos = 0
+        while True:
+            chunk = inflater.unconsumed_tail
+            if not chunk:
+                if pos >= len(deflated):
+                    break
+                chunk = deflated[pos:pos + _PIECE]
+                pos += len(chunk)
+            out = inflater.decompress(chunk, _PIECE)
+            if not out:
+                if inflater.eof:
+                    break
+                continue
+            crc = datasheet_xml._data_zlib.crc32(out, crc)
+            size += len(out)
+            if size > info.file_size:
+                raise _Irregular
+            yield out
+        if size != info.file_size or crc != info.CRC:
+            raise _Irregular
+
+    return pieces()
+
+
+def _part_holds(data: bytes, part: str, pattern: re.Pattern) -> bool:
+    """Whether the member ``part`` of the zip ``data`` holds ``pattern`` (at most 16
+    bytes long), inflated piece by piece."""
+    with zipfile.ZipFile(BytesIO(data)) as z:
+        info = z.getinfo(part)
+        pieces = _inflating(data, info)
+        if pieces is None:
+            return pattern.search(z.read(part)) is not None
+    carry = b""
+    try:
+        for out in pieces:
+            if pattern.search(carry + out[:16]) or pattern.search(out):
+                return True
+            carry = out[-16:]
+    except _Irregular:
+        with zipfile.ZipFile(BytesIO(data)) as z:  # zipfile reports what is wrong
+            return pattern.search(z.read(part)) is not None
+    return False
+
+
+def _sketch(data: bytes, info: zipfile.ZipInfo, bounds: tuple) -> _Sketch | None:
+    """The part of a data sheet whose table lies at ``bounds`` as a :class:`_Sketch`,
+    inflated piece by piece: the rows from the first one numbered past the first data row
+    up to the last ``</sheetData>`` are dropped as they are inflated. None when the part
+    is not a plain deflated member whose size and CRC check out, or when its start is not
+    a data sheet's (:func:`_head_fits`): then it is read whole."""
+    pieces = _inflating(data, info)
+    if pieces is None:
+        return None
+    first_data_row = bounds[1] + 1
+    head: list[bytes] = []  # the part up to the cut, while it is not found
+    cut = None  # where the rows left out begin
+    last: list[bytes] = []  # the last two pieces inflated after the cut
+    try:
+        for out in pieces:
+            if cut is None:
+                head.append(out)
+                joined = b"".join(head)
+                m = _SHEETDATA.search(joined)
+                if m is not None and not m.group(1):
+                    for row in _ROW_NUMBER.finditer(joined, m.end()):
+                        if int(row.group(1)) > first_data_row:
+                            cut = row.start()
+                            break
+                if cut is None:
+                    head = [joined]
+                    continue
+                head = [joined[:cut]]
+                if not _head_fits(head[0], bounds):
+                    return None
+                out = joined[cut:]
+            last = [*last[-1:], out]
+    except _Irregular:
+        return None
+    if cut is None:  # no row past the first data row: the part is all head
+        whole = b"".join(head)
+        return _Sketch(whole, len(whole))
+    # what follows the rows: from the last </sheetData>, in the last two pieces (else the
+    # part is read whole)
+    window = b"".join(last)
+    end = window.rfind(b"</sheetData>")
+    if end < 0:
+        return None
+    return _Sketch(head[0] + window[end:], cut)
 
 
 def _stub(xml: bytes, sheet: DataSheet) -> bytes:
@@ -164,14 +346,29 @@ def open_package(data: bytes) -> Package:
         others = {part: title for title, part in worksheets.items()}
         kept_tables = {}
         for info in z.infolist():
-            body = read_member(data, z, info)
+            body = None
             found = None
             if info.filename in candidates:
                 title = candidates[info.filename]
-                found = _inspect(z, names, title, info.filename, body)
+                if info.file_size >= SKETCH_MIN_BYTES:
+                    # a big data sheet's rows are not kept (nor scanned): they are read
+                    # again from the file when asked for, and Refresh replaces them
+                    bounds = _table_bounds(z, names, info.filename)
+                    sketch = None if bounds is None else _sketch(data, info, bounds)
+                    if sketch is not None:
+                        found = _inspect(z, names, title, info.filename, sketch.xml, sketch)
+                        if found is not None:
+                            found.source = data
+                            body = _stub(sketch.xml, found)
+                if found is None:
+                    body = read_member(data, z, info)
+                    found = _inspect(z, names, title, info.filename, body)
+                    if found is not None:
+                        body = _stub(body, found)
                 if found is not None:
                     sheets[title] = found
-                    body = _stub(body, found)
+            if body is None:
+                body = read_member(data, z, info)
             if found is None and info.filename in others:  # big tables of a mixed sheet
                 from .kept import cut_tables
 
@@ -489,7 +686,7 @@ def _by_column(block: dict, per_col: list[list[dict]], width: int, dates) -> Non
     order = np.argsort(fields["j"].astype(np.int16), kind="stable")
     fields = {k: v[order] for k, v in fields.items()}
     text_of, other_of = text_of[order], other_of[order]
-    texts = _objects(tuple(block["texts"])) if block["texts"] else np.empty(0, dtype=object)
+    texts = block["texts"]
     dated = (np.isin(fields["style"], dates) & (fields["kind"] == _KIND_NUM)) if len(dates) \
         else np.zeros(len(order), dtype=bool)
     cuts = np.searchsorted(fields["j"], np.arange(width + 1))
@@ -551,6 +748,20 @@ def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width, wanted=None
     col = np.where(is2, col * 26 + c2 - 64, col)
     col = np.where(is3, col * 26 + c3 - 64, col)
     letters = 1 + is2.astype(np.int64) + is3.astype(np.int64)
+    if wanted is not None:
+        # only the cells of the columns asked for go on (with their values and texts),
+        # checked and converted; the others are left alone (a caller asking for some
+        # columns reads rows whose cells were checked before: a kept table's, on open)
+        keep = np.isin(col - min_col, wanted)
+        if not keep.all():
+            owner_v = np.searchsorted(cs, vs, side="right") - 1
+            owner_t = np.searchsorted(cs, ts, side="right") - 1
+            if (owner_v < 0).any() or (owner_t < 0).any():
+                raise _Irregular
+            vs, ve = vs[keep[owner_v]], ve[keep[owner_v]]
+            ts, te = ts[keep[owner_t]], te[keep[owner_t]]
+            cs, col, letters = cs[keep], col[keep], letters[keep]
+            del owner_v, owner_t
     cell_row, r_end = _digits(a, cs + 6 + letters)
     # rows: each cell must lie in the last <row> before it, with the same number
     if len(rp):
@@ -655,6 +866,34 @@ def _block_cells(xml, view, lo, hi, min_col, min_row, n_rows, width, wanted=None
     t_start = np.where(plain, ts + 3, ts + len(b'<t xml:space="preserve">'))
     if not (plain | (a[np.minimum(t_start - 1, n - 1)] == 62)).all():
         raise _Irregular
-    texts = [xml[lo + s:lo + e] for s, e in zip(t_start.tolist(), te.tolist(), strict=True)]
+    texts = _texts(xml, a, lo, t_start, te)
     return {"i": i, "j": j, "kind": kind, "fv": fv, "iv": iv, "isint": isint,
             "style": style, "texts": texts, "others": others}
+
+
+#: Texts of a block at most this long are gathered with numpy (else sliced one by one).
+_GATHER_TEXT = 48
+
+
+def _texts(xml: bytes, a: np.ndarray, lo: int, starts: np.ndarray,
+           ends: np.ndarray) -> np.ndarray:
+    """The bytes ``a[s:e]`` of each text, as an object array of ``bytes``: for short
+    texts gathered in one go as fixed-width byte strings (none holds a NUL byte, which
+    such strings drop at their end; XML has none), else sliced one by one."""
+    out = np.empty(len(starts), dtype=object)
+    if not len(starts):
+        return out
+    lengths = ends - starts
+    width = int(lengths.max())
+    if width == 0:
+        out[:] = [b""] * len(starts)
+        return out
+    if width <= _GATHER_TEXT:
+        cols = np.arange(width)[None, :]
+        grid = a[np.minimum(starts[:, None] + cols, len(a) - 1)]
+        inside = cols < lengths[:, None]
+        if not ((grid == 0) & inside).any():
+            grid[~inside] = 0
+            return np.ascontiguousarray(grid).view(f"S{width}").ravel().astype(object)
+    out[:] = [xml[lo + s:lo + e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return out

@@ -20,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import struct
 import weakref
+import zipfile
 from collections.abc import Callable
 from copy import copy
 from io import BytesIO
@@ -75,6 +77,84 @@ def _appended(name: str) -> str:
     """The key of the rows appended to a kept table (:meth:`HeadlessWorkbook.append_rows`)
     among the streamed bodies."""
     return f"{name}\0appended"
+
+
+#: Bytes of a kept table's XML inflated and parsed at a time by
+#: :meth:`HeadlessWorkbook.read_table_from` (whole rows; a row longer is one slice).
+KEPT_SLICE = 8 << 20
+
+
+def _kept_slices(table: KeptTable, data: bytes):
+    """(a, b, xml, base) for successive runs a … b-1 of a kept table's rows, each of
+    about :data:`KEPT_SLICE` bytes: ``xml`` the part's XML from ``base`` on, through the
+    run's last row — inflated as it goes (what lies before a slice is dropped)."""
+    begins, ends = table.row_bounds()
+    n = len(table.rows)
+    if table.xml is not None:
+        whole = memoryview(table.xml)
+
+        def read(start: int, stop: int):
+            return whole[start:stop]
+    else:
+        read = _Sequential(data, table.part).read
+    a = 0
+    while a < n:
+        b = int(np.searchsorted(begins, int(begins[a]) + KEPT_SLICE, side="left"))
+        b = min(n, max(b, a + 1))
+        base = int(begins[a])
+        yield a, b, read(base, int(ends[b - 1])), base
+        a = b
+
+
+class _Sequential:
+    """Ranges of a zip member's inflated bytes, asked for in increasing order: inflated
+    as they are asked for, what lies before a range dropped (the member is never whole
+    in memory)."""
+
+    def __init__(self, data: bytes, part: str) -> None:
+        self._data, self._part = data, part
+        self._inflater = None
+        with zipfile.ZipFile(BytesIO(data)) as z:
+            info = z.getinfo(part)
+        at = info.header_offset
+        if info.compress_type == zipfile.ZIP_DEFLATED and data[at:at + 4] == b"PK\x03\x04":
+            name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
+            begin = at + 30 + name_len + extra_len
+            self._in = memoryview(data)[begin:begin + info.compress_size]
+            self._inflater = datasheet_xml._data_zlib.decompressobj(-15)
+        self._pos = 0
+        self._buf, self._start = b"", 0  # inflated bytes from offset _start on
+
+    def read(self, start: int, stop: int) -> memoryview:
+        if self._inflater is None:  # stored, or not a plain local header: read whole
+            self._buf, self._start = read_part(self._data, self._part), 0
+            self._inflater = False
+        if start < self._start:
+            raise RuntimeError("rows asked for out of order")
+        drop = start - self._start
+        pieces = [memoryview(self._buf)[drop:]] if drop < len(self._buf) else []
+        skip = max(0, drop - len(self._buf))  # still to drop of what is inflated next
+        have = sum(len(p) for p in pieces)  # bytes from ``start`` on
+        while have < stop - start and self._inflater:
+            tail = self._inflater.unconsumed_tail
+            data = tail or self._in[self._pos:self._pos + (1 << 22)]
+            if not tail:
+                self._pos += len(data)
+            if not len(data):
+                raise SopError("a sheet of the workbook ends before its rows",
+                               "The workbook was not changed.")
+            out = self._inflater.decompress(data, 1 << 23)
+            if skip:
+                if len(out) <= skip:
+                    skip -= len(out)
+                    continue
+                out, skip = out[skip:], 0
+            pieces.append(out)
+            have += len(out)
+        self._buf = pieces[0].tobytes() if len(pieces) == 1 and \
+            isinstance(pieces[0], memoryview) else b"".join(pieces)
+        self._start = start
+        return memoryview(self._buf)[:stop - start]
 
 
 class _Ref:
@@ -203,9 +283,11 @@ class HeadlessWorkbook:
     def _frame(self, sheet: DataSheet, columns: list[str]) -> pd.DataFrame:
         """The rows of a data sheet as read_table gives them (parsed once)."""
         if sheet.frame is None:
+            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
+            if sheet.shared is None:  # not looked for on open: in the rows read now
+                sheet.shared = datasheet_reader.holds_shared_strings(xml)
             if sheet.has_shared_strings and self._shared_strings is None:
                 self._shared_strings = _shared_strings(self._package.source)
-            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
             sheet.frame = datasheet_reader.parse_rows(
                 xml, sheet, columns, date_styles=self._date_styles,
                 shared_strings=self._shared_strings, epoch=self.wb.epoch)
@@ -255,46 +337,68 @@ class HeadlessWorkbook:
         """The rows of a table kept in ascending order of ``column`` (as Roll forward keeps
         plan_history), from the first whose value satisfies ``starts`` on — ``starts``
         false before that row and true from it. A big table kept out of openpyxl is
-        bisected, parsing one cell per step, and only the rows from there are parsed (a
-        history of years costs what its tail costs); any other table is read whole and
-        cut the same way. ``columns``: the columns the caller reads — of a kept table only
-        those are converted, the others come back empty. Index as :meth:`read_table`'s."""
+        inflated slice by slice (never whole), the slices before that row skipped on one
+        cell each, that row bisected within its slice (one cell parsed per step), and only
+        the rows from there are parsed (a history of years costs what its tail costs);
+        any other table is read whole and cut the same way. ``columns``: the columns
+        the caller reads — of a kept table only those are checked and converted, the
+        others come back empty. Index as :meth:`read_table`'s."""
         table = self._kept.get(name)
         if table is None or table.frame is not None or column not in table.columns \
                 or len(table.rows) < 2 or _appended(name) in self._streamed:
             return rows_from_first(self.read_table(name), column, starts)
-        xml = self._kept_xml(table)
+        if table.has_shared_strings and self._shared_strings is None:
+            self._shared_strings = _shared_strings(self._package.source)
         at = table.columns.index(column)
         only = None if columns is None else \
             [table.columns.index(c) for c in {*columns, column} if c in table.columns]
 
-        def value(i: int):  # the cell of ``column`` in kept row i, parsed alone
+        def parse(buf, base: int, a: int, b: int, which=None) -> pd.DataFrame:
+            """Kept rows a … b-1 (of ``which`` columns), parsed from ``buf`` (the part's
+            XML from ``base`` on), indexed as the whole table's rows are."""
             chosen = np.zeros(len(table.rows), dtype=bool)
-            chosen[i] = True
-            row = int(table.rows[i])
-            one = _Ref(f"{get_column_letter(table.min_col)}{row - 1}:"
-                       f"{get_column_letter(table.max_col)}{row}")
+            chosen[a:b] = True
+            first, last = int(table.rows[a]), int(table.rows[b - 1])
+            ref = _Ref(f"{get_column_letter(table.min_col)}{first - 1}:"
+                       f"{get_column_letter(table.max_col)}{last}")
             frame = datasheet_reader.parse_rows(
-                table.body_xml(xml, chosen), one, table.columns,
+                table.body_xml(buf, chosen, base), ref, table.columns,
                 date_styles=self._date_styles, shared_strings=self._shared_strings,
-                epoch=self.wb.epoch, only=[at])
+                epoch=self.wb.epoch, only=which)
+            frame.index = frame.index + (first - table.first_row)
+            return frame
+
+        def value(buf, base: int, i: int):  # the cell of ``column`` in kept row i, alone
+            frame = parse(buf, base, i, i + 1, [at])
             return frame.iloc[0, at] if len(frame) else None
 
-        lo, hi = 0, len(table.rows)  # the first kept row where starts(value) holds
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if starts(value(mid)):
-                hi = mid
-            else:
-                lo = mid + 1
-        chosen = np.zeros(len(table.rows), dtype=bool)
-        chosen[lo:] = True
-        # the kept rows are every body row holding a cell of the table (the first one's
-        # cells too): rows before rows[lo] fail ``starts``, rows from it satisfy it
-        return datasheet_reader.parse_rows(
-            table.body_xml(xml, chosen), table, table.columns,
-            date_styles=self._date_styles, shared_strings=self._shared_strings,
-            epoch=self.wb.epoch, only=only)
+        # the part's XML is inflated once, slice by slice of whole rows (never whole): a
+        # slice whose last row fails ``starts`` is skipped; in the first whose last row
+        # satisfies it the first row that does is bisected (one cell parsed per step),
+        # and the rows from there on are parsed
+        frames = []
+        for a, b, buf, base in _kept_slices(table, self._package.source):
+            if not frames:
+                if not starts(value(buf, base, b - 1)):
+                    continue
+                lo, hi = a, b - 1
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if starts(value(buf, base, mid)):
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                a = lo
+            frames.append(parse(buf, base, a, b, only))
+        if not frames:  # no row from which ``starts`` holds
+            return datasheet_reader.parse_rows(
+                table.body_xml(b"", np.zeros(len(table.rows), dtype=bool)), table,
+                table.columns, date_styles=self._date_styles,
+                shared_strings=self._shared_strings, epoch=self.wb.epoch, only=only)
+        if len(frames) == 1:
+            return frames[0]
+        # a column empty in one slice came back as objects there: typed as a whole read's
+        return pd.concat(frames).infer_objects()
 
     def _check_no_overlap(self, ws, name: str, ref: str) -> None:
         a = range_boundaries(ref)

@@ -91,23 +91,34 @@ class KeptTable:
     def holds(self, r: int, c: int) -> bool:
         return self.first_row <= r <= self.last_row and self.min_col <= c <= self.max_col
 
-    def body_xml(self, xml: bytes, chosen: np.ndarray | None = None) -> bytes:
+    def body_xml(self, xml: bytes, chosen: np.ndarray | None = None, base: int = 0) -> bytes:
         """A worksheet holding only the table's body cells (what parse_rows reads): runs
         of whole rows copied in one slice each, the other rows cell run by cell run;
-        ``chosen``: only these of :attr:`rows` (a mask)."""
+        ``chosen``: only these of :attr:`rows` (a mask); ``base``: where ``xml`` begins
+        in the part's XML (a slice of it holding the chosen rows, :meth:`row_bounds`)."""
         pieces = [b'<worksheet xmlns="' + _MAIN_NS + b'"><sheetData>']
         view = memoryview(xml)
         if chosen is None:
             chosen = np.ones(len(self.rows), dtype=bool)
         for kind, a, b in _segments(self, chosen):
             if kind:  # rows a … b-1, whole and next to each other in the file
-                pieces.append(view[int(self.row_spans[a, 0]):int(self.row_spans[b - 1, 1])])
+                pieces.append(view[int(self.row_spans[a, 0]) - base:
+                                   int(self.row_spans[b - 1, 1]) - base])
             else:
                 pieces.append(b'<row r="%d">' % int(self.rows[a]))
-                pieces.append(view[int(self.starts[a]):int(self.ends[a])])
+                pieces.append(view[int(self.starts[a]) - base:int(self.ends[a]) - base])
                 pieces.append(b"</row>")
         pieces.append(b"</sheetData></worksheet>")
         return b"".join(pieces)
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of :attr:`rows`, where what :meth:`body_xml` copies of it begins and
+        ends in the part's XML (ascending: the rows are in file order)."""
+        spans = self.row_spans
+        if spans is None:
+            return self.starts, self.ends
+        return (np.where(spans[:, 0] >= 0, spans[:, 0], self.starts),
+                np.where(spans[:, 1] >= 0, spans[:, 1], self.ends))
 
     def raw_rows(self, size: int = 1 << 22):
         """The body's <row> elements as they were in the file, for a save where no other

@@ -19,6 +19,9 @@ from html import unescape
 #: Every zip entry gets this timestamp (the earliest a zip can hold).
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 ZIP_COMPRESSLEVEL = 6
+#: The external attributes of every entry: what ``zipfile`` writes for an entry
+#: whose ``external_attr`` is 0 (read and write for the owner, as Unix mode bits).
+ZIP_EXTERNAL_ATTR = 0o600 << 16
 
 
 def read_parts(data: bytes) -> dict[str, bytes]:
@@ -44,7 +47,7 @@ def write_parts(parts: Mapping[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(name, ZIP_TIMESTAMP)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 0  # MS-DOS, as Excel writes it; not the build machine's OS
-            info.external_attr = 0
+            info.external_attr = 0  # zipfile writes ZIP_EXTERNAL_ATTR
             z.writestr(info, parts[name], compresslevel=ZIP_COMPRESSLEVEL)
     return buf.getvalue()
 

@@ -40,7 +40,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 
 from ..errors import SopError
-from ..zip_parts import ZIP_TIMESTAMP, part_order
+from ..zip_parts import ZIP_EXTERNAL_ATTR, ZIP_TIMESTAMP, part_order
 from .datasheet_xml import (
     _ROW,
     _col_number,
@@ -581,7 +581,7 @@ def _zip_pieces(members: list[tuple[str, list[Deflated]]]) -> list:
                   len(name))
         header = struct.pack("<4s5H3LHH", b"PK\x03\x04", 20, *fields, 0) + name
         directory.append(struct.pack("<4s4B4H3L5H2L", b"PK\x01\x02", 20, 3, 20, 0, *fields,
-                                     0, 0, 0, 0, 0, offset) + name)  # attributes 0
+                                     0, 0, 0, 0, ZIP_EXTERNAL_ATTR, offset) + name)
         out.append(header)
         out.extend(pieces)
         offset += len(header) + packed

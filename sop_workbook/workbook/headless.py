@@ -757,7 +757,7 @@ class HeadlessWorkbook:
 
 def spill_into(ws, coord: str, rows: list[list], blocked=None):
     """Lay a UDF's array result out over the cells below and right of the formula cell
-    (an array formula over that range; :func:`~.excel_form.finish_package` stores it as
+    (an array formula over that range; :func:`~.excel_form.finish_parts` stores it as
     Excel's dynamic array); the cells it covered before are cleared first. A cell in the
     way (a value, a merged cell, or ``blocked(row, col)``) is Excel's ``#SPILL!``: an
     error naming it. Returns the top-left value."""

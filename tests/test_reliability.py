@@ -29,7 +29,7 @@ from sop_workbook import demo_data
 from sop_workbook.actions import refresh
 from sop_workbook.cli import app
 from sop_workbook.workbook.headless import HeadlessWorkbook
-from sop_workbook.workbook.recalc import _sheet_parts
+from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "SOP_Template.xlsm"

@@ -22,7 +22,7 @@ from sop_workbook.actions import refresh
 from sop_workbook.errors import SopError
 from sop_workbook.workbook import datasheet_reader, datasheet_xml
 from sop_workbook.workbook.headless import HeadlessWorkbook
-from sop_workbook.workbook.recalc import _sheet_parts
+from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "SOP_Template.xlsm"

@@ -11,7 +11,6 @@ Same sources → same bytes.
 from __future__ import annotations
 
 import inspect
-import io
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +31,15 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..kpi.registry import workbook_row
 from ..workbook.col_widths import PADDING, column_width, fit_sheet, text_width
-from ..workbook.excel_form import dynamic_array_anchors, finish_package, is_spilling_formula
-from ..workbook.recalc import write_cached_values
-from .package import build_vba_project, generate_udf_wrappers, make_macro_workbook
+from ..workbook.excel_form import (
+    dynamic_array_anchors,
+    finish_parts,
+    is_spilling_formula,
+    openpyxl_parts,
+)
+from ..workbook.recalc import store_cached_values
+from ..zip_parts import write_parts
+from .package import build_vba_project, generate_udf_wrappers, macro_workbook_parts
 
 _REPO_XL = Path(__file__).resolve().parents[2] / "xl"
 #: The sources: the repository's xl/ folder, or the copy inside an installed package.
@@ -611,14 +616,14 @@ def build_template_bytes(xl_dir: Path = XL_DIR) -> bytes:
     b.wb.active = 0
     cached = stored_results(b.wb)
     fit_book(b.wb, cached)
-    buf = io.BytesIO()
-    b.wb.save(buf)
-    xlsx = finish_package(write_cached_values(buf.getvalue(), cached),
-                          dynamic_array_anchors(b.wb))
+    parts = openpyxl_parts(b.wb)  # every part made once, zipped once
+    store_cached_values(parts, cached)
+    finish_parts(parts, dynamic_array_anchors(b.wb))
     vba = build_vba_project(src.vba_dir, sheet_code_names=list(b.code_names.values()),
                             extra_modules={"xlwings_udfs": udf_wrapper_module(),
                                            "SopFunctionHelp": function_help_module()})
-    return make_macro_workbook(xlsx, vba, src.custom_ui, code_names=b.code_names)
+    return write_parts(macro_workbook_parts(parts, vba, src.custom_ui,
+                                            code_names=b.code_names))
 
 
 def build_template(out: Path, xl_dir: Path = XL_DIR) -> Path:

@@ -830,7 +830,23 @@ def make_macro_workbook(
     code_names: dict[str, str] | None = None,
     core_timestamp: str | None = CORE_TIMESTAMP,
 ) -> bytes:
-    """Turn an ``.xlsx`` written by openpyxl into ``.xlsm`` bytes with a VBA project and a ribbon.
+    """Turn an ``.xlsx`` written by openpyxl into ``.xlsm`` bytes with a VBA project and a
+    ribbon: :func:`macro_workbook_parts` on its parts, zipped (:func:`write_parts`)."""
+    return write_parts(macro_workbook_parts(read_parts(xlsx_bytes), vba_bin, custom_ui_xml,
+                                            code_names=code_names,
+                                            core_timestamp=core_timestamp))
+
+
+def macro_workbook_parts(
+    parts: dict[str, bytes],
+    vba_bin: bytes,
+    custom_ui_xml: bytes,
+    *,
+    code_names: dict[str, str] | None = None,
+    core_timestamp: str | None = CORE_TIMESTAMP,
+) -> dict[str, bytes]:
+    """Turn the parts of an ``.xlsx`` written by openpyxl (name → bytes, changed in place
+    and returned) into those of an ``.xlsm`` with a VBA project and a ribbon.
 
     - ``[Content_Types].xml``: the workbook becomes
       ``application/vnd.ms-excel.sheet.macroEnabled.main+xml``; ``Default Extension="bin"`` →
@@ -845,11 +861,10 @@ def make_macro_workbook(
       and every document module a sheet's (or the workbook's): ``ValueError`` otherwise.
     - ``docProps/core.xml`` created/modified := ``core_timestamp`` (``None``: keep openpyxl's,
       which is the time of the save — not reproducible).
-    - Zip: ``[Content_Types].xml``, ``_rels/.rels``, then the parts by name; every entry
-      deflated at level 6 and dated 1980-01-01 00:00. Same inputs → same bytes (with the same
-      zlib).
+    Zipped by :func:`write_parts`: ``[Content_Types].xml``, ``_rels/.rels``, then the
+    parts by name; every entry deflated at level 6 and dated 1980-01-01 00:00. Same inputs
+    → same bytes (with the same zlib).
     """
-    parts = read_parts(xlsx_bytes)
     for name in parts:
         if name.lower() == "xl/vbaproject.bin" or name.lower().startswith("customui/"):
             raise ValueError(f"expected a plain .xlsx, but it already has {name}")
@@ -946,4 +961,4 @@ def make_macro_workbook(
     if core_timestamp is not None and "docProps/core.xml" in parts:
         parts["docProps/core.xml"] = _set_core_timestamp(parts["docProps/core.xml"],
                                                          core_timestamp)
-    return write_parts(parts)
+    return parts

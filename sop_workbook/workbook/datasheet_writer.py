@@ -11,9 +11,10 @@ a minute to write. The headless adapter therefore writes a data sheet's rows its
   pieces joined per chunk of rows) and their compression follow in a background thread
   (:class:`Job`), as raw-deflate segments that join into one stream (:class:`Deflated`);
 - on save, openpyxl writes everything else (header, column widths, views, protection, the
-  table part with its new ``ref``), then :func:`write_package` puts the rows into that
-  sheet's ``<sheetData>`` (the segments made since, or made now beside the background
-  thread) and writes the zip itself (:func:`_zip_pieces`).
+  table part with its new ``ref``) into parts kept in memory
+  (:func:`~.excel_form.openpyxl_parts`), then :func:`package_pieces` puts the rows into
+  that sheet's ``<sheetData>`` (the segments made since, or made now beside the
+  background thread) and writes the zip, once (:func:`_zip_pieces`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from io import BytesIO
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -39,14 +40,15 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 
 from ..errors import SopError
+from ..zip_parts import ZIP_EXTERNAL_ATTR, ZIP_TIMESTAMP, part_order
 from .datasheet_xml import (
     _ROW,
     _col_number,
     _data_zlib,
     _row_number,
     _sheetdata_bounds,
-    _worksheets,
 )
+from .kept import KeptTable
 
 #: Compression level of data-sheet parts: on a 142 MiB agg_sales part zlib level 1 took
 #: 1.4 s for 27.4 MiB, level 6 5.6 s for 21.4 MiB (4× the time for 22 % less): level 1
@@ -58,12 +60,6 @@ ROWS_PER_CHUNK = 8192
 _EPOCH = dt.datetime(1899, 12, 30)
 #: characters XML 1.0 does not allow (openpyxl refuses them too)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def output_parts(data: bytes) -> dict[str, str]:
-    """Sheet title → worksheet part of a workbook zip."""
-    with zipfile.ZipFile(BytesIO(data)) as z:
-        return _worksheets(z, set(z.namelist()))
 
 
 # --------------------------------------------------------------------------- writing
@@ -397,18 +393,14 @@ def replace_sheet_data(xml: bytes, new_ref: str | None) -> tuple[bytes, bytes]:
     return head, tail
 
 
-def write_package(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]) -> bytes:
-    """:func:`write_package_pieces` joined into the file's bytes."""
-    return b"".join(write_package_pieces(small, bodies))
-
-
-def write_package_pieces(small: bytes, bodies: dict[str, tuple[bytes, object, bytes]]
-                         ) -> list:
-    """``small`` (a zip) with the parts in ``bodies`` replaced by head + body + tail, the
-    body being either chunks of bytes (compressed now, in a second thread while the next
-    chunks are built) or a list of :class:`Job` giving its :class:`Deflated` segments
+def package_pieces(parts: Mapping[str, bytes],
+                   bodies: Mapping[str, tuple[bytes, object, bytes]]) -> list:
+    """The package's zip, written once: every part of ``parts`` (name → bytes) in
+    :func:`part_order`, those in ``bodies`` as head + body + tail instead, the body being
+    either chunks of bytes (compressed now, in a second thread while the next chunks are
+    built) or a list of :class:`Job` giving its :class:`Deflated` segments
     (:func:`deflate_rows_later`: compressed in the background since; the jobs not yet
-    started run here)."""
+    started run here). The other parts are compressed here, one segment each."""
     segments = {}
     for part, (_, body, _) in bodies.items():  # first what is built now, then the rest
         if not isinstance(body, list):
@@ -417,16 +409,14 @@ def write_package_pieces(small: bytes, bodies: dict[str, tuple[bytes, object, by
     for job in reversed(jobs):  # the background thread runs them from the first on
         job.run()
     members = []
-    with zipfile.ZipFile(BytesIO(small)) as src:
-        for info in src.infolist():
-            if info.filename not in bodies:
-                members.append((info, [deflate([src.read(info.filename)],
-                                               OTHER_COMPRESSLEVEL, last=True)]))
-                continue
-            head, body, tail = bodies[info.filename]
-            body = segments.get(info.filename) or [job.result() for job in body]
-            members.append((info, [deflate([head], OTHER_COMPRESSLEVEL), *body,
-                                   deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
+    for name in part_order(parts):
+        if name not in bodies:
+            members.append((name, [deflate([parts[name]], OTHER_COMPRESSLEVEL, last=True)]))
+            continue
+        head, body, tail = bodies[name]
+        body = segments.get(name) or [job.result() for job in body]
+        members.append((name, [deflate([head], OTHER_COMPRESSLEVEL), *body,
+                               deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
     return _zip_pieces(members)
 
 
@@ -567,35 +557,36 @@ def _run_jobs(jobs: queue.SimpleQueue) -> None:
         jobs.get().run()
 
 
-def _zip_pieces(members: list[tuple[zipfile.ZipInfo, list[Deflated]]]) -> list:
+def _zip_pieces(members: list[tuple[str, list[Deflated]]]) -> list:
     """A zip file of deflated members, as the pieces of bytes that make it up in order
-    (written one after the other, never joined in memory): name, date and attributes from
-    each ZipInfo, the content its segments in order (no zip64: a workbook this module
-    reopens is far below 4 GiB, see io.MAX_UNCOMPRESSED)."""
+    (written one after the other, never joined in memory): each member's name, the
+    content its segments in order; every entry dated and attributed as
+    :func:`~sop_workbook.zip_parts.write_parts` writes them (no zip64: a workbook this
+    module reopens is far below 4 GiB, see io.MAX_UNCOMPRESSED)."""
     out: list[bytes] = []
     directory: list[bytes] = []
     offset = 0
-    for info, segments in members:
+    y, mo, d, h, mi, sec = ZIP_TIMESTAMP
+    dos_time, dos_date = h << 11 | mi << 5 | sec // 2, max(y - 1980, 0) << 9 | mo << 5 | d
+    for filename, segments in members:
         crc, size = segments[0].crc, segments[0].size
         for seg in segments[1:]:
             crc = _data_zlib.crc32_combine(crc, seg.crc, seg.size)
             size += seg.size
         pieces = [p for seg in segments for p in seg.pieces]
         packed = sum(map(len, pieces))
-        name = info.filename.encode("utf-8")
+        name = filename.encode("utf-8")
         flags = 0 if name.isascii() else 0x800  # bit 11: the name is UTF-8
-        y, mo, d, h, mi, sec = info.date_time
-        dos_time, dos_date = h << 11 | mi << 5 | sec // 2, max(y - 1980, 0) << 9 | mo << 5 | d
         fields = (flags, zipfile.ZIP_DEFLATED, dos_time, dos_date, crc, packed, size,
                   len(name))
         header = struct.pack("<4s5H3LHH", b"PK\x03\x04", 20, *fields, 0) + name
         directory.append(struct.pack("<4s4B4H3L5H2L", b"PK\x01\x02", 20, 3, 20, 0, *fields,
-                                     0, 0, 0, 0, info.external_attr, offset) + name)
+                                     0, 0, 0, 0, ZIP_EXTERNAL_ATTR, offset) + name)
         out.append(header)
         out.extend(pieces)
         offset += len(header) + packed
         if max(size, offset) >= 0xFFFFFFFF:
-            raise SopError(f"the workbook would be larger than 4 GiB ({info.filename})",
+            raise SopError(f"the workbook would be larger than 4 GiB ({filename})",
                            "The workbook was not changed.")
     listing = b"".join(directory)
     out.append(listing)
@@ -639,6 +630,11 @@ class StreamedTable:
         return self.encoded.layout()
 
 
+#: A table body a save puts into its sheet beside the cells openpyxl wrote: rendered from
+#: rows written in this session, or kept from the file as it was (:mod:`.kept`).
+SheetBody: TypeAlias = StreamedTable | KeptTable
+
+
 _ROW_CELL = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
 _CELL_COL = re.compile(r'\sr="([A-Z]{1,3})\d+"')
 
@@ -657,10 +653,10 @@ def _split_row(row_xml: str) -> tuple[str, list[tuple[int, str]]]:
     return tag, cells
 
 
-def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
+def merge_sheet_data(xml: bytes, tables: list[SheetBody]
                      ) -> tuple[bytes, Iterator[bytes], bytes]:
     """openpyxl's worksheet XML with the bodies of ``tables`` merged in: (head, chunks of
-    rows, tail) for :func:`write_package`. Rows openpyxl wrote keep their attributes
+    rows, tail) for :func:`package_pieces`. Rows openpyxl wrote keep their attributes
     (height, hidden, outline level); within a row the cells are in column order; the
     ``<dimension>`` covers the streamed rows."""
     bounds = _sheetdata_bounds(xml)
@@ -690,10 +686,10 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
     head += b"".join(before)
     tail = b"".join(after) + tail_data
     ordered = sorted(tables, key=lambda t: t.min_col)
-    if len(ordered) == 1 and not inside and hasattr(ordered[0], "raw_rows"):
+    if len(ordered) == 1 and not inside and isinstance(ordered[0], KeptTable):
         return head, ordered[0].raw_rows(), tail  # a kept table alone in its rows
     stacked = sorted(tables, key=lambda t: t.first_row)
-    if not inside and any(hasattr(t, "raw_rows") for t in stacked) and all(
+    if not inside and any(isinstance(t, KeptTable) for t in stacked) and all(
             a.last_row < b.first_row for a, b in itertools.pairwise(stacked)):
         # bodies one below the other, alone in their rows (a kept table and the rows
         # appended to it): each as it comes, the kept one copied as it was
@@ -701,15 +697,15 @@ def merge_sheet_data(xml: bytes, tables: list[StreamedTable]
     return head, _merged_rows(ordered, inside, lo, hi), tail
 
 
-def _stacked_rows(tables: list) -> Iterator[bytes]:
+def _stacked_rows(tables: list[SheetBody]) -> Iterator[bytes]:
     for t in tables:
-        if hasattr(t, "raw_rows"):
+        if isinstance(t, KeptTable):
             yield from t.raw_rows()
         else:
             yield from _merged_rows([t], {}, t.first_row, t.last_row)
 
 
-def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
+def _widen_dimension(head: bytes, tables: list[SheetBody]) -> bytes:
     m = re.search(rb'<dimension\s+ref="([^"]*)"\s*/>', head)
     bounds = [(t.min_col, t.header_row, t.max_col, t.last_row) for t in tables]
     if m is not None:
@@ -727,7 +723,7 @@ def _widen_dimension(head: bytes, tables: list[StreamedTable]) -> bytes:
     return head[:m.start()] + new + head[m.end():]
 
 
-def _merged_rows(tables: list[StreamedTable], inside: dict[int, bytes], lo: int, hi: int
+def _merged_rows(tables: list[SheetBody], inside: dict[int, bytes], lo: int, hi: int
                  ) -> Iterator[bytes]:
     layouts = [t.layout() for t in tables]
     for a in range(lo, hi + 1, ROWS_PER_CHUNK):

@@ -1,8 +1,8 @@
 """The last step of every save: the package in the form Excel 365 itself writes.
 
 openpyxl writes a valid package, but not quite what Excel writes, and it drops what it
-does not model. :func:`finish_package` runs on the bytes of every template build and every
-headless save and puts back:
+does not model. :func:`finish_parts` runs on the parts of every template build and every
+headless save (:func:`openpyxl_parts`: openpyxl's output, kept in memory) and puts back:
 
 - **Dynamic arrays.** A UDF that spills (``SOP_KPI_BY``, ``SOP_VENDOR_WATCH``,
   ``SOP_VARIANCE_DETAIL``) is stored as Excel 365 stores a dynamic-array formula: the
@@ -28,12 +28,20 @@ headless save and puts back:
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Mapping
 from html import unescape
 from xml.sax.saxutils import escape
 
 from openpyxl.utils.cell import range_boundaries
+from openpyxl.writer.excel import ExcelWriter
+
+from ..zip_parts import PartsArchive, sheet_parts
+
+#: Where :func:`openpyxl_parts` reads the time of the save (``datetime``, as ``wb.save``
+#: does): a test that compares two saves byte for byte sets a fixed clock here.
+_SAVE_CLOCK = datetime
 
 #: ``calcId`` of the calculation engine of current Excel (2019 / 365).
 CALC_ID = 191029
@@ -90,17 +98,24 @@ def dynamic_array_anchors(wb) -> dict[str, dict[str, str]]:
     return found
 
 
-def finish_package(data: bytes, anchors: Mapping[str, Mapping[str, str]] | None = None,
-                   ) -> bytes:
-    """The package ``data`` (an .xlsx/.xlsm zip) in Excel's own form (module docstring).
-    ``anchors``: sheet title → {anchor cell: array ref} of the dynamic-array formulas."""
-    from ..zip_parts import read_parts, write_parts
-    from .recalc import _sheet_parts
+def openpyxl_parts(wb) -> dict[str, bytes]:
+    """The parts openpyxl writes for ``wb`` (what ``wb.save`` puts in its zip, stamped
+    modified now as ``wb.save`` stamps it), kept in memory: a save changes them in place
+    and zips them once."""
+    wb.properties.modified = _SAVE_CLOCK.datetime.now(
+        tz=_SAVE_CLOCK.timezone.utc).replace(tzinfo=None)
+    archive = PartsArchive()
+    ExcelWriter(wb, archive).save()
+    return archive.parts
 
-    parts = read_parts(data)
+
+def finish_parts(parts: dict[str, bytes],
+                 anchors: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """The package's ``parts`` (name → bytes, changed in place) in Excel's own form
+    (module docstring). ``anchors``: sheet title → {anchor cell: array ref} of the
+    dynamic-array formulas."""
     anchors = {t: dict(a) for t, a in (anchors or {}).items() if a}
-    sheet_parts = _sheet_parts(parts)
-    for title, part in sheet_parts.items():
+    for title, part in sheet_parts(parts).items():
         xml = parts[part].decode("utf-8")
         new = _list_validations(xml)
         if title in anchors:
@@ -115,7 +130,6 @@ def finish_package(data: bytes, anchors: Mapping[str, Mapping[str, str]] | None 
             "utf-8")
     if anchors:
         _add_metadata_part(parts)
-    return write_parts(parts)
 
 
 # --------------------------------------------------------------------------- parts

@@ -39,15 +39,16 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..errors import SopError
+from ..zip_parts import sheet_parts
 from . import datasheet_reader, datasheet_writer, datasheet_xml
 from .col_widths import fit_sheet, frame_needs, merge_needs
 from .datasheet_reader import DataSheet
 from .datasheet_writer import ColumnSpec, StreamedTable
-from .excel_form import dynamic_array_anchors, finish_package
+from .excel_form import dynamic_array_anchors, finish_parts, openpyxl_parts
 from .formula import XlError
 from .io import DEFAULT_BACKUPS, atomic_write, check_zip_limits
 from .kept import KeptTable, PartSource, read_part
-from .recalc import evaluate_all, formula_text, read_stored_results, write_cached_values
+from .recalc import evaluate_all, formula_text, read_stored_results, store_cached_values
 from .row_heights import fit_wrapped_rows
 from .table_rows import rows_from_first
 
@@ -759,20 +760,20 @@ class HeadlessWorkbook:
             self._clear_streamed_area(self.wb[title], streamed)
         cached = self._cached or self._stored_results()
         self._fit_columns(cached)
-        buf = BytesIO()
-        self.wb.save(buf)
-        data = buf.getvalue()
+        # one pass: every part made once, in memory — openpyxl's, with the cached results
+        # and Excel's own form put in, the table bodies spliced into their sheets — and
+        # zipped once (datasheet_writer.package_pieces)
+        parts = openpyxl_parts(self.wb)
         if cached:
-            data = write_cached_values(data, cached)
+            store_cached_values(parts, cached)
         # Excel's own form: dynamic arrays (cm + metadata.xml, which openpyxl dropped on
         # load), calculation properties, list validations, font records
-        data = finish_package(data, dynamic_array_anchors(self.wb))
-        parts = datasheet_writer.output_parts(data)
-        bodies = {}
+        finish_parts(parts, dynamic_array_anchors(self.wb))
+        sheets = sheet_parts(parts)
+        bodies: dict[str, tuple[bytes, object, bytes]] = {}
         for title, (sheet, table) in bodies_src.items():
-            part = parts[title]
-            xml = datasheet_xml.sheet_xml(data, part)
-            head, tail = datasheet_writer.replace_sheet_data(xml, table.ref)
+            part = sheets[title]
+            head, tail = datasheet_writer.replace_sheet_data(parts[part], table.ref)
             if sheet.dirty:
                 chunks = sheet.deflated  # rendered and compressed since write_table
             else:
@@ -785,12 +786,13 @@ class HeadlessWorkbook:
                     if table.part not in sources:
                         sources[table.part] = PartSource(self._package.source, table.part)
                     table.source = sources[table.part]
-            part = parts[title]
-            bodies[part] = datasheet_writer.merge_sheet_data(datasheet_xml.sheet_xml(data, part),
-                                                      streamed)
+            part = sheets[title]
+            bodies[part] = datasheet_writer.merge_sheet_data(parts[part], streamed)
+        for part in bodies:  # spliced: the parts as openpyxl wrote them are not kept
+            parts[part] = b""
         self._verified = frozenset(bodies)
         try:
-            return datasheet_writer.write_package_pieces(data, bodies)
+            return datasheet_writer.package_pieces(parts, bodies)
         finally:
             for table in self._kept.values():
                 table.xml = table.source = None
@@ -859,7 +861,7 @@ class HeadlessWorkbook:
 
 def spill_into(ws, coord: str, rows: list[list], blocked=None):
     """Lay a UDF's array result out over the cells below and right of the formula cell
-    (an array formula over that range; :func:`~.excel_form.finish_package` stores it as
+    (an array formula over that range; :func:`~.excel_form.finish_parts` stores it as
     Excel's dynamic array); the cells it covered before are cleared first. A cell in the
     way (a value, a merged cell, or ``blocked(row, col)``) is Excel's ``#SPILL!``: an
     error naming it. Returns the top-left value."""

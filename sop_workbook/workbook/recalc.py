@@ -13,11 +13,9 @@ application shows it. The cell keeps its formula. Anything that cannot be resolv
 from __future__ import annotations
 
 import math
-import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
-from html import unescape
 from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -29,7 +27,7 @@ from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..kpi.aggregated import shared_lookups
-from ..zip_parts import read_parts, write_parts
+from ..zip_parts import sheet_parts
 from .formula import FormulaError, XlError, evaluate
 
 _STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
@@ -353,7 +351,7 @@ def read_stored_results(data: bytes, sheets: set[str] | None = None
     with zipfile.ZipFile(BytesIO(data)) as z:  # only the parts needed (not the data sheets)
         names = set(z.namelist())
         index = {n: z.read(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")}
-        wanted = {title: part for title, part in _sheet_parts(index).items()
+        wanted = {title: part for title, part in sheet_parts(index).items()
                   if (sheets is None or title in sheets) and part in names}
         xmls = {title: z.read(part).decode("utf-8") for title, part in wanted.items()}
     for title, xml in xmls.items():
@@ -386,33 +384,16 @@ def _cached(value) -> tuple[str | None, str]:
     return "str", escape(text)
 
 
-def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
-    """Sheet title → worksheet part name."""
-    wb_xml = parts["xl/workbook.xml"].decode("utf-8")
-    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8")
-    targets = {m.group(1): m.group(2) for m in re.finditer(
-        r'<Relationship[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
-    targets.update({m.group(2): m.group(1) for m in re.finditer(
-        r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
-    out = {}
-    for m in re.finditer(r'<sheet [^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb_xml):
-        target = targets[m.group(2)]
-        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-            posixpath.join("xl", target))
-        out[unescape(m.group(1))] = part
-    return out
-
-
-def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> bytes:
-    """Return the workbook bytes with ``values`` stored as the cached results of those
-    formula cells (their formulas unchanged)."""
-    parts = read_parts(data)
+def store_cached_values(parts: dict[str, bytes], values: dict[tuple[str, str], object]
+                        ) -> None:
+    """Store ``values`` as the cached results of those formula cells in the package's
+    ``parts`` (name → bytes, changed in place; their formulas unchanged)."""
     by_sheet: dict[str, dict[str, object]] = {}
     for (sheet, coord), value in values.items():
         by_sheet.setdefault(sheet, {})[coord] = value
-    sheet_parts = _sheet_parts(parts)
+    parts_of = sheet_parts(parts)
     for sheet, cells in by_sheet.items():
-        part = sheet_parts[sheet]
+        part = parts_of[sheet]
         xml = parts[part].decode("utf-8")
 
         def replace(m: re.Match, cells=cells) -> str:
@@ -427,4 +408,3 @@ def write_cached_values(data: bytes, values: dict[tuple[str, str], object]) -> b
         xml = re.sub(r'<c r="([A-Z]+\d+)"((?:\s+[a-zA-Z:]+="[^"]*")*)\s*>(<f>.*?</f>|<f\s[^>]*>'
                      r'.*?</f>|<f\s[^>]*/>)(?:<v\s*/>|<v>.*?</v>)?</c>', replace, xml)
         parts[part] = xml.encode("utf-8")
-    return write_parts(parts)

@@ -81,9 +81,6 @@ ALLOWED = {("command line", "workbook adapter"), ("command line", "template buil
 
 #: Rules still broken, each with its reason (importer, imported).
 KNOWN_LAYER = {
-    # the headless recalculation calls the UDFs of the Excel glue (the functions
-    # themselves); handing the UDF table in needs a change in workbook/headless.py
-    ("sop_workbook.workbook.recalc", "udfs"),
     # the workbook check builds the template when no SOP_Template.xlsm is at hand
     ("sop_workbook.workbook.checks", "sop_workbook.template.build"),
 }

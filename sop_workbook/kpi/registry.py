@@ -18,7 +18,8 @@ Search this file for a KPI's key (``vendor_otd``) to find, in its entry:
 
 Generated from it: ``scorecard.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
 kpis`` and the scorecard rows), ``export.PERCENT_KEYS`` and the export's trend charts, the
-single-cut UDFs of :mod:`udfs` and the label, formula, format and definition of each
+single-cut cell functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of
+:mod:`udfs`) and the label, formula, format and definition of each
 Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
 ``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
 the lists of :mod:`sop_workbook.kpi.aggregated` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI

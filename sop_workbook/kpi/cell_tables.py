@@ -1,10 +1,12 @@
-"""The tables the UDFs read: a workbook table (an Excel range, a headless DataFrame or a
-2-D list with its header row) as a typed DataFrame, parsed once and cached.
+"""The tables the KPI cells read: a workbook table (an Excel range, a headless DataFrame or
+a 2-D list with its header row) as a typed DataFrame, parsed once and cached.
 
-Shared by the Excel glue (:mod:`udfs`, whose functions call :func:`as_table`) and the live
-workbook adapter (:meth:`sop_workbook.workbook.live.LiveWorkbook.prime_udf_tables`, which
-hands *Refresh*'s freshly written frames to the cache with :func:`prime`), so that neither
-imports the other.
+The cell functions (:mod:`sop_workbook.kpi.cell_functions`, which the ``udfs`` Excel glue
+declares to Excel and the headless recalculation calls) read every table argument with
+:func:`as_table`; the live workbook adapter
+(:meth:`sop_workbook.workbook.live.LiveWorkbook.prime_udf_tables`) hands *Refresh*'s freshly
+written frames to the cache with :func:`prime`. An Excel range is recognised by its
+attributes (no xlwings import): the module is plain pandas.
 """
 
 from __future__ import annotations

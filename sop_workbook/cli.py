@@ -598,10 +598,10 @@ def roll_forward_cmd(
 def undo(workbook: WorkbookArg) -> None:
     """Restore the workbook from its newest backup (WORKBOOK.bak1), undoing the last
     refresh, roll forward or recalc; the current file is kept as WORKBOOK.undone."""
-    from .workbook.io import restore_backup
+    from .workbook.undo import restore_backup
 
     try:
-        restore_backup(workbook)
+        restore_backup(workbook, template=_template_bytes)
     except SopError as exc:
         _fail(exc)
     out.print(f"restored {workbook} from its last backup", markup=False)
@@ -737,6 +737,14 @@ _WRITES = {"recalc": "target", "refresh": "workbook", "roll-forward": "workbook"
 _NOT_CHECKED = {"undo", "new", "doctor"}
 
 
+def _template_bytes() -> bytes:
+    """The template built from xl/: what a workbook is checked against when no
+    SOP_Template.xlsm is at hand (the builder is imported only then)."""
+    from .template.build import build_template_bytes
+
+    return build_template_bytes()
+
+
 def _guarded(name: str, callback):
     import contextlib
     import functools
@@ -762,7 +770,7 @@ def _guarded(name: str, callback):
                     else:
                         tidy_if_idle(workbook)
                     if name not in _NOT_CHECKED:  # undo checks the backup it restores
-                        check_sop_workbook(workbook)
+                        check_sop_workbook(workbook, template=_template_bytes)
                 return callback(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise

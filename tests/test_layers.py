@@ -80,15 +80,8 @@ ALLOWED = {("command line", "workbook adapter"), ("command line", "template buil
            ("template builder", "workbook adapter"), ("template builder", "excel glue")}
 
 #: Rules still broken, each with its reason (importer, imported).
-KNOWN_LAYER = {
-    # the workbook check builds the template when no SOP_Template.xlsm is at hand
-    ("sop_workbook.workbook.checks", "sop_workbook.template.build"),
-}
-KNOWN_CYCLES = {
-    # the workbook check's fallback to building the template (above)
-    frozenset({"sop_workbook.template.build", "sop_workbook.workbook.checks",
-               "sop_workbook.workbook.headless", "sop_workbook.workbook.io"}),
-}
+KNOWN_LAYER: set[tuple[str, str]] = set()
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -164,8 +164,8 @@ def kpis(
     reconciliation of the period."""
     from .kpi import build_facts
     from .kpi.options import KpiOptions
+    from .kpi_report import compute_kpis, compute_kpis_by, rows_to_records
     from .loader import load_plan_snapshots
-    from .scorecard import compute_kpis, compute_kpis_by, rows_to_records
     from .sql.load import load_source_data
 
     try:
@@ -213,7 +213,7 @@ def _csv(result: dict, rows) -> str:
     KPI per member, then the budget reconciliation of the period (``kpi`` =
     ``budget_variance.<measure>``, ``label`` = the account's name) and the count of
     unmapped sales-budget lines listed."""
-    from .scorecard import LABELS
+    from .kpi_report import LABELS
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -247,7 +247,7 @@ def _csv(result: dict, rows) -> str:
 
 
 def _fmt(key: str, value) -> str:
-    from .scorecard import PERCENT_KPIS
+    from .kpi_report import PERCENT_KPIS
 
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
@@ -259,7 +259,7 @@ def _fmt(key: str, value) -> str:
 
 
 def _print_table(result: dict, rows) -> None:
-    from .scorecard import LABELS
+    from .kpi_report import LABELS
 
     p = result["parameters"]
     early = "unlimited" if p["days_early"] is None else f"{p['days_early']} d"
@@ -339,7 +339,7 @@ def _print_reconciliation(result: dict) -> None:
 
 def _print_by_table(by: str, rows) -> None:
     """KPIs down, dimension values across (few values); one row per value otherwise."""
-    from .scorecard import LABELS
+    from .kpi_report import LABELS
 
     kpi_cols = [c for c in rows.columns if c != by]
     if len(rows) <= 8:

@@ -15,8 +15,8 @@ import pytest
 
 import udfs
 from sop_workbook import demo_data
-from sop_workbook.aggregates import build_aggregates
-from sop_workbook.kpi import aggregated, build_facts, standards
+from sop_workbook.aggregate_tables import build_aggregates
+from sop_workbook.kpi import build_facts, ratios, standards
 from sop_workbook.kpi.cuts import DimensionNotApplicable
 from sop_workbook.kpi.facts import DIMENSIONS
 from sop_workbook.kpi.options import KpiOptions
@@ -111,11 +111,11 @@ def test_udfs_and_formulas():
 def test_aggregated_lists_are_the_registrys():
     """kpi_by's table of functions: one per registered ratio (the unit fill rate is a level
     of fill_rate; the payroll needs a labour rate), and the windowed ones flagged."""
-    assert dict(aggregated.KPI_FUNCTIONS) == {
+    assert dict(ratios.KPI_FUNCTIONS) == {
         e.key: e.ratio for e in KPIS.values()
         if e.ratio is not None and e.key not in ("fill_rate_unit", "absorbed_payroll")}
-    assert {e.key for e in KPIS.values() if e.windowed} == aggregated.WINDOWED
-    assert set(aggregated._FIGURES) == set(aggregated.KPI_FUNCTIONS) - aggregated.WINDOWED
+    assert {e.key for e in KPIS.values() if e.windowed} == ratios.WINDOWED
+    assert set(ratios._FIGURES) == set(ratios.KPI_FUNCTIONS) - ratios.WINDOWED
 
 
 def test_named_functions_and_columns():
@@ -193,7 +193,7 @@ def test_dimensions_are_the_row_level_cuts(demo):
 def test_sop_kpis_prints_the_registrys_kpis(demo):
     """`sop kpis` (compute_kpis, compute_kpis_by) gives a figure for every registered KPI
     of its rows, and no KPI the registry does not know."""
-    from sop_workbook.scorecard import compute_kpis, compute_kpis_by
+    from sop_workbook.kpi_report import compute_kpis, compute_kpis_by
 
     data, facts, _ = demo
     keys = [k for k, e in KPIS.items() if e.in_sop_kpis]

@@ -37,8 +37,8 @@ LAYERS = {
     "sop_workbook.contract": "core",
     "sop_workbook.ports": "core",
     "sop_workbook.plan_inputs": "core",
-    "sop_workbook.aggregates": "core",
-    "sop_workbook.scorecard": "core",
+    "sop_workbook.aggregate_tables": "core",
+    "sop_workbook.kpi_report": "core",
     "sop_workbook.zip_parts": "core",
     "sop_workbook.meeting.action_log": "core",
     "sop_workbook.meeting.calendar": "core",
@@ -48,7 +48,7 @@ LAYERS = {
     "sop_workbook.meeting": "core",  # the package's __init__
     # the use cases: read and write through a port, compute with the core
     "sop_workbook.actions": "use case",
-    "sop_workbook.export": "use case",
+    "sop_workbook.scorecard_export": "use case",
     "sop_workbook.input_rows": "use case",
     "sop_workbook.plan_history": "use case",
     "sop_workbook.charts": "use case",
@@ -243,7 +243,7 @@ def test_adapters_implement_their_port(port, adapter):
 
 def test_refresh_loads_through_the_source_port():
     from sop_workbook.sql import load_aggregates
-    from sop_workbook.sql.aggregates import AggregateData
+    from sop_workbook.sql.refresh_tables import AggregateData
 
     declared = inspect.signature(ports.LoadAggregates.__call__)
     assert list(inspect.signature(load_aggregates).parameters) == \
@@ -253,7 +253,7 @@ def test_refresh_loads_through_the_source_port():
 
 def test_no_hasattr_dispatch_on_the_workbook():
     """The use cases tell the adapters apart by nothing: each implements the port."""
-    for module in ("actions", "export", "input_rows", "meeting/book"):
+    for module in ("actions", "scorecard_export", "input_rows", "meeting/book"):
         source = (ROOT / "sop_workbook" / f"{module}.py").read_text(encoding="utf-8")
         calls = [node for node in ast.walk(ast.parse(source))
                  if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "hasattr"

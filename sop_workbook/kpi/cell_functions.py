@@ -2,7 +2,7 @@
 
 Each takes an aggregate table of the workbook (the whole table with its header, e.g.
 ``agg_sales[#All]``), a period ``YYYY-MM`` and optionally a dimension and member, and
-calls :mod:`sop_workbook.kpi.aggregated` — nothing else. In Excel::
+calls :mod:`sop_workbook.kpi.ratios` — nothing else. In Excel::
 
     =SOP_FILL_RATE(agg_sales[#All], kpi_period)
     =SOP_FILL_RATE(agg_sales[#All], kpi_period, "category", "CHAIRS", "unit")
@@ -25,9 +25,10 @@ from functools import wraps
 import pandas as pd
 
 from ..errors import SopError
+from ..frames import excel_text
 from ..periods import parse_period
-from . import aggregated as agg
-from .cell_tables import _text, as_table
+from . import ratios as agg
+from .cell_tables import as_table
 from .registry import KPIS
 
 NO_VALUE = "#N/A"  # reaches Excel as text: xlwings returns no error values (README)
@@ -57,7 +58,7 @@ def _arg(name: str, *args, **kwargs):
 
 
 def _period(value) -> str:
-    text = _text(value).strip()
+    text = excel_text(value).strip()
     try:
         parse_period(text)
     except SopError:
@@ -82,8 +83,8 @@ def _udf(fn: Callable) -> Callable:
 
 
 def _cut(dimension, member) -> tuple[str | None, str | None]:
-    dim = _text(dimension).strip() or None
-    return dim, (_text(member).strip() if dim else None)
+    dim = excel_text(dimension).strip() or None
+    return dim, (excel_text(member).strip() if dim else None)
 
 
 DATA_DOC = "The aggregate table with its header, e.g. agg_sales[#All]"
@@ -134,7 +135,7 @@ def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
     """Fill rate (on time, in full) of the sales lines due in the period: line level =
     lines filled ÷ lines due; unit level = quantity shipped on time ÷ quantity due."""
     dim, mem = _cut(dimension, member)
-    level = (_text(level).strip().lower() or "line")
+    level = (excel_text(level).strip().lower() or "line")
     if level not in ("line", "unit"):
         raise SopError(f"level: {level!r} must be line or unit")
     return agg.fill_rate(as_table(data), _period(period), dim, mem, level=level)
@@ -207,7 +208,7 @@ def SOP_LABOUR_BY_WORK_CENTER(data, period, labour_rate):
 
 
 def _whole(value, name: str, default: int) -> int:
-    if value is None or _text(value).strip() == "":
+    if value is None or excel_text(value).strip() == "":
         return default
     try:
         number = float(value)
@@ -228,10 +229,10 @@ def _whole(value, name: str, default: int) -> int:
 def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
     """Sales budget (mapped to GL) vs financial budget for one GL account and period:
     variance = sales budget − financial budget; variance_pct = variance ÷ |financial|."""
-    account = _text(gl_account).strip()
+    account = excel_text(gl_account).strip()
     if not account:
         return None
-    measure = _text(measure).strip().lower() or "variance"
+    measure = excel_text(measure).strip().lower() or "variance"
     return agg.budget_variance(as_table(data), account, _period(period), measure)
 
 
@@ -243,7 +244,7 @@ def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
 def SOP_VARIANCE_DETAIL(data, gl_account, period):
     """Drill-down (spills): the customers, items and locations whose sales budget is mapped
     to the GL account in the period, largest amount first, with a header row."""
-    account = _text(gl_account).strip()
+    account = excel_text(gl_account).strip()
     detail = agg.variance_detail(as_table(data), account, _period(period)) if account else \
         pd.DataFrame(columns=["customer_no", "item_no", "location_code", "amount"])
     return _spill(detail)
@@ -258,8 +259,8 @@ def SOP_VARIANCE_DETAIL(data, gl_account, period):
 def SOP_KPI_BY(data, kpi, period, dimension):
     """A KPI for every member of a dimension (spills two columns: member, value; #N/A where
     a member has no value), with a header row."""
-    frame = agg.kpi_by(as_table(data), _text(kpi).strip().lower(), _period(period),
-                       _text(dimension).strip().lower())
+    frame = agg.kpi_by(as_table(data), excel_text(kpi).strip().lower(), _period(period),
+                       excel_text(dimension).strip().lower())
     return _spill(frame)
 
 

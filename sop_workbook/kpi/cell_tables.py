@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import SopError
+from ..frames import excel_text
 
 _CACHE: OrderedDict[object, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 16
@@ -148,12 +149,13 @@ def _number_column(column: pd.Series) -> pd.Series:
 
 
 def _text_column(column: pd.Series) -> pd.Series:
-    """:func:`_text` of every element of a column. A column that holds only text already
-    (the usual case) is the same text, taken in one step instead of element by element."""
+    """:func:`~sop_workbook.frames.excel_text` of every element of a column. A column that
+    holds only text already (the usual case) is the same text, taken in one step instead of
+    element by element."""
     values = column.to_numpy(dtype=object)
     if infer_dtype(values, skipna=False) == "string":
         return pd.Series(values, index=column.index, name=column.name)
-    return column.map(_text)
+    return column.map(excel_text)
 
 
 def _remember(data, frame: pd.DataFrame) -> None:
@@ -167,8 +169,3 @@ _TEXT_COLUMNS = frozenset({"period", "item_no", "category", "location_code", "cu
                            "account_type", "assessment", "gen_bus_posting_group",
                            "gen_prod_posting_group"})
 
-
-def _text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)

@@ -16,13 +16,14 @@ Search this file for a KPI's key (``vendor_otd``) to find, in its entry:
   ``formula``, ``workbook_label``, ``basis`` — what the template writes on that row;
   ``export_chart`` — the trend chart of the exported scorecard that plots it.
 
-Generated from it: ``scorecard.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
-kpis`` and the scorecard rows), ``export.PERCENT_KEYS`` and the export's trend charts, the
+Generated from it: ``kpi_report.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
+kpis`` and the scorecard rows), ``scorecard_export.PERCENT_KEYS`` and the export's trend
+charts, the
 single-cut cell functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of
 :mod:`udfs`) and the label, formula, format and definition of each
 Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
 ``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
-the lists of :mod:`sop_workbook.kpi.aggregated` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
+the lists of :mod:`sop_workbook.kpi.ratios` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
 dimensions, columns, UDF and functions.
 """
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import aggregated, delivery, forecast, inventory, sales, standards, supply
+from . import delivery, forecast, inventory, ratios, sales, standards, supply
 
 if TYPE_CHECKING:
     from .cuts import Ratio
@@ -81,7 +82,7 @@ SALES_CUTS = ("item", "category", "location", "customer", "salesperson")
 PRODUCT_CUTS = ("item", "category", "location")
 FUNNEL_CUTS = ("item", "category", "customer", "salesperson")
 
-_AGG = "sop_workbook.aggregates"
+_AGG = "sop_workbook.aggregate_tables"
 _SQL_SALES = "sop_workbook.sql.sales"
 _SQL_OPS = "sop_workbook.sql.operations"
 
@@ -103,7 +104,7 @@ _ENTRIES = [
         columns=("otd_on_time", "otd_lines"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.sales_otd,
+        ratio=ratios.sales_otd,
         udf="SOP_SALES_OTD",
         udf_doc="Sales on-time delivery: shipment lines shipped by the promised date (+ "
                 "tolerance) ÷ shipment lines of the period. Table: agg_sales or agg_customer.",
@@ -131,7 +132,7 @@ _ENTRIES = [
         columns=("fill_lines_filled", "fill_lines_due"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.fill_rate,
+        ratio=ratios.fill_rate,
         udf="SOP_FILL_RATE",
         cell="Scorecard!$B$7",
         formula="=SOP_FILL_RATE(agg_sales[#All],{period})",
@@ -152,7 +153,7 @@ _ENTRIES = [
         columns=("fill_qty_on_time", "fill_qty_due"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.fill_rate,
+        ratio=ratios.fill_rate,
         udf="SOP_FILL_RATE",
         cell="Scorecard!$B$8",
         formula="=SOP_FILL_RATE(agg_sales[#All],{period},\"\",\"\",\"unit\")",
@@ -176,7 +177,7 @@ _ENTRIES = [
         columns=("receipts_on_time", "receipt_lines"),
         aggregate=f"{_AGG}.vendor_aggregate",
         sql=f"{_SQL_OPS}.agg_vendor",
-        ratio=aggregated.vendor_otd,
+        ratio=ratios.vendor_otd,
         udf="SOP_VENDOR_OTD",
         udf_doc="Vendor on-time delivery: receipt lines inside the early/late window ÷ receipt "
                 "lines of the period. Table: agg_vendor.",
@@ -201,7 +202,7 @@ _ENTRIES = [
         columns=("attained_qty", "planned_qty"),
         aggregate=f"{_AGG}.production_aggregate",
         sql=f"{_SQL_OPS}.agg_production",
-        ratio=aggregated.schedule_attainment,
+        ratio=ratios.schedule_attainment,
         udf="SOP_SCHEDULE_ATTAINMENT",
         udf_doc="Schedule attainment: Σ min(finished by due date, planned) ÷ Σ planned, orders "
                 "due in the period. Table: agg_production.",
@@ -226,7 +227,7 @@ _ENTRIES = [
         columns=("cogs", "inventory_value"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.inventory_turns,
+        ratio=ratios.inventory_turns,
         windowed=True,
         udf="SOP_INVENTORY_TURNS",
         cell="Scorecard!$B$11",
@@ -248,7 +249,7 @@ _ENTRIES = [
         columns=("on_hand_qty", "shipped_qty"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.days_of_supply,
+        ratio=ratios.days_of_supply,
         windowed=True,
         udf="SOP_DAYS_OF_SUPPLY",
         udf_doc="Days of supply: on hand at period end ÷ (quantity shipped ÷ days in the "
@@ -272,7 +273,7 @@ _ENTRIES = [
         columns=("won", "lost"),
         aggregate=f"{_AGG}.funnel_aggregate",
         sql=f"{_SQL_OPS}.agg_funnel",
-        ratio=aggregated.close_ratio,
+        ratio=ratios.close_ratio,
         udf="SOP_CLOSE_RATIO",
         udf_doc="Close ratio: opportunities won ÷ (won + lost) closed in the period. Table: "
                 "agg_funnel.",
@@ -294,7 +295,7 @@ _ENTRIES = [
         columns=("forecast_abs_error", "invoiced_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.forecast_accuracy,
+        ratio=ratios.forecast_accuracy,
         udf="SOP_FORECAST_ACCURACY",
         udf_doc="Forecast accuracy: max(0, 1 − Σ|A − F| ÷ Σ A) at item × location (A = "
                 "invoiced, F = sales budget). Table: agg_sales, or agg_customer for customer "
@@ -318,7 +319,7 @@ _ENTRIES = [
         columns=("budget_amount", "invoiced_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.forecast_bias,
+        ratio=ratios.forecast_bias,
         udf="SOP_FORECAST_BIAS",
         udf_doc="Forecast bias: Σ(F − A) ÷ Σ A; positive = over-forecast. Table: agg_sales.",
         cell="Scorecard!$B$14",
@@ -340,7 +341,7 @@ _ENTRIES = [
         columns=("invoiced_amount", "budget_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.tracking_signal,
+        ratio=ratios.tracking_signal,
         windowed=True,
         udf="SOP_TRACKING_SIGNAL",
         cell="Scorecard!$B$15",
@@ -411,7 +412,7 @@ _ENTRIES = [
         columns=("won_amount", "committed_amount"),
         aggregate=f"{_AGG}.funnel_aggregate",
         sql=f"{_SQL_OPS}.agg_funnel",
-        ratio=aggregated.commit_vs_closed,
+        ratio=ratios.commit_vs_closed,
         udf="SOP_COMMIT_VS_CLOSED",
         udf_doc="Won ÷ committed amount of the period. Table: agg_funnel.",
         cell="Scorecard!$B$17",
@@ -433,7 +434,7 @@ _ENTRIES = [
         columns=("lt_adhered", "lt_lines"),
         aggregate="sop_workbook.kpi.standards.lead_time_aggregate",
         sql=f"{_SQL_OPS}.agg_lead_time",
-        ratio=aggregated.lead_time_adherence,
+        ratio=ratios.lead_time_adherence,
         udf="SOP_LEAD_TIME_ADHERENCE",
         udf_doc="Adherence to standard lead times: sales lines ordered in the period promised "
                 "no earlier than order date + the item's lead time ÷ lines of items with a "
@@ -458,7 +459,7 @@ _ENTRIES = [
         columns=("earned_hours", "worked_hours"),
         aggregate="sop_workbook.kpi.standards.labour_aggregate",
         sql=f"{_SQL_OPS}.agg_labour",
-        ratio=aggregated.labour_absorption,
+        ratio=ratios.labour_absorption,
         udf="SOP_LABOUR_ABSORPTION",
         udf_doc="Labour absorption: standard hours earned (finished quantity × routing hours) "
                 "÷ hours worked (capacity ledger) in the period. Table: agg_labour (cut by "
@@ -483,7 +484,7 @@ _ENTRIES = [
         columns=("earned_hours", "worked_hours"),
         aggregate="sop_workbook.kpi.standards.labour_aggregate",
         sql=f"{_SQL_OPS}.agg_labour",
-        ratio=aggregated.absorbed_payroll,
+        ratio=ratios.absorbed_payroll,
         udf="SOP_ABSORBED_PAYROLL",
         cell="Scorecard!$B$20",
         formula="=SOP_ABSORBED_PAYROLL(agg_labour[#All],{period},cfg_labour_rate)",

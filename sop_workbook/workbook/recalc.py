@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
-from ..kpi.aggregated import shared_lookups
+from ..kpi.ratios import shared_lookups
 from ..zip_parts import read_parts, write_parts
 from .formula import FormulaError, XlError, evaluate
 

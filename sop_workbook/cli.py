@@ -259,24 +259,12 @@ def _fmt(key: str, value) -> str:
 
 
 def _print_table(result: dict, rows) -> None:
+    from .kpi.options import KpiOptions
+    from .kpi.registry import options_notes
     from .kpi_report import LABELS
 
     p = result["parameters"]
-    early = "unlimited" if p["days_early"] is None else f"{p['days_early']} d"
-    notes = {
-        "sales_otd": f"tolerance {p['tolerance_days']} d",
-        "fill_rate": f"{p['fill_level']} level, {p['fill_basis']} date, "
-                     f"tolerance {p['tolerance_days']} d",
-        "vendor_otd": f"early {early}, late {p['days_late']} d",
-        "inventory_turns": f"{p['turns_months']}-month window, annualised",
-        "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
-        "tracking_signal": f"last {p['ts_periods']} periods, flag beyond ±4",
-        "accuracy_at_lag": f"lag {p['lag']}, needs plan snapshots",
-        "lead_time_adherence": "lines ordered in the period, items with a lead time",
-        "labour_absorption": "standard hours earned ÷ hours worked",
-        "absorbed_payroll": ("needs --labour-rate" if p.get("labour_rate") is None
-                             else f"at {p['labour_rate']:,.2f} per hour"),
-    }
+    notes = options_notes(KpiOptions(**{k: p[k] for k in KpiOptions.__dataclass_fields__}))
     table = Table(title=f"S&OP KPIs — {result['period']}")
     table.add_column("KPI")
     table.add_column("value", justify="right")

@@ -204,3 +204,49 @@ def test_sop_kpis_prints_the_registrys_kpis(demo):
     assert list(by.columns) == ["item", *keys[:keys.index("tracking_signal") + 1],
                                 "tracking_signal_flag",
                                 *keys[keys.index("tracking_signal") + 1:]]
+
+
+def test_the_sop_kpis_basis_column_comes_from_the_registry():
+    """The options in force, as `sop kpis` prints them (texts written out here)."""
+    from sop_workbook.kpi.registry import options_notes
+
+    assert options_notes(KpiOptions()) == {
+        "sales_otd": "tolerance 0 d",
+        "fill_rate": "line level, promised date, tolerance 0 d",
+        "vendor_otd": "early unlimited, late 0 d",
+        "inventory_turns": "1-month window, annualised",
+        "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
+        "tracking_signal": "last 6 periods, flag beyond ±4",
+        "accuracy_at_lag": "lag 1, needs plan snapshots",
+        "lead_time_adherence": "lines ordered in the period, items with a lead time",
+        "labour_absorption": "standard hours earned ÷ hours worked",
+        "absorbed_payroll": "needs --labour-rate",
+    }
+    notes = options_notes(KpiOptions(tolerance_days=2, fill_level="unit",
+                                     fill_basis="requested", days_early=3, days_late=1,
+                                     turns_months=12, ts_periods=4, lag=2,
+                                     labour_rate=1234.5))
+    assert notes["fill_rate"] == "unit level, requested date, tolerance 2 d"
+    assert notes["vendor_otd"] == "early 3 d, late 1 d"
+    assert notes["inventory_turns"] == "12-month window, annualised"
+    assert notes["tracking_signal"] == "last 4 periods, flag beyond ±4"
+    assert notes["accuracy_at_lag"] == "lag 2, needs plan snapshots"
+    assert notes["absorbed_payroll"] == "at 1,234.50 per hour"
+
+
+def test_sop_kpis_prints_the_options_in_force(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sop_workbook.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    demo_data.write(tmp_path / "data")
+    run = CliRunner().invoke(app, ["kpis", "--source", str(tmp_path / "data"), "--period",
+                                   "2026-10", "--days-early", "2", "--labour-rate", "42"])
+    assert run.exit_code == 0, run.output
+    lines = {line.split("│")[1].strip(): line.split("│")[3].strip()
+             for line in run.output.splitlines() if line.count("│") == 4}
+    assert lines["Vendor on-time delivery"] == "early 2 d, late 0 d"
+    assert lines["Over/under-absorbed payroll"] == "at 42.00 per hour"
+    assert lines["Fill rate (OTIF)"] == "line level, promised date, tolerance 0 d"
+    assert lines["Schedule attainment"] == ""

@@ -14,14 +14,15 @@ Search this file for a KPI's key (``vendor_otd``) to find, in its entry:
 - ``udf`` (and ``udf_doc``, the help Excel shows) — the worksheet function;
 - ``cell`` — the Scorecard cell holding the KPI (defined name ``kpi_<key>``) and
   ``formula``, ``workbook_label``, ``basis`` — what the template writes on that row;
-  ``export_chart`` — the trend chart of the exported scorecard that plots it.
+  ``export_chart`` — the trend chart of the exported scorecard that plots it;
+- ``options_note`` — what ``sop kpis`` prints in its basis column: the options in force.
 
 Generated from it: ``kpi_report.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
-kpis`` and the scorecard rows), ``scorecard_export.PERCENT_KEYS`` and the export's trend
-charts, the
-single-cut cell functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of
-:mod:`udfs`) and the label, formula, format and definition of each
-Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
+kpis`` and the scorecard rows), the basis column of ``sop kpis`` (:func:`options_notes`),
+``scorecard_export.PERCENT_KEYS`` and the export's trend charts, the single-cut cell
+functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of :mod:`udfs`) and the
+label, formula, format and definition of each Scorecard row
+(:func:`sop_workbook.template.build.read_sources`). Checked against it by
 ``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
 the lists of :mod:`sop_workbook.kpi.ratios` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
@@ -70,6 +71,7 @@ class Kpi:
     workbook_label: str | None = None
     basis: str | None = None
     in_sop_kpis: bool = True  # a row of `sop kpis` (fill_rate_unit is a workbook variant)
+    options_note: Callable[[KpiOptions], str] | None = None  # `sop kpis` basis column
     export_chart: str | None = None  # its trend chart in the exported scorecard
 
     @property
@@ -114,6 +116,7 @@ _ENTRIES = [
         basis="Shipment lines shipped by the promised date (+ tolerance) ÷ shipment lines of "
               "the period",
         export_chart="delivery",
+        options_note=lambda o: f"tolerance {o.tolerance_days} d",
     ),
     Kpi(
         key="fill_rate",
@@ -139,6 +142,8 @@ _ENTRIES = [
         workbook_label="Fill rate (on time, in full)",
         basis="Lines due in the period (promised date) shipped in full by then ÷ lines due",
         export_chart="delivery",
+        options_note=lambda o: f"{o.fill_level} level, {o.fill_basis} date, "
+                             f"tolerance {o.tolerance_days} d",
     ),
     Kpi(
         key="fill_rate_unit",
@@ -186,6 +191,8 @@ _ENTRIES = [
         workbook_label="Vendor on-time delivery",
         basis="Receipt lines inside the early/late window ÷ receipt lines of the period",
         export_chart="delivery",
+        options_note=lambda o: "early " + ("unlimited" if o.days_early is None
+                                           else f"{o.days_early} d") + f", late {o.days_late} d",
     ),
     Kpi(
         key="schedule_attainment",
@@ -234,6 +241,7 @@ _ENTRIES = [
         formula="=SOP_INVENTORY_TURNS(agg_sales[#All],{period})",
         workbook_label="Inventory turns",
         basis="COGS × 12 ÷ mean of opening and closing inventory value",
+        options_note=lambda o: f"{o.turns_months}-month window, annualised",
     ),
     Kpi(
         key="days_of_supply",
@@ -305,6 +313,7 @@ _ENTRIES = [
         workbook_label="Forecast accuracy (1 − WMAPE)",
         basis="max(0, 1 − Σ|A − F| ÷ ΣA) at item × location; A invoiced, F sales budget",
         export_chart="forecast",
+        options_note=lambda o: "invoiced revenue vs sales budget, item × location",
     ),
     Kpi(
         key="forecast_bias",
@@ -348,6 +357,7 @@ _ENTRIES = [
         formula="=SOP_TRACKING_SIGNAL(agg_sales[#All],{period})",
         workbook_label="Tracking signal (6 periods)",
         basis="Σ(A − F) ÷ MAD over the last 6 periods; beyond ±4 the forecast is biased",
+        options_note=lambda o: f"last {o.ts_periods} periods, flag beyond ±4",
     ),
     Kpi(
         key="accuracy_at_lag",
@@ -359,6 +369,7 @@ _ENTRIES = [
         dimensions=PRODUCT_CUTS,
         percent=True,
         row_level=forecast.accuracy_at_lag,  # needs plan snapshots: not in the workbook
+        options_note=lambda o: f"lag {o.lag}, needs plan snapshots",
     ),
     Kpi(
         key="forecast_value_added",
@@ -444,6 +455,7 @@ _ENTRIES = [
         workbook_label="Adherence to standard lead times",
         basis="Lines ordered in the period promised ≥ order date + the item's lead time ÷ "
               "lines of items with one",
+        options_note=lambda o: "lines ordered in the period, items with a lead time",
     ),
     Kpi(
         key="labour_absorption",
@@ -469,6 +481,7 @@ _ENTRIES = [
         workbook_label="Labour absorption",
         basis="Standard hours earned (finished qty × routing hours) ÷ hours worked (capacity "
               "ledger)",
+        options_note=lambda o: "standard hours earned ÷ hours worked",
     ),
     Kpi(
         key="absorbed_payroll",
@@ -491,11 +504,20 @@ _ENTRIES = [
         workbook_label="Over/under-absorbed payroll",
         basis="(standard hours earned − hours worked) × labour rate (Config); positive = "
               "over-absorbed",
+        options_note=lambda o: ("needs --labour-rate" if o.labour_rate is None
+                                else f"at {o.labour_rate:,.2f} per hour"),
     ),
 ]
 
 #: Every KPI by key, in the order `sop kpis` prints them.
 KPIS: dict[str, Kpi] = {k.key: k for k in _ENTRIES}
+
+
+def options_notes(options: KpiOptions) -> dict[str, str]:
+    """The basis column of ``sop kpis``: for each KPI whose figure depends on the options (or
+    that needs a note), what was in force — key → text."""
+    return {key: entry.options_note(options) for key, entry in KPIS.items()
+            if entry.options_note is not None}
 
 
 def workbook_row(key: str) -> dict[str, str]:

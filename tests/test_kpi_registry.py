@@ -70,6 +70,9 @@ def test_scorecard_rows_and_kpi_blocks_name_registered_cells():
         for block in sheet.get("kpi_block", []):
             for key in block["keys"]:
                 assert KPIS[key].cell, (sheet["name"], key)
+        for chart in sheet.get("charts", []):
+            for key in chart.get("series_kpis", []):
+                assert KPIS[key].cell, (sheet["name"], chart["title"], key)
 
 
 def _row(cell: str | None) -> int:
@@ -250,3 +253,32 @@ def test_sop_kpis_prints_the_options_in_force(tmp_path, monkeypatch):
     assert lines["Over/under-absorbed payroll"] == "at 42.00 per hour"
     assert lines["Fill rate (OTIF)"] == "line level, promised date, tolerance 0 d"
     assert lines["Schedule attainment"] == ""
+
+
+def test_kpi_trend_charts_plot_the_rows_of_their_kpis():
+    """Each series of a chart that names its KPIs (``series_kpis``) reads, in the committed
+    template, the trend row whose formulas call that KPI's UDF and whose label is its
+    Scorecard label."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import range_boundaries
+
+    from sop_workbook.kpi.registry import workbook_row
+
+    wb = load_workbook(ROOT / "SOP_Template.xlsm", keep_vba=True)
+    checked = 0
+    for sheet in _toml("sheets.toml")["sheet"]:
+        charts = [c for c in sheet.get("charts", []) if "series_kpis" in c]
+        drawn = {c.title.tx.rich.p[0].r[0].t: c for c in wb[sheet["name"]]._charts
+                 if c.title is not None}
+        for spec in charts:
+            chart = drawn[spec["title"]]
+            assert len(chart.series) == len(spec["series_kpis"])
+            for key, series in zip(spec["series_kpis"], chart.series, strict=True):
+                data_sheet, ref = series.val.numRef.f.rsplit("!", 1)
+                ws = wb[data_sheet.strip("'")]
+                col, row, _, last_row = range_boundaries(ref.replace("$", ""))
+                assert row == last_row
+                assert ws.cell(row, col).value.startswith(f"={KPIS[key].udf}("), (key, ref)
+                assert ws.cell(row, 1).value == workbook_row(key)["label"]
+                checked += 1
+    assert checked == 8  # delivery (3) on Performance and Executive, forecast (2)

@@ -84,7 +84,11 @@ def _declared(name: str, fn: Callable) -> Callable:
     return xw.func(category="S&OP")(fn)
 
 
-#: Every UDF the workbook may call, by name (the template generates VBA wrappers for these).
-#: Each is also an attribute of this module under its name (imported above): xlwings finds
-#: the UDFs of a module by its attributes (a test checks none is missing).
-UDFS: dict[str, Callable] = {name: _declared(name, fn) for name, fn in CELL_FUNCTIONS.items()}
+for _name, _fn in CELL_FUNCTIONS.items():
+    _declared(_name, _fn)
+
+#: Every UDF the workbook may call, by name (the template generates VBA wrappers for these):
+#: the cell functions' own table, so that the headless recalculation calls what is listed
+#: here. Each is also an attribute of this module under its name (imported above): xlwings
+#: finds the UDFs of a module by its attributes (a test checks none is missing).
+UDFS: dict[str, Callable] = CELL_FUNCTIONS

@@ -55,10 +55,10 @@ def main() -> None:
         cells = book.recalculate()
 
         def recalc():
-            from sop_workbook.workbook import udf_tables
+            from sop_workbook.kpi import cell_tables
 
-            udf_tables._CACHE.clear()
-            udf_tables._BY_IDENTITY.clear()
+            cell_tables._CACHE.clear()
+            cell_tables._BY_IDENTITY.clear()
             HeadlessWorkbook.recalculate(book)
 
         t_recalc = best(recalc, args.repeat)

@@ -745,6 +745,6 @@ def rerun_baseline(book: Workbook) -> BaselineReport:
 
 def export_scorecard(book: Workbook, out_dir) -> dict:
     """Write the executive scorecard (one-page PDF, chart PNGs, values-only XLSX)."""
-    from .export import collect_scorecard, write_scorecard
+    from .scorecard_export import collect_scorecard, write_scorecard
 
     return write_scorecard(collect_scorecard(book), out_dir)

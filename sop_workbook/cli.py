@@ -164,8 +164,8 @@ def kpis(
     reconciliation of the period."""
     from .kpi import build_facts
     from .kpi.options import KpiOptions
+    from .kpi_report import compute_kpis, compute_kpis_by, rows_to_records
     from .loader import load_plan_snapshots
-    from .scorecard import compute_kpis, compute_kpis_by, rows_to_records
     from .sql.load import load_source_data
 
     try:
@@ -213,7 +213,7 @@ def _csv(result: dict, rows) -> str:
     KPI per member, then the budget reconciliation of the period (``kpi`` =
     ``budget_variance.<measure>``, ``label`` = the account's name) and the count of
     unmapped sales-budget lines listed."""
-    from .scorecard import LABELS
+    from .kpi_report import LABELS
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -247,7 +247,7 @@ def _csv(result: dict, rows) -> str:
 
 
 def _fmt(key: str, value) -> str:
-    from .scorecard import PERCENT_KPIS
+    from .kpi_report import PERCENT_KPIS
 
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
@@ -259,24 +259,12 @@ def _fmt(key: str, value) -> str:
 
 
 def _print_table(result: dict, rows) -> None:
-    from .scorecard import LABELS
+    from .kpi.options import KpiOptions
+    from .kpi.registry import options_notes
+    from .kpi_report import LABELS
 
     p = result["parameters"]
-    early = "unlimited" if p["days_early"] is None else f"{p['days_early']} d"
-    notes = {
-        "sales_otd": f"tolerance {p['tolerance_days']} d",
-        "fill_rate": f"{p['fill_level']} level, {p['fill_basis']} date, "
-                     f"tolerance {p['tolerance_days']} d",
-        "vendor_otd": f"early {early}, late {p['days_late']} d",
-        "inventory_turns": f"{p['turns_months']}-month window, annualised",
-        "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
-        "tracking_signal": f"last {p['ts_periods']} periods, flag beyond ±4",
-        "accuracy_at_lag": f"lag {p['lag']}, needs plan snapshots",
-        "lead_time_adherence": "lines ordered in the period, items with a lead time",
-        "labour_absorption": "standard hours earned ÷ hours worked",
-        "absorbed_payroll": ("needs --labour-rate" if p.get("labour_rate") is None
-                             else f"at {p['labour_rate']:,.2f} per hour"),
-    }
+    notes = options_notes(KpiOptions(**{k: p[k] for k in KpiOptions.__dataclass_fields__}))
     table = Table(title=f"S&OP KPIs — {result['period']}")
     table.add_column("KPI")
     table.add_column("value", justify="right")
@@ -339,7 +327,7 @@ def _print_reconciliation(result: dict) -> None:
 
 def _print_by_table(by: str, rows) -> None:
     """KPIs down, dimension values across (few values); one row per value otherwise."""
-    from .scorecard import LABELS
+    from .kpi_report import LABELS
 
     kpi_cols = [c for c in rows.columns if c != by]
     if len(rows) <= 8:
@@ -598,10 +586,10 @@ def roll_forward_cmd(
 def undo(workbook: WorkbookArg) -> None:
     """Restore the workbook from its newest backup (WORKBOOK.bak1), undoing the last
     refresh, roll forward or recalc; the current file is kept as WORKBOOK.undone."""
-    from .workbook.io import restore_backup
+    from .workbook.undo import restore_backup
 
     try:
-        restore_backup(workbook)
+        restore_backup(workbook, template=_template_bytes)
     except SopError as exc:
         _fail(exc)
     out.print(f"restored {workbook} from its last backup", markup=False)
@@ -737,6 +725,14 @@ _WRITES = {"recalc": "target", "refresh": "workbook", "roll-forward": "workbook"
 _NOT_CHECKED = {"undo", "new", "doctor"}
 
 
+def _template_bytes() -> bytes:
+    """The template built from xl/: what a workbook is checked against when no
+    SOP_Template.xlsm is at hand (the builder is imported only then)."""
+    from .template.build import build_template_bytes
+
+    return build_template_bytes()
+
+
 def _guarded(name: str, callback):
     import contextlib
     import functools
@@ -762,7 +758,7 @@ def _guarded(name: str, callback):
                     else:
                         tidy_if_idle(workbook)
                     if name not in _NOT_CHECKED:  # undo checks the backup it restores
-                        check_sop_workbook(workbook)
+                        check_sop_workbook(workbook, template=_template_bytes)
                 return callback(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise

@@ -1,7 +1,8 @@
 """Shared frame and cell helpers of the review stages (pandas/numpy only).
 
 How a table read from the workbook or a source is taken in: empty cells
-(:func:`blank`), cells and key columns as text (:func:`cell_text`, :func:`key_text`),
+(:func:`blank`), cells and key columns as text (:func:`cell_text`, :func:`key_text`; as
+the KPI cells read it, :func:`excel_text`),
 columns by name with defaults (:func:`read_columns`), numbers as floats
 (:func:`to_float`), periods as month numbers (:func:`months_of`); grouped sums that match
 pandas' (:func:`group_sum`); long tables made wide by period (:func:`to_wide`); empty
@@ -37,6 +38,17 @@ def blank(value) -> bool:
 def cell_text(value) -> str:
     """A cell as text, stripped; an empty cell (:func:`blank`) is ``''``."""
     return "" if blank(value) else str(value).strip()
+
+
+def excel_text(value) -> str:
+    """A value as the KPI cells read text from Excel: a whole number handed over as a float
+    reads as the number Excel shows (1001.0 → ``'1001'``), ``None`` as ``''``, anything
+    else as ``str`` gives it — not stripped, and NaN as ``'nan'`` (unlike
+    :func:`cell_text`: the cell functions and their tables have read text so from the
+    start, and their figures stay as they are)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
 
 
 def read_columns(frame: pd.DataFrame | None, columns: dict[str, object]) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Planning inputs the workbook holds next to the KPI aggregates (demand, supply, finance).
 
-Like :mod:`sop_workbook.aggregates`, these are aggregates small enough for a sheet, built
+Like :mod:`sop_workbook.aggregate_tables`, these are aggregates small enough for a sheet, built
 once per *Refresh* from the validated source (the SQL path computes the same tables in the
 database, :mod:`sop_workbook.sql`). Tables (Excel table names):
 

@@ -1,5 +1,5 @@
 """The ports: what the use cases (:mod:`sop_workbook.actions`, :mod:`sop_workbook.meeting`,
-:mod:`sop_workbook.export`) need from the outside, written down as typing Protocols.
+:mod:`sop_workbook.scorecard_export`) need from the outside, written down as typing Protocols.
 
 - :class:`Workbook` — an S&OP workbook, by defined name and Excel table name. Adapters:
   :class:`~sop_workbook.workbook.headless.HeadlessWorkbook` (the ``.xlsm`` file, no

@@ -105,5 +105,5 @@ def transpiled(dialect: Dialect, tables: dict[str, pd.DataFrame], upper_case: bo
     """``load_aggregates``/``validate`` (which open their source by name) run on a
     :class:`TranspiledSource` while in this context; yields the source."""
     src = TranspiledSource(dialect, tables, upper_case)
-    with mock.patch("sop_workbook.sql.aggregates.open_source", lambda _source: src):
+    with mock.patch("sop_workbook.sql.refresh_tables.open_source", lambda _source: src):
         yield src

@@ -6,8 +6,7 @@ import math
 import pytest
 
 from sop_workbook import demo_data
-from sop_workbook.aggregates import build_aggregates
-from sop_workbook.kpi import aggregated as agg_kpi
+from sop_workbook.aggregate_tables import build_aggregates
 from sop_workbook.kpi import (
     build_facts,
     close_ratio,
@@ -21,6 +20,7 @@ from sop_workbook.kpi import (
     tracking_signal,
     vendor_otd,
 )
+from sop_workbook.kpi import ratios as agg_kpi
 from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.loader import load_source
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_workbook.aggregates import build_aggregates
+from sop_workbook.aggregate_tables import build_aggregates
 from sop_workbook.kpi import accuracy_at_lag, build_facts, forecast_value_added
 from sop_workbook.loader import load_source
 from sop_workbook.review import demand_accuracy as dr

@@ -8,9 +8,9 @@ import math
 import pytest
 
 from sop_workbook import demo_data
-from sop_workbook.aggregates import build_aggregates
+from sop_workbook.aggregate_tables import build_aggregates
 from sop_workbook.kpi import build_facts
-from sop_workbook.kpi.aggregated import DIMENSION_COLUMNS, KPI_FUNCTIONS, kpi_by, select
+from sop_workbook.kpi.ratios import DIMENSION_COLUMNS, KPI_FUNCTIONS, kpi_by, select
 from sop_workbook.kpi.standards import labour_aggregate, lead_time_aggregate
 from sop_workbook.loader import load_source
 

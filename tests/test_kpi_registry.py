@@ -15,8 +15,8 @@ import pytest
 
 import udfs
 from sop_workbook import demo_data
-from sop_workbook.aggregates import build_aggregates
-from sop_workbook.kpi import aggregated, build_facts, standards
+from sop_workbook.aggregate_tables import build_aggregates
+from sop_workbook.kpi import build_facts, ratios, standards
 from sop_workbook.kpi.cuts import DimensionNotApplicable
 from sop_workbook.kpi.facts import DIMENSIONS
 from sop_workbook.kpi.options import KpiOptions
@@ -70,6 +70,9 @@ def test_scorecard_rows_and_kpi_blocks_name_registered_cells():
         for block in sheet.get("kpi_block", []):
             for key in block["keys"]:
                 assert KPIS[key].cell, (sheet["name"], key)
+        for chart in sheet.get("charts", []):
+            for key in chart.get("series_kpis", []):
+                assert KPIS[key].cell, (sheet["name"], chart["title"], key)
 
 
 def _row(cell: str | None) -> int:
@@ -111,11 +114,11 @@ def test_udfs_and_formulas():
 def test_aggregated_lists_are_the_registrys():
     """kpi_by's table of functions: one per registered ratio (the unit fill rate is a level
     of fill_rate; the payroll needs a labour rate), and the windowed ones flagged."""
-    assert dict(aggregated.KPI_FUNCTIONS) == {
+    assert dict(ratios.KPI_FUNCTIONS) == {
         e.key: e.ratio for e in KPIS.values()
         if e.ratio is not None and e.key not in ("fill_rate_unit", "absorbed_payroll")}
-    assert {e.key for e in KPIS.values() if e.windowed} == aggregated.WINDOWED
-    assert set(aggregated._FIGURES) == set(aggregated.KPI_FUNCTIONS) - aggregated.WINDOWED
+    assert {e.key for e in KPIS.values() if e.windowed} == ratios.WINDOWED
+    assert set(ratios._FIGURES) == set(ratios.KPI_FUNCTIONS) - ratios.WINDOWED
 
 
 def test_named_functions_and_columns():
@@ -193,7 +196,7 @@ def test_dimensions_are_the_row_level_cuts(demo):
 def test_sop_kpis_prints_the_registrys_kpis(demo):
     """`sop kpis` (compute_kpis, compute_kpis_by) gives a figure for every registered KPI
     of its rows, and no KPI the registry does not know."""
-    from sop_workbook.scorecard import compute_kpis, compute_kpis_by
+    from sop_workbook.kpi_report import compute_kpis, compute_kpis_by
 
     data, facts, _ = demo
     keys = [k for k, e in KPIS.items() if e.in_sop_kpis]
@@ -204,3 +207,78 @@ def test_sop_kpis_prints_the_registrys_kpis(demo):
     assert list(by.columns) == ["item", *keys[:keys.index("tracking_signal") + 1],
                                 "tracking_signal_flag",
                                 *keys[keys.index("tracking_signal") + 1:]]
+
+
+def test_the_sop_kpis_basis_column_comes_from_the_registry():
+    """The options in force, as `sop kpis` prints them (texts written out here)."""
+    from sop_workbook.kpi.registry import options_notes
+
+    assert options_notes(KpiOptions()) == {
+        "sales_otd": "tolerance 0 d",
+        "fill_rate": "line level, promised date, tolerance 0 d",
+        "vendor_otd": "early unlimited, late 0 d",
+        "inventory_turns": "1-month window, annualised",
+        "forecast_accuracy": "invoiced revenue vs sales budget, item × location",
+        "tracking_signal": "last 6 periods, flag beyond ±4",
+        "accuracy_at_lag": "lag 1, needs plan snapshots",
+        "lead_time_adherence": "lines ordered in the period, items with a lead time",
+        "labour_absorption": "standard hours earned ÷ hours worked",
+        "absorbed_payroll": "needs --labour-rate",
+    }
+    notes = options_notes(KpiOptions(tolerance_days=2, fill_level="unit",
+                                     fill_basis="requested", days_early=3, days_late=1,
+                                     turns_months=12, ts_periods=4, lag=2,
+                                     labour_rate=1234.5))
+    assert notes["fill_rate"] == "unit level, requested date, tolerance 2 d"
+    assert notes["vendor_otd"] == "early 3 d, late 1 d"
+    assert notes["inventory_turns"] == "12-month window, annualised"
+    assert notes["tracking_signal"] == "last 4 periods, flag beyond ±4"
+    assert notes["accuracy_at_lag"] == "lag 2, needs plan snapshots"
+    assert notes["absorbed_payroll"] == "at 1,234.50 per hour"
+
+
+def test_sop_kpis_prints_the_options_in_force(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sop_workbook.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    demo_data.write(tmp_path / "data")
+    run = CliRunner().invoke(app, ["kpis", "--source", str(tmp_path / "data"), "--period",
+                                   "2026-10", "--days-early", "2", "--labour-rate", "42"])
+    assert run.exit_code == 0, run.output
+    lines = {line.split("│")[1].strip(): line.split("│")[3].strip()
+             for line in run.output.splitlines() if line.count("│") == 4}
+    assert lines["Vendor on-time delivery"] == "early 2 d, late 0 d"
+    assert lines["Over/under-absorbed payroll"] == "at 42.00 per hour"
+    assert lines["Fill rate (OTIF)"] == "line level, promised date, tolerance 0 d"
+    assert lines["Schedule attainment"] == ""
+
+
+def test_kpi_trend_charts_plot_the_rows_of_their_kpis():
+    """Each series of a chart that names its KPIs (``series_kpis``) reads, in the committed
+    template, the trend row whose formulas call that KPI's UDF and whose label is its
+    Scorecard label."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import range_boundaries
+
+    from sop_workbook.kpi.registry import workbook_row
+
+    wb = load_workbook(ROOT / "SOP_Template.xlsm", keep_vba=True)
+    checked = 0
+    for sheet in _toml("sheets.toml")["sheet"]:
+        charts = [c for c in sheet.get("charts", []) if "series_kpis" in c]
+        drawn = {c.title.tx.rich.p[0].r[0].t: c for c in wb[sheet["name"]]._charts
+                 if c.title is not None}
+        for spec in charts:
+            chart = drawn[spec["title"]]
+            assert len(chart.series) == len(spec["series_kpis"])
+            for key, series in zip(spec["series_kpis"], chart.series, strict=True):
+                data_sheet, ref = series.val.numRef.f.rsplit("!", 1)
+                ws = wb[data_sheet.strip("'")]
+                col, row, _, last_row = range_boundaries(ref.replace("$", ""))
+                assert row == last_row
+                assert ws.cell(row, col).value.startswith(f"={KPIS[key].udf}("), (key, ref)
+                assert ws.cell(row, 1).value == workbook_row(key)["label"]
+                checked += 1
+    assert checked == 8  # delivery (3) on Performance and Executive, forecast (2)

@@ -37,8 +37,8 @@ LAYERS = {
     "sop_workbook.contract": "core",
     "sop_workbook.ports": "core",
     "sop_workbook.plan_inputs": "core",
-    "sop_workbook.aggregates": "core",
-    "sop_workbook.scorecard": "core",
+    "sop_workbook.aggregate_tables": "core",
+    "sop_workbook.kpi_report": "core",
     "sop_workbook.zip_parts": "core",
     "sop_workbook.meeting.action_log": "core",
     "sop_workbook.meeting.calendar": "core",
@@ -48,7 +48,7 @@ LAYERS = {
     "sop_workbook.meeting": "core",  # the package's __init__
     # the use cases: read and write through a port, compute with the core
     "sop_workbook.actions": "use case",
-    "sop_workbook.export": "use case",
+    "sop_workbook.scorecard_export": "use case",
     "sop_workbook.input_rows": "use case",
     "sop_workbook.plan_history": "use case",
     "sop_workbook.charts": "use case",
@@ -80,18 +80,8 @@ ALLOWED = {("command line", "workbook adapter"), ("command line", "template buil
            ("template builder", "workbook adapter"), ("template builder", "excel glue")}
 
 #: Rules still broken, each with its reason (importer, imported).
-KNOWN_LAYER = {
-    # the headless recalculation calls the UDFs of the Excel glue (the functions
-    # themselves); handing the UDF table in needs a change in workbook/headless.py
-    ("sop_workbook.workbook.recalc", "udfs"),
-    # the workbook check builds the template when no SOP_Template.xlsm is at hand
-    ("sop_workbook.workbook.checks", "sop_workbook.template.build"),
-}
-KNOWN_CYCLES = {
-    # the workbook check's fallback to building the template (above)
-    frozenset({"sop_workbook.template.build", "sop_workbook.workbook.checks",
-               "sop_workbook.workbook.headless", "sop_workbook.workbook.io"}),
-}
+KNOWN_LAYER: set[tuple[str, str]] = set()
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, Path]:
@@ -253,7 +243,7 @@ def test_adapters_implement_their_port(port, adapter):
 
 def test_refresh_loads_through_the_source_port():
     from sop_workbook.sql import load_aggregates
-    from sop_workbook.sql.aggregates import AggregateData
+    from sop_workbook.sql.refresh_tables import AggregateData
 
     declared = inspect.signature(ports.LoadAggregates.__call__)
     assert list(inspect.signature(load_aggregates).parameters) == \
@@ -263,7 +253,7 @@ def test_refresh_loads_through_the_source_port():
 
 def test_no_hasattr_dispatch_on_the_workbook():
     """The use cases tell the adapters apart by nothing: each implements the port."""
-    for module in ("actions", "export", "input_rows", "meeting/book"):
+    for module in ("actions", "scorecard_export", "input_rows", "meeting/book"):
         source = (ROOT / "sop_workbook" / f"{module}.py").read_text(encoding="utf-8")
         calls = [node for node in ast.walk(ast.parse(source))
                  if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "hasattr"

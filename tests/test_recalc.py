@@ -20,8 +20,8 @@ from sop_workbook.actions import refresh
 from sop_workbook.errors import SourceValidationError
 from sop_workbook.kpi import build_facts
 from sop_workbook.kpi.options import KpiOptions
+from sop_workbook.kpi_report import compute_kpis
 from sop_workbook.loader import load_source
-from sop_workbook.scorecard import compute_kpis
 from sop_workbook.workbook.formula import FormulaError
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.workbook.recalc import compute, formula_text

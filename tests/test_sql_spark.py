@@ -16,8 +16,8 @@ from sop_workbook import demo_data
 from sop_workbook.cli import app
 from sop_workbook.errors import SourceValidationError
 from sop_workbook.sql import in_memory_tables, load_aggregates
-from sop_workbook.sql.aggregates import RESULT_ORDER
 from sop_workbook.sql.reference import table_differences
+from sop_workbook.sql.refresh_tables import RESULT_ORDER
 from sop_workbook.template.build import packaged_template
 from sop_workbook.workbook.headless import HeadlessWorkbook
 

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 
 from sop_workbook import demo_data
 from sop_workbook.cli import app
-from sop_workbook.sql.aggregates import RESULT_ORDER
 from sop_workbook.sql.reference import table_differences
+from sop_workbook.sql.refresh_tables import RESULT_ORDER
 from sop_workbook.template.build import packaged_template
 from sop_workbook.workbook.headless import HeadlessWorkbook
 

@@ -10,6 +10,7 @@ has primed the cache, none; after a new refresh stamp, once again."""
 from __future__ import annotations
 
 import copy
+import inspect
 import time
 from collections import Counter
 from pathlib import Path
@@ -97,7 +98,7 @@ def excel_argument(book, sheet: str, tokens: list[Token], cached_sheet):
 def call_like_xlwings(name: str, args: list, counter: Counter):
     """xlwings' call_udf: each argument through conversion.read with its options."""
     fn = udfs.UDFS[name]
-    params = list(udfs.inspect.signature(fn).parameters)
+    params = list(inspect.signature(fn).parameters)
     options = udfs.ARG_OPTIONS.get(name, {})
     values = []
     for i, arg in enumerate(args):

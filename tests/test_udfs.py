@@ -61,3 +61,19 @@ def test_every_udf_has_named_arguments_and_help():
         params = list(inspect.signature(fn).parameters)
         assert params[0] == "data" and "period" in params, name
         assert fn.__doc__ and len(fn.__doc__) > 30, name
+
+
+def test_every_cell_function_is_a_udf_of_the_glue():
+    """xlwings finds a module's UDFs by its attributes: each cell function is one of the
+    glue's, under its name, with its table argument passed as a range (read only when the
+    function asks)."""
+    from sop_workbook.kpi.cell_functions import CELL_FUNCTIONS
+
+    assert udfs.UDFS is CELL_FUNCTIONS  # what the headless recalculation calls
+    assert list(CELL_FUNCTIONS) == sorted(CELL_FUNCTIONS)
+    found = {name for name in dir(udfs) if name.startswith("SOP_")}
+    assert found == set(CELL_FUNCTIONS)
+    for name, fn in CELL_FUNCTIONS.items():
+        assert getattr(udfs, name) is fn is udfs.UDFS[name]
+        assert udfs.ARG_OPTIONS[name]["data"] == {"convert": "range"}
+        assert set(udfs.ARG_OPTIONS[name]) == set(inspect.signature(fn).parameters)

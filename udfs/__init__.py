@@ -1,310 +1,94 @@
 """xlwings UDFs: the KPI functions that Excel cells call.
 
-Each UDF takes an aggregate table of the workbook (pass the whole table with its header,
-e.g. ``agg_sales[#All]``), a period ``YYYY-MM`` and optionally a dimension and member,
-and calls :mod:`sop_workbook.kpi.aggregated` — nothing else. In Excel::
+The functions themselves are plain Python in :mod:`sop_workbook.kpi.cell_functions` (the
+headless recalculation calls them there); this module only declares each one to Excel as
+an xlwings UDF of the same name — ``xw.arg`` for every argument (its description, and
+``"range"`` for a table, so that a table crosses into Python only when a UDF asks) and
+``xw.func`` in the category ``S&OP``. In Excel::
 
     =SOP_FILL_RATE(agg_sales[#All], kpi_period)
     =SOP_FILL_RATE(agg_sales[#All], kpi_period, "category", "CHAIRS", "unit")
 
 A figure with no value returns :data:`NO_VALUE`, which the VBA wrapper turns into
 ``#N/A``; a wrong argument returns a short text naming the argument and the reason.
-Parsed tables are cached by content, so unchanged tables are not re-parsed per call.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 from collections.abc import Callable
-from functools import wraps
 
-import pandas as pd
 import xlwings as xw
 
-from sop_workbook.errors import SopError
-from sop_workbook.kpi import aggregated as agg
-from sop_workbook.kpi.registry import KPIS
-from sop_workbook.periods import parse_period
-from sop_workbook.workbook.udf_tables import _text, as_table
-from sop_workbook.workbook.udf_tables import clear_table_cache as clear_table_cache
+from sop_workbook.kpi.cell_functions import (
+    _ARG_DOCS,
+    ARG_OPTIONS,
+    CELL_FUNCTIONS,
+    NO_VALUE,
+    SOP_ABSORBED_PAYROLL,
+    SOP_BUDGET_VARIANCE,
+    SOP_CLOSE_RATIO,
+    SOP_COMMIT_VS_CLOSED,
+    SOP_DAYS_OF_SUPPLY,
+    SOP_FILL_RATE,
+    SOP_FORECAST_ACCURACY,
+    SOP_FORECAST_BIAS,
+    SOP_INVENTORY_TURNS,
+    SOP_KPI_BY,
+    SOP_LABOUR_ABSORPTION,
+    SOP_LABOUR_BY_WORK_CENTER,
+    SOP_LEAD_TIME_ADHERENCE,
+    SOP_SALES_OTD,
+    SOP_SCHEDULE_ATTAINMENT,
+    SOP_TRACKING_SIGNAL,
+    SOP_VARIANCE_DETAIL,
+    SOP_VENDOR_OTD,
+    SOP_VENDOR_WATCH,
+    function_help,
+)
+from sop_workbook.kpi.cell_tables import clear_table_cache
 
-NO_VALUE = "#N/A"  # reaches Excel as text: xlwings returns no error values (README)
-
-
-_ARG_DOCS: dict[str, dict[str, str]] = {}  # UDF name → argument → description
-#: UDF name → argument → xlwings conversion options (``{"convert": "range"}`` for tables)
-ARG_OPTIONS: dict[str, dict[str, dict]] = {}
-
-
-def _arg(name: str, *args, **kwargs):
-    """``xw.arg``, keeping the argument's description for the template too: xlwings
-    registers descriptions with Excel (``Application.MacroOptions``) when *Import Functions*
-    runs; the template registers them itself when it opens (:func:`function_help`)."""
-
-    def deco(fn):
-        _ARG_DOCS.setdefault(fn.__name__, {})[name] = kwargs.get("doc", "")
-        options = {k: v for k, v in kwargs.items() if k != "doc"}
-        if args:
-            options["convert"] = args[0]
-        ARG_OPTIONS.setdefault(fn.__name__, {})[name] = options
-        return xw.arg(name, *args, **kwargs)(fn)
-
-    return deco
-
-
-
-
-def _period(value) -> str:
-    text = _text(value).strip()
-    try:
-        parse_period(text)
-    except SopError:
-        raise SopError(f"period: {text!r} is not YYYY-MM") from None
-    return text
-
-
-def _udf(fn: Callable) -> Callable:
-    """Common behaviour: argument checks, no value → #N/A, errors → short text."""
-
-    @wraps(fn)
-    def wrapper(*args):
-        try:
-            result = fn(*args)
-        except SopError as exc:
-            return f"#SOP! {exc.summary}"
-        if result is None or (isinstance(result, float) and not math.isfinite(result)):
-            return NO_VALUE
-        return result
-
-    return wrapper
+__all__ = [  # the UDFs, then what the template builder and the tests read
+    "ARG_OPTIONS",
+    "NO_VALUE",
+    "SOP_ABSORBED_PAYROLL",
+    "SOP_BUDGET_VARIANCE",
+    "SOP_CLOSE_RATIO",
+    "SOP_COMMIT_VS_CLOSED",
+    "SOP_DAYS_OF_SUPPLY",
+    "SOP_FILL_RATE",
+    "SOP_FORECAST_ACCURACY",
+    "SOP_FORECAST_BIAS",
+    "SOP_INVENTORY_TURNS",
+    "SOP_KPI_BY",
+    "SOP_LABOUR_ABSORPTION",
+    "SOP_LABOUR_BY_WORK_CENTER",
+    "SOP_LEAD_TIME_ADHERENCE",
+    "SOP_SALES_OTD",
+    "SOP_SCHEDULE_ATTAINMENT",
+    "SOP_TRACKING_SIGNAL",
+    "SOP_VARIANCE_DETAIL",
+    "SOP_VENDOR_OTD",
+    "SOP_VENDOR_WATCH",
+    "UDFS",
+    "clear_table_cache",
+    "function_help",
+]
 
 
-def _cut(dimension, member) -> tuple[str | None, str | None]:
-    dim = _text(dimension).strip() or None
-    return dim, (_text(member).strip() if dim else None)
+def _declared(name: str, fn: Callable) -> Callable:
+    """``fn`` declared to Excel: ``xw.arg`` for each argument with its description and
+    conversion options, then ``xw.func`` (both mark the function itself and return it)."""
+    docs = _ARG_DOCS.get(name, {})
+    for arg, options in ARG_OPTIONS.get(name, {}).items():
+        xw.arg(arg, doc=docs.get(arg, ""), **options)(fn)
+    return xw.func(category="S&OP")(fn)
 
 
-DATA_DOC = "The aggregate table with its header, e.g. agg_sales[#All]"
-PERIOD_DOC = "Period YYYY-MM, e.g. kpi_period (the last closed period)"
-DIM_DOC = "Optional: item, category, location, customer, salesperson, vendor or work_center"
-MEMBER_DOC = "Optional: the value of the dimension, e.g. an item number"
+for _name, _fn in CELL_FUNCTIONS.items():
+    _declared(_name, _fn)
 
-
-def _kpi_udf(name: str, fn: Callable, doc: str) -> Callable:
-    @_udf
-    def udf(data, period, dimension=None, member=None):
-        dim, mem = _cut(dimension, member)
-        return fn(as_table(data), _period(period), dim, mem)
-
-    udf.__name__ = udf.__qualname__ = name
-    udf.__doc__ = doc
-    udf = _arg("data", "range", doc=DATA_DOC)(udf)
-    udf = _arg("period", doc=PERIOD_DOC)(udf)
-    udf = _arg("dimension", doc=DIM_DOC)(udf)
-    udf = _arg("member", doc=MEMBER_DOC)(udf)
-    return xw.func(category="S&OP")(udf)
-
-
-def _registered_udf(key: str) -> Callable:
-    """The single-cut UDF of a KPI registry entry (:mod:`sop_workbook.kpi.registry`): its
-    name, its ratio over the aggregate table and its help text."""
-    entry = KPIS[key]
-    return _kpi_udf(entry.udf, entry.ratio, entry.udf_doc)
-
-
-SOP_SALES_OTD = _registered_udf("sales_otd")
-SOP_VENDOR_OTD = _registered_udf("vendor_otd")
-SOP_SCHEDULE_ATTAINMENT = _registered_udf("schedule_attainment")
-SOP_DAYS_OF_SUPPLY = _registered_udf("days_of_supply")
-SOP_FORECAST_ACCURACY = _registered_udf("forecast_accuracy")
-SOP_FORECAST_BIAS = _registered_udf("forecast_bias")
-SOP_CLOSE_RATIO = _registered_udf("close_ratio")
-SOP_COMMIT_VS_CLOSED = _registered_udf("commit_vs_closed")
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc=DATA_DOC)
-@_arg("period", doc=PERIOD_DOC)
-@_arg("dimension", doc=DIM_DOC)
-@_arg("member", doc=MEMBER_DOC)
-@_arg("level", doc="Optional: line (default) or unit")
-@_udf
-def SOP_FILL_RATE(data, period, dimension=None, member=None, level=None):
-    """Fill rate (on time, in full) of the sales lines due in the period: line level =
-    lines filled ÷ lines due; unit level = quantity shipped on time ÷ quantity due."""
-    dim, mem = _cut(dimension, member)
-    level = (_text(level).strip().lower() or "line")
-    if level not in ("line", "unit"):
-        raise SopError(f"level: {level!r} must be line or unit")
-    return agg.fill_rate(as_table(data), _period(period), dim, mem, level=level)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc=DATA_DOC)
-@_arg("period", doc=PERIOD_DOC)
-@_arg("dimension", doc=DIM_DOC)
-@_arg("member", doc=MEMBER_DOC)
-@_arg("months", doc="Optional: months in the window ending at the period (default 1)")
-@_udf
-def SOP_INVENTORY_TURNS(data, period, dimension=None, member=None, months=None):
-    """Inventory turns: COGS of the window × 12 / months ÷ mean of the period-end inventory
-    values including the opening one. Table: agg_sales."""
-    dim, mem = _cut(dimension, member)
-    n = _whole(months, "months", default=1)
-    return agg.inventory_turns(as_table(data), _period(period), dim, mem, months=n)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc=DATA_DOC)
-@_arg("period", doc=PERIOD_DOC)
-@_arg("dimension", doc=DIM_DOC)
-@_arg("member", doc=MEMBER_DOC)
-@_arg("periods", doc="Optional: periods in the window ending at the period (default 6)")
-@_udf
-def SOP_TRACKING_SIGNAL(data, period, dimension=None, member=None, periods=None):
-    """Tracking signal: Σ(A − F) ÷ MAD over the last n periods; beyond ±4 the forecast is
-    biased. Table: agg_sales."""
-    dim, mem = _cut(dimension, member)
-    n = _whole(periods, "periods", default=6)
-    return agg.tracking_signal(as_table(data), _period(period), dim, mem, periods=n)
-
-
-SOP_LEAD_TIME_ADHERENCE = _registered_udf("lead_time_adherence")
-SOP_LABOUR_ABSORPTION = _registered_udf("labour_absorption")
-
-
-def _rate(value) -> float:
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise SopError(f"labour_rate: {value!r} is not a number") from None
-    if not math.isfinite(rate) or rate < 0:
-        raise SopError("labour_rate: must be a number ≥ 0")
-    return rate
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc="The labour aggregate with its header: agg_labour[#All]")
-@_arg("period", doc=PERIOD_DOC)
-@_arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
-@_arg("dimension", doc="Optional: work_center")
-@_arg("member", doc="Optional: the work center")
-@_udf
-def SOP_ABSORBED_PAYROLL(data, period, labour_rate, dimension=None, member=None):
-    """Over/under-absorbed payroll: (standard hours earned − hours worked) × labour rate;
-    positive = over-absorbed."""
-    dim, mem = _cut(dimension, member)
-    return agg.absorbed_payroll(as_table(data), _period(period), _rate(labour_rate), dim, mem)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc="The labour aggregate with its header: agg_labour[#All]")
-@_arg("period", doc=PERIOD_DOC)
-@_arg("labour_rate", doc="Labour rate per hour, e.g. cfg_labour_rate")
-@_udf
-def SOP_LABOUR_BY_WORK_CENTER(data, period, labour_rate):
-    """Labour absorption by work center (spills): earned and worked hours, absorption and
-    over/under-absorbed payroll of the period, with a header row."""
-    return _spill(agg.labour_by_work_center(as_table(data), _period(period),
-                                            _rate(labour_rate)))
-
-
-def _whole(value, name: str, default: int) -> int:
-    if value is None or _text(value).strip() == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SopError(f"{name}: {value!r} is not a number") from None
-    if number < 1 or not number.is_integer():
-        raise SopError(f"{name}: must be a whole number ≥ 1")
-    return int(number)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range",
-      doc="The variance table with its header: fin_budget_variance[#All]")
-@_arg("gl_account", doc="GL account number, e.g. 6110")
-@_arg("period", doc=PERIOD_DOC)
-@_arg("measure", doc="Optional: variance (default), variance_pct, sales_budget or "
-        "financial_budget")
-@_udf
-def SOP_BUDGET_VARIANCE(data, gl_account, period, measure=None):
-    """Sales budget (mapped to GL) vs financial budget for one GL account and period:
-    variance = sales budget − financial budget; variance_pct = variance ÷ |financial|."""
-    account = _text(gl_account).strip()
-    if not account:
-        return None
-    measure = _text(measure).strip().lower() or "variance"
-    return agg.budget_variance(as_table(data), account, _period(period), measure)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range",
-      doc="The mapped budget lines with their header: fin_budget_detail[#All]")
-@_arg("gl_account", doc="GL account number, e.g. 6110")
-@_arg("period", doc=PERIOD_DOC)
-@_udf
-def SOP_VARIANCE_DETAIL(data, gl_account, period):
-    """Drill-down (spills): the customers, items and locations whose sales budget is mapped
-    to the GL account in the period, largest amount first, with a header row."""
-    account = _text(gl_account).strip()
-    detail = agg.variance_detail(as_table(data), account, _period(period)) if account else \
-        pd.DataFrame(columns=["customer_no", "item_no", "location_code", "amount"])
-    return _spill(detail)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc=DATA_DOC)
-@_arg("kpi", doc="KPI name, e.g. fill_rate, sales_otd, forecast_accuracy")
-@_arg("period", doc=PERIOD_DOC)
-@_arg("dimension", doc="item, category, location, customer, salesperson, vendor or "
-        "work_center")
-@_udf
-def SOP_KPI_BY(data, kpi, period, dimension):
-    """A KPI for every member of a dimension (spills two columns: member, value; #N/A where
-    a member has no value), with a header row."""
-    frame = agg.kpi_by(as_table(data), _text(kpi).strip().lower(), _period(period),
-                       _text(dimension).strip().lower())
-    return _spill(frame)
-
-
-@xw.func(category="S&OP")
-@_arg("data", "range", doc="The vendor aggregate with its header: agg_vendor[#All]")
-@_arg("period", doc=PERIOD_DOC)
-@_udf
-def SOP_VENDOR_WATCH(data, period):
-    """Supplier watch list (spills): per vendor, receipt lines and vendor OTD over the last
-    3 and 6 months ending at the period (Σ on-time receipt lines ÷ Σ receipt lines), worst
-    3-month OTD first, with a header row."""
-    return _spill(agg.vendor_watch(as_table(data), _period(period)))
-
-
-def _spill(frame: pd.DataFrame) -> list[list]:
-    """A DataFrame as the 2-D array Excel spills: header row, then rows; no value → #N/A."""
-    rows = [list(frame.columns)]
-    for rec in frame.itertuples(index=False):
-        rows.append([NO_VALUE if v is None or (isinstance(v, float) and not math.isfinite(v))
-                     else v for v in rec])
-    return rows
-
-
-#: Every UDF the workbook may call, by name (the template generates VBA wrappers for these).
-UDFS: dict[str, Callable] = {
-    name: obj for name, obj in sorted(globals().items())
-    if name.startswith("SOP_") and callable(obj)
-}
-
-
-def function_help() -> list[tuple[str, str, list[str]]]:
-    """(name, description, one description per argument) of every UDF: what Excel's
-    *Insert Function* dialog shows — the docstring and the ``doc`` of each argument, at most
-    255 characters each (Excel's limit; xlwings cuts them the same way)."""
-    out = []
-    for name, fn in UDFS.items():
-        docs = _ARG_DOCS.get(name, {})
-        params = inspect.signature(fn).parameters
-        out.append((name, " ".join((fn.__doc__ or "").split())[:255],
-                    [" ".join(docs.get(p, "").split())[:255] for p in params]))
-    return out
+#: Every UDF the workbook may call, by name (the template generates VBA wrappers for these):
+#: the cell functions' own table, so that the headless recalculation calls what is listed
+#: here. Each is also an attribute of this module under its name (imported above): xlwings
+#: finds the UDFs of a module by its attributes (a test checks none is missing).
+UDFS: dict[str, Callable] = CELL_FUNCTIONS

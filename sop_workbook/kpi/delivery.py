@@ -40,7 +40,7 @@ def sales_otd(facts: Facts, period: str, *, tolerance_days: int = 0, by: str | N
 
 def shipped_on_time(day: np.ndarray, due: np.ndarray, tolerance_days: int) -> np.ndarray:
     """The customer on-time window, in one place (sales OTD, fill rate, the workbook
-    aggregate :func:`sop_workbook.aggregates.sales_parts`): shipped on day number ``day``
+    aggregate :func:`sop_workbook.aggregate_tables.sales_parts`): shipped on day number ``day``
     ≤ the due day + ``tolerance_days``."""
     return day <= due + tolerance_days
 

@@ -14,14 +14,17 @@ Search this file for a KPI's key (``vendor_otd``) to find, in its entry:
 - ``udf`` (and ``udf_doc``, the help Excel shows) — the worksheet function;
 - ``cell`` — the Scorecard cell holding the KPI (defined name ``kpi_<key>``) and
   ``formula``, ``workbook_label``, ``basis`` — what the template writes on that row;
-  ``export_chart`` — the trend chart of the exported scorecard that plots it.
+  ``export_chart`` — the trend chart of the exported scorecard that plots it;
+- ``options_note`` — what ``sop kpis`` prints in its basis column: the options in force.
 
-Generated from it: ``scorecard.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
-kpis`` and the scorecard rows), ``export.PERCENT_KEYS`` and the export's trend charts, the
-single-cut UDFs of :mod:`udfs` and the label, formula, format and definition of each
-Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
+Generated from it: ``kpi_report.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so ``sop
+kpis`` and the scorecard rows), the basis column of ``sop kpis`` (:func:`options_notes`),
+``scorecard_export.PERCENT_KEYS`` and the export's trend charts, the single-cut cell
+functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of :mod:`udfs`) and the
+label, formula, format and definition of each Scorecard row
+(:func:`sop_workbook.template.build.read_sources`). Checked against it by
 ``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
-the lists of :mod:`sop_workbook.kpi.aggregated` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
+the lists of :mod:`sop_workbook.kpi.ratios` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
 dimensions, columns, UDF and functions.
 """
@@ -32,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import aggregated, delivery, forecast, inventory, sales, standards, supply
+from . import delivery, forecast, inventory, ratios, sales, standards, supply
 
 if TYPE_CHECKING:
     from .cuts import Ratio
@@ -68,6 +71,7 @@ class Kpi:
     workbook_label: str | None = None
     basis: str | None = None
     in_sop_kpis: bool = True  # a row of `sop kpis` (fill_rate_unit is a workbook variant)
+    options_note: Callable[[KpiOptions], str] | None = None  # `sop kpis` basis column
     export_chart: str | None = None  # its trend chart in the exported scorecard
 
     @property
@@ -80,7 +84,7 @@ SALES_CUTS = ("item", "category", "location", "customer", "salesperson")
 PRODUCT_CUTS = ("item", "category", "location")
 FUNNEL_CUTS = ("item", "category", "customer", "salesperson")
 
-_AGG = "sop_workbook.aggregates"
+_AGG = "sop_workbook.aggregate_tables"
 _SQL_SALES = "sop_workbook.sql.sales"
 _SQL_OPS = "sop_workbook.sql.operations"
 
@@ -102,7 +106,7 @@ _ENTRIES = [
         columns=("otd_on_time", "otd_lines"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.sales_otd,
+        ratio=ratios.sales_otd,
         udf="SOP_SALES_OTD",
         udf_doc="Sales on-time delivery: shipment lines shipped by the promised date (+ "
                 "tolerance) ÷ shipment lines of the period. Table: agg_sales or agg_customer.",
@@ -112,6 +116,7 @@ _ENTRIES = [
         basis="Shipment lines shipped by the promised date (+ tolerance) ÷ shipment lines of "
               "the period",
         export_chart="delivery",
+        options_note=lambda o: f"tolerance {o.tolerance_days} d",
     ),
     Kpi(
         key="fill_rate",
@@ -130,13 +135,15 @@ _ENTRIES = [
         columns=("fill_lines_filled", "fill_lines_due"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.fill_rate,
+        ratio=ratios.fill_rate,
         udf="SOP_FILL_RATE",
         cell="Scorecard!$B$7",
         formula="=SOP_FILL_RATE(agg_sales[#All],{period})",
         workbook_label="Fill rate (on time, in full)",
         basis="Lines due in the period (promised date) shipped in full by then ÷ lines due",
         export_chart="delivery",
+        options_note=lambda o: f"{o.fill_level} level, {o.fill_basis} date, "
+                             f"tolerance {o.tolerance_days} d",
     ),
     Kpi(
         key="fill_rate_unit",
@@ -151,7 +158,7 @@ _ENTRIES = [
         columns=("fill_qty_on_time", "fill_qty_due"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.fill_rate,
+        ratio=ratios.fill_rate,
         udf="SOP_FILL_RATE",
         cell="Scorecard!$B$8",
         formula="=SOP_FILL_RATE(agg_sales[#All],{period},\"\",\"\",\"unit\")",
@@ -175,7 +182,7 @@ _ENTRIES = [
         columns=("receipts_on_time", "receipt_lines"),
         aggregate=f"{_AGG}.vendor_aggregate",
         sql=f"{_SQL_OPS}.agg_vendor",
-        ratio=aggregated.vendor_otd,
+        ratio=ratios.vendor_otd,
         udf="SOP_VENDOR_OTD",
         udf_doc="Vendor on-time delivery: receipt lines inside the early/late window ÷ receipt "
                 "lines of the period. Table: agg_vendor.",
@@ -184,6 +191,8 @@ _ENTRIES = [
         workbook_label="Vendor on-time delivery",
         basis="Receipt lines inside the early/late window ÷ receipt lines of the period",
         export_chart="delivery",
+        options_note=lambda o: "early " + ("unlimited" if o.days_early is None
+                                           else f"{o.days_early} d") + f", late {o.days_late} d",
     ),
     Kpi(
         key="schedule_attainment",
@@ -200,7 +209,7 @@ _ENTRIES = [
         columns=("attained_qty", "planned_qty"),
         aggregate=f"{_AGG}.production_aggregate",
         sql=f"{_SQL_OPS}.agg_production",
-        ratio=aggregated.schedule_attainment,
+        ratio=ratios.schedule_attainment,
         udf="SOP_SCHEDULE_ATTAINMENT",
         udf_doc="Schedule attainment: Σ min(finished by due date, planned) ÷ Σ planned, orders "
                 "due in the period. Table: agg_production.",
@@ -225,13 +234,14 @@ _ENTRIES = [
         columns=("cogs", "inventory_value"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.inventory_turns,
+        ratio=ratios.inventory_turns,
         windowed=True,
         udf="SOP_INVENTORY_TURNS",
         cell="Scorecard!$B$11",
         formula="=SOP_INVENTORY_TURNS(agg_sales[#All],{period})",
         workbook_label="Inventory turns",
         basis="COGS × 12 ÷ mean of opening and closing inventory value",
+        options_note=lambda o: f"{o.turns_months}-month window, annualised",
     ),
     Kpi(
         key="days_of_supply",
@@ -247,7 +257,7 @@ _ENTRIES = [
         columns=("on_hand_qty", "shipped_qty"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.days_of_supply,
+        ratio=ratios.days_of_supply,
         windowed=True,
         udf="SOP_DAYS_OF_SUPPLY",
         udf_doc="Days of supply: on hand at period end ÷ (quantity shipped ÷ days in the "
@@ -271,7 +281,7 @@ _ENTRIES = [
         columns=("won", "lost"),
         aggregate=f"{_AGG}.funnel_aggregate",
         sql=f"{_SQL_OPS}.agg_funnel",
-        ratio=aggregated.close_ratio,
+        ratio=ratios.close_ratio,
         udf="SOP_CLOSE_RATIO",
         udf_doc="Close ratio: opportunities won ÷ (won + lost) closed in the period. Table: "
                 "agg_funnel.",
@@ -293,7 +303,7 @@ _ENTRIES = [
         columns=("forecast_abs_error", "invoiced_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.forecast_accuracy,
+        ratio=ratios.forecast_accuracy,
         udf="SOP_FORECAST_ACCURACY",
         udf_doc="Forecast accuracy: max(0, 1 − Σ|A − F| ÷ Σ A) at item × location (A = "
                 "invoiced, F = sales budget). Table: agg_sales, or agg_customer for customer "
@@ -303,6 +313,7 @@ _ENTRIES = [
         workbook_label="Forecast accuracy (1 − WMAPE)",
         basis="max(0, 1 − Σ|A − F| ÷ ΣA) at item × location; A invoiced, F sales budget",
         export_chart="forecast",
+        options_note=lambda o: "invoiced revenue vs sales budget, item × location",
     ),
     Kpi(
         key="forecast_bias",
@@ -317,7 +328,7 @@ _ENTRIES = [
         columns=("budget_amount", "invoiced_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.forecast_bias,
+        ratio=ratios.forecast_bias,
         udf="SOP_FORECAST_BIAS",
         udf_doc="Forecast bias: Σ(F − A) ÷ Σ A; positive = over-forecast. Table: agg_sales.",
         cell="Scorecard!$B$14",
@@ -339,13 +350,14 @@ _ENTRIES = [
         columns=("invoiced_amount", "budget_amount"),
         aggregate=f"{_AGG}.sales_aggregate",
         sql=f"{_SQL_SALES}.agg_sales",
-        ratio=aggregated.tracking_signal,
+        ratio=ratios.tracking_signal,
         windowed=True,
         udf="SOP_TRACKING_SIGNAL",
         cell="Scorecard!$B$15",
         formula="=SOP_TRACKING_SIGNAL(agg_sales[#All],{period})",
         workbook_label="Tracking signal (6 periods)",
         basis="Σ(A − F) ÷ MAD over the last 6 periods; beyond ±4 the forecast is biased",
+        options_note=lambda o: f"last {o.ts_periods} periods, flag beyond ±4",
     ),
     Kpi(
         key="accuracy_at_lag",
@@ -357,6 +369,7 @@ _ENTRIES = [
         dimensions=PRODUCT_CUTS,
         percent=True,
         row_level=forecast.accuracy_at_lag,  # needs plan snapshots: not in the workbook
+        options_note=lambda o: f"lag {o.lag}, needs plan snapshots",
     ),
     Kpi(
         key="forecast_value_added",
@@ -410,7 +423,7 @@ _ENTRIES = [
         columns=("won_amount", "committed_amount"),
         aggregate=f"{_AGG}.funnel_aggregate",
         sql=f"{_SQL_OPS}.agg_funnel",
-        ratio=aggregated.commit_vs_closed,
+        ratio=ratios.commit_vs_closed,
         udf="SOP_COMMIT_VS_CLOSED",
         udf_doc="Won ÷ committed amount of the period. Table: agg_funnel.",
         cell="Scorecard!$B$17",
@@ -432,7 +445,7 @@ _ENTRIES = [
         columns=("lt_adhered", "lt_lines"),
         aggregate="sop_workbook.kpi.standards.lead_time_aggregate",
         sql=f"{_SQL_OPS}.agg_lead_time",
-        ratio=aggregated.lead_time_adherence,
+        ratio=ratios.lead_time_adherence,
         udf="SOP_LEAD_TIME_ADHERENCE",
         udf_doc="Adherence to standard lead times: sales lines ordered in the period promised "
                 "no earlier than order date + the item's lead time ÷ lines of items with a "
@@ -442,6 +455,7 @@ _ENTRIES = [
         workbook_label="Adherence to standard lead times",
         basis="Lines ordered in the period promised ≥ order date + the item's lead time ÷ "
               "lines of items with one",
+        options_note=lambda o: "lines ordered in the period, items with a lead time",
     ),
     Kpi(
         key="labour_absorption",
@@ -457,7 +471,7 @@ _ENTRIES = [
         columns=("earned_hours", "worked_hours"),
         aggregate="sop_workbook.kpi.standards.labour_aggregate",
         sql=f"{_SQL_OPS}.agg_labour",
-        ratio=aggregated.labour_absorption,
+        ratio=ratios.labour_absorption,
         udf="SOP_LABOUR_ABSORPTION",
         udf_doc="Labour absorption: standard hours earned (finished quantity × routing hours) "
                 "÷ hours worked (capacity ledger) in the period. Table: agg_labour (cut by "
@@ -467,6 +481,7 @@ _ENTRIES = [
         workbook_label="Labour absorption",
         basis="Standard hours earned (finished qty × routing hours) ÷ hours worked (capacity "
               "ledger)",
+        options_note=lambda o: "standard hours earned ÷ hours worked",
     ),
     Kpi(
         key="absorbed_payroll",
@@ -482,18 +497,27 @@ _ENTRIES = [
         columns=("earned_hours", "worked_hours"),
         aggregate="sop_workbook.kpi.standards.labour_aggregate",
         sql=f"{_SQL_OPS}.agg_labour",
-        ratio=aggregated.absorbed_payroll,
+        ratio=ratios.absorbed_payroll,
         udf="SOP_ABSORBED_PAYROLL",
         cell="Scorecard!$B$20",
         formula="=SOP_ABSORBED_PAYROLL(agg_labour[#All],{period},cfg_labour_rate)",
         workbook_label="Over/under-absorbed payroll",
         basis="(standard hours earned − hours worked) × labour rate (Config); positive = "
               "over-absorbed",
+        options_note=lambda o: ("needs --labour-rate" if o.labour_rate is None
+                                else f"at {o.labour_rate:,.2f} per hour"),
     ),
 ]
 
 #: Every KPI by key, in the order `sop kpis` prints them.
 KPIS: dict[str, Kpi] = {k.key: k for k in _ENTRIES}
+
+
+def options_notes(options: KpiOptions) -> dict[str, str]:
+    """The basis column of ``sop kpis``: for each KPI whose figure depends on the options (or
+    that needs a note), what was in force — key → text."""
+    return {key: entry.options_note(options) for key, entry in KPIS.items()
+            if entry.options_note is not None}
 
 
 def workbook_row(key: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ def vendor_otd(
 
 
 # The vendor on-time window, in one place: the engine above, the workbook aggregate
-# (:func:`sop_workbook.aggregates.vendor_aggregate`) and its SQL
+# (:func:`sop_workbook.aggregate_tables.vendor_aggregate`) and its SQL
 # (:func:`sop_workbook.sql.operations.agg_vendor`) all use these two.
 
 

@@ -159,7 +159,7 @@ def next_cycle(cycle: str) -> str:
 
 
 def _scorecard(book: Workbook) -> tuple[list[KpiRow], str]:
-    from ..export import collect_scorecard
+    from ..scorecard_export import collect_scorecard
 
     try:
         card = collect_scorecard(book)

@@ -12,13 +12,13 @@ Modules: :mod:`.dialect` (the per-dialect helpers), :mod:`.sources` (opening fol
 databases), :mod:`.spark` (Spark sessions), :mod:`.opening` (``open_source``: any of them),
 :mod:`.validation` (typed staging and contract checks), :mod:`.sales` (sales, customer,
 item-mix aggregates), :mod:`.operations` (vendor, production, funnel, pipeline, open
-supply, routings/capacity), :mod:`.finance` (budget → GL, variance), :mod:`.aggregates`
+supply, routings/capacity), :mod:`.finance` (budget → GL, variance), :mod:`.refresh_tables`
 (orchestration), :mod:`.reference` (the in-memory path, for comparison).
 """
 
-from .aggregates import AggregateData, load_aggregates, validate
 from .opening import open_source
 from .reference import in_memory_tables
+from .refresh_tables import AggregateData, load_aggregates, validate
 from .sources import Source
 
 __all__ = ["AggregateData", "Source", "in_memory_tables", "load_aggregates", "open_source",

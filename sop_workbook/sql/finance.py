@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import SopError
 from ..kpi.finance import ASSESSMENTS, OUTSIDE, income_sign_warnings
-from .frames import sort_frame, sorted_sql, text_column
+from .group_by import sort_frame, sorted_sql, text_column
 from .sources import Source
 from .validation import staged
 

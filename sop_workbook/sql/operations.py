@@ -1,6 +1,6 @@
 """Supply-side and funnel aggregates in SQL.
 
-``agg_vendor``, ``agg_production``, ``agg_funnel`` as :mod:`sop_workbook.aggregates`
+``agg_vendor``, ``agg_production``, ``agg_funnel`` as :mod:`sop_workbook.aggregate_tables`
 defines them, ``agg_pipeline``, ``agg_supply_open``, ``routings`` and ``capacity`` as
 :mod:`sop_workbook.plan_inputs` does. A blank dimension value is ``(none)`` (as
 ``kpi.facts``); months are calendar months of the named date.
@@ -37,7 +37,7 @@ from ..kpi.options import KpiOptions
 from ..kpi.supply import receipt_on_time_sql
 from ..plan_inputs import CLOSED_STATUSES, PIPELINE_COLUMNS, SUPPLY_COLUMNS
 from .dialect import literal
-from .frames import MONTH, NONE_LABEL, Part, query_finished, text_column, union_sum
+from .group_by import MONTH, NONE_LABEL, Part, query_finished, text_column, union_sum
 from .sources import Source
 from .validation import staged
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..aggregates import build_aggregates
+from ..aggregate_tables import build_aggregates
 from ..contract import TABLES
 from ..kpi import budget_variance, build_facts, map_sales_budget_to_gl
 from ..kpi.options import KpiOptions
 from ..kpi.standards import labour_aggregate, lead_time_aggregate
 from ..loader import load_source
 from ..plan_inputs import build_plan_inputs
-from .aggregates import MASTER_TABLES
+from .refresh_tables import MASTER_TABLES
 
 
 def in_memory_tables(source: str, options: KpiOptions | None = None,

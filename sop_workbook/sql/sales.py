@@ -1,6 +1,6 @@
 """Sales and customer aggregates in SQL: ``agg_sales``, ``agg_customer``, ``agg_item_mix``.
 
-The same figures as :mod:`sop_workbook.aggregates` (``sales_aggregate``,
+The same figures as :mod:`sop_workbook.aggregate_tables` (``sales_aggregate``,
 ``customer_aggregate``) and :mod:`sop_workbook.plan_inputs` (``item_mix_aggregate``),
 computed in the database from the staged tables. Dimensions of a sales line, shipment,
 invoice or budget line: ``item_no``, the item's ``category``, ``location_code``,
@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..aggregates import CUSTOMER_COLUMNS, CUSTOMER_GRAIN, SALES_COLUMNS, SALES_GRAIN
+from ..aggregate_tables import CUSTOMER_COLUMNS, CUSTOMER_GRAIN, SALES_COLUMNS, SALES_GRAIN
 from ..kpi.options import KpiOptions
 from ..plan_inputs import MIX_COLUMNS
-from .frames import MONTH, NONE_LABEL, Part, query_finished, union_sum
+from .group_by import MONTH, NONE_LABEL, Part, query_finished, union_sum
 from .sources import Source
 from .validation import staged
 

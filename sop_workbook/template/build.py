@@ -338,7 +338,7 @@ class Builder:
         c1 = column_index_from_string(spec["first_col"])
         c2 = column_index_from_string(spec["last_col"])
         label_col = column_index_from_string(spec["label_col"])
-        for row in spec["series_rows"]:
+        for row in (self.kpi_row(ws.title, key, spec["title"]) for key in spec["series_kpis"]):
             data = Reference(ws, min_col=c1, max_col=c2, min_row=row, max_row=row)
             chart.add_data(data, from_rows=True, titles_from_data=False)
             chart.series[-1].tx = SeriesLabel(strRef=StrRef(
@@ -354,6 +354,16 @@ class Builder:
         chart.y_axis.delete = False
         chart.x_axis.delete = False
         anchor_ws.add_chart(chart, spec["anchor"])
+
+    def kpi_row(self, sheet: str, key: str, chart: str) -> int:
+        """The row of a KPI in the KPI blocks of ``sheet`` (every layout writes a header
+        row, then one row per key in order), for a chart that plots it."""
+        spec = next(s for s in self.src.sheets if s["name"] == sheet)
+        for block in spec.get("kpi_block", []):
+            if key in block["keys"]:
+                return coordinate_from_string(block["at"])[1] + 1 + block["keys"].index(key)
+        raise ValueError(f"xl/sheets.toml: chart {chart!r} plots {key!r}, which no KPI "
+                         f"block of {sheet!r} shows")
 
     def print_setup(self, ws, spec: dict | None) -> None:
         """A4 landscape, one page wide (as tall as needed) unless the sheet says otherwise."""

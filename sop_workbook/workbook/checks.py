@@ -12,7 +12,8 @@ one line naming what is wrong:
   there, and each defined name must point at a sheet that exists. Extra sheets, tables,
   columns and names are fine.
 
-``sop undo`` applies the same check to the backup it would restore.
+``sop undo`` applies the same check to the backup it would restore
+(:mod:`sop_workbook.workbook.undo`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import posixpath
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,9 +124,16 @@ def _table_parts(z: zipfile.ZipFile, parse, names: set[str]) -> set[str]:
     return found
 
 
+#: Builds the template's bytes (:func:`sop_workbook.template.build.build_template_bytes`,
+#: which the command line passes in): what a workbook is checked against when no
+#: SOP_Template.xlsm is at hand.
+TemplateBuilder = Callable[[], bytes]
+
+
 @functools.lru_cache(maxsize=1)
-def reference() -> Structure:
-    """What every S&OP workbook has: the template's sheets, tables and names."""
+def reference(build: TemplateBuilder | None = None) -> Structure:
+    """What every S&OP workbook has: the template's sheets, tables and names — read from
+    SOP_Template.xlsm, or from the template ``build`` makes when there is none."""
     here = Path(__file__).resolve()
     # the repository's file, or the copy inside an installed package (as
     # template.build.packaged_template, without importing the builder)
@@ -134,14 +143,17 @@ def reference() -> Structure:
             data = template.read_bytes()
             break
     else:
-        from ..template.build import build_template_bytes
-
-        data = build_template_bytes()
+        if build is None:
+            raise SopError("no SOP_Template.xlsm to check the workbook against",
+                           "Run sop build-template, or check through the sop command.")
+        data = build()
     return structure(data, "SOP_Template.xlsm")
 
 
-def check_sop_workbook(path: str | Path, what: str = "workbook") -> Structure:
-    """Refuse ``path`` unless it is a readable, sane S&OP workbook (module docstring)."""
+def check_sop_workbook(path: str | Path, what: str = "workbook",
+                       template: TemplateBuilder | None = None) -> Structure:
+    """Refuse ``path`` unless it is a readable, sane S&OP workbook (module docstring);
+    ``template`` builds the template to compare with when SOP_Template.xlsm is missing."""
     path = Path(path)
     check_regular_file(path, what)
     try:
@@ -157,7 +169,7 @@ def check_sop_workbook(path: str | Path, what: str = "workbook") -> Structure:
     except OSError as exc:
         raise io_error(exc, f"cannot read {path}") from None
     found = structure(data, str(path))
-    ref = reference()
+    ref = reference(template)
     problems = []
     missing_sheets = [s for s in ref.sheets if s not in found.sheets]
     missing_tables = [t for t in ref.tables if t not in found.tables]

@@ -226,37 +226,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def restore_backup(path: Path) -> Path:
-    """Undo the last change: the newest backup becomes the workbook again; the current
-    file is kept as ``name.undone``; older backups move up one. The backup must pass the
-    checks a workbook passes before any command works on it
-    (:func:`.checks.check_sop_workbook`); otherwise nothing changes."""
-    from .checks import check_sop_workbook
-
-    path = Path(path)
-    newest = backup_path(path, 1)
-    if not (newest.exists() or newest.is_symlink()):
-        raise SopError(f"no backup of {path} to restore ({newest.name} does not exist)")
-    ensure_writable(path)
-    try:
-        check_sop_workbook(newest, what="backup")
-    except SopError as exc:
-        raise SopError(f"the backup {newest.name} cannot be restored: {exc.summary}",
-                       "Nothing was changed.") from None
-    try:
-        if path.exists():
-            os.replace(path, path.with_name(path.name + ".undone"))
-        os.replace(newest, path)
-        n = 2
-        while backup_path(path, n).exists():
-            os.replace(backup_path(path, n), backup_path(path, n - 1))
-            n += 1
-    except OSError as exc:
-        raise io_error(exc, f"cannot restore {path}") from None
-    _fsync_dir(path.parent)
-    return path
-
-
 def backup_path(path: Path, n: int = 1) -> Path:
     return path.with_name(f"{path.name}.bak{n}")
 

@@ -204,12 +204,12 @@ class LiveWorkbook:
         server is this process: xlwings.conf "Use UDF Server"), keyed by the refresh stamp
         now on Config, so that Excel's recalculation reads none of them back. Returns how
         many tables were primed."""
-        from . import udf_tables
+        from ..kpi import cell_tables
 
-        stamp = udf_tables.refresh_stamp(self.book)
+        stamp = cell_tables.refresh_stamp(self.book)
         for name, frame in self._written.items():
             _, table = self._table(name)
-            udf_tables.prime(table.range, frame, stamp)
+            cell_tables.prime(table.range, frame, stamp)
         return len(self._written)
 
     def save(self, path=None, **_) -> None:

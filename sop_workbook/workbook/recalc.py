@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
-from ..kpi.aggregated import shared_lookups
+from ..kpi.ratios import shared_lookups
 from ..zip_parts import sheet_parts
 from .formula import FormulaError, XlError, evaluate
 
@@ -255,9 +255,9 @@ def evaluate_all(wb, udf_functions: dict | None = None) -> Resolver:
     (``udf_values``) and the native formulas evaluated on the way (``native_values``).
     The KPI functions share their per-table lookups for the duration of the call."""
     if udf_functions is None:
-        import udfs
+        from ..kpi.cell_functions import CELL_FUNCTIONS
 
-        udf_functions = udfs.UDFS
+        udf_functions = CELL_FUNCTIONS
     resolver = Resolver(wb, udf_functions)
     with shared_lookups():  # the tables do not change while the cells are evaluated
         for ws in wb.worksheets:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hw_support import kpis, sh, sl, write_source
 
-from sop_workbook.kpi import aggregated
+from sop_workbook.kpi import ratios
 from sop_workbook.sql import load_aggregates
 
 P = "2024-03"
@@ -61,7 +61,7 @@ def test_same_figures_through_sql_and_the_workbook(tmp_path):
     assert march["otd_lines"].sum() == 3
     assert march["otd_on_time"].sum() == 2
     assert march["shipped_qty"].sum() == pytest.approx(21)
-    assert aggregated.sales_otd(agg, P) == pytest.approx(2 / 3)
+    assert ratios.sales_otd(agg, P) == pytest.approx(2 / 3)
 
 
 def test_undo_after_the_reshipment_cancels_the_latest_first(tmp_path):

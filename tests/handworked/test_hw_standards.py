@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hw_support import MASTER, kpis, prod, rows_by, sl, write_source
 
-from sop_workbook.kpi import aggregated
+from sop_workbook.kpi import ratios
 from sop_workbook.sql import load_aggregates
 
 P = "2024-03"
@@ -105,13 +105,13 @@ def test_by_their_natural_dimensions(tmp_path):
 def test_workbook_path_gives_the_same_figures(tmp_path):
     tables = load_aggregates(str(source(tmp_path))).tables
     lead, labour = tables["agg_lead_time"], tables["agg_labour"]
-    assert aggregated.lead_time_adherence(lead, P) == pytest.approx(3 / 4)
-    assert aggregated.lead_time_adherence(lead, P, "salesperson", "SP1") == pytest.approx(0.5)
+    assert ratios.lead_time_adherence(lead, P) == pytest.approx(3 / 4)
+    assert ratios.lead_time_adherence(lead, P, "salesperson", "SP1") == pytest.approx(0.5)
     assert lead[lead["period"] == P]["lt_without_standard"].sum() == 1
-    assert aggregated.labour_absorption(labour, P) == pytest.approx(105 / 120)
-    assert aggregated.labour_absorption(labour, P, "work_center", "WC2") == \
+    assert ratios.labour_absorption(labour, P) == pytest.approx(105 / 120)
+    assert ratios.labour_absorption(labour, P, "work_center", "WC2") == \
         pytest.approx(25 / 20)
-    assert aggregated.absorbed_payroll(labour, P, 40) == pytest.approx(-600)
-    by_centre = aggregated.labour_by_work_center(labour, P, 40).set_index("work_center")
+    assert ratios.absorbed_payroll(labour, P, 40) == pytest.approx(-600)
+    by_centre = ratios.labour_by_work_center(labour, P, 40).set_index("work_center")
     assert by_centre.loc["WC1", "absorbed_payroll"] == pytest.approx(-800)
     assert by_centre.loc["WC1", "worked_hours"] == pytest.approx(100)

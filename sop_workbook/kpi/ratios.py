@@ -1,4 +1,4 @@
-"""KPIs from the workbook's aggregate tables (:mod:`sop_workbook.aggregates`).
+"""KPIs from the workbook's aggregate tables (:mod:`sop_workbook.aggregate_tables`).
 
 What the UDFs in cells call: each function takes an aggregate table (a DataFrame as read
 from the Excel table), a period and optionally a dimension and member, and returns the

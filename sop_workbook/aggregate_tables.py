@@ -2,7 +2,7 @@
 
 Excel caps a sheet at 1,048,576 rows, so the workbook holds these aggregates rather than
 raw transactions. Every column is additive (Σ over any cut is the cut's figure), so a KPI
-for any period and cut is a ratio of column sums (see :mod:`sop_workbook.kpi.aggregated`;
+for any period and cut is a ratio of column sums (see :mod:`sop_workbook.kpi.ratios`;
 each KPI's columns are named in :mod:`sop_workbook.kpi.registry`).
 
 Tables (names as the workbook's Excel tables):

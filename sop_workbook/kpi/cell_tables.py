@@ -1,10 +1,12 @@
-"""The tables the UDFs read: a workbook table (an Excel range, a headless DataFrame or a
-2-D list with its header row) as a typed DataFrame, parsed once and cached.
+"""The tables the KPI cells read: a workbook table (an Excel range, a headless DataFrame or
+a 2-D list with its header row) as a typed DataFrame, parsed once and cached.
 
-Shared by the Excel glue (:mod:`udfs`, whose functions call :func:`as_table`) and the live
-workbook adapter (:meth:`sop_workbook.workbook.live.LiveWorkbook.prime_udf_tables`, which
-hands *Refresh*'s freshly written frames to the cache with :func:`prime`), so that neither
-imports the other.
+The cell functions (:mod:`sop_workbook.kpi.cell_functions`, which the ``udfs`` Excel glue
+declares to Excel and the headless recalculation calls) read every table argument with
+:func:`as_table`; the live workbook adapter
+(:meth:`sop_workbook.workbook.live.LiveWorkbook.prime_udf_tables`) hands *Refresh*'s freshly
+written frames to the cache with :func:`prime`. An Excel range is recognised by its
+attributes (no xlwings import): the module is plain pandas.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import SopError
+from ..frames import excel_text
 
 _CACHE: OrderedDict[object, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 16
@@ -146,12 +149,13 @@ def _number_column(column: pd.Series) -> pd.Series:
 
 
 def _text_column(column: pd.Series) -> pd.Series:
-    """:func:`_text` of every element of a column. A column that holds only text already
-    (the usual case) is the same text, taken in one step instead of element by element."""
+    """:func:`~sop_workbook.frames.excel_text` of every element of a column. A column that
+    holds only text already (the usual case) is the same text, taken in one step instead of
+    element by element."""
     values = column.to_numpy(dtype=object)
     if infer_dtype(values, skipna=False) == "string":
         return pd.Series(values, index=column.index, name=column.name)
-    return column.map(_text)
+    return column.map(excel_text)
 
 
 def _remember(data, frame: pd.DataFrame) -> None:
@@ -165,8 +169,3 @@ _TEXT_COLUMNS = frozenset({"period", "item_no", "category", "location_code", "cu
                            "account_type", "assessment", "gen_bus_posting_group",
                            "gen_prod_posting_group"})
 
-
-def _text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)

@@ -20,7 +20,7 @@ Generated from it: ``scorecard.RATIO_KPIS``, ``LABELS`` and ``PERCENT_KPIS`` (so
 kpis`` and the scorecard rows), ``export.PERCENT_KEYS`` and the export's trend charts, the
 single-cut UDFs of :mod:`udfs` and the label, formula, format and definition of each
 Scorecard row (:func:`sop_workbook.template.build.read_sources`). Checked against it by
-``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
+``tests/kpi/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
 the lists of :mod:`sop_workbook.kpi.aggregated` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
 dimensions, columns, UDF and functions.

@@ -31,7 +31,7 @@ it is. Groups:
 - ``concurrency``: pairs of writers started together on one workbook: each change kept
   or refused, none lost.
 
-The test suite runs a fast subset (tests/test_reliability_campaign.py).
+The test suite runs a fast subset (tests/e2e/test_reliability_campaign.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ kpis`` and the scorecard rows), the basis column of ``sop kpis`` (:func:`options
 functions of :mod:`sop_workbook.kpi.cell_functions` (the UDFs of :mod:`udfs`) and the
 label, formula, format and definition of each Scorecard row
 (:func:`sop_workbook.template.build.read_sources`). Checked against it by
-``tests/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
+``tests/kpi/test_kpi_registry.py``: the README's KPI table, the headings of ``docs/kpis.md``,
 the lists of :mod:`sop_workbook.kpi.ratios` (``KPI_FUNCTIONS``, ``WINDOWED``), the KPI
 blocks of ``xl/sheets.toml``, the cells of the committed template, each entry's
 dimensions, columns, UDF and functions.

@@ -596,7 +596,7 @@ def stored_results(wb) -> dict[tuple[str, str], object]:
                 cell.value = ArrayFormula(cell.coordinate, text)
     resolver = evaluate_all(wb)
     # a native formula outside the headless evaluator's subset is left without a cached
-    # value (resolver.unevaluated); tests/test_excel_form.py requires there be none
+    # value (resolver.unevaluated); tests/workbook/test_excel_form.py requires there be none
     cached = dict(resolver.native_values)
     for (sheet, coord), value in resolver.udf_values.items():
         cached[(sheet, coord)] = spill_into(wb[sheet], coord, value) \

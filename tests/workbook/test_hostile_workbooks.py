@@ -38,7 +38,7 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 def test_billion_laughs_is_refused(tmp_path):
     from pathlib import Path
 
-    template = Path(__file__).resolve().parents[1] / "SOP_Template.xlsm"
+    template = Path(__file__).resolve().parents[2] / "SOP_Template.xlsm"
     hostile = tmp_path / "laughs.xlsm"
     with zipfile.ZipFile(template) as src, zipfile.ZipFile(hostile, "w") as dst:
         for info in src.infolist():

@@ -23,7 +23,7 @@ from sop_workbook.review.loaded import coverage_warning, last_loaded_period
 from sop_workbook.review.supply import opening_on_hand
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 SLOTS = [f"p{i:02d}" for i in range(1, 13)]
 

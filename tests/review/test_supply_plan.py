@@ -1,6 +1,6 @@
 """Supply review cores, against a worked example computed by hand.
 
-THE WORKED EXAMPLE (also used by tests/test_finance_plan.py and tests/test_scenarios.py)
+THE WORKED EXAMPLE (also used by tests/review/test_finance_plan.py and test_scenarios.py)
 
 Current period 2026-04; the 12 plan periods and their days:
   p01 2026-04 (30)  p02 2026-05 (31)  p03 2026-06 (30)  p04 2026-07 (31)

@@ -1,4 +1,4 @@
-"""Finance review cores on the worked example of tests/test_supply_plan.py, by hand.
+"""Finance review cores on the worked example of tests/review/test_supply_plan.py, by hand.
 
 Finance data added to the example:
 - Sales mix (agg_item_mix): A — DOMESTIC 30 units / 3,000, EXPORT 10 units / 1,000

@@ -15,7 +15,7 @@ import pytest
 
 from sop_workbook.doctor import Machine, diagnose, packaged_addin
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 

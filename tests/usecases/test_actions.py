@@ -20,7 +20,7 @@ from sop_workbook.review.demand_plan import consensus, statistical_baseline
 from sop_workbook.review.demand_plan import roll_forward as roll_plan
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 

@@ -21,7 +21,7 @@ from sop_workbook.actions import refresh
 from sop_workbook.workbook import datasheet_reader
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "SOP_Template.xlsm"
+TEMPLATE = Path(__file__).resolve().parents[2] / "SOP_Template.xlsm"
 
 
 @pytest.fixture(scope="module")

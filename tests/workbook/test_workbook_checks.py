@@ -12,7 +12,7 @@ import pytest
 from sop_workbook.errors import SopError
 from sop_workbook.workbook import checks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

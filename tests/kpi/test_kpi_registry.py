@@ -23,7 +23,7 @@ from sop_workbook.kpi.options import KpiOptions
 from sop_workbook.kpi.registry import KPIS
 from sop_workbook.loader import load_source
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PERIOD = "2026-06"
 #: README rows that are the budget reconciliation, not KPIs of the registry.
 FINANCE_ROWS = {"Sales budget → GL", "Budget variance"}
@@ -176,7 +176,7 @@ def test_dimensions_are_the_row_level_cuts(demo):
     options = KpiOptions()
     for entry in KPIS.values():
         if entry.key in ("accuracy_at_lag", "forecast_value_added"):
-            continue  # need plan snapshots (tests/test_forecasting.py)
+            continue  # need plan snapshots (tests/review/test_forecasting.py)
         for dim in DIMENSIONS:
             if entry.figure is not None:
                 def call(by, entry=entry):

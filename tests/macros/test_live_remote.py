@@ -22,7 +22,7 @@ from sop_workbook import actions, demo_data
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.workbook.live import LiveWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 

@@ -22,7 +22,7 @@ from sop_workbook.workbook import headless
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 TEXT_COLUMNS = ("item_no", "description", "category", "location_code", "layer", "note")
 N = headless.STREAM_MIN_ROWS + 700

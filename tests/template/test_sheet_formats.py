@@ -197,7 +197,7 @@ def test_wrapped_text_rows_are_tall_enough_on_the_executive_page(demo):
 
 def test_screenshots_script_renders_whole_sheets():
     """tools/screenshots.py prints the used range of each sheet, not a fixed crop."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
     try:
         import screenshots
     finally:

@@ -24,7 +24,7 @@ from sop_workbook.workbook import datasheet_reader, datasheet_xml
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 TRICKY_TEXT = ["=1+1", "=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "Ünïcødé €✓ 漢字",

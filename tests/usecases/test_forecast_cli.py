@@ -17,7 +17,7 @@ from sources import write_source
 from sop_workbook.actions import refresh
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 PATTERN = [10, 12, 30, 50, 40, 20, 10, 8, 9, 11, 25, 60]
 

@@ -23,7 +23,7 @@ from sop_workbook import demo_data
 from sop_workbook.actions import refresh
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _thresholds(kpi: str, direction: str, v: float, want: str) -> tuple[float, float]:

@@ -46,7 +46,7 @@ from sources import MASTER, write_source
 from sop_workbook.actions import plan_history, refresh, roll_forward
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 ITEMS = [
     {"item_no": "A", "description": "Widget A", "category": "WIDGETS",

@@ -97,7 +97,7 @@ def test_a_refresh_reads_only_the_tail_of_a_long_history(tmp_path):
     from sop_workbook.workbook.headless import HeadlessWorkbook
 
     path = tmp_path / "wb.xlsm"
-    shutil.copy(Path(__file__).resolve().parents[1] / "SOP_Template.xlsm", path)
+    shutil.copy(Path(__file__).resolve().parents[2] / "SOP_Template.xlsm", path)
     book = HeadlessWorkbook(path)
     table = to_table(_long_history(15, 30))  # 900 rows
     book.write_table("plan_history", table)
@@ -128,7 +128,7 @@ def _saved_history(path: Path, table: pd.DataFrame) -> None:
 
     from sop_workbook.workbook.headless import HeadlessWorkbook
 
-    shutil.copy(Path(__file__).resolve().parents[1] / "SOP_Template.xlsm", path)
+    shutil.copy(Path(__file__).resolve().parents[2] / "SOP_Template.xlsm", path)
     book = HeadlessWorkbook(path)
     book.write_table("plan_history", table)
     book.save(backups=0)

@@ -16,7 +16,7 @@ from sop_workbook.cli import app
 from sop_workbook.loader import load_plan_snapshots
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "SOP_Template.xlsm"
+TEMPLATE = Path(__file__).resolve().parents[2] / "SOP_Template.xlsm"
 
 
 def sop(*args):

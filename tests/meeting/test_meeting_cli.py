@@ -22,7 +22,7 @@ from sop_workbook.meeting import EVENT_COLUMNS, agenda, event_uid
 from sop_workbook.meeting.book import meeting_pack
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 D = dt.date
 

@@ -18,9 +18,15 @@ import pytest
 from sop_workbook.errors import SopError
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.zip_parts import sheet_parts as _sheet_parts
-from tests.test_workbook_io_mixed import N, demand_frame, overrides_frame, rollup_frame, sheet_table
+from tests.workbook.test_workbook_io_mixed import (
+    N,
+    demand_frame,
+    overrides_frame,
+    rollup_frame,
+    sheet_table,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 

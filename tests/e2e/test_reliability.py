@@ -31,7 +31,7 @@ from sop_workbook.cli import app
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 ITERATIONS = int(os.environ.get("SOP_KILL_ITERATIONS", "10"))
 

@@ -31,7 +31,7 @@ from sop_workbook.template.build import packaged_template
 from sop_workbook.workbook.headless import HeadlessWorkbook
 
 DEMO = {"seed": 5, "items": 12, "months": 13}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 600  # a cold JVM on a loaded 2-core machine
 

@@ -71,7 +71,7 @@ def _row(table: pd.DataFrame, **where) -> pd.Series:
 
 
 def test_delivery_figures_worked_by_hand(tmp_path):
-    """tests/sql_postgres.py 'delivery': SO1/1 10 due 03-10 ships 6 on 03-10 and 4 on
+    """tests/sql/sql_postgres.py 'delivery': SO1/1 10 due 03-10 ships 6 on 03-10 and 4 on
     03-11; SO1/2 (item B, no promise, requested 03-12) 5 on 03-12; SO2/1 (C2, EAST) 8 due
     03-31 (requested 03-25) ships 8 on 03-30; SO2/2 quantity 0; SO3/1 (B) 6 due 04-15
     (requested 04-20) ships 3 on 04-16 and 3 on 05-02."""

@@ -1,6 +1,6 @@
-"""Pre-S&OP scenarios and gaps on the worked example of tests/test_supply_plan.py, by hand.
+"""Pre-S&OP scenarios and gaps on the worked example of tests/review/test_supply_plan.py, by hand.
 
-Prices A 100, B 75 (realised, tests/test_finance_plan.py), C 8; costs A 60, B 40, C 5.
+Prices A 100, B 75 (realised, tests/review/test_finance_plan.py), C 8; costs A 60, B 40, C 5.
 ASSY in 2026-06: load 440 h, 330 available → factor 330/440 = 0.75; PAINT 50 h of 60 →
 factor 1; every other ASSY/PAINT period is within capacity (PAINT from 2026-10 has no
 capacity row → unconstrained). So A and B are cut to 75 % in 2026-06 (B: min(0.75, 1)),

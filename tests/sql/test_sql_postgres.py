@@ -1,5 +1,5 @@
 """The SQL path on a real PostgreSQL server (started for the session, see
-tests/sql_postgres.py): the same tables as the in-memory path, and contract problems
+tests/sql/sql_postgres.py): the same tables as the in-memory path, and contract problems
 reported by table, column and key."""
 
 from __future__ import annotations

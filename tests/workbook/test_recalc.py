@@ -26,7 +26,7 @@ from sop_workbook.workbook.formula import FormulaError
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.workbook.recalc import compute, formula_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "SOP_Template.xlsm"
 
 

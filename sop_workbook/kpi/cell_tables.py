@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,19 @@ _RANGE_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _RANGE_CACHE_SIZE = 64
 
 
+@runtime_checkable
+class ExcelRange(Protocol):
+    """What a UDF receives from Excel for a range argument: an xlwings ``Range`` (named by
+    what it offers, so that the core does not import xlwings)."""
+
+    address: str
+    sheet: object
+
+    def options(self, *args, **kwargs): ...
+
+
 def _is_range(data) -> bool:
-    return hasattr(data, "options") and hasattr(data, "sheet") and hasattr(data, "address")
+    return isinstance(data, ExcelRange)
 
 
 def refresh_stamp(book) -> str:

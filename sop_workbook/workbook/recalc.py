@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 from xml.sax.saxutils import escape
 
 import openpyxl
@@ -25,12 +27,40 @@ from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ..kpi.ratios import shared_lookups
 from ..zip_parts import sheet_parts
 from .formula import FormulaError, XlError, evaluate
 
 _STRUCTURED = re.compile(r"^(\w+)\[(.*)\]$")
+
+
+# What the recalculation asks of a workbook beyond openpyxl's own objects: each is an
+# optional capability a workbook adapter's views may offer (the headless adapter's data
+# sheet and mixed sheet views, its recalculation book); anything else is read as openpyxl.
+@runtime_checkable
+class ListsFormulaCells(Protocol):
+    """A sheet that names its formula cells itself: ``((row, column), value)`` pairs (a
+    view whose big value-only table bodies never reach openpyxl)."""
+
+    def formula_cells(self) -> Iterable[tuple[tuple[int, int], object]]: ...
+
+
+@runtime_checkable
+class ReadsAreas(Protocol):
+    """A sheet that reads a range's values at once because it knows the range holds no
+    formula; ``None`` for a range it cannot answer so (read cell by cell instead)."""
+
+    def area_values(self, min_row: int, max_row: int, min_col: int,
+                    max_col: int) -> list[list] | None: ...
+
+
+@runtime_checkable
+class HoldsTableFrames(Protocol):
+    """A workbook that hands a table over as one DataFrame (``None`` if it cannot)."""
+
+    def table_frame(self, name: str): ...
 
 
 @dataclass
@@ -110,8 +140,8 @@ class Resolver:
         if key not in self.areas:
             min_col, min_row, max_col, max_row = range_boundaries(key[1])
             ws = self.wb[sheet]
-            fast = getattr(ws, "area_values", None)  # a view that knows it holds no formula
-            rows = fast(min_row, max_row, min_col, max_col) if fast is not None else None
+            rows = (ws.area_values(min_row, max_row, min_col, max_col)
+                    if isinstance(ws, ReadsAreas) else None)
             if rows is not None:
                 self.areas[key] = rows
                 return rows
@@ -180,9 +210,9 @@ class Resolver:
         m = _STRUCTURED.match(text)
         if not m or m.group(2).strip().lower() != "#all":
             return None
-        frames = getattr(self.wb, "table_frame", None)
-        if frames is None:
+        if not isinstance(self.wb, HoldsTableFrames):
             return None
+        frames = self.wb.table_frame
         key = m.group(1).lower()
         if key not in self.frames:
             name = next((t.displayName for ws in self.wb.worksheets for t in
@@ -286,13 +316,13 @@ def _is_formula_cell(cell) -> bool:
 
 def native_cells(ws) -> list[str]:
     """The coordinates of a sheet's native (non-UDF, non-array) formula cells."""
-    if hasattr(ws, "formula_cells"):
+    if isinstance(ws, ListsFormulaCells):
         found = [(r, c) for (r, c), value in ws.formula_cells()
                  if isinstance(value, str) and value.startswith("=")
                  and not is_udf_formula(value)]
-    elif isinstance(getattr(ws, "_cells", None), dict):
+    elif isinstance(ws, Worksheet):
         found = [(r, c) for (r, c), cell in list(ws._cells.items())
-                 if getattr(cell, "data_type", None) == "f" and isinstance(cell._value, str)
+                 if cell.data_type == "f" and isinstance(cell._value, str)
                  and cell._value.startswith("=") and not is_udf_formula(cell._value)]
     else:
         return [cell.coordinate for row in ws.iter_rows() for cell in row
@@ -306,12 +336,12 @@ def udf_cells(ws) -> list[str]:
     are visited (openpyxl's ``_cells``; none is created): a sheet object may name its
     formula cells itself (``formula_cells()``: the headless adapter's views, whose big
     value-only table bodies never reach openpyxl)."""
-    if hasattr(ws, "formula_cells"):
+    if isinstance(ws, ListsFormulaCells):
         found = [(r, c) for (r, c), value in ws.formula_cells() if is_udf_formula(value)]
-    elif isinstance(getattr(ws, "_cells", None), dict):
+    elif isinstance(ws, Worksheet):
         found = []
         for (r, c), cell in list(ws._cells.items()):
-            if getattr(cell, "data_type", None) == "f" and is_udf_formula(cell._value):
+            if cell.data_type == "f" and is_udf_formula(cell._value):
                 found.append((r, c))
     else:  # anything else that iterates its rows
         return [cell.coordinate for row in ws.iter_rows() for cell in row

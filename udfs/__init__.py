@@ -86,6 +86,7 @@ def _declared(name: str, fn: Callable) -> Callable:
 
 for _name, _fn in CELL_FUNCTIONS.items():
     _declared(_name, _fn)
+del _name, _fn  # not a second module attribute for the last UDF (xlwings would wrap it twice)
 
 #: Every UDF the workbook may call, by name (the template generates VBA wrappers for these):
 #: the cell functions' own table, so that the headless recalculation calls what is listed

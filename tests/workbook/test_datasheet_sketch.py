@@ -44,7 +44,7 @@ def books(tmp_path_factory) -> dict[str, Path]:
 def _with_shared_strings(path: Path, out: Path, title: str) -> int:
     """``path`` with the text cells of sheet ``title`` below its first data row (rows 3
     on: what a sketch drops) turned into shared strings, as Excel writes them; how many."""
-    from sop_workbook.workbook.recalc import _sheet_parts
+    from sop_workbook.zip_parts import sheet_parts as _sheet_parts
 
     with zipfile.ZipFile(path) as z:
         parts = {n: z.read(n) for n in z.namelist()}

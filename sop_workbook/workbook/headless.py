@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import struct
 import weakref
 import zipfile
 from collections.abc import Callable
@@ -97,7 +96,7 @@ def _kept_slices(table: KeptTable, data: bytes):
         def read(start: int, stop: int):
             return whole[start:stop]
     else:
-        read = _Sequential(data, table.part).read
+        read = PartSource(data, table.part).reader().read
     a = 0
     while a < n:
         b = int(np.searchsorted(begins, int(begins[a]) + KEPT_SLICE, side="left"))
@@ -105,57 +104,6 @@ def _kept_slices(table: KeptTable, data: bytes):
         base = int(begins[a])
         yield a, b, read(base, int(ends[b - 1])), base
         a = b
-
-
-class _Sequential:
-    """Ranges of a zip member's inflated bytes, asked for in increasing order: inflated
-    as they are asked for, what lies before a range dropped (the member is never whole
-    in memory)."""
-
-    def __init__(self, data: bytes, part: str) -> None:
-        self._data, self._part = data, part
-        self._inflater = None
-        with zipfile.ZipFile(BytesIO(data)) as z:
-            info = z.getinfo(part)
-        at = info.header_offset
-        if info.compress_type == zipfile.ZIP_DEFLATED and data[at:at + 4] == b"PK\x03\x04":
-            name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-            begin = at + 30 + name_len + extra_len
-            self._in = memoryview(data)[begin:begin + info.compress_size]
-            self._inflater = datasheet_xml._data_zlib.decompressobj(-15)
-        self._pos = 0
-        self._buf, self._start = b"", 0  # inflated bytes from offset _start on
-
-    def read(self, start: int, stop: int) -> memoryview:
-        if self._inflater is None:  # stored, or not a plain local header: read whole
-            self._buf, self._start = read_part(self._data, self._part), 0
-            self._inflater = False
-        if start < self._start:
-            raise RuntimeError("rows asked for out of order")
-        drop = start - self._start
-        pieces = [memoryview(self._buf)[drop:]] if drop < len(self._buf) else []
-        skip = max(0, drop - len(self._buf))  # still to drop of what is inflated next
-        have = sum(len(p) for p in pieces)  # bytes from ``start`` on
-        while have < stop - start and self._inflater:
-            tail = self._inflater.unconsumed_tail
-            data = tail or self._in[self._pos:self._pos + (1 << 22)]
-            if not tail:
-                self._pos += len(data)
-            if not len(data):
-                raise SopError("a sheet of the workbook ends before its rows",
-                               "The workbook was not changed.")
-            out = self._inflater.decompress(data, 1 << 23)
-            if skip:
-                if len(out) <= skip:
-                    skip -= len(out)
-                    continue
-                out, skip = out[skip:], 0
-            pieces.append(out)
-            have += len(out)
-        self._buf = pieces[0].tobytes() if len(pieces) == 1 and \
-            isinstance(pieces[0], memoryview) else b"".join(pieces)
-        self._start = start
-        return memoryview(self._buf)[:stop - start]
 
 
 class _Ref:
@@ -963,7 +911,6 @@ def _anchor_cell(anchor) -> str | None:
 
 
 def _shared_strings(data: bytes) -> list:
-    import zipfile
 
     from openpyxl.reader.strings import read_string_table
 

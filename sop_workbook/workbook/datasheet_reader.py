@@ -54,6 +54,7 @@ from .datasheet_xml import (
     read_member,
     sheet_xml,
 )
+from .deflate_segments import SegmentMap
 
 if TYPE_CHECKING:
     from .datasheet_writer import Job
@@ -107,6 +108,9 @@ class Package:
     source: bytes  # the original file
     #: big tables of the other sheets, cut out of the stub (kept.KeptTable, by table name)
     kept: dict = field(default_factory=dict)
+    #: the parts holding kept tables that are made of self-contained segments
+    #: (deflate_segments.SegmentMap, by part): a save copies the unchanged ones
+    segments: dict = field(default_factory=dict)
 
 
 def _inspect(z: zipfile.ZipFile, names: set[str], title: str, part: str,
@@ -201,6 +205,10 @@ class _Sketch:
     head: int  # where the rows left out were
 
 
+#: A stage sheet's part at least this big is looked at for self-contained segments on
+#: open (:class:`~.deflate_segments.SegmentMap`: its kept tables' rows are copied
+#: compressed at save).
+SEGMENTED_MIN_BYTES = 1 << 20
 #: A data sheet's part at least this big is not inflated whole on open (:func:`_sketch`).
 SKETCH_MIN_BYTES = 4 << 20
 _PIECE = 4 << 20
@@ -344,9 +352,9 @@ def open_package(data: bytes) -> Package:
         candidates = {part: title for title, part in worksheets.items()
                       if len(_rels(z, part, names)) == 1}
         others = {part: title for title, part in worksheets.items()}
-        kept_tables = {}
+        kept_tables, segment_maps = {}, {}
         for info in z.infolist():
-            body = None
+            body = segmap = None
             found = None
             if info.filename in candidates:
                 title = candidates[info.filename]
@@ -361,24 +369,38 @@ def open_package(data: bytes) -> Package:
                             found.source = data
                             body = _stub(sketch.xml, found)
                 if found is None:
-                    body = read_member(data, z, info)
+                    body, segmap = _inflated(data, z, info)
                     found = _inspect(z, names, title, info.filename, body)
                     if found is not None:
                         body = _stub(body, found)
                 if found is not None:
                     sheets[title] = found
             if body is None:
-                body = read_member(data, z, info)
+                body, segmap = _inflated(data, z, info) if info.filename in others \
+                    else (read_member(data, z, info), None)
             if found is None and info.filename in others:  # big tables of a mixed sheet
                 from .kept import cut_tables
 
                 body, tables = cut_tables(z, names, others[info.filename], info.filename,
                                           body)
                 kept_tables.update((t.name, t) for t in tables)
+                if tables and segmap is not None:
+                    segment_maps[info.filename] = segmap
             entry = zipfile.ZipInfo(info.filename, info.date_time)
             entry.external_attr = info.external_attr
             stub.writestr(entry, body, compress_type=zipfile.ZIP_STORED)
-    return Package(out.getvalue(), sheets, data, kept_tables)
+    return Package(out.getvalue(), sheets, data, kept_tables, segment_maps)
+
+
+def _inflated(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo
+              ) -> tuple[bytes | bytearray, SegmentMap | None]:
+    """A worksheet part inflated, and, when it is big and made of self-contained segments,
+    their map (for a save to copy the segments of its kept tables' rows)."""
+    if info.file_size >= SEGMENTED_MIN_BYTES:
+        segmap, body = SegmentMap.of_member(data, info, keep=True)
+        if body is not None:
+            return body, segmap
+    return read_member(data, z, info), None
 
 
 def original_rows(data: bytes, sheet: DataSheet, size: int = 1 << 22) -> Iterator[bytes]:
@@ -399,6 +421,49 @@ def original_rows(data: bytes, sheet: DataSheet, size: int = 1 << 22) -> Iterato
     view = memoryview(xml)
     for i in range(pos, end, size):
         yield bytes(view[i:min(end, i + size)])
+
+
+def original_row_pieces(data: bytes, sheet: DataSheet) -> Iterator:
+    """:func:`original_rows` for a save: when the part is made of self-contained segments
+    (:class:`~.deflate_segments.SegmentMap`, as this module's saves write a data sheet)
+    the segments lying inside the rows are given compressed, as they are in the file, to
+    be copied (nothing inflated and compressed again but what is around them); otherwise
+    the rows as :func:`original_rows` gives them."""
+    with zipfile.ZipFile(BytesIO(data)) as z:
+        info = z.getinfo(sheet.part)
+    segmap = SegmentMap.of_member(data, info)[0] if info.file_size >= SEGMENTED_MIN_BYTES \
+        else None
+    span = None if segmap is None else _rows_span(segmap, sheet, info.file_size)
+    if span is None:
+        yield from original_rows(data, sheet)
+        return
+    yield from segmap.pieces(*span)
+
+
+def _rows_span(segmap: SegmentMap, sheet: DataSheet, size: int) -> tuple[int, int] | None:
+    """Where a data sheet's rows from its first data row up to ``</sheetData>`` lie in the
+    inflated part — found in the first segment (and the start of the next) and in the last
+    one — or None."""
+    first, last = segmap.segments[0], segmap.segments[-1]
+    head = b"".join(segmap.inflate(0, min(size, first.end + (1 << 16))))
+    bounds = re.search(rb"<sheetData\s*>", head)
+    if bounds is None:
+        return None
+    pos = bounds.end()
+    while True:
+        m = _ROW.match(head, pos)
+        if m is None:
+            return None  # not a row where one is expected, or cut off: read it whole
+        n = _row_number(m.group(0))
+        if n is not None and n >= sheet.first_data_row:
+            start = m.start()
+            break
+        pos = m.end()
+    tail = b"".join(segmap.inflate(last.start, last.end))
+    end = tail.rfind(b"</sheetData>")
+    if end < 0 or last.start + end < start:
+        return None
+    return start, last.start + end
 
 
 # --------------------------------------------------------------------------- reading

@@ -48,6 +48,7 @@ from .datasheet_xml import (
     _row_number,
     _sheetdata_bounds,
 )
+from .deflate_segments import Deflated
 from .kept import KeptTable
 
 #: Compression level of data-sheet parts: on a 142 MiB agg_sales part zlib level 1 took
@@ -404,7 +405,7 @@ def package_pieces(parts: Mapping[str, bytes],
     segments = {}
     for part, (_, body, _) in bodies.items():  # first what is built now, then the rest
         if not isinstance(body, list):
-            segments[part] = [deflate_in_thread(body, DATA_COMPRESSLEVEL, _data_zlib)]
+            segments[part] = deflate_runs(body, DATA_COMPRESSLEVEL, _data_zlib)
     jobs = [job for _, body, _ in bodies.values() if isinstance(body, list) for job in body]
     for job in reversed(jobs):  # the background thread runs them from the first on
         job.run()
@@ -414,25 +415,13 @@ def package_pieces(parts: Mapping[str, bytes],
             members.append((name, [deflate([parts[name]], OTHER_COMPRESSLEVEL, last=True)]))
             continue
         head, body, tail = bodies[name]
-        body = segments.get(name) or [job.result() for job in body]
+        body = segments[name] if name in segments else [job.result() for job in body]
         members.append((name, [deflate([head], OTHER_COMPRESSLEVEL), *body,
                                deflate([tail], OTHER_COMPRESSLEVEL, last=True)]))
     return _zip_pieces(members)
 
 
 # --------------------------------------------------------------------------- compression
-
-
-@dataclass
-class Deflated:
-    """Bytes of a zip member compressed on their own as raw deflate. A segment that is not
-    the member's last ends on a byte boundary without the final-block flag (a sync flush),
-    so segments compressed apart — at another time, in another thread — join into one
-    valid deflate stream (as pigz does); their CRCs combine (``crc32_combine``)."""
-
-    pieces: list[bytes]
-    crc: int  # CRC-32 of the uncompressed bytes
-    size: int  # number of uncompressed bytes
 
 
 def deflate(chunks, level: int, lib=zlib, *, last: bool = False) -> Deflated:
@@ -476,6 +465,31 @@ def deflate_in_thread(chunks: Iterator[bytes], level: int, lib=zlib) -> Deflated
     if isinstance(result[0], BaseException):
         raise result[0]
     return result[0]
+
+
+def deflate_runs(chunks, level: int, lib=zlib) -> list[Deflated]:
+    """The chunks as segments: each run of bytes compressed as one
+    (:func:`deflate_in_thread`), each :class:`Deflated` among them — a segment of the
+    file copied as it was (:meth:`SegmentMap.pieces`) — kept as it is, in order."""
+    source = iter(chunks)
+    copied: list[Deflated] = []
+
+    def run():
+        for chunk in source:
+            if isinstance(chunk, Deflated):
+                copied.append(chunk)
+                return
+            yield chunk
+
+    out = []
+    while True:
+        before = len(copied)
+        segment = deflate_in_thread(run(), level, lib)
+        if segment.size:
+            out.append(segment)
+        if len(copied) == before:
+            return out
+        out.append(copied[-1])
 
 
 #: cells per background job compressing a data sheet's rows (a job's rows make one

@@ -84,10 +84,11 @@ def _appended(name: str) -> str:
 KEPT_SLICE = 8 << 20
 
 
-def _kept_slices(table: KeptTable, data: bytes):
+def _kept_slices(table: KeptTable, data: bytes, segments=None):
     """(a, b, xml, base) for successive runs a … b-1 of a kept table's rows, each of
     about :data:`KEPT_SLICE` bytes: ``xml`` the part's XML from ``base`` on, through the
-    run's last row — inflated as it goes (what lies before a slice is dropped)."""
+    run's last row — inflated as it goes (what lies before a slice is dropped; with the
+    part's ``segments``, a segment wholly before the slice is not inflated)."""
     begins, ends = table.row_bounds()
     n = len(table.rows)
     if table.xml is not None:
@@ -96,7 +97,7 @@ def _kept_slices(table: KeptTable, data: bytes):
         def read(start: int, stop: int):
             return whole[start:stop]
     else:
-        read = PartSource(data, table.part).reader().read
+        read = PartSource(data, table.part, segments).reader().read
     a = 0
     while a < n:
         b = int(np.searchsorted(begins, int(begins[a]) + KEPT_SLICE, side="left"))
@@ -326,7 +327,8 @@ class HeadlessWorkbook:
         # satisfies it the first row that does is bisected (one cell parsed per step),
         # and the rows from there on are parsed
         frames = []
-        for a, b, buf, base in _kept_slices(table, self._package.source):
+        for a, b, buf, base in _kept_slices(table, self._package.source,
+                                            self._package.segments.get(table.part)):
             if not frames:
                 if not starts(value(buf, base, b - 1)):
                     continue
@@ -725,14 +727,16 @@ class HeadlessWorkbook:
             if sheet.dirty:
                 chunks = sheet.deflated  # rendered and compressed since write_table
             else:
-                chunks = datasheet_reader.original_rows(self._package.source, sheet)
+                chunks = datasheet_reader.original_row_pieces(self._package.source, sheet)
             bodies[part] = (head, chunks, tail)
         sources = {}  # the parts holding kept tables in the file, once each: read as
         for title, streamed in mixed.items():  # their rows go back (never all at once)
             for table in streamed:
                 if isinstance(table, KeptTable):
                     if table.part not in sources:
-                        sources[table.part] = PartSource(self._package.source, table.part)
+                        sources[table.part] = PartSource(
+                            self._package.source, table.part,
+                            self._package.segments.get(table.part))
                     table.source = sources[table.part]
             part = sheets[title]
             bodies[part] = datasheet_writer.merge_sheet_data(parts[part], streamed)

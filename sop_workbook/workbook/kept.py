@@ -36,6 +36,7 @@ from openpyxl.utils.cell import range_boundaries
 
 from ..errors import SopError
 from . import datasheet_xml
+from .deflate_segments import SegmentMap
 
 #: A table on a sheet with other content whose body has more rows than this is kept out
 #: of openpyxl on open (the same threshold as for streaming one at save).
@@ -129,6 +130,15 @@ class KeptTable:
 
             def read(start: int, stop: int):
                 return view[start:stop]
+        elif self.source is not None and self.source.segments is not None \
+                and self.row_spans is not None \
+                and (self.row_spans[:, 0] >= 0).all():
+            # whole rows of a part made of self-contained segments: the segments inside
+            # them are copied compressed, the rest inflated (deflate_segments)
+            for _, a, b in _segments(self, np.ones(len(self.rows), dtype=bool)):
+                yield from self.source.segments.pieces(int(self.row_spans[a, 0]),
+                                                       int(self.row_spans[b - 1, 1]))
+            return
         elif self.source is not None:  # inflated as it goes: the part is never whole
             read = self.source.reader().read
         else:
@@ -153,10 +163,11 @@ class PartSource:
     """A worksheet part of the file a save puts kept rows back from: read whole once
     (:meth:`whole`, shared by the tables of the part), or inflated piece by piece as the
     rows are copied (:meth:`reader`), so a save never holds the XML of a plan history of
-    years at once."""
+    years at once; ``segments``: the part is made of self-contained segments, those
+    inside the rows are copied as they are (:meth:`KeptTable.raw_rows`)."""
 
-    def __init__(self, data: bytes, part: str) -> None:
-        self.data, self.part = data, part
+    def __init__(self, data: bytes, part: str, segments: SegmentMap | None = None) -> None:
+        self.data, self.part, self.segments = data, part, segments
         self._whole: bytes | None = None
 
     def whole(self) -> bytes:
@@ -175,14 +186,18 @@ class PartSource:
         name_len, extra_len = struct.unpack("<HH", self.data[at + 26:at + 30])
         begin = at + 30 + name_len + extra_len
         return _Inflating(None, memoryview(self.data)[begin:begin + info.compress_size],
-                          info.file_size, info.CRC)
+                          info.file_size, info.CRC, self.segments)
 
 
 class _Inflating:
     """Ranges of a member's inflated bytes, asked for in increasing order (what lies
-    before a range asked for is dropped); the CRC and size are checked at the end."""
+    before a range asked for is dropped); the CRC and size are checked at the end.
+    ``segments``: the member is made of self-contained segments (their CRCs checked when
+    the map was made), and a range beyond the next segment is inflated from the start of
+    its own segment (what lies before it is not inflated at all)."""
 
-    def __init__(self, whole: bytes | None, deflated=None, size: int = 0, crc: int = 0):
+    def __init__(self, whole: bytes | None, deflated=None, size: int = 0, crc: int = 0,
+                 segments: SegmentMap | None = None):
         self._whole = whole
         self._in, self._pos, self._size, self._crc = deflated, 0, size, crc
         self._inflater = datasheet_xml._data_zlib.decompressobj(-15) if whole is None else None
@@ -190,24 +205,29 @@ class _Inflating:
         self._start = 0  # offset of _buf[0] in the inflated member
         self._check = 0  # running CRC of everything inflated
         self._done = 0  # bytes inflated
+        self._segments = segments
 
     def read(self, start: int, stop: int):
         if self._whole is not None:
             return memoryview(self._whole)[start:stop]
         if start < self._start:
             raise RuntimeError("kept rows asked for out of order")
+        if self._segments is not None:
+            self._skip_to(start)
         while self._start + len(self._buf) < stop:
             data = self._inflater.unconsumed_tail
             if not data:
                 data = self._in[self._pos:self._pos + (1 << 20)]
                 self._pos += len(data)
-                if not len(data):
-                    raise SopError("a sheet of the workbook ends before its rows",
-                                   "The workbook was not changed.")
+            # (with no input left the inflater may still hold output: asked for with b"")
             out = self._inflater.decompress(data, 1 << 22)
+            if not out and not len(data):
+                raise SopError("a sheet of the workbook ends before its rows",
+                               "The workbook was not changed.")
             self._check = datasheet_xml._data_zlib.crc32(out, self._check)
             self._done += len(out)
-            if self._done >= self._size and self._check != self._crc:
+            if self._done >= self._size and self._check != self._crc \
+                    and self._segments is None:
                 raise SopError("a sheet of the workbook changed while it was saved",
                                "The workbook was not changed.")
             self._buf += out
@@ -217,6 +237,22 @@ class _Inflating:
         del self._buf[:start - self._start]  # what lies before the range
         self._start = start
         return bytes(self._buf[:stop - self._start])
+
+
+    def _skip_to(self, start: int) -> None:
+        """Begin inflating at the segment holding ``start`` when it lies past what is
+        inflated so far."""
+        seg = None
+        for candidate in self._segments.segments:
+            if candidate.start > start:
+                break
+            seg = candidate
+        if seg is None or seg.start <= self._start + len(self._buf):
+            return
+        self._inflater = datasheet_xml._data_zlib.decompressobj(-15)
+        self._pos = seg.packed_start
+        self._buf.clear()
+        self._start = self._done = seg.start
 
 
 class _KeptLayout:

@@ -233,16 +233,15 @@ def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
     def pieces():
         inflater = datasheet_xml._data_zlib.decompressobj(-15)
         crc = size = pos = 0
-        while True:
+        while not inflater.eof:
             chunk = inflater.unconsumed_tail
-            if not chunk:
-                if pos >= len(deflated):
-                    break
+            if not chunk and pos < len(deflated):
                 chunk = deflated[pos:pos + _PIECE]
                 pos += len(chunk)
+            # (with no input left, the inflater may still hold output: asked for with b"")
             out = inflater.decompress(chunk, _PIECE)
             if not out:
-                if inflater.eof:
+                if not chunk:  # nothing in, nothing out: the stream ends short
                     break
                 continue
             crc = datasheet_xml._data_zlib.crc32(out, crc)

@@ -93,7 +93,7 @@ class DataSheet:
     @property
     def has_shared_strings(self) -> bool:
         """Whether the sheet's cells in the file refer to its sharedStrings (looked for in
-        the part, inflated piece by piece, when first asked)."""
+        the part, inflated piece by piece, its size and CRC checked, when first asked)."""
         if self.shared is None:
             self.shared = self.source is not None and _part_holds(self.source, self.part,
                                                                   _SHARED_CELL)
@@ -351,13 +351,17 @@ def _tail_alone(data: bytes, info: zipfile.ZipInfo, inflated: int) -> bytes | No
     :func:`.datasheet_writer.package_pieces` compresses a worksheet in segments (head,
     rows, tail), each by a fresh compressor, every one but the last ending with a sync
     flush (``00 00 ff ff``, byte aligned). The tail segment refers to no byte before it,
-    so it inflates alone. Anything else — a part compressed as one stream (Excel,
-    LibreOffice), a chance ``00 00 ff ff`` in the compressed bytes, a stream whose later
-    blocks refer back past the flush — fails one of the checks made here: the bytes after
-    the marker inflate without error, end exactly at the member's end (final block, nothing
-    left over), give at most what is left of the declared size after the ``inflated``
-    bytes of the start, start with ``</sheetData>``, hold no second one and end with
-    ``</worksheet>``. Then None, and the part is inflated whole."""
+    so it inflates alone. The bytes after the marker are taken as the tail only if they
+    inflate without error, end exactly at the member's end (final block, nothing left
+    over), give at most what is left of the declared size after the ``inflated`` bytes of
+    the start, start with ``</sheetData>``, hold no second one and end with
+    ``</worksheet>``; else None, and the part is inflated whole. A part compressed as one
+    stream (Excel, LibreOffice) has no such marker but by chance; a chance ``00 00 ff ff``
+    in compressed bytes, or a stream whose later blocks refer back past a flush, is
+    followed by bytes that fail these checks (short of being made to pass them: a member
+    forged to carry a second stream after its own end would have that stream's markup
+    taken for the sheet's settings after its rows — the rows themselves are always read
+    from the whole member, CRC checked)."""
     begin = _member_start(data, info)
     if begin is None:
         return None

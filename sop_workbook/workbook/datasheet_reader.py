@@ -13,8 +13,11 @@ anything else). A data sheet that was not changed and holds no shared-string cel
 copied through byte for byte at save (:func:`original_rows`).
 
 A big data sheet (:data:`SKETCH_MIN_BYTES`) is not even inflated whole on open: its rows
-below the first data row are dropped as they are inflated (:func:`_sketch`) — Refresh
-replaces them, any other command reads them again from the file when it asks. They are
+below the first data row are dropped as they are inflated (:func:`_sketch`), or, in a file
+this product saved (whose worksheet parts are compressed in segments), not inflated at all:
+what follows them is inflated on its own (:func:`_tail_alone`) — Refresh replaces them,
+any other command reads them again from the file when it asks (the whole member, its CRC
+checked: a sketch that skipped the rows did not check it). They are
 therefore not looked at on open: whether they hold shared-string cells is looked for when
 first asked (:attr:`DataSheet.has_shared_strings`), and a formula typed into them (not in
 the header or first data row, which are checked) is read as its text and kept as it is.
@@ -91,7 +94,7 @@ class DataSheet:
     @property
     def has_shared_strings(self) -> bool:
         """Whether the sheet's cells in the file refer to its sharedStrings (looked for in
-        the part, inflated piece by piece, when first asked)."""
+        the part, inflated piece by piece, its size and CRC checked, when first asked)."""
         if self.shared is None:
             self.shared = self.source is not None and _part_holds(self.source, self.part,
                                                                   _SHARED_CELL)
@@ -216,30 +219,37 @@ _ROW_NUMBER = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _SHEETDATA = re.compile(rb"<sheetData\s*(/?)>")
 
 
-def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
-    """A deflated member's bytes, inflated piece by piece (its size and CRC checked at the
-    end: a :class:`_Irregular` if they do not match); None if it is not a plain deflated
-    member."""
+def _member_start(data: bytes, info: zipfile.ZipInfo) -> int | None:
+    """Where a deflated member's compressed bytes begin in the zip ``data`` (None if it is
+    not a plain deflated member with a local header where the directory says)."""
     at = info.header_offset
     if info.compress_type != zipfile.ZIP_DEFLATED or data[at:at + 4] != b"PK\x03\x04":
         return None
     name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-    begin = at + 30 + name_len + extra_len
+    return at + 30 + name_len + extra_len
+
+
+def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
+    """A deflated member's bytes, inflated piece by piece (its size and CRC checked at the
+    end: a :class:`_Irregular` if they do not match); None if it is not a plain deflated
+    member."""
+    begin = _member_start(data, info)
+    if begin is None:
+        return None
     deflated = memoryview(data)[begin:begin + info.compress_size]
 
     def pieces():
         inflater = datasheet_xml._data_zlib.decompressobj(-15)
         crc = size = pos = 0
-        while True:
+        while not inflater.eof:
             chunk = inflater.unconsumed_tail
-            if not chunk:
-                if pos >= len(deflated):
-                    break
+            if not chunk and pos < len(deflated):
                 chunk = deflated[pos:pos + _PIECE]
                 pos += len(chunk)
+            # (with no input left, the inflater may still hold output: asked for with b"")
             out = inflater.decompress(chunk, _PIECE)
             if not out:
-                if inflater.eof:
+                if not chunk:  # nothing in, nothing out: the stream ends short
                     break
                 continue
             crc = datasheet_xml._data_zlib.crc32(out, crc)
@@ -274,49 +284,112 @@ def _part_holds(data: bytes, part: str, pattern: re.Pattern) -> bool:
 
 
 def _sketch(data: bytes, info: zipfile.ZipInfo, bounds: tuple) -> _Sketch | None:
-    """The part of a data sheet whose table lies at ``bounds`` as a :class:`_Sketch`,
-    inflated piece by piece: the rows from the first one numbered past the first data row
-    up to the last ``</sheetData>`` are dropped as they are inflated. None when the part
-    is not a plain deflated member whose size and CRC check out, or when its start is not
-    a data sheet's (:func:`_head_fits`): then it is read whole."""
+    """The part of a data sheet whose table lies at ``bounds`` as a :class:`_Sketch`: its
+    start is inflated piece by piece up to the first row numbered past the first data row
+    (the cut); what follows the rows (from the last ``</sheetData>``) is then inflated on
+    its own when the part was compressed in segments as this product saves it
+    (:func:`_tail_alone`: the rows in between are not inflated at all), else the rows are
+    inflated and dropped as they come, the member's size and CRC checked at its end.
+    None when the part is not a plain deflated member (whose size and CRC check out, when
+    inflated whole), or when its start is not a data sheet's (:func:`_head_fits`): then it
+    is read whole.
+
+    When the tail is inflated on its own, the member's CRC is not verified here: that is
+    safe because the rows left out are never used from this sketch — whoever needs them
+    reads the whole member again, its CRC checked (:attr:`DataSheet.has_shared_strings`,
+    :func:`original_rows`, the headless adapter's ``_frame``), and Refresh replaces them."""
     pieces = _inflating(data, info)
     if pieces is None:
         return None
-    first_data_row = bounds[1] + 1
-    head: list[bytes] = []  # the part up to the cut, while it is not found
-    cut = None  # where the rows left out begin
-    last: list[bytes] = []  # the last two pieces inflated after the cut
+    try:
+        joined, cut = _inflate_to_cut(pieces, bounds[1] + 1)
+    except _Irregular:
+        return None
+    if cut is None:  # no row past the first data row: the part is all head (and checked)
+        return _Sketch(joined, len(joined))
+    head = joined[:cut]
+    if not _head_fits(head, bounds):
+        return None
+    tail = _tail_alone(data, info, len(joined))
+    if tail is not None:
+        pieces.close()
+        return _Sketch(head + tail, cut)
+    # the rows inflated and dropped as they come; what follows them is, from the last
+    # </sheetData>, in the last two pieces (else the part is read whole)
+    last = [joined[cut:]]
+    del joined
     try:
         for out in pieces:
-            if cut is None:
-                head.append(out)
-                joined = b"".join(head)
-                m = _SHEETDATA.search(joined)
-                if m is not None and not m.group(1):
-                    for row in _ROW_NUMBER.finditer(joined, m.end()):
-                        if int(row.group(1)) > first_data_row:
-                            cut = row.start()
-                            break
-                if cut is None:
-                    head = [joined]
-                    continue
-                head = [joined[:cut]]
-                if not _head_fits(head[0], bounds):
-                    return None
-                out = joined[cut:]
             last = [*last[-1:], out]
     except _Irregular:
         return None
-    if cut is None:  # no row past the first data row: the part is all head
-        whole = b"".join(head)
-        return _Sketch(whole, len(whole))
-    # what follows the rows: from the last </sheetData>, in the last two pieces (else the
-    # part is read whole)
     window = b"".join(last)
     end = window.rfind(b"</sheetData>")
     if end < 0:
         return None
-    return _Sketch(head[0] + window[end:], cut)
+    return _Sketch(head + window[end:], cut)
+
+
+def _inflate_to_cut(pieces: Iterator[bytes], first_data_row: int) -> tuple[bytes, int | None]:
+    """A worksheet part inflated from its start until the first row numbered past
+    ``first_data_row`` is seen: (what was inflated, where that row begins in it), or (the
+    whole part, None) when there is no such row."""
+    joined = b""
+    for out in pieces:
+        joined += out
+        m = _SHEETDATA.search(joined)
+        if m is not None and not m.group(1):
+            for row in _ROW_NUMBER.finditer(joined, m.end()):
+                if int(row.group(1)) > first_data_row:
+                    return joined, row.start()
+    return joined, None
+
+
+#: ends every segment of a member but the last one as :mod:`.datasheet_writer` compresses
+#: it: a zlib sync flush, an empty stored block (its lengths 0 and ~0, byte aligned)
+_SYNC_FLUSH = b"\x00\x00\xff\xff"
+#: the tail of a part is looked for in this many last compressed bytes of its member
+_TAIL_WINDOW = 1 << 20
+
+
+def _tail_alone(data: bytes, info: zipfile.ZipInfo, inflated: int) -> bytes | None:
+    """What follows the rows of a worksheet part (from its last ``</sheetData>`` on),
+    inflated alone from its member's last sync flush: None unless that checks out.
+
+    :func:`.datasheet_writer.package_pieces` compresses a worksheet in segments (head,
+    rows, tail), each by a fresh compressor, every one but the last ending with a sync
+    flush (``00 00 ff ff``, byte aligned). The tail segment refers to no byte before it,
+    so it inflates alone. The bytes after the marker are taken as the tail only if they
+    inflate without error, end exactly at the member's end (final block, nothing left
+    over), give at most what is left of the declared size after the ``inflated`` bytes of
+    the start, start with ``</sheetData>``, hold no second one and end with
+    ``</worksheet>``; else None, and the part is inflated whole. A part compressed as one
+    stream (Excel, LibreOffice) has no such marker but by chance; a chance ``00 00 ff ff``
+    in compressed bytes, or a stream whose later blocks refer back past a flush, is
+    followed by bytes that fail these checks (short of being made to pass them: a member
+    forged to carry a second stream after its own end would have that stream's markup
+    taken for the sheet's settings after its rows — the rows themselves are always read
+    from the whole member, CRC checked)."""
+    begin = _member_start(data, info)
+    if begin is None:
+        return None
+    end = begin + info.compress_size
+    mark = data.rfind(_SYNC_FLUSH, max(begin, end - _TAIL_WINDOW), end)
+    if mark < 0:
+        return None
+    room = info.file_size - inflated
+    inflater = datasheet_xml._data_zlib.decompressobj(-15)
+    try:
+        tail = inflater.decompress(memoryview(data)[mark + len(_SYNC_FLUSH):end], room + 1)
+    except datasheet_xml._data_zlib.error:
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail \
+            or len(tail) > room:
+        return None
+    if not tail.startswith(b"</sheetData>") or tail.find(b"</sheetData>", 1) >= 0 \
+            or not tail.rstrip().endswith(b"</worksheet>"):
+        return None
+    return tail
 
 
 def _stub(xml: bytes, sheet: DataSheet) -> bytes:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import struct
 import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from .datasheet_xml import (
     _sheetdata_bounds,
     _unescape,
     _worksheets,
+    member_span,
     read_member,
     sheet_xml,
 )
@@ -222,11 +222,8 @@ _SHEETDATA = re.compile(rb"<sheetData\s*(/?)>")
 def _member_start(data: bytes, info: zipfile.ZipInfo) -> int | None:
     """Where a deflated member's compressed bytes begin in the zip ``data`` (None if it is
     not a plain deflated member with a local header where the directory says)."""
-    at = info.header_offset
-    if info.compress_type != zipfile.ZIP_DEFLATED or data[at:at + 4] != b"PK\x03\x04":
-        return None
-    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-    return at + 30 + name_len + extra_len
+    span = member_span(data, info)
+    return None if span is None else span[0]
 
 
 def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:

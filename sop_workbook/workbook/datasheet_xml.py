@@ -98,16 +98,27 @@ def _row_number(row_xml: bytes) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def member_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int] | None:
+    """Where the compressed bytes of a deflated member of the zip ``data`` begin and end
+    (from its local header), or None when it is not a plain deflated member with a local
+    header where the directory says."""
+    at = info.header_offset
+    if info.compress_type != zipfile.ZIP_DEFLATED or data[at:at + 4] != b"PK\x03\x04":
+        return None
+    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
+    begin = at + 30 + name_len + extra_len
+    if begin + info.compress_size > len(data):
+        return None
+    return begin, begin + info.compress_size
+
+
 def read_member(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """A member of the zip ``z`` (whose bytes are ``data``), inflated by ISA-L
     (~3× zlib on the big sheet parts; CRC checked as zipfile does)."""
-    if info.compress_type != zipfile.ZIP_DEFLATED or info.file_size < (1 << 16):
-        return z.read(info.filename)
-    at = info.header_offset
-    if data[at:at + 4] != b"PK\x03\x04":
-        return z.read(info.filename)  # zipfile reports what is wrong
-    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-    begin = at + 30 + name_len + extra_len
+    span = member_span(data, info)
+    if span is None or info.file_size < (1 << 16):
+        return z.read(info.filename)  # (a damaged member: zipfile reports what is wrong)
+    begin = span[0]
     try:
         inflater = _data_zlib.decompressobj(-15)  # no more than the size declared
         out = inflater.decompress(memoryview(data)[begin:begin + info.compress_size],

@@ -22,13 +22,12 @@ inflated and compressed again, as before.
 
 from __future__ import annotations
 
-import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import SopError
-from .datasheet_xml import _data_zlib
+from .datasheet_xml import _data_zlib, member_span
 
 #: the empty stored block a sync flush ends with (on a byte boundary)
 SYNC_MARKER = b"\x00\x00\xff\xff"
@@ -45,19 +44,6 @@ class Deflated:
     pieces: list
     crc: int  # CRC-32 of the uncompressed bytes
     size: int  # number of uncompressed bytes
-
-
-def member_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int] | None:
-    """Where the compressed bytes of a deflated member of the zip ``data`` begin and end
-    (from its local header), or None when it is not a plain deflated member."""
-    at = info.header_offset
-    if info.compress_type != zipfile.ZIP_DEFLATED or data[at:at + 4] != b"PK\x03\x04":
-        return None
-    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
-    begin = at + 30 + name_len + extra_len
-    if begin + info.compress_size > len(data):
-        return None
-    return begin, begin + info.compress_size
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ part has a totals row.
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -180,12 +179,10 @@ class PartSource:
             return _Inflating(self._whole)
         with zipfile.ZipFile(BytesIO(self.data)) as z:
             info = z.getinfo(self.part)
-        at = info.header_offset
-        if info.compress_type != zipfile.ZIP_DEFLATED or self.data[at:at + 4] != b"PK\x03\x04":
+        span = datasheet_xml.member_span(self.data, info)
+        if span is None:
             return _Inflating(self.whole())
-        name_len, extra_len = struct.unpack("<HH", self.data[at + 26:at + 30])
-        begin = at + 30 + name_len + extra_len
-        return _Inflating(None, memoryview(self.data)[begin:begin + info.compress_size],
+        return _Inflating(None, memoryview(self.data)[span[0]:span[1]],
                           info.file_size, info.CRC, self.segments)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -183,11 +185,23 @@ def test_a_kept_history_is_copied_into_the_next_save_and_reads_back(tmp_path, co
         [[c.value for c in row] for row in _openpyxl_rows(path, "plan_history")])
     assert reference.iloc[1:].values.tolist() == \
         history.astype(object).values.tolist()
+    # a spreadsheet engine reads the copied segments too (LibreOffice, converted to xlsx)
+    sheet, header = HeadlessWorkbook(path).table_position("plan_history")
+    out = path.parent / "lo"
+    run = subprocess.run(["soffice", "--headless",
+                          f"-env:UserInstallation=file://{path.parent}/u", "--convert-to",
+                          "xlsx", "--outdir", str(out), str(path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    ws = openpyxl.load_workbook(out / "wb.xlsx", data_only=True)[sheet]
+    for k in (0, cut - 1, cut, len(history) - 1):  # first, last copied, first appended, last
+        got = [c.value for c in ws[header + 1 + k]][:len(history.columns)]
+        want = history.iloc[k].tolist()
+        assert [str(v) for v in got[:4]] == [str(v) for v in want[:4]]
+        assert got[4:] == pytest.approx(want[4:])
 
 
 def _openpyxl_rows(path: Path, table: str):
-    import openpyxl
-
     wb = openpyxl.load_workbook(path)
     for ws in wb.worksheets:
         if table in ws.tables:

@@ -266,3 +266,16 @@ def test_small_pieces_read_the_same(monkeypatch):
     assert bytes(whole) == PLAIN
     assert len([p for p in segmap.pieces(3, len(PLAIN) - 3) if isinstance(p, Deflated)]) == 2
     assert b"".join(segmap.inflate(3, len(PLAIN) - 3)) == PLAIN[3:-3]
+
+
+def test_a_flush_inside_one_compressors_stream_is_not_a_segment_end():
+    """A sync flush that does not restart the compressor (what another writer may emit):
+    what follows it refers back to bytes before it, so it cannot be copied alone."""
+    part = _rows(1, 3000, 9)
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    packed = compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH) \
+        + compressor.compress(part) + compressor.flush()
+    plain = part + part
+    data = _zip([(PART, [Deflated([packed], zlib.crc32(plain), len(plain))])])
+    assert _read(data) == plain and b"\x00\x00\xff\xff" in packed
+    assert SegmentMap.of_member(data, _info(data)) == (None, None)

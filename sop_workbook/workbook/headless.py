@@ -84,11 +84,12 @@ def _appended(name: str) -> str:
 KEPT_SLICE = 8 << 20
 
 
-def _kept_slices(table: KeptTable, data: bytes, segments=None):
-    """(a, b, xml, base) for successive runs a … b-1 of a kept table's rows, each of
-    about :data:`KEPT_SLICE` bytes: ``xml`` the part's XML from ``base`` on, through the
-    run's last row — inflated as it goes (what lies before a slice is dropped; with the
-    part's ``segments``, a segment wholly before the slice is not inflated)."""
+def _kept_slices(table: KeptTable, data: bytes, segments=None, first: int = 0):
+    """(a, b, xml, base) for successive runs a … b-1 of a kept table's rows from row
+    ``first`` on, each of about :data:`KEPT_SLICE` bytes: ``xml`` the part's XML from
+    ``base`` on, through the run's last row — inflated as it goes (what lies before a
+    slice is dropped; with the part's ``segments``, a segment wholly before the slice is
+    not inflated)."""
     begins, ends = table.row_bounds()
     n = len(table.rows)
     if table.xml is not None:
@@ -98,13 +99,25 @@ def _kept_slices(table: KeptTable, data: bytes, segments=None):
             return whole[start:stop]
     else:
         read = PartSource(data, table.part, segments).reader().read
-    a = 0
+    a = first
     while a < n:
         b = int(np.searchsorted(begins, int(begins[a]) + KEPT_SLICE, side="left"))
         b = min(n, max(b, a + 1))
         base = int(begins[a])
         yield a, b, read(base, int(ends[b - 1])), base
         a = b
+
+
+def _segment_rows(table: KeptTable, segments) -> list[int]:
+    """The kept rows (indices) that begin a segment of the part (:mod:`.deflate_segments`),
+    ascending: a row there is read without inflating anything before its segment."""
+    if segments is None or table.xml is not None:
+        return []
+    begins, _ = table.row_bounds()
+    starts = np.array([seg.start for seg in segments.segments], dtype=np.int64)
+    at = np.searchsorted(begins, starts)
+    hit = (at < len(begins)) & (begins[np.minimum(at, len(begins) - 1)] == starts)
+    return sorted({int(i) for i in at[hit]})
 
 
 class _Ref:
@@ -326,9 +339,28 @@ class HeadlessWorkbook:
         # slice whose last row fails ``starts`` is skipped; in the first whose last row
         # satisfies it the first row that does is bisected (one cell parsed per step),
         # and the rows from there on are parsed
+        # a row beginning a segment of the part is read alone (its segment inflated from
+        # its start, nothing before it): the last such row before the first that
+        # satisfies ``starts`` is bisected for, and the slices begin there
+        segments = self._package.segments.get(table.part)
+        marks, first = _segment_rows(table, segments), 0
+        if len(marks) > 1:
+            begins, ends = table.row_bounds()
+
+            def alone(i: int):
+                read = PartSource(self._package.source, table.part, segments).reader().read
+                return value(read(int(begins[i]), int(ends[i])), int(begins[i]), i)
+
+            lo, hi = 0, len(marks)  # marks[:lo] fail ``starts``; marks[hi:] satisfy it
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if starts(alone(marks[mid])):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            first = marks[lo - 1] if lo else 0
         frames = []
-        for a, b, buf, base in _kept_slices(table, self._package.source,
-                                            self._package.segments.get(table.part)):
+        for a, b, buf, base in _kept_slices(table, self._package.source, segments, first):
             if not frames:
                 if not starts(value(buf, base, b - 1)):
                     continue

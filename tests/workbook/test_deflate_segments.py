@@ -279,3 +279,49 @@ def test_a_flush_inside_one_compressors_stream_is_not_a_segment_end():
     data = _zip([(PART, [Deflated([packed], zlib.crc32(plain), len(plain))])])
     assert _read(data) == plain and b"\x00\x00\xff\xff" in packed
     assert SegmentMap.of_member(data, _info(data)) == (None, None)
+
+
+def test_the_review_reads_the_last_plans_from_their_own_segments(tmp_path, monkeypatch):
+    """A history appended plan by plan holds a segment per plan: read_table_from starts
+    inflating at the segment of the first plan it reads (the plans before are not
+    inflated) and reads what reading the whole table and cutting it gives."""
+    from sop_workbook.plan_history import period_text
+    from sop_workbook.periods import parse_period
+    from sop_workbook.workbook import headless
+
+    monkeypatch.setattr(datasheet_reader, "SEGMENTED_MIN_BYTES", 0)
+    history = _history(8, 300)  # 600 rows a plan: kept out of openpyxl from the first
+    per_plan = len(history) // 8
+    path = tmp_path / "wb.xlsm"
+    shutil.copy(ROOT / "SOP_Template.xlsm", path)
+    book = HeadlessWorkbook(path)
+    book.write_table("plan_history", history.iloc[:per_plan].reset_index(drop=True))
+    book.save(backups=0)
+    for k in range(1, 8):  # seven rolls, each appending one plan
+        book = HeadlessWorkbook(path)
+        book.append_rows("plan_history",
+                         history.iloc[k * per_plan:(k + 1) * per_plan].reset_index(drop=True))
+        book.save(backups=0)
+
+    firsts: list[int] = []
+    real = headless._kept_slices
+
+    def slices(table, data, segments=None, first=0):
+        firsts.append(first)
+        return real(table, data, segments, first)
+
+    monkeypatch.setattr(headless, "_kept_slices", slices)
+    earliest = parse_period("2026-03")  # the sixth plan's snapshot (2025-11 + 4 months)
+
+    def starts(v):
+        return parse_period(period_text(v)) >= earliest
+
+    book = HeadlessWorkbook(path)
+    got = book.read_table_from("plan_history", "snapshot_period", starts)
+    whole = HeadlessWorkbook(path).read_table("plan_history")
+    want = whole[[starts(v) for v in whole["snapshot_period"]]]
+    assert len(want) == 4 * per_plan
+    assert got.astype(object).values.tolist() == want.astype(object).values.tolist()
+    assert list(got.index) == list(want.index)
+    assert firsts and firsts[-1] > 0  # began at a plan's segment, not at the first row
+    assert firsts[-1] <= want.index[0]

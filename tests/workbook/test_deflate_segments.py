@@ -24,6 +24,7 @@ from sop_workbook.workbook.datasheet_writer import _zip_pieces, deflate, deflate
 from sop_workbook.workbook.deflate_segments import Deflated, SegmentMap
 from sop_workbook.workbook.headless import HeadlessWorkbook
 from sop_workbook.zip_parts import sheet_parts
+from tests.workbook.test_workbook_io import big_sales_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 PART = "xl/worksheets/sheet1.xml"
@@ -210,15 +211,8 @@ def _openpyxl_rows(path: Path, table: str):
 
 
 def test_an_unchanged_data_sheet_is_copied_into_the_next_save(tmp_path, copied):
-    rng = np.random.default_rng(3)
     n = 30_000
-    frame = pd.DataFrame({
-        "period": rng.choice(["2026-01", "2026-02", "2026-03"], n),
-        "item_no": [f"IT-{i % 977:04d}" for i in range(n)],
-        "category": "Chairs", "location_code": "MAIN",
-        "otd_lines": rng.integers(0, 50, n).astype(float),
-        "invoiced_amount": np.round(rng.gamma(2, 500, n), 2),
-    })
+    frame = big_sales_frame(n)
     path = tmp_path / "wb.xlsm"
     shutil.copy(ROOT / "SOP_Template.xlsm", path)
     book = HeadlessWorkbook(path)
@@ -285,8 +279,8 @@ def test_the_review_reads_the_last_plans_from_their_own_segments(tmp_path, monke
     """A history appended plan by plan holds a segment per plan: read_table_from starts
     inflating at the segment of the first plan it reads (the plans before are not
     inflated) and reads what reading the whole table and cutting it gives."""
-    from sop_workbook.plan_history import period_text
     from sop_workbook.periods import parse_period
+    from sop_workbook.plan_history import period_text
     from sop_workbook.workbook import headless
 
     monkeypatch.setattr(datasheet_reader, "SEGMENTED_MIN_BYTES", 0)

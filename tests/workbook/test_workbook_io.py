@@ -105,11 +105,10 @@ def test_round_trip_write_save_reopen_read(tmp_path):
     assert "<f>" not in xml and '<dimension ref="A1:H14"/>' in xml
 
 
-def test_big_table_round_trip_and_unchanged_sheets_kept(tmp_path):
-    path = copy_template(tmp_path)
+def big_sales_frame(n: int = 30_000) -> pd.DataFrame:
+    """An agg_sales table of ``n`` rows: texts, whole numbers, decimals, empty cells."""
     rng = np.random.default_rng(3)
-    n = 30_000
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "period": rng.choice(["2026-01", "2026-02", "2026-03"], n),
         "item_no": [f"IT-{i % 977:04d}" for i in range(n)],
         "category": "Chairs", "location_code": "MAIN",
@@ -117,6 +116,12 @@ def test_big_table_round_trip_and_unchanged_sheets_kept(tmp_path):
         "invoiced_amount": np.round(rng.gamma(2, 500, n), 2),
         "budget_amount": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
     })
+
+
+def test_big_table_round_trip_and_unchanged_sheets_kept(tmp_path):
+    path = copy_template(tmp_path)
+    n = 30_000
+    frame = big_sales_frame(n)
     book = HeadlessWorkbook(path)
     book.write_table("agg_sales", frame)
     book.write_table("items", tricky_items(5))

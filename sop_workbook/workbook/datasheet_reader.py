@@ -57,7 +57,7 @@ from .datasheet_xml import (
     read_member,
     sheet_xml,
 )
-from .deflate_segments import SegmentMap
+from .deflate_segments import SYNC_MARKER, SegmentMap
 
 if TYPE_CHECKING:
     from .datasheet_writer import Job
@@ -344,7 +344,7 @@ def _inflate_to_cut(pieces: Iterator[bytes], first_data_row: int) -> tuple[bytes
 
 #: ends every segment of a member but the last one as :mod:`.datasheet_writer` compresses
 #: it: a zlib sync flush, an empty stored block (its lengths 0 and ~0, byte aligned)
-_SYNC_FLUSH = b"\x00\x00\xff\xff"
+_SYNC_FLUSH = SYNC_MARKER
 #: the tail of a part is looked for in this many last compressed bytes of its member
 _TAIL_WINDOW = 1 << 20
 

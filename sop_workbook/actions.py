@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import plan_history as plan_history_table
-from .errors import SopError
+from .errors import DamagedWorkbookError, SopError
 from .frames import blank, per_unique
 from .input_rows import take_typed_rows, write_input_table
 from .kpi.options import KpiOptions
@@ -214,8 +214,12 @@ def settings_from_config(book: Workbook, current: str | None = None) -> Settings
 
 
 def _optional_table(book: Workbook, name: str) -> pd.DataFrame:
+    """A table, or an empty frame when the workbook has none of that name (a damaged
+    workbook is still an error)."""
     try:
         return book.read_table(name)
+    except DamagedWorkbookError:
+        raise
     except SopError:
         return pd.DataFrame()
 

@@ -32,6 +32,11 @@ class Problem:
         return f"{', '.join(where)}: {self.message}"
 
 
+class DamagedWorkbookError(SopError):
+    """A part of the workbook file cannot be read (a bad CRC, broken compression): never
+    taken for a table that is missing."""
+
+
 class SourceValidationError(SopError):
     """A source failed the data contract. Nothing was loaded."""
 

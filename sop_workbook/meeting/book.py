@@ -13,7 +13,7 @@ import datetime as dt
 
 import pandas as pd
 
-from ..errors import SopError
+from ..errors import DamagedWorkbookError, SopError
 from ..frames import blank, cell_text
 from ..ports import Workbook
 from .action_log import validate_actions
@@ -41,8 +41,12 @@ def optional_value(book: Workbook, name: str, default=None):
 
 
 def optional_table(book: Workbook, name: str) -> pd.DataFrame | None:
+    """A table, or None when the workbook has none of that name (a damaged workbook is
+    still an error)."""
     try:
         return book.read_table(name)
+    except DamagedWorkbookError:
+        raise
     except SopError:
         return None
 

@@ -96,8 +96,8 @@ class DataSheet:
         """Whether the sheet's cells in the file refer to its sharedStrings (looked for in
         the part, inflated piece by piece, its size and CRC checked, when first asked)."""
         if self.shared is None:
-            self.shared = self.source is not None and _part_holds(self.source, self.part,
-                                                                  _SHARED_CELL)
+            self.shared = self.source is not None and _part_holds(
+                self.source, self.part, _SHARED_CELL, self.title)
             self.source = None
         return self.shared
 
@@ -260,14 +260,15 @@ def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
     return pieces()
 
 
-def _part_holds(data: bytes, part: str, pattern: re.Pattern) -> bool:
-    """Whether the member ``part`` of the zip ``data`` holds ``pattern`` (at most 16
-    bytes long), inflated piece by piece."""
+def _part_holds(data: bytes, part: str, pattern: re.Pattern, title: str | None = None
+                ) -> bool:
+    """Whether the member ``part`` (of sheet ``title``) of the zip ``data`` holds
+    ``pattern`` (at most 16 bytes long), inflated piece by piece."""
     with zipfile.ZipFile(BytesIO(data)) as z:
         info = z.getinfo(part)
         pieces = _inflating(data, info)
         if pieces is None:
-            return pattern.search(z.read(part)) is not None
+            return pattern.search(datasheet_xml.read_checked(z, part, title)) is not None
     carry = b""
     try:
         for out in pieces:
@@ -276,7 +277,7 @@ def _part_holds(data: bytes, part: str, pattern: re.Pattern) -> bool:
             carry = out[-16:]
     except _Irregular:
         with zipfile.ZipFile(BytesIO(data)) as z:  # zipfile reports what is wrong
-            return pattern.search(z.read(part)) is not None
+            return pattern.search(datasheet_xml.read_checked(z, part, title)) is not None
     return False
 
 
@@ -475,7 +476,7 @@ def _inflated(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo
 
 def original_rows(data: bytes, sheet: DataSheet, size: int = 1 << 22) -> Iterator[bytes]:
     """The rows below the header of a data sheet in the file, unchanged, in slices."""
-    xml = sheet_xml(data, sheet.part)
+    xml = sheet_xml(data, sheet.part, sheet.title)
     start, end, _ = _sheetdata_bounds(xml)
     pos = start
     while pos < end:

@@ -246,7 +246,7 @@ class HeadlessWorkbook:
     def _frame(self, sheet: DataSheet, columns: list[str]) -> pd.DataFrame:
         """The rows of a data sheet as read_table gives them (parsed once)."""
         if sheet.frame is None:
-            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part)
+            xml = datasheet_xml.sheet_xml(self._package.source, sheet.part, sheet.title)
             if sheet.shared is None:  # not looked for on open: in the rows read now
                 sheet.shared = datasheet_reader.holds_shared_strings(xml)
             if sheet.has_shared_strings and self._shared_strings is None:

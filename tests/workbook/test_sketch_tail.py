@@ -264,3 +264,32 @@ def test_a_tail_is_taken_only_within_the_declared_size_and_up_to_the_members_end
     shorter = copy.copy(info)  # ... or one byte short: the stream does not end
     shorter.compress_size -= 1
     assert datasheet_reader._tail_alone(data, shorter, left) is None
+
+
+def test_rows_damaged_in_the_middle_are_a_clear_error_when_a_command_needs_them(
+        saved, sketch_all, tmp_path):
+    """The middle of a sketched sheet is not inflated on open, so damage there is found
+    when a command reads or keeps those rows: the error it was on open — the sheet named,
+    the workbook unchanged — not a crash, and never a table taken for missing."""
+    from sop_workbook.actions import roll_forward
+    from sop_workbook.errors import DamagedWorkbookError
+
+    path = tmp_path / "damaged.xlsm"
+    shutil.copy(saved, path)
+    _, _, info = _part(path, SHEET)
+    data = bytearray(path.read_bytes())
+    begin, end = datasheet_xml.member_span(bytes(data), info)
+    data[(begin + end) // 2] ^= 0x5A
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+
+    book = HeadlessWorkbook(path)  # opens: the rows are not looked at yet
+    with pytest.raises(DamagedWorkbookError, match=f"sheet '{SHEET}' cannot be read"):
+        book.read_table(SHEET)
+    book = HeadlessWorkbook(path)  # a command that keeps the rows (sop calendar …)
+    book.set_value("cfg_data_source", "elsewhere")
+    with pytest.raises(DamagedWorkbookError, match=f"sheet '{SHEET}'"):
+        book.save(backups=0)
+    with pytest.raises(DamagedWorkbookError, match=f"sheet '{SHEET}'"):
+        roll_forward(HeadlessWorkbook(path))  # reads agg_sales for the stages
+    assert path.read_bytes() == before

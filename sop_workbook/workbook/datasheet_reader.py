@@ -57,7 +57,7 @@ from .datasheet_xml import (
     read_member,
     sheet_xml,
 )
-from .deflate_segments import SYNC_MARKER, SegmentMap
+from .deflate_segments import SYNC_MARKER, SegmentMap, inflated_pieces
 
 if TYPE_CHECKING:
     from .datasheet_writer import Job
@@ -219,36 +219,19 @@ _ROW_NUMBER = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _SHEETDATA = re.compile(rb"<sheetData\s*(/?)>")
 
 
-def _member_start(data: bytes, info: zipfile.ZipInfo) -> int | None:
-    """Where a deflated member's compressed bytes begin in the zip ``data`` (None if it is
-    not a plain deflated member with a local header where the directory says)."""
-    span = member_span(data, info)
-    return None if span is None else span[0]
-
-
 def _inflating(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes] | None:
     """A deflated member's bytes, inflated piece by piece (its size and CRC checked at the
     end: a :class:`_Irregular` if they do not match); None if it is not a plain deflated
     member."""
-    begin = _member_start(data, info)
-    if begin is None:
+    span = member_span(data, info)
+    if span is None:
         return None
-    deflated = memoryview(data)[begin:begin + info.compress_size]
+    deflated = memoryview(data)[span[0]:span[1]]
 
     def pieces():
         inflater = datasheet_xml._data_zlib.decompressobj(-15)
-        crc = size = pos = 0
-        while not inflater.eof:
-            chunk = inflater.unconsumed_tail
-            if not chunk and pos < len(deflated):
-                chunk = deflated[pos:pos + _PIECE]
-                pos += len(chunk)
-            # (with no input left, the inflater may still hold output: asked for with b"")
-            out = inflater.decompress(chunk, _PIECE)
-            if not out:
-                if not chunk:  # nothing in, nothing out: the stream ends short
-                    break
-                continue
+        crc = size = 0
+        for out in inflated_pieces(inflater, deflated, 0, len(deflated), _PIECE):
             crc = datasheet_xml._data_zlib.crc32(out, crc)
             size += len(out)
             if size > info.file_size:
@@ -343,9 +326,6 @@ def _inflate_to_cut(pieces: Iterator[bytes], first_data_row: int) -> tuple[bytes
     return joined, None
 
 
-#: ends every segment of a member but the last one as :mod:`.datasheet_writer` compresses
-#: it: a zlib sync flush, an empty stored block (its lengths 0 and ~0, byte aligned)
-_SYNC_FLUSH = SYNC_MARKER
 #: the tail of a part is looked for in this many last compressed bytes of its member
 _TAIL_WINDOW = 1 << 20
 
@@ -368,17 +348,17 @@ def _tail_alone(data: bytes, info: zipfile.ZipInfo, inflated: int) -> bytes | No
     forged to carry a second stream after its own end would have that stream's markup
     taken for the sheet's settings after its rows — the rows themselves are always read
     from the whole member, CRC checked)."""
-    begin = _member_start(data, info)
-    if begin is None:
+    span = member_span(data, info)
+    if span is None:
         return None
-    end = begin + info.compress_size
-    mark = data.rfind(_SYNC_FLUSH, max(begin, end - _TAIL_WINDOW), end)
+    begin, end = span
+    mark = data.rfind(SYNC_MARKER, max(begin, end - _TAIL_WINDOW), end)
     if mark < 0:
         return None
     room = info.file_size - inflated
     inflater = datasheet_xml._data_zlib.decompressobj(-15)
     try:
-        tail = inflater.decompress(memoryview(data)[mark + len(_SYNC_FLUSH):end], room + 1)
+        tail = inflater.decompress(memoryview(data)[mark + len(SYNC_MARKER):end], room + 1)
     except datasheet_xml._data_zlib.error:
         return None
     if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail \
@@ -440,14 +420,14 @@ def open_package(data: bytes) -> Package:
                             found.source = data
                             body = _stub(sketch.xml, found)
                 if found is None:
-                    body, segmap = _inflated(data, z, info)
+                    body, segmap = _part_and_segments(data, z, info)
                     found = _inspect(z, names, title, info.filename, body)
                     if found is not None:
                         body = _stub(body, found)
                 if found is not None:
                     sheets[title] = found
             if body is None:
-                body, segmap = _inflated(data, z, info) if info.filename in others \
+                body, segmap = _part_and_segments(data, z, info) if info.filename in others \
                     else (read_member(data, z, info), None)
             if found is None and info.filename in others:  # big tables of a mixed sheet
                 from .kept import cut_tables
@@ -463,7 +443,7 @@ def open_package(data: bytes) -> Package:
     return Package(out.getvalue(), sheets, data, kept_tables, segment_maps)
 
 
-def _inflated(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo
+def _part_and_segments(data: bytes, z: zipfile.ZipFile, info: zipfile.ZipInfo
               ) -> tuple[bytes | bytearray, SegmentMap | None]:
     """A worksheet part inflated, and, when it is big and made of self-contained segments,
     their map (for a save to copy the segments of its kept tables' rows)."""
@@ -478,20 +458,25 @@ def original_rows(data: bytes, sheet: DataSheet, size: int = 1 << 22) -> Iterato
     """The rows below the header of a data sheet in the file, unchanged, in slices."""
     xml = sheet_xml(data, sheet.part, sheet.title)
     start, end, _ = _sheetdata_bounds(xml)
-    pos = start
-    while pos < end:
-        m = _ROW.search(xml, pos, end)
-        if m is None:
-            pos = end
-            break
-        n = _row_number(m.group(0))
-        if n is not None and n >= sheet.first_data_row:
-            pos = m.start()
-            break
-        pos = m.end()
+    pos = _first_data_row_at(xml, start, end, sheet.first_data_row)
+    pos = end if pos is None else pos
     view = memoryview(xml)
     for i in range(pos, end, size):
         yield bytes(view[i:min(end, i + size)])
+
+
+def _first_data_row_at(xml: bytes, pos: int, end: int, first_data_row: int) -> int | None:
+    """Where the first row numbered ``first_data_row`` or more begins in ``xml[pos:end]``
+    (the rows of a sheet), or None when there is none."""
+    while pos < end:
+        m = _ROW.search(xml, pos, end)
+        if m is None:
+            return None
+        n = _row_number(m.group(0))
+        if n is not None and n >= first_data_row:
+            return m.start()
+        pos = m.end()
+    return None
 
 
 def original_row_pieces(data: bytes, sheet: DataSheet) -> Iterator:
@@ -518,18 +503,11 @@ def _rows_span(segmap: SegmentMap, sheet: DataSheet, size: int) -> tuple[int, in
     first, last = segmap.segments[0], segmap.segments[-1]
     head = b"".join(segmap.inflate(0, min(size, first.end + (1 << 16))))
     bounds = re.search(rb"<sheetData\s*>", head)
-    if bounds is None:
+    # (a row cut off at the end of the window is not matched: then the part is read whole)
+    start = None if bounds is None else \
+        _first_data_row_at(head, bounds.end(), len(head), sheet.first_data_row)
+    if start is None:
         return None
-    pos = bounds.end()
-    while True:
-        m = _ROW.match(head, pos)
-        if m is None:
-            return None  # not a row where one is expected, or cut off: read it whole
-        n = _row_number(m.group(0))
-        if n is not None and n >= sheet.first_data_row:
-            start = m.start()
-            break
-        pos = m.end()
     tail = b"".join(segmap.inflate(last.start, last.end))
     end = tail.rfind(b"</sheetData>")
     if end < 0 or last.start + end < start:

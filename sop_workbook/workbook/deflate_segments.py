@@ -87,7 +87,7 @@ class SegmentMap:
             inflater = _data_zlib.decompressobj(-15)
             crc, size = 0, 0
             try:
-                for out in _inflated(inflater, packed, packed_start, packed_end):
+                for out in inflated_pieces(inflater, packed, packed_start, packed_end):
                     crc = _data_zlib.crc32(out, crc)
                     size += len(out)
                     if start + size > info.file_size:
@@ -114,7 +114,7 @@ class SegmentMap:
                 continue
             at = seg.start
             inflater = _data_zlib.decompressobj(-15)
-            for out in _inflated(inflater, self.packed, seg.packed_start, seg.packed_end):
+            for out in inflated_pieces(inflater, self.packed, seg.packed_start, seg.packed_end):
                 lo, hi = max(start, at), min(stop, at + len(out))
                 if hi > lo:
                     yield out[lo - at:hi - at]
@@ -143,19 +143,22 @@ class SegmentMap:
             yield from self.inflate(at, stop)
 
 
-def _inflated(inflater, packed: memoryview, begin: int, end: int) -> Iterator[bytes]:
-    """``packed[begin:end]`` through ``inflater``, in pieces of at most :data:`_PIECE`
-    bytes — with what the inflater still holds once the input is used up (a long match
-    whose input was read but whose bytes were not all given out yet)."""
-    for pos in range(begin, end, _PIECE):
-        chunk = packed[pos:min(end, pos + _PIECE)]
+def inflated_pieces(inflater, packed: memoryview, begin: int, end: int,
+                    most: int | None = None) -> Iterator[bytes]:
+    """``packed[begin:end]`` through ``inflater``, fed and given out in pieces of at most
+    ``most`` bytes (:data:`_PIECE`) — with what the inflater still holds once the input
+    is used up (a long match whose input was read but whose bytes were not all given out
+    yet)."""
+    most = most or _PIECE
+    for pos in range(begin, end, most):
+        chunk = packed[pos:min(end, pos + most)]
         while chunk:
-            out = inflater.decompress(chunk, _PIECE)
+            out = inflater.decompress(chunk, most)
             chunk = inflater.unconsumed_tail
             if out:
                 yield out
     while not inflater.eof:
-        out = inflater.decompress(b"", _PIECE)
+        out = inflater.decompress(b"", most)
         if not out:
             return
         yield out

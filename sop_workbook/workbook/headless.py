@@ -17,6 +17,7 @@ except the rows of data sheets and of those big tables.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -338,10 +339,10 @@ class HeadlessWorkbook:
         # the part's XML is inflated once, slice by slice of whole rows (never whole): a
         # slice whose last row fails ``starts`` is skipped; in the first whose last row
         # satisfies it the first row that does is bisected (one cell parsed per step),
-        # and the rows from there on are parsed
-        # a row beginning a segment of the part is read alone (its segment inflated from
-        # its start, nothing before it): the last such row before the first that
-        # satisfies ``starts`` is bisected for, and the slices begin there
+        # and the rows from there on are parsed. A row beginning a segment of the part
+        # is read alone (its segment inflated from its start, nothing before it): the
+        # last such row before the first that satisfies ``starts`` is bisected for, and
+        # the slices begin there
         segments = self._package.segments.get(table.part)
         marks, first = _segment_rows(table, segments), 0
         if len(marks) > 1:
@@ -351,27 +352,15 @@ class HeadlessWorkbook:
                 read = PartSource(self._package.source, table.part, segments).reader().read
                 return value(read(int(begins[i]), int(ends[i])), int(begins[i]), i)
 
-            lo, hi = 0, len(marks)  # marks[:lo] fail ``starts``; marks[hi:] satisfy it
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if starts(alone(marks[mid])):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            first = marks[lo - 1] if lo else 0
+            lo = bisect.bisect_left(marks, True, key=lambda i: bool(starts(alone(i))))
+            first = marks[lo - 1] if lo else 0  # marks[:lo] fail ``starts``
         frames = []
         for a, b, buf, base in _kept_slices(table, self._package.source, segments, first):
             if not frames:
                 if not starts(value(buf, base, b - 1)):
                     continue
-                lo, hi = a, b - 1
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if starts(value(buf, base, mid)):
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                a = lo
+                a = bisect.bisect_left(range(a, b - 1), True,
+                                       key=lambda i: bool(starts(value(buf, base, i)))) + a
             frames.append(parse(buf, base, a, b, only))
         if not frames:  # no row from which ``starts`` holds
             return datasheet_reader.parse_rows(

@@ -35,7 +35,7 @@ from openpyxl.utils.cell import range_boundaries
 
 from ..errors import SopError
 from . import datasheet_xml
-from .deflate_segments import SegmentMap
+from .deflate_segments import SegmentMap, inflated_pieces
 
 #: A table on a sheet with other content whose body has more rows than this is kept out
 #: of openpyxl on open (the same threshold as for streaming one at save).
@@ -196,13 +196,17 @@ class _Inflating:
     def __init__(self, whole: bytes | None, deflated=None, size: int = 0, crc: int = 0,
                  segments: SegmentMap | None = None):
         self._whole = whole
-        self._in, self._pos, self._size, self._crc = deflated, 0, size, crc
-        self._inflater = datasheet_xml._data_zlib.decompressobj(-15) if whole is None else None
+        self._in, self._size, self._crc = deflated, size, crc
+        self._pieces = None if whole is not None else self._inflating_from(0)
         self._buf = bytearray()
         self._start = 0  # offset of _buf[0] in the inflated member
         self._check = 0  # running CRC of everything inflated
         self._done = 0  # bytes inflated
         self._segments = segments
+
+    def _inflating_from(self, packed_start: int):
+        inflater = datasheet_xml._data_zlib.decompressobj(-15)
+        return inflated_pieces(inflater, self._in, packed_start, len(self._in))
 
     def read(self, start: int, stop: int):
         if self._whole is not None:
@@ -212,13 +216,8 @@ class _Inflating:
         if self._segments is not None:
             self._skip_to(start)
         while self._start + len(self._buf) < stop:
-            data = self._inflater.unconsumed_tail
-            if not data:
-                data = self._in[self._pos:self._pos + (1 << 20)]
-                self._pos += len(data)
-            # (with no input left the inflater may still hold output: asked for with b"")
-            out = self._inflater.decompress(data, 1 << 22)
-            if not out and not len(data):
+            out = next(self._pieces, None)
+            if out is None:
                 raise SopError("a sheet of the workbook ends before its rows",
                                "The workbook was not changed.")
             self._check = datasheet_xml._data_zlib.crc32(out, self._check)
@@ -235,7 +234,6 @@ class _Inflating:
         self._start = start
         return bytes(self._buf[:stop - self._start])
 
-
     def _skip_to(self, start: int) -> None:
         """Begin inflating at the segment holding ``start`` when it lies past what is
         inflated so far."""
@@ -246,8 +244,7 @@ class _Inflating:
             seg = candidate
         if seg is None or seg.start <= self._start + len(self._buf):
             return
-        self._inflater = datasheet_xml._data_zlib.decompressobj(-15)
-        self._pos = seg.packed_start
+        self._pieces = self._inflating_from(seg.packed_start)
         self._buf.clear()
         self._start = self._done = seg.start
 

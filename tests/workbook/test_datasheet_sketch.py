@@ -6,7 +6,6 @@ is sketched here (threshold 0) and the result compared with reading the parts wh
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import zipfile
 from io import BytesIO
@@ -20,6 +19,7 @@ from sop_workbook import demo_data
 from sop_workbook.actions import refresh
 from sop_workbook.workbook import datasheet_reader
 from sop_workbook.workbook.headless import HeadlessWorkbook
+from tests.workbook.test_workbook_io_kept import with_shared_strings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "SOP_Template.xlsm"
 
@@ -37,47 +37,10 @@ def books(tmp_path_factory) -> dict[str, Path]:
     refresh(book, str(folder))
     book.save(backups=0)
     shared = root / "shared.xlsm"
-    assert _with_shared_strings(refreshed, shared, "agg_sales") > 100
+    assert with_shared_strings(refreshed, shared, "agg_sales", first_row=3) > 100
     return {"template": TEMPLATE, "refreshed": refreshed, "shared": shared}
 
 
-def _with_shared_strings(path: Path, out: Path, title: str) -> int:
-    """``path`` with the text cells of sheet ``title`` below its first data row (rows 3
-    on: what a sketch drops) turned into shared strings, as Excel writes them; how many."""
-    from sop_workbook.zip_parts import sheet_parts as _sheet_parts
-
-    with zipfile.ZipFile(path) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    assert "xl/sharedStrings.xml" not in parts
-    part = _sheet_parts(parts)[title]
-    strings: dict[str, int] = {}
-
-    def shared(m: re.Match) -> str:
-        if int(m.group(2)) < 3:
-            return m.group(0)
-        index = strings.setdefault(m.group(3), len(strings))
-        return f'{m.group(1)} t="s"><v>{index}</v></c>'
-
-    xml, _ = re.subn(r'(<c r="[A-Z]+(\d+)"(?: s="\d+")?) t="inlineStr"><is><t>([^<]*)</t>'
-                     r'</is></c>', shared, parts[part].decode("utf-8"))
-    n = xml.count(' t="s">')
-    parts[part] = xml.encode("utf-8")
-    items = "".join(f"<si><t>{t}</t></si>" for t in strings)
-    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    parts["xl/sharedStrings.xml"] = (f'<sst xmlns="{ns}" count="{n}" uniqueCount='
-                                     f'"{len(strings)}">{items}</sst>').encode()
-    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
-        b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{kind}"/>'
-        "</Types>".encode())
-    rel = ('<Relationship Id="rIdSharedStrings" Type="http://schemas.openxmlformats.org/'
-           'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>')
-    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>", rel.encode() + b"</Relationships>")
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    return n
 
 
 def _package(data: bytes):

@@ -124,20 +124,26 @@ def test_a_value_typed_into_kept_rows_is_refused(saved):
     assert saved.read_bytes() == before
 
 
-def _with_shared_strings(path: Path, out: Path, title: str, columns: str) -> int:
+def with_shared_strings(path: Path, out: Path, title: str, columns: str = "[A-Z]+",
+                        first_row: int = 1) -> int:
     """``path`` with the text cells of ``columns`` (a regex of column letters) on sheet
-    ``title`` turned into shared strings, as Excel writes them; how many were turned."""
+    ``title``, from row ``first_row`` on, turned into shared strings, as Excel writes
+    them; how many were turned."""
     with zipfile.ZipFile(path) as z:
         parts = {n: z.read(n) for n in z.namelist()}
+    assert "xl/sharedStrings.xml" not in parts
     part = _sheet_parts(parts)[title]
     strings: dict[str, int] = {}
 
     def shared(m: re.Match) -> str:
-        index = strings.setdefault(m.group(2), len(strings))
+        if int(m.group(2)) < first_row:
+            return m.group(0)
+        index = strings.setdefault(m.group(3), len(strings))
         return f'{m.group(1)} t="s"><v>{index}</v></c>'
 
-    xml, n = re.subn(r'(<c r="(?:' + columns + r')\d+"(?: s="\d+")?) t="inlineStr"><is><t>'
-                     r'([^<]*)</t></is></c>', shared, parts[part].decode("utf-8"))
+    xml = re.sub(r'(<c r="(?:' + columns + r')(\d+)"(?: s="\d+")?) t="inlineStr"><is><t>'
+                 r'([^<]*)</t></is></c>', shared, parts[part].decode("utf-8"))
+    n = xml.count(' t="s">')
     parts[part] = xml.encode("utf-8")
     items = "".join(f"<si><t>{t}</t></si>" for t in strings)
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -165,7 +171,7 @@ def test_tables_with_a_formula_or_shared_strings(saved, tmp_path):
     wb["2 Demand"]["C200"] = "=1+1"  # inside plan_demand
     wb.save(formula)
     plain = tmp_path / "plain.xlsm"
-    assert _with_shared_strings(formula, plain, "2 Demand", "CB|CC|CD") >= 600
+    assert with_shared_strings(formula, plain, "2 Demand", "CB|CC|CD") >= 600
     book = HeadlessWorkbook(plain)
     assert set(book._kept) == {"demand_rollup"}
     assert book._kept["demand_rollup"].has_shared_strings
